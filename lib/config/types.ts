@@ -1,0 +1,102 @@
+/**
+ * The validated shape of `configs/config.yml`: what every other part of repo-sync works from.
+ */
+
+/** How every target is reached over SSH. */
+export interface SshSettings {
+  /** Private key (absolute, `~` expanded). */
+  keyPath: string;
+  /** known_hosts that pins every target's host key (absolute). */
+  knownHostsPath: string;
+  /** Seconds to wait for TCP connect and the SSH handshake. */
+  connectTimeoutS: number;
+  /**
+   * Trust a host key on first use and add it to known_hosts. Off unless the user opts in: with it
+   * off, an unknown host is refused.
+   */
+  acceptNewHostKeys: boolean;
+}
+
+/** One entry of `vms`. */
+export interface VmSettings {
+  id: string;
+  host: string;
+  user: string;
+  port: number;
+  enabled: boolean;
+  /** Per-VM key (overrides ssh.key_path). */
+  keyPath: string;
+  /** Optional command run on the VM after its sync (through @pulumi/command in the Pulumi program). */
+  postSyncCommand?: string;
+}
+
+/** What the source tree is. */
+export type SourceMode = "commit" | "worktree";
+
+/** The secret gate. */
+export interface SecretScanSettings {
+  enabled: boolean;
+  tool: "gitleaks";
+  /** gitleaks rules; absolute, or undefined for gitleaks' defaults (passed explicitly anyway). */
+  configPath?: string;
+  blockOnSecrets: boolean;
+}
+
+/** The `repository` section. */
+export interface RepositorySettings {
+  sourceVm: string;
+  mainRepoPath: string;
+  vmRepoPaths: Record<string, string>;
+  defaultBranch: string;
+  excludeDotGit: boolean;
+  rsyncExcludes: string[];
+  pushTargets: string[];
+  secretScanning: SecretScanSettings;
+  /** `commit` pushes exactly the commit's tree; `worktree` pushes the checkout as it is. */
+  sourceMode: SourceMode;
+  /** With `worktree`: push even when tracked files are modified. */
+  allowDirty: boolean;
+  /** Refuse a run that would delete more than this many files on one VM (rsync --max-delete). */
+  maxDelete?: number;
+  /** Allow the first sync into a non-empty directory that repo-sync did not create. */
+  adoptExisting: boolean;
+  /** VMs synced at the same time. */
+  parallelism: number;
+  /** Seconds to wait for another run's lock on a target. */
+  lockTimeoutS: number;
+  /** rsync --timeout: seconds without I/O before a transfer is abandoned. */
+  ioTimeoutS: number;
+}
+
+/** Everything needed to reach and update one target. */
+export interface Target {
+  vm: string;
+  host: string;
+  port: number;
+  user: string;
+  keyPath: string;
+  knownHostsPath: string;
+  connectTimeoutS: number;
+  acceptNewHostKeys: boolean;
+  /** Remote directory that receives the tree (passed the safety check). */
+  path: string;
+  postSyncCommand?: string;
+}
+
+/** The whole validated configuration. */
+export interface Config {
+  /** File it was read from (absolute), or "<inline>". */
+  file: string;
+  ssh: SshSettings;
+  vms: Record<string, VmSettings>;
+  repository: RepositorySettings;
+  /** One entry per push target, in push_targets order. */
+  targets: Target[];
+}
+
+/** One problem found while validating, named by its key path. */
+export interface ConfigProblem {
+  /** Dotted key path, e.g. `repository.vm_repo_paths.vm02`. */
+  key: string;
+  message: string;
+}

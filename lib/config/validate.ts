@@ -1,0 +1,290 @@
+/**
+ * Turns the parsed YAML document into a {@link Config}, collecting every problem at once (each named
+ * by its key path) instead of stopping at the first. Pure: no file system, no network.
+ */
+import * as path from "node:path";
+import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
+import type { Config, ConfigProblem, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
+
+/** Where relative paths and `~` resolve. */
+export interface PathContext {
+  /** Folder of the config file: relative local paths resolve here. */
+  baseDir: string;
+  /** Home directory for `~`. */
+  homeDir: string;
+  /** Config file name, for messages. */
+  file: string;
+}
+
+/** The result of {@link validateConfig}: a config when there is no problem. */
+export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
+
+const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys"];
+const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "description", "role"];
+const REPO_KEYS = [
+  "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
+  "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "adopt_existing",
+  "parallelism", "lock_timeout_s", "io_timeout_s",
+];
+const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets"];
+const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** Validates a parsed config document. */
+export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult {
+  const v = new Validator(ctx);
+  const root = v.mapping(doc, "(top level)");
+  if (!root) return { problems: v.problems };
+  const ssh = v.ssh(root.ssh);
+  const vms = v.vms(root.vms);
+  const repository = v.repository(root.repository, vms);
+  if (v.problems.length > 0 || !ssh || !vms || !repository) return { problems: v.problems };
+  const targets: Target[] = repository.pushTargets.map((vm) => ({
+    vm,
+    host: vms[vm].host,
+    port: vms[vm].port,
+    user: vms[vm].user,
+    keyPath: vms[vm].keyPath,
+    knownHostsPath: ssh.knownHostsPath,
+    connectTimeoutS: ssh.connectTimeoutS,
+    acceptNewHostKeys: ssh.acceptNewHostKeys,
+    path: repository.vmRepoPaths[vm],
+    postSyncCommand: vms[vm].postSyncCommand,
+  }));
+  return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
+}
+
+type Mapping = Record<string, unknown>;
+
+class Validator {
+  readonly problems: ConfigProblem[] = [];
+  private defaultKeyPath = "";
+
+  constructor(private readonly ctx: PathContext) {}
+
+  add(key: string, message: string): void {
+    this.problems.push({ key, message });
+  }
+
+  mapping(value: unknown, key: string, required = true): Mapping | undefined {
+    if (value === undefined || value === null) {
+      if (required) this.add(key, "is missing (expected a mapping)");
+      return undefined;
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+      this.add(key, `must be a mapping, got ${describe(value)}`);
+      return undefined;
+    }
+    return value as Mapping;
+  }
+
+  unknownKeys(m: Mapping, allowed: string[], prefix: string): void {
+    for (const k of Object.keys(m)) {
+      if (!allowed.includes(k)) {
+        const near = allowed.find((a) => editDistance(a, k) <= 2);
+        this.add(`${prefix}.${k}`, `is not a known key${near ? ` (did you mean \`${near}\`?)` : ""}; known: ${allowed.join(", ")}`);
+      }
+    }
+  }
+
+  str(m: Mapping, k: string, prefix: string, dflt?: string): string | undefined {
+    const val = m[k];
+    if (val === undefined || val === null) {
+      if (dflt === undefined) this.add(`${prefix}.${k}`, "is missing");
+      return dflt;
+    }
+    if (typeof val !== "string" || val.trim() === "") {
+      this.add(`${prefix}.${k}`, `must be a non-empty string, got ${describe(val)}`);
+      return undefined;
+    }
+    return val;
+  }
+
+  bool(m: Mapping, k: string, prefix: string, dflt: boolean): boolean {
+    const val = m[k];
+    if (val === undefined || val === null) return dflt;
+    if (typeof val !== "boolean") {
+      this.add(`${prefix}.${k}`, `must be true or false, got ${describe(val)}`);
+      return dflt;
+    }
+    return val;
+  }
+
+  int(m: Mapping, k: string, prefix: string, dflt: number | undefined, min: number, max: number): number | undefined {
+    const val = m[k];
+    if (val === undefined || val === null) return dflt;
+    if (typeof val !== "number" || !Number.isInteger(val) || val < min || val > max) {
+      this.add(`${prefix}.${k}`, `must be an integer from ${min} to ${max}, got ${describe(val)}`);
+      return dflt;
+    }
+    return val;
+  }
+
+  localPath(p: string): string {
+    const expanded = p === "~" ? this.ctx.homeDir : p.startsWith("~/") ? path.join(this.ctx.homeDir, p.slice(2)) : p;
+    return path.resolve(this.ctx.baseDir, expanded);
+  }
+
+  ssh(value: unknown): SshSettings | undefined {
+    const m = this.mapping(value, "ssh", false) ?? {};
+    this.unknownKeys(m, SSH_KEYS, "ssh");
+    const keyPath = this.str(m, "key_path", "ssh", "~/.ssh/id_ed25519");
+    const known = this.str(m, "known_hosts_path", "ssh", "~/.ssh/known_hosts");
+    const timeout = this.int(m, "connect_timeout_s", "ssh", 10, 1, 600);
+    const acceptNew = this.bool(m, "accept_new_host_keys", "ssh", false);
+    if (!keyPath || !known || timeout === undefined) return undefined;
+    this.defaultKeyPath = this.localPath(keyPath);
+    return { keyPath: this.defaultKeyPath, knownHostsPath: this.localPath(known), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew };
+  }
+
+  vms(value: unknown): Record<string, VmSettings> | undefined {
+    const m = this.mapping(value, "vms");
+    if (!m) return undefined;
+    if (Object.keys(m).length === 0) this.add("vms", "is empty; list at least the source VM and one target");
+    const out: Record<string, VmSettings> = {};
+    for (const [id, raw] of Object.entries(m)) {
+      const prefix = `vms.${id}`;
+      if (!VM_ID.test(id)) this.add(prefix, "is not a valid VM id (letters, digits, `_`, `-`)");
+      const vm = this.mapping(raw, prefix);
+      if (!vm) continue;
+      this.unknownKeys(vm, VM_KEYS, prefix);
+      const host = this.str(vm, "host", prefix);
+      const hostWhy = host === undefined ? undefined : invalidHostReason(host);
+      if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
+      const user = this.str(vm, "ssh_user", prefix);
+      const userWhy = user === undefined ? undefined : invalidUserReason(user);
+      if (userWhy) this.add(`${prefix}.ssh_user`, `${JSON.stringify(user)} ${userWhy}`);
+      const port = this.int(vm, "ssh_port", prefix, 22, 1, 65535);
+      const enabled = this.bool(vm, "enabled", prefix, true);
+      const key = this.str(vm, "ssh_key_path", prefix, "");
+      const post = vm.post_sync_command;
+      if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
+        this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
+      }
+      if (host && user && port !== undefined) {
+        out[id] = {
+          id, host, user, port, enabled,
+          keyPath: key ? this.localPath(key) : this.defaultKeyPath,
+          postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
+        };
+      }
+    }
+    return out;
+  }
+
+  repository(value: unknown, vms: Record<string, VmSettings> | undefined): RepositorySettings | undefined {
+    const m = this.mapping(value, "repository");
+    if (!m) return undefined;
+    const P = "repository";
+    this.unknownKeys(m, REPO_KEYS, P);
+    const known = vms ?? {};
+    const sourceVm = this.str(m, "source_vm", P, "vm04") as string;
+    if (vms && !known[sourceVm]) this.add(`${P}.source_vm`, `names ${JSON.stringify(sourceVm)}, which is not under vms (have: ${Object.keys(known).join(", ") || "none"})`);
+    const mainRepo = this.str(m, "main_repo_path", P);
+    const branch = this.str(m, "default_branch", P, "main");
+    const branchWhy = branch === undefined ? undefined : invalidBranchReason(branch);
+    if (branchWhy) this.add(`${P}.default_branch`, `${JSON.stringify(branch)} ${branchWhy}`);
+
+    const pathsRaw = this.mapping(m.vm_repo_paths, `${P}.vm_repo_paths`);
+    const vmRepoPaths: Record<string, string> = {};
+    for (const [id, p] of Object.entries(pathsRaw ?? {})) {
+      const key = `${P}.vm_repo_paths.${id}`;
+      if (vms && !known[id]) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
+      if (typeof p !== "string") {
+        this.add(key, `must be a string path, got ${describe(p)}`);
+        continue;
+      }
+      const why = unsafeTargetPathReason(p);
+      if (why) this.add(key, `${JSON.stringify(p)} ${why}`);
+      else vmRepoPaths[id] = p;
+    }
+
+    const excludes = this.stringList(m.rsync_excludes, `${P}.rsync_excludes`) ?? [];
+    excludes.forEach((e, i) => {
+      const why = invalidExcludeReason(e);
+      if (why) this.add(`${P}.rsync_excludes[${i}]`, `${JSON.stringify(e)} ${why}`);
+    });
+
+    let pushTargets: string[];
+    const explicitTargets = this.stringList(m.push_targets, `${P}.push_targets`);
+    if (explicitTargets) {
+      pushTargets = explicitTargets;
+      explicitTargets.forEach((id, i) => {
+        const key = `${P}.push_targets[${i}]`;
+        if (!known[id]) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
+        else if (!known[id].enabled) this.add(key, `names VM ${id}, which is disabled (vms.${id}.enabled: false); enable it or drop it from push_targets`);
+        if (id === sourceVm) this.add(key, `names the source VM ${id}; the source is never a push target`);
+      });
+      if (new Set(explicitTargets).size !== explicitTargets.length) this.add(`${P}.push_targets`, "lists a VM twice");
+    } else {
+      pushTargets = Object.values(known).filter((vm) => vm.enabled && vm.id !== sourceVm).map((vm) => vm.id);
+    }
+    if (pushTargets.length === 0 && vms) this.add(`${P}.push_targets`, "no push target: enable a VM other than the source VM, or list push_targets");
+    for (const id of pushTargets) {
+      if (known[id] && !(id in vmRepoPaths) && !(pathsRaw && id in pathsRaw)) {
+        this.add(`${P}.vm_repo_paths.${id}`, `is missing: push target ${id} needs a target path`);
+      }
+    }
+
+    const scanRaw = this.mapping(m.secret_scanning, `${P}.secret_scanning`, false) ?? {};
+    this.unknownKeys(scanRaw, SCAN_KEYS, `${P}.secret_scanning`);
+    const tool = this.str(scanRaw, "tool", `${P}.secret_scanning`, "gitleaks");
+    if (tool !== undefined && tool !== "gitleaks") this.add(`${P}.secret_scanning.tool`, `${JSON.stringify(tool)} is not supported; the only scanner is gitleaks`);
+    const scanConfig = this.str(scanRaw, "config_path", `${P}.secret_scanning`, "");
+
+    const mode = this.str(m, "source_mode", P, "commit");
+    if (mode !== undefined && mode !== "commit" && mode !== "worktree") this.add(`${P}.source_mode`, `must be "commit" or "worktree", got ${JSON.stringify(mode)}`);
+
+    const result: RepositorySettings = {
+      sourceVm,
+      mainRepoPath: mainRepo ? this.localPath(mainRepo) : "",
+      vmRepoPaths,
+      defaultBranch: branch ?? "main",
+      excludeDotGit: this.bool(m, "exclude_dot_git", P, true),
+      rsyncExcludes: excludes,
+      pushTargets,
+      secretScanning: {
+        enabled: this.bool(scanRaw, "enabled", `${P}.secret_scanning`, true),
+        tool: "gitleaks",
+        configPath: scanConfig ? this.localPath(scanConfig) : undefined,
+        blockOnSecrets: this.bool(scanRaw, "block_on_secrets", `${P}.secret_scanning`, true),
+      },
+      sourceMode: mode === "worktree" ? "worktree" : "commit",
+      allowDirty: this.bool(m, "allow_dirty", P, false),
+      maxDelete: this.int(m, "max_delete", P, undefined, 0, 100_000_000),
+      adoptExisting: this.bool(m, "adopt_existing", P, false),
+      parallelism: this.int(m, "parallelism", P, 4, 1, 64) ?? 4,
+      lockTimeoutS: this.int(m, "lock_timeout_s", P, 30, 0, 3600) ?? 30,
+      ioTimeoutS: this.int(m, "io_timeout_s", P, 60, 5, 3600) ?? 60,
+    };
+    return mainRepo ? result : undefined;
+  }
+
+  stringList(value: unknown, key: string): string[] | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value) || value.some((x) => typeof x !== "string")) {
+      this.add(key, `must be a list of strings, got ${describe(value)}`);
+      return undefined;
+    }
+    return value as string[];
+  }
+}
+
+/** A short description of a value's type for messages: `a number (22)`, `a list`. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `a string (${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)})`;
+  return `a ${typeof v} (${String(v)})`;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}

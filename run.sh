@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's entry point. Each command does its own set-up on a fresh machine first.
+#   ./run.sh demo     the main job on a local fleet: 3 VMs, a sample repo, pulumi up, drift, repair
+#   ./run.sh test     the whole test suite (unit, fleet, sync engine, real Pulumi engine end to end)
+#   ./run.sh setup    only the set-up (Debian packages, Node 24, npm deps, pulumi/gitleaks builds)
+#   ./run.sh bench    the benchmark (see BENCHMARKS.md)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    scripts/setup.sh ;;
+  build)
+    scripts/setup.sh && npx tsc -p tsconfig.json ;;
+  test)
+    scripts/setup.sh
+    npx tsc -p tsconfig.json
+    # A stray fleet from an interrupted earlier run would hold the test addresses.
+    pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' 2>/dev/null || true
+    status=0
+    npx mocha --reporter ./dist/test/support/reporter.js "$@" || status=$?
+    # Nothing the tests started may outlive them.
+    if pgrep -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' >/dev/null; then
+      echo "ERROR: sshd processes of a test fleet survived the run:" >&2
+      pgrep -af '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' >&2
+      pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' || true
+      status=1
+    fi
+    exit "$status" ;;
+  demo)
+    scripts/setup.sh
+    npx tsc -p tsconfig.json
+    exec node dist/demo/demo.js "$@" ;;
+  bench)
+    scripts/setup.sh
+    npx tsc -p tsconfig.json
+    exec node dist/bench/bench.js "$@" ;;
+  *)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    [ "$cmd" = help ] || exit 2 ;;
+esac
