@@ -10,8 +10,9 @@ export REPO_SYNC_ROOT REPO_SYNC_CACHE
 # Pinned versions. Change them here only; setup.sh rebuilds what no longer matches.
 export PULUMI_VERSION="v3.274.1"
 export PULUMI_COMMAND_VERSION="v1.2.1"
-# The Go module version of pulumi-command/provider that corresponds to the v1.2.1 release.
-export PULUMI_COMMAND_MODULE_VERSION="v1.2.1"
+# The provider module has no tags: this pseudo-version is the v1.2.1 release commit (not served by the
+# module proxy here as of 2026-11-25; setup warns and goes on without it).
+export PULUMI_COMMAND_MODULE_VERSION="v0.0.0-20260303235922-7f3eb6f3b77c"
 export GITLEAKS_VERSION="v8.30.1"
 export NODE_MAJOR_WANTED="24"
 export NODE_PACKAGE_VERSION="24.21.0"

@@ -1,0 +1,139 @@
+/**
+ * Reads `configs/config.yml`, validates it, and checks the local files it names (keys, known_hosts,
+ * the source repo) so that every problem is reported at once, before anything touches a VM.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { RepoSyncError } from "../errors";
+import { findHostKeys, parseKnownHosts } from "../remote/knownHosts";
+import type { Config, ConfigProblem } from "./types";
+import { validateConfig } from "./validate";
+
+/** The default config location, relative to the project. */
+export const DEFAULT_CONFIG_PATH = "configs/config.yml";
+/** Larger files are refused before parsing. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** A configuration that failed validation; `problems` lists each key and what is wrong with it. */
+export class ConfigError extends RepoSyncError {
+  readonly problems: ConfigProblem[];
+  constructor(file: string, problems: ConfigProblem[]) {
+    const list = problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n");
+    super("config", `invalid configuration in ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${list}`, {
+      hint: "fix the keys listed above; configs/config.example.yml documents every key",
+    });
+    this.name = "RepoSyncError";
+    this.problems = problems;
+  }
+}
+
+/** Options for {@link loadConfig}. */
+export interface LoadOptions {
+  /** Also check keys, known_hosts and the source repo on disk (default true). */
+  checkLocalFiles?: boolean;
+  homeDir?: string;
+}
+
+/** Reads, parses and validates a config file; throws {@link ConfigError} listing every problem. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isFile()) throw new ConfigError(abs, [{ key: "(file)", message: "is not a regular file" }]);
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(abs, [{ key: "(file)", message: `is ${st.size} bytes; a config larger than ${MAX_CONFIG_BYTES} bytes is refused` }]);
+    }
+    text = fs.readFileSync(abs, "utf8");
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new RepoSyncError("config", `cannot read config file ${abs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: `create it (copy configs/config.example.yml) or pass --config PATH`,
+      cause: err,
+    });
+  }
+  return parseConfigText(text, abs, options);
+}
+
+/** Parses and validates config text (the file name is used for messages and relative paths). */
+export function parseConfigText(text: string, file: string, options: LoadOptions = {}): Config {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({ key: "(yaml)", message: e.message.split("\n")[0] })));
+  }
+  const ctx = { baseDir: path.dirname(file), homeDir: options.homeDir ?? os.homedir(), file };
+  const result = validateConfig(doc.toJS({ maxAliasCount: 50 }), ctx);
+  if (!result.config) throw new ConfigError(file, result.problems);
+  if (options.checkLocalFiles !== false) {
+    const problems = checkLocalFiles(result.config);
+    if (problems.length > 0) throw new ConfigError(file, problems);
+  }
+  return result.config;
+}
+
+/** Problems with the local files a config names: keys, known_hosts, source repo, gitleaks rules. */
+export function checkLocalFiles(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const keysSeen = new Set<string>();
+  for (const t of config.targets) {
+    if (keysSeen.has(t.keyPath)) continue;
+    keysSeen.add(t.keyPath);
+    const key = config.vms[t.vm].keyPath === config.ssh.keyPath ? "ssh.key_path" : `vms.${t.vm}.ssh_key_path`;
+    const why = privateKeyProblem(t.keyPath);
+    if (why) problems.push({ key, message: why });
+  }
+  let knownHostsText: string | undefined;
+  try {
+    knownHostsText = fs.readFileSync(config.ssh.knownHostsPath, "utf8");
+  } catch {
+    if (!config.ssh.acceptNewHostKeys) {
+      problems.push({
+        key: "ssh.known_hosts_path",
+        message: `${config.ssh.knownHostsPath} cannot be read; create it with \`ssh-keyscan -p PORT HOST >> ${config.ssh.knownHostsPath}\` (check the fingerprints) or set ssh.accept_new_host_keys: true to trust on first use`,
+      });
+    }
+  }
+  if (knownHostsText !== undefined && !config.ssh.acceptNewHostKeys) {
+    const entries = parseKnownHosts(knownHostsText);
+    for (const t of config.targets) {
+      if (findHostKeys(entries, t.host, t.port).length === 0) {
+        problems.push({
+          key: `vms.${t.vm}.host`,
+          message: `${t.host}:${t.port} has no key in ${config.ssh.knownHostsPath}; add it with \`ssh-keyscan -p ${t.port} ${t.host} >> ${config.ssh.knownHostsPath}\` after checking the fingerprint`,
+        });
+      }
+    }
+  }
+  const repo = config.repository.mainRepoPath;
+  if (!isDirectory(repo)) problems.push({ key: "repository.main_repo_path", message: `${repo} is not a directory` });
+  const rules = config.repository.secretScanning.configPath;
+  if (config.repository.secretScanning.enabled && rules && !fs.existsSync(rules)) {
+    problems.push({ key: "repository.secret_scanning.config_path", message: `${rules} does not exist (relative paths resolve against the config file's folder)` });
+  }
+  return problems;
+}
+
+/** Why a private key file cannot be used (missing, not a file, readable by others), or undefined. */
+export function privateKeyProblem(keyPath: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(keyPath);
+  } catch {
+    return `${keyPath} does not exist; generate one with \`ssh-keygen -t ed25519 -f ${keyPath}\` and authorize it on the VMs`;
+  }
+  if (!st.isFile()) return `${keyPath} is not a file`;
+  if ((st.mode & 0o077) !== 0) {
+    return `${keyPath} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); OpenSSH refuses such keys: run \`chmod 600 ${keyPath}\``;
+  }
+  return undefined;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

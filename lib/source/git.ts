@@ -1,0 +1,124 @@
+/**
+ * The source repository (vm04's checkout): pull the branch fast-forward only, falling back to the
+ * local state as the original service did, and resolve the commit that will be pushed.
+ */
+import * as fs from "node:fs";
+import { simpleGit, SimpleGit } from "simple-git";
+import { invalidBranchReason } from "../config/safety";
+import { RepoSyncError } from "../errors";
+
+/** The exact message the original service used, kept so that runbooks still match. */
+export const NOT_A_REPO_MESSAGE = "could not get commit hash (not a git repo or invalid state)";
+
+/** What {@link resolveSource} found. */
+export interface SourceState {
+  repoPath: string;
+  branch: string;
+  /** Full 40-hex commit hash of the branch tip that will be pushed. */
+  commit: string;
+  /** True when a pull/fetch from origin succeeded. */
+  pulled: boolean;
+  /** Non-fatal problems (pull failed, no origin): the run goes on with the local state. */
+  warnings: string[];
+}
+
+/** Options for {@link resolveSource}. */
+export interface ResolveOptions {
+  repoPath: string;
+  branch: string;
+  /** Try to update the branch from origin first (default true). */
+  pull?: boolean;
+  /** Upper bound for git network operations (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** GIT_* variables passed on to git: our own, plus the user's CA settings for https pulls. */
+const GIT_ENV_ALLOWED = ["GIT_TERMINAL_PROMPT", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"];
+
+function gitAt(repoPath: string, timeoutMs: number): SimpleGit {
+  // Other GIT_* variables (GIT_DIR, GIT_CONFIG_*, GIT_SSH...) could redirect or run anything: dropped.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && (!k.startsWith("GIT_") || GIT_ENV_ALLOWED.includes(k))) env[k] = v;
+  }
+  env.GIT_TERMINAL_PROMPT = "0";
+  env.GIT_SSH_COMMAND = "ssh -o BatchMode=yes -o ConnectTimeout=10";
+  return simpleGit({
+    baseDir: repoPath,
+    timeout: { block: timeoutMs },
+    maxConcurrentProcesses: 2,
+    allowEnvironment: GIT_ENV_ALLOWED,
+    // The ssh command is ours (a constant), so simple-git's guard against injected ones is relaxed for it.
+    unsafe: { allowUnsafeSshCommand: true },
+  }).env(env);
+}
+
+/** Resolves the commit to push: pull (ff-only, best effort), then the branch tip's hash. */
+export async function resolveSource(opts: ResolveOptions): Promise<SourceState> {
+  const { repoPath, branch } = opts;
+  const why = invalidBranchReason(branch);
+  if (why) throw new RepoSyncError("config", `branch ${JSON.stringify(branch)} ${why}`, { hint: "pass a plain branch name such as main" });
+  let git: SimpleGit;
+  try {
+    git = gitAt(repoPath, opts.timeoutMs ?? 60_000);
+  } catch (err) {
+    throw notARepo(repoPath, err);
+  }
+  const head = await git.revparse(["--verify", "--quiet", "HEAD^{commit}"]).catch((err: unknown) => {
+    throw notARepo(repoPath, err);
+  });
+  if (!/^[0-9a-f]{40}$/.test(head.trim())) throw notARepo(repoPath);
+  // A folder inside some other repository is not "a git repo": its commit's tree is a different tree.
+  const top = (await git.revparse(["--show-toplevel"])).trim();
+  if (fs.realpathSync(top) !== fs.realpathSync(repoPath)) {
+    throw notARepo(repoPath, new Error(`${repoPath} is inside the repository ${top}, not its top level`));
+  }
+
+  const warnings: string[] = [];
+  let pulled = false;
+  if (opts.pull !== false) {
+    const remotes = await git.getRemotes(false).catch(() => []);
+    if (!remotes.some((r) => r.name === "origin")) {
+      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch}`);
+    } else {
+      try {
+        const current = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
+        if (current === branch) await git.pull("origin", branch, ["--ff-only"]);
+        // Not checked out: update the local branch from origin, fast-forward only (no `+` in the refspec).
+        else await git.fetch("origin", `refs/heads/${branch}:refs/heads/${branch}`);
+        pulled = true;
+      } catch (err) {
+        warnings.push(`pull of ${branch} from origin failed (${firstLine(err)}): using the local state`);
+      }
+    }
+  }
+
+  let commit: string;
+  try {
+    commit = (await git.revparse(["--verify", "--quiet", `refs/heads/${branch}^{commit}`])).trim();
+  } catch (err) {
+    throw new RepoSyncError("source", `branch ${branch} does not exist in ${repoPath}`, {
+      hint: `create it, or set repository.default_branch / --branch to an existing branch`,
+      cause: err,
+    });
+  }
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new RepoSyncError("source", `branch ${branch} does not exist in ${repoPath}`);
+  return { repoPath, branch, commit, pulled, warnings };
+}
+
+/** Paths of tracked files with uncommitted changes (for the worktree source mode). */
+export async function modifiedTrackedFiles(repoPath: string): Promise<string[]> {
+  const status = await gitAt(repoPath, 60_000).status(["--untracked-files=no"]);
+  return status.files.map((f) => f.path);
+}
+
+function notARepo(repoPath: string, cause?: unknown): RepoSyncError {
+  return new RepoSyncError("source", `${NOT_A_REPO_MESSAGE}: ${repoPath}`, {
+    hint: `make ${repoPath} a git repository with at least one commit (git init && git add . && git commit -m initial)`,
+    cause,
+  });
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).trim().split("\n")[0].slice(0, 200);
+}

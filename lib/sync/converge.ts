@@ -1,0 +1,79 @@
+/**
+ * Brings one target to the prepared commit, under the target's lock:
+ *   marker differs (or force)  -> remove .sync_rev, rsync, write .sync_rev
+ *   marker matches             -> rsync anyway: a no-op when the tree matches, a repair when it drifted
+ * `.sync_rev` is only ever written after rsync succeeded, so it never names a tree that did not arrive.
+ */
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import { connect } from "../remote/ssh";
+import { TargetSession } from "../remote/targetSession";
+import { runRsync } from "../transfer/runRsync";
+import { changeCount, TreeChanges } from "../transfer/rsyncOutput";
+import type { PreparedSource } from "./prepareSource";
+
+/** What happened on one VM. */
+export type SyncAction = "synced" | "repaired" | "unchanged" | "failed";
+
+/** Per-VM result of a sync. */
+export interface SyncResult {
+  vm: string;
+  host: string;
+  path: string;
+  action: SyncAction;
+  /** What the target holds now (undefined when it holds no valid marker). */
+  revision?: string;
+  previousRevision?: string;
+  filesTransferred: number;
+  /** Bytes sent over the wire (rsync "Total bytes sent"). */
+  bytesTransferred: number;
+  /** Changes applied (added/modified/deleted paths). */
+  changes?: TreeChanges;
+  durationMs: number;
+  error?: RepoSyncError;
+}
+
+/** Options for {@link convergeTarget}. */
+export interface ConvergeOptions {
+  force?: boolean;
+  adoptExisting: boolean;
+  lockTimeoutS: number;
+  onStderr?: (s: string) => void;
+}
+
+/** Converges one target; throws RepoSyncError (kind tells why) on failure. */
+export async function convergeTarget(target: Target, source: PreparedSource, opts: ConvergeOptions): Promise<SyncResult> {
+  const started = Date.now();
+  const conn = await connect(target);
+  let session: TargetSession | undefined;
+  try {
+    session = await TargetSession.open(conn, opts.lockTimeoutS);
+    const { state, revision } = session.header;
+    if (state === "foreign" && !opts.adoptExisting) {
+      throw new RepoSyncError("unsafe-target", `the target directory ${target.path} holds files that repo-sync did not put there; refusing to run rsync --delete into it`, {
+        vm: target.vm,
+        hint: "point repository.vm_repo_paths at a dedicated (new or empty) directory, or set repository.adopt_existing: true to let repo-sync take this one over",
+      });
+    }
+    const matches = revision === source.commit && !opts.force;
+    if (!matches) await session.invalidate();
+    const out = await runRsync(target, source.transfer, false, { onStderr: opts.onStderr });
+    if (!matches) await session.commit(source.commit);
+    const n = changeCount(out.changes);
+    return {
+      vm: target.vm,
+      host: target.host,
+      path: target.path,
+      action: matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
+      revision: source.commit,
+      previousRevision: revision,
+      filesTransferred: out.stats.filesTransferred,
+      bytesTransferred: out.stats.bytesSent,
+      changes: out.changes,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    session?.close();
+    conn.close();
+  }
+}

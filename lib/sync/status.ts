@@ -1,0 +1,70 @@
+/**
+ * Read-only look at a target: which revision its `.sync_rev` names and, when that is the expected one,
+ * whether the tree itself drifted (rsync dry run: files edited, added or deleted on the target).
+ */
+import type { Target } from "../config/types";
+import { isRepoSyncError, RepoSyncError } from "../errors";
+import { connect } from "../remote/ssh";
+import type { DirState } from "../remote/targetScript";
+import { probeTarget } from "../remote/targetSession";
+import type { TransferSpec } from "../transfer/rsyncArgs";
+import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
+import { runRsync } from "../transfer/runRsync";
+
+/** The state of one target (the seed's RepoStatus, plus tree drift). */
+export interface RepoStatus {
+  vm: string;
+  host: string;
+  path: string;
+  /** Commit the target should hold. */
+  expected?: string;
+  /** Commit its `.sync_rev` names (undefined: no marker). */
+  actual?: string;
+  inSync: boolean;
+  state?: DirState;
+  /** Tree differences when the marker matches (undefined when not checked). */
+  drift?: TreeChanges;
+  error?: RepoSyncError;
+}
+
+/** What the expected state is: a commit and how its tree would be pushed. */
+export interface Expected {
+  commit: string;
+  transfer: TransferSpec;
+}
+
+/** Probes one target. Never throws for target problems: they land in `error`. */
+export async function checkTarget(target: Target, expected: Expected | undefined, opts: { checkTree?: boolean } = {}): Promise<RepoStatus> {
+  const base = { vm: target.vm, host: target.host, path: target.path, expected: expected?.commit };
+  try {
+    const conn = await connect(target);
+    let header;
+    try {
+      header = await probeTarget(conn);
+    } finally {
+      conn.close();
+    }
+    const actual = header.revision && /^[0-9a-f]{40}$/.test(header.revision) ? header.revision : undefined;
+    let drift: TreeChanges | undefined;
+    if (expected && actual === expected.commit && opts.checkTree !== false) {
+      drift = (await runRsync(target, expected.transfer, true)).changes;
+    }
+    const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
+    return { ...base, actual, inSync, state: header.state, drift };
+  } catch (err) {
+    if (!isRepoSyncError(err)) throw err;
+    return { ...base, inSync: false, error: err };
+  }
+}
+
+/** One line describing a status, e.g. `vm02 drift: 1 modified, 0 added, 0 deleted (first: src/app.py)`. */
+export function describeStatus(s: RepoStatus): string {
+  if (s.error) return `${s.vm} error: ${s.error.reason}`;
+  if (s.inSync) return `${s.vm} in sync at ${short(s.actual)}`;
+  if (s.actual !== s.expected) return `${s.vm} revision ${short(s.actual) || "none"} (expected ${short(s.expected)})`;
+  return `${s.vm} tree drift: ${s.drift ? describeChanges(s.drift) : "unknown"}`;
+}
+
+function short(c?: string): string {
+  return c ? c.slice(0, 12) : "";
+}

@@ -1,0 +1,69 @@
+/**
+ * A whole run over several targets: the source is prepared once, then every target converges in
+ * parallel (bounded). One VM's failure is that VM's alone: it is recorded and the others go on.
+ */
+import type { Config, Target } from "../config/types";
+import { isRepoSyncError, RepoSyncError } from "../errors";
+import type { Logger } from "../log";
+import { describeChanges } from "../transfer/rsyncOutput";
+import { convergeTarget, SyncResult } from "./converge";
+import { mapLimit } from "./pool";
+import { prepareSource, PreparedSource } from "./prepareSource";
+
+/** Outcome of a run over several VMs. */
+export interface SyncSummary {
+  commit: string;
+  branch: string;
+  results: SyncResult[];
+  /** True when every VM succeeded. */
+  ok: boolean;
+  warnings: string[];
+}
+
+/** Options for {@link syncTargets}. */
+export interface SyncOptions {
+  branch?: string;
+  force?: boolean;
+  pull?: boolean;
+  logger: Logger;
+  /** Only these VM ids (default: every push target). */
+  vms?: string[];
+}
+
+/** Picks the targets named in `vms` (all when empty); unknown or non-target ids are a config error. */
+export function selectTargets(config: Config, vms: string[] | undefined): Target[] {
+  if (!vms || vms.length === 0) return config.targets;
+  const bad = vms.filter((id) => !config.targets.some((t) => t.vm === id));
+  if (bad.length > 0) {
+    throw new RepoSyncError("config", `not a push target: ${bad.join(", ")} (push targets: ${config.targets.map((t) => t.vm).join(", ")})`, {
+      hint: "name VMs listed in repository.push_targets (or enabled VMs other than the source VM)",
+    });
+  }
+  return config.targets.filter((t) => vms.includes(t.vm));
+}
+
+/** Prepares the source once and converges every selected target. */
+export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
+  const targets = selectTargets(config, opts.vms);
+  const source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, logger: opts.logger });
+  const results = await convergeAll(config, targets, source, opts);
+  return { commit: source.commit, branch: source.branch, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
+}
+
+/** Converges targets in parallel; failures become `failed` results. */
+export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger">): Promise<SyncResult[]> {
+  const repo = config.repository;
+  return mapLimit(targets, repo.parallelism, async (t) => {
+    const started = Date.now();
+    opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
+    try {
+      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS });
+      opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
+      return r;
+    } catch (err) {
+      if (!isRepoSyncError(err)) throw err;
+      opts.logger.warn(err.message);
+      return { vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, durationMs: Date.now() - started, error: err };
+    }
+  });
+}

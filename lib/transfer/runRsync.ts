@@ -1,0 +1,40 @@
+/**
+ * Runs rsync for one target (push or dry-run probe), parses what it reports, and turns a failure into
+ * a RepoSyncError that names the VM, the command, the exit code and the cause.
+ */
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import { runProgram } from "../process/run";
+import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
+import { classifyRsyncFailure } from "./rsyncErrors";
+import { parseItemizedChanges, parseRsyncStats, RsyncStats, TreeChanges } from "./rsyncOutput";
+
+/** What one rsync run did (or, dry, would do). */
+export interface RsyncOutcome {
+  changes: TreeChanges;
+  stats: RsyncStats;
+  durationMs: number;
+}
+
+/** Runs rsync; throws a classified RepoSyncError when it fails. */
+export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void } = {}): Promise<RsyncOutcome> {
+  const args = rsyncPushArgs(target, spec, dryRun);
+  const r = await runProgram(opts.rsyncBin ?? "rsync", args, { onStderr: opts.onStderr, env: { LC_ALL: "C" } });
+  if (r.spawnError) {
+    throw new RepoSyncError("transfer", "rsync cannot be started", {
+      vm: target.vm, command: r.command, stderr: r.spawnError.message, cause: r.spawnError,
+      hint: "install rsync on this machine (apt-get install rsync)",
+    });
+  }
+  if (r.exitCode !== 0) {
+    const cls = classifyRsyncFailure(r.exitCode, r.stderr);
+    throw new RepoSyncError(cls.kind, `${dryRun ? "probe" : "push"} to ${target.host}:${target.path} failed: ${cls.reason}`, {
+      vm: target.vm,
+      command: r.command,
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+      hint: cls.hint,
+    });
+  }
+  return { changes: parseItemizedChanges(r.stdout), stats: parseRsyncStats(r.stdout), durationMs: r.durationMs };
+}
