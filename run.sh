@@ -22,6 +22,8 @@ case "$cmd" in
     # A stray fleet from an interrupted earlier run would hold the test addresses.
     pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' 2>/dev/null || true
     status=0
+    # Arguments select spec files (default: every test); e.g. ./run.sh test dist/test/unit/*.test.js
+    [ $# -gt 0 ] || set -- 'dist/test/**/*.test.js'
     npx mocha --reporter ./dist/test/support/reporter.js "$@" || status=$?
     # Nothing the tests started may outlive them.
     if pgrep -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' >/dev/null; then

@@ -10,10 +10,9 @@ import { exportCommitTree } from "./source/exportTree";
 import { resolveSource } from "./source/git";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
-import type { PreparedSource } from "./sync/prepareSource";
+import { transferSpecFor } from "./sync/prepareSource";
 import { checkTarget, Expected, RepoStatus } from "./sync/status";
 import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
-import * as path from "node:path";
 
 export { ConfigError, loadConfig, parseConfigText, DEFAULT_CONFIG_PATH } from "./config/load";
 export type { Config, Target } from "./config/types";
@@ -63,16 +62,8 @@ export async function syncRepositoryToAllVms(opts: ApiOptions & { force?: boolea
 export async function expectedState(config: Config, branch?: string): Promise<Expected> {
   const repo = config.repository;
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: branch ?? repo.defaultBranch, pull: false });
-  const worktree = repo.sourceMode === "worktree";
-  const treeDir = worktree ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
-  const transfer: PreparedSource["transfer"] = {
-    sourceDir: treeDir,
-    extraSources: !worktree && !repo.excludeDotGit ? [path.join(repo.mainRepoPath, ".git")] : [],
-    excludes: repo.rsyncExcludes,
-    excludeDotGit: worktree && repo.excludeDotGit,
-    maxDelete: repo.maxDelete,
-    ioTimeoutS: repo.ioTimeoutS,
-  };
+  const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
+  const transfer = transferSpecFor(repo, treeDir);
   return { commit: src.commit, transfer };
 }
 

@@ -4,7 +4,7 @@
  *  - the probe (read-only): directory state and `.sync_rev`;
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
  *    crashed run releases it with its connection), reports the directory state, then obeys one-line
- *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`.
+ *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree).
  */
 import { LOCK_FILE, MANAGED_FILE, MARKER_FILE } from "../transfer/rsyncArgs";
 
@@ -72,7 +72,8 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
     '        *[!0-9a-f]*|"") echo "ERR badrev" ;;',
     `        *) { printf '%s\\n' "$arg" > ${MARKER_FILE}.tmp && mv -f ${MARKER_FILE}.tmp ${MARKER_FILE} && : > ${MANAGED_FILE}; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
     "      esac ;;",
-    `    unmanage) rm -f ${MARKER_FILE} ${MANAGED_FILE} ${MARKER_FILE}.tmp && echo OK || echo "ERR unmanage" ;;`,
+    `    unmanage) rm -f ${MARKER_FILE} ${MANAGED_FILE} ${MARKER_FILE}.tmp ${LOCK_FILE} && echo OK || echo "ERR unmanage" ;;`,
+    '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
     '    *) echo "ERR unknown" ;;',
     "  esac",
     "done",
@@ -102,5 +103,6 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   commit: { kind: "target-io", reason: "cannot write .sync_rev after the transfer", hint: "check free space and permissions in the target directory" },
   badrev: { kind: "transfer", reason: "refused to write a malformed revision", hint: "this is a bug in repo-sync; please report it" },
   unmanage: { kind: "target-io", reason: "cannot remove repo-sync's marker files", hint: "check permissions in the target directory" },
+  purge: { kind: "target-io", reason: "cannot remove the synced tree", hint: "check permissions on the target directory and its parent" },
   unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
 };

@@ -116,6 +116,11 @@ export class TargetSession {
     return this.command("unmanage");
   }
 
+  /** Removes the whole target directory (its path passed the safety check). */
+  purge(): Promise<void> {
+    return this.command("purge");
+  }
+
   /** Ends the session and releases the lock. */
   close(): void {
     if (this.closed) return;

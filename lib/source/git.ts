@@ -34,12 +34,16 @@ export interface ResolveOptions {
 
 /** GIT_* variables passed on to git: our own, plus the user's CA settings for https pulls. */
 const GIT_ENV_ALLOWED = ["GIT_TERMINAL_PROMPT", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"];
+/** Other variables that make git run a program (simple-git refuses them when passed explicitly). */
+const RUNS_PROGRAMS = new Set(["EDITOR", "VISUAL", "PAGER", "PREFIX", "SSH_ASKPASS"]);
 
 function gitAt(repoPath: string, timeoutMs: number): SimpleGit {
   // Other GIT_* variables (GIT_DIR, GIT_CONFIG_*, GIT_SSH...) could redirect or run anything: dropped.
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && (!k.startsWith("GIT_") || GIT_ENV_ALLOWED.includes(k))) env[k] = v;
+    const upper = k.toUpperCase();
+    if (v === undefined || RUNS_PROGRAMS.has(upper)) continue;
+    if (!upper.startsWith("GIT_") || GIT_ENV_ALLOWED.includes(upper)) env[k] = v;
   }
   env.GIT_TERMINAL_PROMPT = "0";
   env.GIT_SSH_COMMAND = "ssh -o BatchMode=yes -o ConnectTimeout=10";

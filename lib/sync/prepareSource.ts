@@ -51,12 +51,19 @@ export interface PrepareOptions {
 
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
 export async function prepareSource(repo: RepositorySettings, opts: PrepareOptions): Promise<PreparedSource> {
-  const cache = opts.cacheDir ?? cacheDir();
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: opts.pull });
   for (const w of src.warnings) opts.logger.warn(w);
+  const prepared = await prepareCommit(repo, src.commit, opts);
+  return { ...prepared, branch: src.branch, warnings: src.warnings };
+}
 
+/**
+ * Export and scan one known commit (no pull): what the Pulumi provider does before it pushes, so
+ * that no push escapes the gate even when the program was bypassed. Both steps are cached per commit.
+ */
+export async function prepareCommit(repo: RepositorySettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
+  const cache = opts.cacheDir ?? cacheDir();
   let treeDir: string;
-  const extraSources: string[] = [];
   if (repo.sourceMode === "worktree") {
     const dirty = await modifiedTrackedFiles(repo.mainRepoPath);
     if (dirty.length > 0 && !repo.allowDirty) {
@@ -66,8 +73,7 @@ export async function prepareSource(repo: RepositorySettings, opts: PrepareOptio
     }
     treeDir = repo.mainRepoPath;
   } else {
-    treeDir = await exportCommitTree(repo.mainRepoPath, src.commit, cache);
-    if (!repo.excludeDotGit) extraSources.push(path.join(repo.mainRepoPath, ".git"));
+    treeDir = await exportCommitTree(repo.mainRepoPath, commit, cache);
   }
 
   let scan: SecretScanResult | undefined;
@@ -75,7 +81,7 @@ export async function prepareSource(repo: RepositorySettings, opts: PrepareOptio
     scan = await scanRepository(treeDir, {
       configPath: repo.secretScanning.configPath,
       // A worktree can change between runs without a new commit: only exported trees are cached.
-      cacheKey: repo.sourceMode === "commit" ? src.commit : undefined,
+      cacheKey: repo.sourceMode === "commit" ? commit : undefined,
       cacheDir: cache,
     });
     if (scan.hasSecrets) {
@@ -83,30 +89,39 @@ export async function prepareSource(repo: RepositorySettings, opts: PrepareOptio
         alert: "secrets_found",
         tool: "gitleaks",
         repo: repo.mainRepoPath,
-        commit: src.commit,
+        commit,
         blocked: repo.secretScanning.blockOnSecrets,
         count: scan.findings.length,
         findings: scan.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })),
       });
-      if (repo.secretScanning.blockOnSecrets) throw new SecretsFoundError(src.commit, scan.findings);
-      opts.logger.warn(`secrets found in ${src.commit.slice(0, 12)} but block_on_secrets is false: pushing anyway`);
+      if (repo.secretScanning.blockOnSecrets) throw new SecretsFoundError(commit, scan.findings);
+      opts.logger.warn(`secrets found in ${commit.slice(0, 12)} but block_on_secrets is false: pushing anyway`);
     }
   }
 
   return {
     repoPath: repo.mainRepoPath,
-    branch: src.branch,
-    commit: src.commit,
+    branch: repo.defaultBranch,
+    commit,
     treeDir,
-    transfer: {
-      sourceDir: treeDir,
-      extraSources,
-      excludes: repo.rsyncExcludes,
-      excludeDotGit: repo.sourceMode === "worktree" && repo.excludeDotGit,
-      maxDelete: repo.maxDelete,
-      ioTimeoutS: repo.ioTimeoutS,
-    },
+    transfer: transferSpecFor(repo, treeDir),
     scan,
-    warnings: src.warnings,
+    warnings: [],
+  };
+}
+
+/**
+ * How a tree is pushed: an exported commit tree gets the repo's `.git` beside it when
+ * `exclude_dot_git` is false; a worktree is pushed without `.git` unless asked.
+ */
+export function transferSpecFor(repo: RepositorySettings, treeDir: string): TransferSpec {
+  const worktree = repo.sourceMode === "worktree";
+  return {
+    sourceDir: treeDir,
+    extraSources: !worktree && !repo.excludeDotGit ? [path.join(repo.mainRepoPath, ".git")] : [],
+    excludes: repo.rsyncExcludes,
+    excludeDotGit: worktree && repo.excludeDotGit,
+    maxDelete: repo.maxDelete,
+    ioTimeoutS: repo.ioTimeoutS,
   };
 }

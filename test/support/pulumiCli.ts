@@ -139,3 +139,22 @@ export function parseEngineJson<T = Record<string, unknown>>(run: PulumiRun): T 
     throw new Error(`pulumi ${run.args.join(" ")} did not print JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`, { cause: err });
   }
 }
+
+/**
+ * A Pulumi project folder that runs this clone's compiled program (dist/index.js) with its own
+ * backend, stack `dev`, and `repo-sync:configPath` set to `configPath`.
+ */
+export async function programProject(configPath: string, stack = "dev"): Promise<PulumiProject> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-prog-"));
+  const main = path.relative(dir, path.join(PROJECT_ROOT, "dist", "index.js"));
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    `name: repo-sync\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: ${main}\n`,
+  );
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const backend = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-backend-"));
+  const project = new PulumiProject(dir, backend, stack);
+  await project.init();
+  await project.ok(["config", "set", "repo-sync:configPath", configPath]);
+  return project;
+}

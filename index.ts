@@ -1,0 +1,74 @@
+/**
+ * The Pulumi program: reads configs/config.yml, resolves the desired commit once (pull, hash, secret
+ * scan: once per run, not per VM), and declares one RepoSyncTarget per push target. A secret found
+ * stops the run here, before any resource is registered, so no VM changes.
+ *
+ * Stack config (namespace `repo-sync`):
+ *   configPath   path of the YAML config (default configs/config.yml, relative to the project)
+ *   branch       branch to deploy (default: repository.default_branch)
+ *   force        any new value re-syncs every target even when it matches
+ *   pull         "false" to skip the pull from origin
+ *   removeOnDelete  "true": `pulumi destroy` removes the synced trees (default: only the markers)
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./lib/config/load";
+import type { Logger } from "./lib/log";
+import { prepareSource } from "./lib/sync/prepareSource";
+import { RepoSyncTarget } from "./providers/repoSyncTarget";
+
+/** Messages from the program go to the engine (shown in preview/up output). */
+const programLogger: Logger = {
+  info: (m) => void pulumi.log.info(m),
+  warn: (m) => void pulumi.log.warn(m),
+  alert: (a) => {
+    process.stderr.write(`${JSON.stringify({ level: "alert", time: new Date().toISOString(), ...a })}\n`);
+    void pulumi.log.warn(`ALERT ${a.alert}: ${JSON.stringify(a)}`);
+  },
+};
+
+export = async () => {
+  const cfg = new pulumi.Config("repo-sync");
+  const configPath = path.resolve(cfg.get("configPath") ?? "configs/config.yml");
+  const config = loadConfig(configPath);
+  const source = await prepareSource(config.repository, {
+    branch: cfg.get("branch"),
+    pull: cfg.get("pull") !== "false",
+    logger: programLogger,
+  });
+  const repo = config.repository;
+  const force = cfg.get("force") ?? "";
+  const removeOnDelete = cfg.getBoolean("removeOnDelete") ?? false;
+
+  const targets: Record<string, { host: pulumi.Output<string>; path: pulumi.Output<string>; revision: pulumi.Output<string> }> = {};
+  for (const t of config.targets) {
+    const r = new RepoSyncTarget(t.vm, {
+      host: t.host,
+      port: t.port,
+      user: t.user,
+      keyPath: t.keyPath,
+      knownHostsPath: t.knownHostsPath,
+      connectTimeoutS: t.connectTimeoutS,
+      acceptNewHostKeys: t.acceptNewHostKeys,
+      path: t.path,
+      repoPath: repo.mainRepoPath,
+      branch: source.branch,
+      commit: source.commit,
+      excludes: repo.rsyncExcludes,
+      excludeDotGit: repo.excludeDotGit,
+      secretScan: {
+        enabled: repo.secretScanning.enabled,
+        configPath: repo.secretScanning.configPath,
+        blockOnSecrets: repo.secretScanning.blockOnSecrets,
+      },
+      force,
+      adoptExisting: repo.adoptExisting,
+      maxDelete: repo.maxDelete,
+      lockTimeoutS: repo.lockTimeoutS,
+      ioTimeoutS: repo.ioTimeoutS,
+      removeOnDelete,
+    });
+    targets[t.vm] = { host: r.host, path: r.path, revision: r.revision };
+  }
+  return { revision: source.commit, branch: source.branch, targets };
+};

@@ -1,0 +1,161 @@
+/**
+ * The RepoSyncTarget's inputs as the provider receives them (plain values), their validation in
+ * `check()` (property + reason), and their mapping onto the library's Target and transfer spec.
+ * Pure: no I/O.
+ */
+import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
+import type { RepositorySettings, Target } from "../lib/config/types";
+
+/** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Secret-scan settings of one target. */
+export interface SecretScanInputs {
+  enabled: boolean;
+  configPath?: string;
+  blockOnSecrets: boolean;
+}
+
+/** Plain inputs of a RepoSyncTarget. */
+export interface TargetInputs {
+  vm: string;
+  host: string;
+  port: number;
+  user: string;
+  keyPath: string;
+  knownHostsPath: string;
+  connectTimeoutS: number;
+  acceptNewHostKeys: boolean;
+  path: string;
+  repoPath: string;
+  branch: string;
+  commit: string;
+  excludes: string[];
+  excludeDotGit: boolean;
+  secretScan: SecretScanInputs;
+  /** Trigger: any change re-syncs even a matching target. */
+  force: string;
+  adoptExisting: boolean;
+  maxDelete?: number;
+  lockTimeoutS: number;
+  ioTimeoutS: number;
+  /** On delete, remove the synced tree instead of only the markers. */
+  removeOnDelete: boolean;
+  /** Live state seen by `check()`: why an update is planned, or that the target is in sync. */
+  observed?: string;
+}
+
+/** Outputs beyond the inputs. */
+export interface TargetOutputs extends TargetInputs {
+  /** Commit the target holds ("" when none). */
+  revision: string;
+  filesTransferred: number;
+  bytesTransferred: number;
+  syncedAt: string;
+}
+
+/** A check failure: property + reason. */
+export interface InputFailure {
+  property: string;
+  reason: string;
+}
+
+/** True when any input is still unknown (preview with Outputs of other resources). */
+export function hasUnknowns(v: unknown): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(hasUnknowns);
+  if (v && typeof v === "object") return Object.values(v).some(hasUnknowns);
+  return false;
+}
+
+/** Fills defaults into raw inputs. */
+export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
+  const scan = (raw.secretScan ?? {}) as Partial<SecretScanInputs>;
+  return {
+    vm: String(raw.vm ?? ""),
+    host: String(raw.host ?? ""),
+    port: typeof raw.port === "number" ? raw.port : 22,
+    user: String(raw.user ?? ""),
+    keyPath: String(raw.keyPath ?? ""),
+    knownHostsPath: String(raw.knownHostsPath ?? ""),
+    connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : 10,
+    acceptNewHostKeys: raw.acceptNewHostKeys === true,
+    path: String(raw.path ?? ""),
+    repoPath: String(raw.repoPath ?? ""),
+    branch: String(raw.branch ?? "main"),
+    commit: String(raw.commit ?? ""),
+    excludes: Array.isArray(raw.excludes) ? raw.excludes.map(String) : [],
+    excludeDotGit: raw.excludeDotGit !== false,
+    secretScan: { enabled: scan.enabled !== false, configPath: scan.configPath || undefined, blockOnSecrets: scan.blockOnSecrets !== false },
+    force: raw.force === undefined || raw.force === null ? "" : String(raw.force),
+    adoptExisting: raw.adoptExisting === true,
+    maxDelete: typeof raw.maxDelete === "number" ? raw.maxDelete : undefined,
+    lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : 30,
+    ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : 60,
+    removeOnDelete: raw.removeOnDelete === true,
+    observed: typeof raw.observed === "string" ? raw.observed : undefined,
+  };
+}
+
+/** Validates inputs; every problem is returned (unknown values are skipped). */
+export function validateInputs(i: TargetInputs): InputFailure[] {
+  const f: InputFailure[] = [];
+  const known = (v: unknown) => v !== UNKNOWN;
+  const add = (property: string, reason: string) => f.push({ property, reason: `${i.vm || "target"}: ${reason}` });
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(i.vm)) add("vm", `${JSON.stringify(i.vm)} is not a valid VM id`);
+  if (known(i.host)) {
+    const why = invalidHostReason(i.host);
+    if (why) add("host", `${JSON.stringify(i.host)} ${why}`);
+  }
+  if (!Number.isInteger(i.port) || i.port < 1 || i.port > 65535) add("port", `${i.port} is not a TCP port (1-65535)`);
+  if (known(i.user)) {
+    const why = invalidUserReason(i.user);
+    if (why) add("user", `${JSON.stringify(i.user)} ${why}`);
+  }
+  if (known(i.path)) {
+    const why = unsafeTargetPathReason(i.path);
+    if (why) add("path", `target path ${JSON.stringify(i.path)} ${why}`);
+  }
+  if (known(i.branch)) {
+    const why = invalidBranchReason(i.branch);
+    if (why) add("branch", `branch ${JSON.stringify(i.branch)} ${why}`);
+  }
+  if (known(i.commit) && !/^[0-9a-f]{40}$/.test(i.commit)) add("commit", `${JSON.stringify(i.commit)} is not a full 40-hex commit hash (resolve it in the program)`);
+  i.excludes.forEach((e, n) => {
+    const why = known(e) ? invalidExcludeReason(e) : undefined;
+    if (why) add(`excludes[${n}]`, `${JSON.stringify(e)} ${why}`);
+  });
+  for (const [prop, v] of [["keyPath", i.keyPath], ["knownHostsPath", i.knownHostsPath], ["repoPath", i.repoPath]] as const) {
+    if (known(v) && !v.startsWith("/")) add(prop, `${JSON.stringify(v)} must be an absolute path`);
+  }
+  if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
+  return f;
+}
+
+/** The library Target for these inputs. */
+export function toTarget(i: TargetInputs): Target {
+  return {
+    vm: i.vm, host: i.host, port: i.port, user: i.user, keyPath: i.keyPath, knownHostsPath: i.knownHostsPath,
+    connectTimeoutS: i.connectTimeoutS, acceptNewHostKeys: i.acceptNewHostKeys, path: i.path,
+  };
+}
+
+/** The repository settings the source side needs (for export + scan). */
+export function toRepositorySettings(i: TargetInputs): RepositorySettings {
+  return {
+    sourceVm: "", mainRepoPath: i.repoPath, vmRepoPaths: {}, defaultBranch: i.branch, excludeDotGit: i.excludeDotGit,
+    rsyncExcludes: i.excludes, pushTargets: [], sourceMode: "commit" as const, allowDirty: false,
+    secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks" as const, configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets },
+    maxDelete: i.maxDelete, adoptExisting: i.adoptExisting, parallelism: 1, lockTimeoutS: i.lockTimeoutS, ioTimeoutS: i.ioTimeoutS,
+  };
+}
+
+/** Inputs whose change means a different target: replace instead of update. */
+export const REPLACE_ON = ["host", "port", "path"] as const;
+
+/** Inputs compared for "the user changed something" (observed is live state, not a user input). */
+export const COMPARED_INPUTS = [
+  "vm", "host", "port", "user", "keyPath", "knownHostsPath", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
+  "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
+  "ioTimeoutS", "removeOnDelete",
+] as const;

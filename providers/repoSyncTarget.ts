@@ -1,0 +1,125 @@
+/**
+ * `RepoSyncTarget`: one VM converged onto one git commit. The provider object below is what Pulumi
+ * serializes into state; it stays tiny and loads the real implementation (providers/runtime) with
+ * `require()` at call time, by the absolute path it had when the program ran, or else from the
+ * project folder the engine runs in.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** Secret-scan settings for a target. */
+export interface SecretScanArgs {
+  enabled: pulumi.Input<boolean>;
+  /** gitleaks rules file (absolute); default: gitleaks' built-in rules, passed explicitly. */
+  configPath?: pulumi.Input<string>;
+  blockOnSecrets: pulumi.Input<boolean>;
+}
+
+/** Inputs of a RepoSyncTarget. Any of them may be an Output (e.g. hosts from another stack). */
+export interface RepoSyncTargetArgs {
+  host: pulumi.Input<string>;
+  port?: pulumi.Input<number>;
+  user: pulumi.Input<string>;
+  /** Private key file (absolute path; the key itself never enters state). */
+  keyPath: pulumi.Input<string>;
+  /** known_hosts that pins the VM's host key. */
+  knownHostsPath: pulumi.Input<string>;
+  connectTimeoutS?: pulumi.Input<number>;
+  acceptNewHostKeys?: pulumi.Input<boolean>;
+  /** Remote directory that receives the tree (a dedicated directory: rsync --delete runs there). */
+  path: pulumi.Input<string>;
+  /** The source checkout (vm04's repo) on the machine running Pulumi. */
+  repoPath: pulumi.Input<string>;
+  branch?: pulumi.Input<string>;
+  /** Desired commit (full hash), resolved once by the program. */
+  commit: pulumi.Input<string>;
+  excludes?: pulumi.Input<pulumi.Input<string>[]>;
+  excludeDotGit?: pulumi.Input<boolean>;
+  secretScan?: pulumi.Input<SecretScanArgs>;
+  /** Trigger: change it to re-sync even a target that matches. */
+  force?: pulumi.Input<string>;
+  adoptExisting?: pulumi.Input<boolean>;
+  maxDelete?: pulumi.Input<number>;
+  lockTimeoutS?: pulumi.Input<number>;
+  ioTimeoutS?: pulumi.Input<number>;
+  /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
+  removeOnDelete?: pulumi.Input<boolean>;
+}
+
+/** Where the implementation lives: this file's sibling, compiled. */
+const runtimeModule: string = require.resolve("./runtime");
+
+/**
+ * The serialized provider. Each method loads the implementation at call time; `runtimeModule` is the
+ * only value captured. State written by an earlier version keeps working as long as that path or the
+ * project's dist/providers/runtime.js exists.
+ */
+const provider: pulumi.dynamic.ResourceProvider = {
+  async check(olds, news) {
+    return load().check(olds, news);
+  },
+  async diff(id, olds, news) {
+    return load().diff(id, olds, news);
+  },
+  async create(inputs) {
+    return load().create(inputs);
+  },
+  async update(id, olds, news) {
+    return load().update(id, olds, news);
+  },
+  async read(id, props) {
+    return load().read(id, props);
+  },
+  async delete(id, props) {
+    return load().remove(id, props);
+  },
+};
+
+type Runtime = typeof import("./runtime");
+
+function load(): Runtime {
+  const candidates = [runtimeModule, `${process.cwd()}/dist/providers/runtime.js`, `${process.cwd()}/node_modules/repo-sync/dist/providers/runtime.js`];
+  for (const c of candidates) {
+    try {
+      return require(c) as Runtime;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+    }
+  }
+  throw new Error(`repo-sync: cannot load the provider implementation (tried ${candidates.join(", ")}); run \`npm run build\` in the project`);
+}
+
+/** One VM converged onto one git commit by rsync over SSH, gated by gitleaks. */
+export class RepoSyncTarget extends pulumi.dynamic.Resource {
+  /** The commit the VM holds ("" when it holds no valid `.sync_rev`). */
+  declare readonly revision: pulumi.Output<string>;
+  declare readonly host: pulumi.Output<string>;
+  declare readonly path: pulumi.Output<string>;
+  /** Files sent by the last sync. */
+  declare readonly filesTransferred: pulumi.Output<number>;
+  /** Bytes sent over the wire by the last sync. */
+  declare readonly bytesTransferred: pulumi.Output<number>;
+  /** When the last sync ran (ISO 8601). */
+  declare readonly syncedAt: pulumi.Output<string>;
+  /** Live state seen at the last check: "in sync at ...", a revision mismatch or tree drift. */
+  declare readonly observed: pulumi.Output<string>;
+
+  /** @param vmId logical name: the VM id (vm01...). */
+  constructor(vmId: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      vmId,
+      {
+        ...args,
+        vm: vmId,
+        revision: undefined,
+        filesTransferred: undefined,
+        bytesTransferred: undefined,
+        syncedAt: undefined,
+        observed: undefined,
+      },
+      opts,
+      "repo-sync",
+      "RepoSyncTarget",
+    );
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The RepoSyncTarget provider's behaviour, loaded with `require()` when the engine calls a method, so
+ * that it runs as an ordinary module and not as serialized closure text (which silently drops class
+ * fields, Map state and Error messages).
+ *
+ * Contracts, per method:
+ * - check: validates inputs (property + reason); when every input is known, probes the live target
+ *   and records why it differs in `observed` (so `pulumi preview --diff` shows it). An unreachable VM
+ *   is a check failure that names it.
+ * - diff: decides from this run's live probe (`observed`) and the inputs; never from stale state.
+ * - create/update: secret gate, then rsync, then `.sync_rev`. On failure nothing claims success: the
+ *   error is raised, the target's marker is absent (never the new commit).
+ * - read: the live `.sync_rev` as `revision`.
+ * - delete: removes only repo-sync's marker files (the tree stays), or with removeOnDelete the tree.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { isRepoSyncError, RepoSyncError } from "../lib/errors";
+import type { Logger } from "../lib/log";
+import { connect } from "../lib/remote/ssh";
+import { TargetSession } from "../lib/remote/targetSession";
+import { convergeTarget } from "../lib/sync/converge";
+import { prepareCommit } from "../lib/sync/prepareSource";
+import { checkTarget, describeStatus } from "../lib/sync/status";
+import { COMPARED_INPUTS, hasUnknowns, normalizeInputs, REPLACE_ON, TargetInputs, TargetOutputs, toRepositorySettings, toTarget, validateInputs } from "./inputs";
+
+/** The provider process's stderr is shown by the engine under the stack's diagnostics. */
+const providerLogger: Logger = {
+  info: (m) => process.stderr.write(`repo-sync: ${m}\n`),
+  warn: (m) => process.stderr.write(`repo-sync: warning: ${m}\n`),
+  alert: (a) => process.stderr.write(`${JSON.stringify({ level: "alert", ...a })}\n`),
+};
+
+/** Drops undefined values: the engine's protobuf Struct cannot carry them ("Unexpected struct type"). */
+function plain<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** Prefix for `observed` when the target matches. */
+export const IN_SYNC = "in sync";
+
+async function sourceFor(i: TargetInputs) {
+  return prepareCommit(toRepositorySettings(i), i.commit, { logger: providerLogger });
+}
+
+/** Probes the live target and describes it for `observed`. Throws when it cannot be reached. */
+async function observe(i: TargetInputs): Promise<string> {
+  const src = await sourceFor(i);
+  const status = await checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer });
+  if (status.error) throw status.error;
+  if (status.inSync) return `${IN_SYNC} at ${i.commit.slice(0, 12)}`;
+  const line = describeStatus(status).replace(new RegExp(`^${i.vm} `), "");
+  providerLogger.info(`${i.vm}: ${line}`);
+  return line;
+}
+
+export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const inputs = normalizeInputs(news);
+  const failures = validateInputs(inputs);
+  if (failures.length > 0) return { inputs: news, failures };
+  if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined }) };
+  try {
+    return { inputs: plain({ ...news, observed: await observe(inputs) }) };
+  } catch (err) {
+    if (!isRepoSyncError(err)) throw err;
+    const property = err.kind === "secrets" || err.kind === "source" || err.kind === "scan" ? "commit" : "host";
+    return { inputs: news, failures: [{ property, reason: err.vm || err.kind === "secrets" ? err.message : `${inputs.vm}: ${err.message}` }] };
+  }
+}
+
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = REPLACE_ON.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+  const inputsChanged = COMPARED_INPUTS.some((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+  const observed = typeof news.observed === "string" ? news.observed : undefined;
+  // Unknown live state (inputs not known in preview) counts as a change: never a silent "no changes".
+  const live = observed === undefined || !observed.startsWith(IN_SYNC) || olds.revision !== news.commit;
+  return { changes: replaces.length > 0 || inputsChanged || live, replaces, deleteBeforeReplace: false };
+}
+
+async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
+  const i = normalizeInputs(raw);
+  const src = await sourceFor(i);
+  const r = await convergeTarget(toTarget(i), src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS });
+  providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
+  return plain({
+    ...i,
+    observed: `${IN_SYNC} at ${i.commit.slice(0, 12)}`,
+    revision: r.revision ?? "",
+    filesTransferred: r.filesTransferred,
+    bytesTransferred: r.bytesTransferred,
+    syncedAt: new Date().toISOString(),
+  });
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const outs = await converge(inputs, false);
+  return { id: `${outs.vm}@${outs.host}:${outs.port}:${outs.path}`, outs };
+}
+
+export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await converge(news, (olds.force ?? "") !== (news.force ?? "")) };
+}
+
+export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
+  const i = normalizeInputs(props);
+  const status = await checkTarget(toTarget(i), undefined, { checkTree: false });
+  if (status.error) throw status.error;
+  return { id, props: plain({ ...props, revision: status.actual ?? "" }) };
+}
+
+export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
+  const i = normalizeInputs(props);
+  const conn = await connect(toTarget(i));
+  let session: TargetSession | undefined;
+  try {
+    session = await TargetSession.open(conn, i.lockTimeoutS);
+    if (i.removeOnDelete) {
+      if (session.header.state === "foreign") {
+        throw new RepoSyncError("unsafe-target", `refusing to remove ${i.path}: it holds files but no repo-sync marker`, { vm: i.vm, hint: "remove it by hand if it really is yours" });
+      }
+      await session.purge();
+      providerLogger.info(`${i.vm}: removed the synced tree ${i.path}`);
+    } else {
+      await session.unmanage();
+      providerLogger.info(`${i.vm}: left the tree in ${i.path}; removed repo-sync's marker files`);
+    }
+  } finally {
+    session?.close();
+    conn.close();
+  }
+}

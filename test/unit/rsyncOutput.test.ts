@@ -1,0 +1,75 @@
+import * as assert from "node:assert/strict";
+import { describeChanges, parseItemizedChanges, parseRsyncStats } from "../../lib/transfer/rsyncOutput";
+
+// Captured from rsync 3.5.0 (local dry run, and a push over ssh where the update flag is `<`).
+const LOCAL_DRY_RUN = `*deleting   gone/g.txt
+*deleting   gone/
+*deleting   old.txt
+>f..t...... a.txt
+>f+++++++++ big.bin
+cL+++++++++ link -> a.txt
+>f+++++++++ sub/b.txt
+
+Number of files: 6 (reg: 3, dir: 2, link: 1)
+Number of created files: 3 (reg: 2, link: 1)
+Number of deleted files: 3 (reg: 2, dir: 1)
+Number of regular files transferred: 3
+Total file size: 5,010 bytes
+Total transferred file size: 5,005 bytes
+Literal data: 0 bytes
+Matched data: 0 bytes
+File list size: 0
+File list generation time: 0.001 seconds
+File list transfer time: 0.000 seconds
+Total bytes sent: 177
+Total bytes received: 66
+
+sent 177 bytes  received 66 bytes  486.00 bytes/sec
+total size is 5,010  speedup is 20.62 (DRY RUN)
+`;
+
+const REMOTE_PUSH = `cd+++++++++ src/
+<f+++++++++ src/app.py
+<f.st...... README.md
+.d..t...... data/
+<f..t...... data/blob.bin
+cL+++++++++ current -> src
+*deleting   stale.txt
+
+Number of files: 7 (reg: 5, dir: 3)
+Number of regular files transferred: 3
+Total transferred file size: 1,234,567 bytes
+Literal data: 34,567 bytes
+Matched data: 1,200,000 bytes
+Total bytes sent: 40,123
+Total bytes received: 1,021
+`;
+
+describe("rsync output parsers", () => {
+  const cases: Array<{ name: string; out: string; added: string[]; modified: string[]; deleted: string[] }> = [
+    { name: "local dry run", out: LOCAL_DRY_RUN, added: ["big.bin", "link", "sub/b.txt"], modified: ["a.txt"], deleted: ["gone/g.txt", "old.txt"] },
+    { name: "push over ssh", out: REMOTE_PUSH, added: ["src/app.py", "current"], modified: ["README.md", "data/blob.bin"], deleted: ["stale.txt"] },
+    { name: "no changes", out: "\nNumber of files: 7\nTotal bytes sent: 378\n", added: [], modified: [], deleted: [] },
+    { name: "attribute-only change counts as modified", out: ".f...p..... scripts/run.sh\n", added: [], modified: ["scripts/run.sh"], deleted: [] },
+    { name: "directory-only lines are ignored", out: ".d..t...... ./\ncd+++++++++ empty/\n*deleting   olddir/\n", added: [], modified: [], deleted: [] },
+    { name: "names with spaces", out: "<f+++++++++ my file.txt\n*deleting   old name.txt\n", added: ["my file.txt"], modified: [], deleted: ["old name.txt"] },
+  ];
+  for (const c of cases) {
+    it(`itemized changes: ${c.name}`, () => {
+      const got = parseItemizedChanges(c.out);
+      assert.deepEqual(got, { added: c.added, modified: c.modified, deleted: c.deleted });
+    });
+  }
+
+  it("reads --stats figures with thousands separators", () => {
+    assert.deepEqual(parseRsyncStats(REMOTE_PUSH), {
+      filesTotal: 7, filesTransferred: 3, transferredFileSize: 1_234_567, literalData: 34_567, matchedData: 1_200_000, bytesSent: 40_123, bytesReceived: 1_021,
+    });
+    assert.equal(parseRsyncStats(LOCAL_DRY_RUN).bytesSent, 177);
+    assert.equal(parseRsyncStats("").filesTransferred, 0);
+  });
+
+  it("describes changes with the first paths", () => {
+    assert.equal(describeChanges(parseItemizedChanges(REMOTE_PUSH)), "2 modified, 2 added, 1 deleted (first: README.md, data/blob.bin, src/app.py)");
+  });
+});
