@@ -22,7 +22,10 @@ export interface RepoStatus {
   actual?: string;
   inSync: boolean;
   state?: DirState;
-  /** Tree differences when the marker matches (undefined when not checked). */
+  /**
+   * Tree differences when the marker matches (undefined when not checked), from the target's point of
+   * view: `added` exist only on the target, `deleted` are missing there, `modified` differ.
+   */
   drift?: TreeChanges;
   error?: RepoSyncError;
 }
@@ -47,7 +50,9 @@ export async function checkTarget(target: Target, expected: Expected | undefined
     const actual = header.revision && /^[0-9a-f]{40}$/.test(header.revision) ? header.revision : undefined;
     let drift: TreeChanges | undefined;
     if (expected && actual === expected.commit && opts.checkTree !== false) {
-      drift = (await runRsync(target, expected.transfer, true)).changes;
+      const plan = (await runRsync(target, expected.transfer, true)).changes;
+      // rsync plans from the source's side: what it would add is what the target lost, and so on.
+      drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
     }
     const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
     return { ...base, actual, inSync, state: header.state, drift };

@@ -28,11 +28,15 @@ export class SourceRepo {
     }
   }
 
-  /** Writes files, removes `remove`, commits everything and returns the new commit hash. */
+  /**
+   * Writes `files`, removes `remove`, commits just those paths (other untracked files stay untracked)
+   * and returns the new commit hash.
+   */
   commit(files: FileMap, message = "change", remove: string[] = []): string {
     this.write(files);
-    for (const rel of remove) fs.rmSync(path.join(this.path, rel), { recursive: true, force: true });
-    this.git("add", "-A");
+    const paths = Object.keys(files);
+    if (paths.length > 0) this.git("add", "--", ...paths);
+    if (remove.length > 0) this.git("rm", "-r", "-q", "--", ...remove);
     this.git("commit", "-q", "--allow-empty", "-m", message);
     return this.head();
   }

@@ -1,0 +1,114 @@
+/**
+ * Human and JSON renderings of the CLI's results (pure). JSON keeps the seed's field names where it
+ * had them (RepoStatus: vm, host, path, expected, actual, in_sync, error).
+ */
+import type { SecretScanResult } from "../lib/scan/scanRepository";
+import type { SyncResult } from "../lib/sync/converge";
+import type { RepoStatus } from "../lib/sync/status";
+import type { SyncSummary } from "../lib/sync/syncAll";
+import { describeChanges } from "../lib/transfer/rsyncOutput";
+
+const short = (c?: string) => (c ? c.slice(0, 12) : "-");
+
+/** A status word: in-sync, drift or error. */
+export function statusWord(s: RepoStatus): "in-sync" | "drift" | "error" {
+  return s.error ? "error" : s.inSync ? "in-sync" : "drift";
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n") + "\n";
+}
+
+/** One line per VM: vm, host, expected, actual, state (and why). */
+export function formatStatusTable(statuses: RepoStatus[]): string {
+  const rows = [["VM", "HOST", "EXPECTED", "ACTUAL", "STATE"]];
+  for (const s of statuses) {
+    let why = "";
+    if (s.error) why = `: ${s.error.reason}`;
+    else if (!s.inSync && s.actual === s.expected && s.drift) why = `: tree drift: ${describeChanges(s.drift)}`;
+    else if (!s.inSync) why = s.actual ? ": revision differs" : ": no .sync_rev";
+    rows.push([s.vm, s.host, short(s.expected), short(s.actual), statusWord(s) + why]);
+  }
+  return table(rows);
+}
+
+/** The seed-shaped status document. */
+export function statusJson(commit: string, statuses: RepoStatus[]) {
+  return {
+    ok: statuses.every((s) => s.inSync),
+    commit,
+    statuses: statuses.map((s) => ({
+      vm: s.vm,
+      host: s.host,
+      path: s.path,
+      expected: s.expected ?? null,
+      actual: s.actual ?? null,
+      in_sync: s.inSync,
+      state: statusWord(s),
+      drift: s.drift ?? null,
+      error: s.error ? { kind: s.error.kind, message: s.error.message } : null,
+    })),
+  };
+}
+
+function resultLine(r: SyncResult): string {
+  if (r.error) return `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}`;
+  const what = r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : "";
+  return `${r.vm}  ${r.action}  ${short(r.revision)}  ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent, ${(r.durationMs / 1000).toFixed(1)} s${what}`;
+}
+
+/** Per-VM lines plus a closing summary naming each failure. */
+export function formatSyncSummary(s: SyncSummary): string {
+  const failed = s.results.filter((r) => r.action === "failed");
+  const lines = s.results.map(resultLine);
+  lines.push(
+    failed.length === 0
+      ? `all ${s.results.length} VM(s) at ${short(s.commit)} (${s.branch})`
+      : `${failed.length} of ${s.results.length} VM(s) failed: ${failed.map((r) => r.vm).join(", ")}`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/** The sync document. */
+export function syncJson(s: SyncSummary) {
+  return {
+    ok: s.ok,
+    commit: s.commit,
+    branch: s.branch,
+    warnings: s.warnings,
+    results: s.results.map((r) => ({
+      vm: r.vm,
+      host: r.host,
+      path: r.path,
+      action: r.action,
+      revision: r.revision ?? null,
+      previous_revision: r.previousRevision ?? null,
+      files_transferred: r.filesTransferred,
+      bytes_transferred: r.bytesTransferred,
+      changes: r.changes ?? null,
+      duration_ms: r.durationMs,
+      error: r.error ? { kind: r.error.kind, message: r.error.message, exit_code: r.error.exitCode ?? null } : null,
+    })),
+  };
+}
+
+/** Findings as file:line:rule lines (no secret material). */
+export function formatScan(r: SecretScanResult): string {
+  if (!r.hasSecrets) return `no secrets found in ${r.scannedPath} (gitleaks ${r.toolVersion}, ${r.durationMs} ms)\n`;
+  return `${r.findings.length} secret(s) found in ${r.scannedPath} (redacted):\n` + r.findings.map((f) => `  ${f.file}:${f.line}:${f.rule}  fingerprint ${f.fingerprint}`).join("\n") + "\n";
+}
+
+/** The seed's SecretScanResult shape. */
+export function scanJson(r: SecretScanResult) {
+  return {
+    has_secrets: r.hasSecrets,
+    findings: r.findings,
+    redacted: r.redacted,
+    tool: r.tool,
+    tool_version: r.toolVersion,
+    duration_ms: r.durationMs,
+    scanned_path: r.scannedPath,
+    config_path: r.configPath,
+  };
+}

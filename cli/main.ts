@@ -1,0 +1,111 @@
+/**
+ * `repo-sync` command line: sync / status / verify / scan over the library.
+ *
+ *   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
+ *   repo-sync status [VM...] [--branch B] [--config PATH] [--json]
+ *   repo-sync verify [VM...] [--branch B] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
+ *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
+ *
+ * `--json` prints exactly one JSON document on stdout; messages go to stderr.
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "../lib/config/load";
+import { errorMessage, isRepoSyncError } from "../lib/errors";
+import { expectedState } from "../lib/index";
+import { quietLogger, stderrLogger } from "../lib/log";
+import { cacheDir } from "../lib/paths";
+import { scanRepository } from "../lib/scan/scanRepository";
+import { mapLimit } from "../lib/sync/pool";
+import { checkTarget } from "../lib/sync/status";
+import { selectTargets, syncTargets } from "../lib/sync/syncAll";
+import { formatScan, formatStatusTable, formatSyncSummary, scanJson, statusJson, syncJson } from "./format";
+
+/** Exit codes. */
+export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
+
+const USAGE = `usage:
+  repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
+  repo-sync status [VM...] [--branch B] [--config PATH] [--json]
+  repo-sync verify [VM...] [--branch B] [--config PATH] [--json]
+  repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]
+default config: ${DEFAULT_CONFIG_PATH}`;
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    out(USAGE + "\n");
+    return command ? EXIT.ok : EXIT.usage;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", default: DEFAULT_CONFIG_PATH },
+        branch: { type: "string" },
+        force: { type: "boolean", default: false },
+        "no-pull": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        "gitleaks-config": { type: "string" },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`repo-sync: ${errorMessage(err)}\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const o = parsed.values;
+  const json = o.json === true;
+  const logger = json ? quietLogger : stderrLogger;
+  try {
+    switch (command) {
+      case "sync": {
+        const config = loadConfig(o.config as string);
+        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], logger: json ? quietLogger : stderrLogger });
+        out(json ? JSON.stringify(syncJson(summary), null, 2) + "\n" : formatSyncSummary(summary));
+        return summary.ok ? EXIT.ok : EXIT.failed;
+      }
+      case "status":
+      case "verify": {
+        const config = loadConfig(o.config as string);
+        const targets = selectTargets(config, parsed.positionals);
+        const expected = await expectedState(config, o.branch);
+        const statuses = await mapLimit(targets, Math.max(8, config.repository.parallelism), (t) => checkTarget(t, expected));
+        out(json ? JSON.stringify(statusJson(expected.commit, statuses), null, 2) + "\n" : formatStatusTable(statuses));
+        if (command === "status") return statuses.some((s) => s.error) ? EXIT.error : EXIT.ok;
+        if (statuses.some((s) => s.error)) return EXIT.error;
+        return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.drift;
+      }
+      case "scan": {
+        const dir = path.resolve(parsed.positionals[0] ?? ".");
+        const rules = o["gitleaks-config"] ? path.resolve(o["gitleaks-config"] as string) : undefined;
+        const result = await scanRepository(dir, { configPath: rules, cacheDir: cacheDir() });
+        if (result.hasSecrets) logger.alert({ alert: "secrets_found", tool: "gitleaks", path: dir, count: result.findings.length, findings: result.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })) });
+        out(json ? JSON.stringify(scanJson(result), null, 2) + "\n" : formatScan(result));
+        return result.hasSecrets ? EXIT.secrets : EXIT.ok;
+      }
+      default:
+        process.stderr.write(`repo-sync: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+        return EXIT.usage;
+    }
+  } catch (err) {
+    if (!isRepoSyncError(err)) throw err;
+    if (json) out(JSON.stringify({ ok: false, error: { kind: err.kind, vm: err.vm, message: err.message } }, null, 2) + "\n");
+    process.stderr.write(`repo-sync: ${err.message}\n`);
+    return EXIT.error;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`repo-sync: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}
