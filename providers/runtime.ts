@@ -5,8 +5,11 @@
  *
  * Contracts, per method:
  * - check: validates inputs (property + reason); when every input is known, probes the live target
- *   and records why it differs in `observed` (so `pulumi preview --diff` shows it). An unreachable VM
- *   is a check failure that names it.
+ *   and records why it differs in `observed` (so `pulumi preview --diff` shows it). A VM that cannot
+ *   be probed (down, host key refused...) is recorded as `error: ...`, not a check failure: a check
+ *   failure would stop the whole deployment, and the other VMs must still converge. Preview then plans
+ *   an update for that VM whose `observed` names the error (so `--expect-no-changes` fails), and the
+ *   update itself fails naming the VM; `pulumi up --continue-on-error` converges the others.
  * - diff: decides from this run's live probe (`observed`) and the inputs; never from stale state.
  * - create/update: secret gate, then rsync, then `.sync_rev`. On failure nothing claims success: the
  *   error is raised, the target's marker is absent (never the new commit).
@@ -37,6 +40,8 @@ function plain<T>(v: T): T {
 
 /** Prefix for `observed` when the target matches. */
 export const IN_SYNC = "in sync";
+/** Prefix for `observed` when the target could not be probed. */
+export const PROBE_ERROR = "error: ";
 
 async function sourceFor(i: TargetInputs) {
   return prepareCommit(toRepositorySettings(i), i.commit, { logger: providerLogger });
@@ -62,8 +67,12 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
     return { inputs: plain({ ...news, observed: await observe(inputs) }) };
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;
-    const property = err.kind === "secrets" || err.kind === "source" || err.kind === "scan" ? "commit" : "host";
-    return { inputs: news, failures: [{ property, reason: err.vm || err.kind === "secrets" ? err.message : `${inputs.vm}: ${err.message}` }] };
+    // The source side is the same for every VM: a problem there is an input failure (nothing changes).
+    if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") {
+      return { inputs: news, failures: [{ property: "commit", reason: err.message }] };
+    }
+    process.stderr.write(`repo-sync: error: ${err.message}\n`);
+    return { inputs: plain({ ...news, observed: `${PROBE_ERROR}${err.reason}` }) };
   }
 }
 

@@ -68,6 +68,11 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.deepEqual(Object.keys(targets).sort(), ["vm01", "vm02", "vm03"]);
     assert.equal(targets.vm02.revision, repo.head());
     assert.equal(targets.vm02.host, "127.0.0.22");
+    // The key path is in state; the key itself never is.
+    const state = JSON.stringify(await project.exportState());
+    assert.doesNotMatch(state, /PRIVATE KEY/);
+    const keyBody = fs.readFileSync(fleet.clientKeyPath, "utf8").split("\n")[1];
+    assert.equal(state.includes(keyBody), false);
   });
 
   it("a second run plans no changes (--expect-no-changes exits 0)", async () => {
@@ -123,6 +128,32 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.match(diffRun.stdout, /revision 000000000000 \(expected [0-9a-f]{12}\)/);
     await project.ok(["up", "--yes"]);
     assert.equal(fs.readFileSync(marker, "utf8"), `${repo.head()}\n`);
+  });
+
+  it("a VM down: preview and up name it, the others still converge", async () => {
+    const next = repo.commit({ "src/app.py": "print('v3')\n" }, "v3");
+    await fleet.killVm("vm02");
+    try {
+      const preview = parseEngineJson<PreviewJson>(await project.ok(["preview", "--json"]));
+      const vm02 = stepFor(preview, "vm02");
+      assert.equal(vm02?.op, "update");
+      assert.match(String(vm02?.newState?.inputs?.observed), /^error: connection to reposync@127\.0\.0\.22:22 refused/);
+      const gate = await project.run(["preview", "--expect-no-changes"]);
+      assert.notEqual(gate.code, 0);
+      assert.match(gate.stdout, /repo-sync: error: vm02: connection to reposync@127\.0\.0\.22:22 refused/);
+
+      const up = await project.run(["up", "--yes", "--continue-on-error"]);
+      assert.notEqual(up.code, 0, "the run fails while a VM is down");
+      assert.match(up.stdout, /RepoSyncTarget \(vm02\):\n\s+error: vm02: connection to reposync@127\.0\.0\.22:22 refused/);
+      assert.equal(syncRev(fleet, "vm01"), `${next}\n`);
+      assert.equal(syncRev(fleet, "vm03"), `${next}\n`);
+      assert.notEqual(syncRev(fleet, "vm02"), `${next}\n`);
+    } finally {
+      await fleet.startVm("vm02");
+    }
+    await project.ok(["up", "--yes"]);
+    assert.equal(syncRev(fleet, "vm02"), `${next}\n`);
+    assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
   });
 
   it("`pulumi refresh` reads the live .sync_rev", async () => {
