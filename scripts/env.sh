@@ -24,18 +24,13 @@ case ":$PATH:" in
   *":$REPO_SYNC_BIN:"*) ;;
   *) PATH="$REPO_SYNC_BIN:$PATH" ;;
 esac
-# Node 24 first when the system one is older; the project-local .tools/bin holds the dynamic-provider
-# launcher, which must come from this clone's node_modules.
+# Node 24 first when the system one is older.
 if [ -x "$REPO_SYNC_NODE_HOME/bin/node" ]; then
   case ":$PATH:" in
     *":$REPO_SYNC_NODE_HOME/bin:"*) ;;
     *) PATH="$REPO_SYNC_NODE_HOME/bin:$PATH" ;;
   esac
 fi
-case ":$PATH:" in
-  *":$REPO_SYNC_ROOT/.tools/bin:"*) ;;
-  *) PATH="$REPO_SYNC_ROOT/.tools/bin:$PATH" ;;
-esac
 export PATH
 
 # Offline Pulumi: nothing may reach for the internet and hang.

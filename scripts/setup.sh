@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 started=$(date +%s)
-mkdir -p "$REPO_SYNC_BIN" "$REPO_SYNC_CACHE/src" "$PULUMI_HOME" "$REPO_SYNC_ROOT/.tools/bin"
+mkdir -p "$REPO_SYNC_BIN" "$REPO_SYNC_CACHE/src" "$PULUMI_HOME"
 
 # --- Debian packages ----------------------------------------------------------------------------
 apt_missing=()
@@ -53,8 +53,15 @@ else
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
   echo "$lock_hash" > node_modules/.repo-sync-lock
 fi
-# The dynamic-provider launcher ships inside @pulumi/pulumi; the engine finds it on PATH.
-ln -sf "$REPO_SYNC_ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" .tools/bin/pulumi-resource-pulumi-nodejs
+# The dynamic-provider launcher ships inside @pulumi/pulumi. It resolves @pulumi/pulumi from the
+# project folder at run time, so one copy serves every clone; next to the pulumi binary the engine
+# takes it as a bundled plugin (on PATH it would warn about an "ambient" plugin on every run).
+launcher="$REPO_SYNC_ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+if ! cmp -s "$launcher" "$REPO_SYNC_BIN/pulumi-resource-pulumi-nodejs"; then
+  install -m 0755 "$launcher" "$REPO_SYNC_BIN/pulumi-resource-pulumi-nodejs"
+  say "installed the dynamic-provider launcher pulumi-resource-pulumi-nodejs into $REPO_SYNC_BIN"
+fi
+
 
 # --- Go-built tools ---------------------------------------------------------------------------------
 # stamp NAME VERSION: true when our cached binary was built at that version.
