@@ -24,12 +24,12 @@ export function unsafeTargetPathReason(p: string): string | undefined {
   if (/[$`\\'"]/.test(p)) return "contains a quote, backslash, `$` or backtick; use a plain directory name";
   if (p.startsWith("~")) return "starts with `~`; write the absolute path (targets run no shell expansion)";
   if (!p.startsWith("/")) return "is relative; write an absolute path such as /home/thadmin/th_timmy";
+  if (PROTECTED_DIRS.has(p)) return `is the system directory ${p}; rsync --delete there would wipe it`;
   const segments = p.split("/").slice(1);
   if (segments[segments.length - 1] === "") return "ends with `/`; write it without the trailing slash";
   if (segments.some((s) => s === "")) return "contains an empty segment (`//`)";
   if (segments.some((s) => s === "." || s === "..")) return "contains `.` or `..` segments";
   if (segments.some((s) => s.startsWith("-"))) return "has a segment starting with `-`";
-  if (PROTECTED_DIRS.has(p)) return `is the system directory ${p}; rsync --delete there would wipe it`;
   if (segments.length < 2) return "is a top-level directory; use a dedicated directory at least two levels deep";
   if (segments.length === 2 && segments[0] === "home") return `is the home directory ${p} itself; use a subdirectory such as ${p}/th_timmy`;
   return undefined;
