@@ -16,6 +16,7 @@
  * - read: the live `.sync_rev` as `revision`.
  * - delete: removes only repo-sync's marker files (the tree stays), or with removeOnDelete the tree.
  */
+import * as fs from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
 import type { Logger } from "../lib/log";
@@ -32,6 +33,33 @@ const providerLogger: Logger = {
   warn: (m) => process.stderr.write(`repo-sync: warning: ${m}\n`),
   alert: (a) => process.stderr.write(`${JSON.stringify({ level: "alert", ...a })}\n`),
 };
+
+/**
+ * When `pulumi` itself is killed (SIGKILL), the provider process is orphaned: it would hold its
+ * targets' locks forever (and Node's dynamic-provider host spins). The provider's parent is the
+ * launcher script, whose parent is the engine: once that is gone, exit, which drops our SSH sessions
+ * (releasing the locks; a target whose transfer was cut keeps no `.sync_rev`) and kills our rsync.
+ */
+function exitWhenEngineDies(): void {
+  const parentOf = (pid: number): number | undefined => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return undefined;
+    }
+  };
+  const launcher = process.ppid;
+  const engine = parentOf(launcher);
+  if (engine === undefined || engine <= 1) return;
+  setInterval(() => {
+    if (process.ppid !== launcher || parentOf(launcher) !== engine) {
+      process.stderr.write("repo-sync: the Pulumi engine is gone; stopping (locks released, no .sync_rev written)\n");
+      process.exit(1);
+    }
+  }, 500).unref();
+}
+exitWhenEngineDies();
 
 /** Drops undefined values: the engine's protobuf Struct cannot carry them ("Unexpected struct type"). */
 function plain<T>(v: T): T {

@@ -41,17 +41,20 @@ export async function connect(target: Target): Promise<SshConnection> {
   let presented = "";
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    // ssh2 may emit several errors for one failure (timeout, then "connection lost"): only the first
+    // counts, and a listener stays attached so that later ones are not unhandled.
     const fail = (err: Error & { level?: string; code?: string }) => {
-      client.removeAllListeners("ready");
+      if (settled) return;
+      settled = true;
       client.end();
       reject(mapConnectError(target, err, verdict, presented));
     };
+    client.on("error", fail);
     client.once("ready", () => {
-      client.removeListener("error", fail);
-      client.on("error", () => undefined); // later errors surface through the channels
+      settled = true;
       resolve();
     });
-    client.once("error", fail);
     try {
       client.connect({
         host: target.host,

@@ -60,7 +60,9 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
     'mkdir -p -- "$P" 2>/dev/null || { echo "ERR mkdir"; exit 3; }',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
     'command -v flock >/dev/null 2>&1 || { echo "ERR noflock"; exit 3; }',
-    `{ exec 9>>${LOCK_FILE}; } 2>/dev/null || { echo "ERR lockfile"; exit 3; }`,
+    // A failed redirection on `exec` ends a POSIX shell on the spot: probe writability in a subshell.
+    `( : >> ${LOCK_FILE} ) 2>/dev/null || { echo "ERR lockfile"; exit 3; }`,
+    `exec 9>>${LOCK_FILE}`,
     `flock -w ${Math.max(0, Math.floor(lockWaitS))} 9 || { echo "ERR locked"; exit 4; }`,
     CLASSIFY,
     'echo "READY"',

@@ -68,7 +68,12 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
       const t = blobMtime(row.hash);
       fs.utimesSync(path.join(tree, row.path), t, t);
     }
-    fs.renameSync(tree, final);
+    try {
+      fs.renameSync(tree, final);
+    } catch (err) {
+      // Another run exported the same commit meanwhile: its copy is complete and identical.
+      if (!fs.existsSync(final)) throw err;
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
