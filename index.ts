@@ -9,6 +9,9 @@
  *   force        any new value re-syncs every target even when it matches
  *   pull         "false" to skip the pull from origin
  *   removeOnDelete  "true": `pulumi destroy` removes the synced trees (default: only the markers)
+ *   vmsStack     a stack that created the VMs (e.g. organization/vms/dev): its `vms` output,
+ *                { vm01: { host, port? }, ... }, supplies the hosts; `vms.<id>.host` may then be left
+ *                out of the YAML. The targets wait on that stack's outputs.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -27,10 +30,31 @@ const programLogger: Logger = {
   },
 };
 
+/** VM addresses published by another stack (`vms` output). */
+interface StackVm {
+  host: string;
+  port?: number;
+}
+
+/** Reads `vms` from the stack that created the VMs; a VM it does not list is a clear error. */
+function vmsFromStack(name: string) {
+  const vms = new pulumi.StackReference(name).requireOutput("vms") as pulumi.Output<Record<string, StackVm>>;
+  return <K extends keyof StackVm>(vm: string, key: K): pulumi.Output<StackVm[K]> =>
+    vms.apply((all) => {
+      const entry = all?.[vm];
+      if (!entry || typeof entry.host !== "string") {
+        throw new Error(`stack ${name} does not export vms.${vm}.host (it exports: ${Object.keys(all ?? {}).join(", ") || "nothing"}); add it there or set vms.${vm}.host in the YAML`);
+      }
+      return entry[key];
+    });
+}
+
 export = async () => {
   const cfg = new pulumi.Config("repo-sync");
   const configPath = path.resolve(cfg.get("configPath") ?? "configs/config.yml");
-  const config = loadConfig(configPath);
+  const vmsStack = cfg.get("vmsStack");
+  const config = loadConfig(configPath, { hostsFromStack: vmsStack !== undefined });
+  const fromStack = vmsStack ? vmsFromStack(vmsStack) : undefined;
   const source = await prepareSource(config.repository, {
     branch: cfg.get("branch"),
     pull: cfg.get("pull") !== "false",
@@ -43,8 +67,8 @@ export = async () => {
   const targets: Record<string, { host: pulumi.Output<string>; path: pulumi.Output<string>; revision: pulumi.Output<string> }> = {};
   for (const t of config.targets) {
     const r = new RepoSyncTarget(t.vm, {
-      host: t.host,
-      port: t.port,
+      host: fromStack && t.host === "" ? fromStack(t.vm, "host") : t.host,
+      port: fromStack && t.host === "" ? fromStack(t.vm, "port").apply((p) => p ?? t.port) : t.port,
       user: t.user,
       keyPath: t.keyPath,
       knownHostsPath: t.knownHostsPath,

@@ -34,6 +34,8 @@ export interface LoadOptions {
   /** Also check keys, known_hosts and the source repo on disk (default true). */
   checkLocalFiles?: boolean;
   homeDir?: string;
+  /** Hosts come from another stack: `vms.<id>.host` is optional (see PathContext.hostsFromStack). */
+  hostsFromStack?: boolean;
 }
 
 /** Reads, parses and validates a config file; throws {@link ConfigError} listing every problem. */
@@ -63,7 +65,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => ({ key: "(yaml)", message: e.message.split("\n")[0] })));
   }
-  const ctx = { baseDir: path.dirname(file), homeDir: options.homeDir ?? os.homedir(), file };
+  const ctx = { baseDir: path.dirname(file), homeDir: options.homeDir ?? os.homedir(), file, hostsFromStack: options.hostsFromStack };
   const result = validateConfig(doc.toJS({ maxAliasCount: 50 }), ctx);
   if (!result.config) throw new ConfigError(file, result.problems);
   if (options.checkLocalFiles !== false) {
@@ -98,7 +100,8 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
   if (knownHostsText !== undefined && !config.ssh.acceptNewHostKeys) {
     const entries = parseKnownHosts(knownHostsText);
     for (const t of config.targets) {
-      if (findHostKeys(entries, t.host, t.port).length === 0) {
+      // A host that comes from another stack is checked when the provider connects.
+      if (t.host !== "" && findHostKeys(entries, t.host, t.port).length === 0) {
         problems.push({
           key: `vms.${t.vm}.host`,
           message: `${t.host}:${t.port} has no key in ${config.ssh.knownHostsPath}; add it with \`ssh-keyscan -p ${t.port} ${t.host} >> ${config.ssh.knownHostsPath}\` after checking the fingerprint`,

@@ -14,6 +14,11 @@ export interface PathContext {
   homeDir: string;
   /** Config file name, for messages. */
   file: string;
+  /**
+   * VM hosts come from another stack (a StackReference): `vms.<id>.host` may be left out; it is then
+   * "" here and filled in by the program.
+   */
+  hostsFromStack?: boolean;
 }
 
 /** The result of {@link validateConfig}: a config when there is no problem. */
@@ -147,8 +152,8 @@ class Validator {
       const vm = this.mapping(raw, prefix);
       if (!vm) continue;
       this.unknownKeys(vm, VM_KEYS, prefix);
-      const host = this.str(vm, "host", prefix);
-      const hostWhy = host === undefined ? undefined : invalidHostReason(host);
+      const host = this.ctx.hostsFromStack && vm.host === undefined ? "" : this.str(vm, "host", prefix);
+      const hostWhy = host === undefined || host === "" ? undefined : invalidHostReason(host);
       if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
       const user = this.str(vm, "ssh_user", prefix);
       const userWhy = user === undefined ? undefined : invalidUserReason(user);
@@ -160,7 +165,7 @@ class Validator {
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
       }
-      if (host && user && port !== undefined) {
+      if (host !== undefined && user && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
           keyPath: key ? this.localPath(key) : this.defaultKeyPath,

@@ -144,7 +144,7 @@ export function parseEngineJson<T = Record<string, unknown>>(run: PulumiRun): T 
  * A Pulumi project folder that runs this clone's compiled program (dist/index.js) with its own
  * backend, stack `dev`, and `repo-sync:configPath` set to `configPath`.
  */
-export async function programProject(configPath: string, stack = "dev"): Promise<PulumiProject> {
+export async function programProject(configPath: string, stack = "dev", backendDir?: string): Promise<PulumiProject> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-prog-"));
   const main = path.relative(dir, path.join(PROJECT_ROOT, "dist", "index.js"));
   fs.writeFileSync(
@@ -152,7 +152,7 @@ export async function programProject(configPath: string, stack = "dev"): Promise
     `name: repo-sync\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: ${main}\n`,
   );
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
-  const backend = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-backend-"));
+  const backend = backendDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-backend-"));
   const project = new PulumiProject(dir, backend, stack);
   await project.init();
   await project.ok(["config", "set", "repo-sync:configPath", configPath]);
