@@ -86,6 +86,7 @@ export function syncJson(s: SyncSummary) {
       previous_revision: r.previousRevision ?? null,
       files_transferred: r.filesTransferred,
       bytes_transferred: r.bytesTransferred,
+      literal_bytes: r.literalBytes,
       changes: r.changes ?? null,
       duration_ms: r.durationMs,
       error: r.error ? { kind: r.error.kind, message: r.error.message, exit_code: r.error.exitCode ?? null } : null,

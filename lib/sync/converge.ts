@@ -27,6 +27,8 @@ export interface SyncResult {
   filesTransferred: number;
   /** Bytes sent over the wire (rsync "Total bytes sent"). */
   bytesTransferred: number;
+  /** File data sent as literal bytes (rsync "Literal data"): the delta, without file list and checksums. */
+  literalBytes: number;
   /** Changes applied (added/modified/deleted paths). */
   changes?: TreeChanges;
   durationMs: number;
@@ -69,6 +71,7 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
       previousRevision: revision,
       filesTransferred: out.stats.filesTransferred,
       bytesTransferred: out.stats.bytesSent,
+      literalBytes: out.stats.literalData,
       changes: out.changes,
       durationMs: Date.now() - started,
     };

@@ -63,7 +63,7 @@ export function convergeAll(config: Config, targets: Target[], source: PreparedS
     } catch (err) {
       if (!isRepoSyncError(err)) throw err;
       opts.logger.warn(err.message);
-      return { vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, durationMs: Date.now() - started, error: err };
+      return { vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs: Date.now() - started, error: err };
     }
   });
 }

@@ -1,0 +1,336 @@
+/**
+ * `./run.sh bench`: repo-sync side by side with its baselines, in one run on this machine, on the
+ * loopback fleet. Writes bench/results/latest.json, latest.md and preview-vs-fleet.svg.
+ *
+ *   node dist/bench/bench.js [--smoke] [--runs N] [--out DIR] [--no-ansible] [--small-files N]
+ *
+ * --smoke: tiny work loads, one run, fleets of 1/2 (what CI runs: it proves the script works; its
+ * figures mean nothing). Never used with time thresholds.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { loadConfig } from "../lib/config/load";
+import { cacheDir } from "../lib/paths";
+import { scanRepository } from "../lib/scan/scanRepository";
+import { exportCommitTree } from "../lib/source/exportTree";
+import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
+import { Fleet, startFleet } from "../test/fleet/fleet";
+import { fleetConfig } from "../test/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../test/fleet/sourceRepo";
+import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../test/support/pulumiCli";
+import { renderChart, renderMarkdown, Row } from "./report";
+
+interface Timed {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program and times it (wall clock). */
+function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ ms: performance.now() - t0, code, stdout, stderr }));
+  });
+}
+
+async function must(p: Promise<Timed>, what: string): Promise<Timed> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs `fn` `runs` times (after `reset`) and returns the median ms. */
+async function measure(runs: number, reset: () => void | Promise<void>, fn: () => Promise<Timed | number>): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await reset();
+    const r = await fn();
+    ms.push(typeof r === "number" ? r : r.ms);
+  }
+  return median(ms);
+}
+
+/** A repo holding a copy of `src` (a real tree), committed. */
+function repoFromTree(src: string): SourceRepo {
+  const repo = makeSourceRepo({ "README.md": "benchmark tree\n" });
+  fs.cpSync(src, path.join(repo.path, "tree"), { recursive: true, dereference: true });
+  repo.git("add", "-A");
+  repo.git("commit", "-q", "-m", "tree");
+  return repo;
+}
+
+/** A repo with `n` small files in folders of 500. */
+function repoWithSmallFiles(n: number): SourceRepo {
+  const repo = makeSourceRepo({ "README.md": "small files\n" });
+  for (let i = 0; i < n; i++) {
+    const dir = path.join(repo.path, "small", `d${Math.floor(i / 500)}`);
+    if (i % 500 === 0) fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `f${i}.txt`), `file ${i}\n`.repeat(1 + (i % 7)));
+  }
+  repo.git("add", "-A");
+  repo.git("commit", "-q", "-m", "small files");
+  return repo;
+}
+
+function clearTargets(fleet: Fleet, n: number): void {
+  for (const vm of fleet.vms.slice(0, n)) fs.rmSync(vm.targetPath, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      runs: { type: "string" },
+      out: { type: "string", default: path.join(PROJECT_ROOT, "bench", "results") },
+      "no-ansible": { type: "boolean", default: false },
+      "small-files": { type: "string" },
+    },
+  });
+  const smoke = values.smoke === true;
+  const runs = Number(values.runs ?? (smoke ? 1 : 3));
+  const fanouts = smoke ? [1, 2] : [1, 3];
+  const previewSizes = smoke ? [1, 2] : [1, 3, 16, 64];
+  const upSizes = smoke ? [2] : [3, 16];
+  const smallN = Number(values["small-files"] ?? (smoke ? 200 : 50_000));
+  const ansible = !values["no-ansible"] && (await timed("sh", ["-c", "command -v ansible-playbook"])).code === 0;
+  const outDir = path.resolve(values.out as string);
+  fs.mkdirSync(outDir, { recursive: true });
+  const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+  const rows: Row[] = [];
+  const extra: Record<string, unknown> = {};
+
+  const fleetSize = Math.max(...previewSizes, ...fanouts, ...upSizes);
+  log(`starting a fleet of ${fleetSize} VMs`);
+  const fleet = await startFleet({ count: fleetSize, firstOctet: 150 });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-bench-"));
+  const cleanups: Array<() => void> = [];
+  try {
+    const loads: Array<{ name: string; repo: SourceRepo }> = [
+      { name: smoke ? "npm yaml (real tree)" : "npm @opentelemetry (real tree)", repo: repoFromTree(path.join(PROJECT_ROOT, "node_modules", smoke ? "yaml" : "@opentelemetry")) },
+      { name: `${smallN} small files`, repo: repoWithSmallFiles(smallN) },
+    ];
+    for (const l of loads) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
+
+    for (const load of loads) {
+      const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
+      const files = Number((await timed("sh", ["-c", `find '${tree}' -type f | wc -l`])).stdout.trim());
+      const mb = Number((await timed("du", ["-sm", tree])).stdout.split("\t")[0]);
+      log(`work load ${load.name}: ${files} files, ${mb} MB`);
+      extra[`load:${load.name}`] = { files, mb };
+
+      for (const n of fanouts) {
+        const cfgPath = path.join(work, `cfg-${n}.yml`);
+        const doc = fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), parallelism: 64, adopt_existing: true } });
+        fs.writeFileSync(cfgPath, stringify(doc));
+        const targets = loadConfig(cfgPath).targets;
+        const bareRsync = () =>
+          Promise.all(targets.map((t) => must(timed("rsync", ["-a", "--delete", "--omit-dir-times", "-e", rsyncRemoteShell(t), "--exclude=.git", `${tree}/`, `${t.host}:${t.path}/`]), "rsync"))).then((rs) => Math.max(...rs.map((r) => r.ms)));
+        const mkdirTargets = () => {
+          clearTargets(fleet, n);
+          for (const vm of fleet.vms.slice(0, n)) {
+            fs.mkdirSync(vm.targetPath, { recursive: true });
+            fs.chownSync(vm.targetPath, fs.statSync(vm.root).uid, fs.statSync(vm.root).gid);
+          }
+        };
+        // Warm the export and scan caches: they are per commit, measured on their own below.
+        await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "warm-up sync");
+
+        log(`${load.name}, ${n} VM(s): initial sync`);
+        const tBare = await measure(runs, mkdirTargets, async () => {
+          const t0 = performance.now();
+          await bareRsync();
+          return performance.now() - t0;
+        });
+        const tCli = await measure(runs, () => clearTargets(fleet, n), () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "repo-sync sync"));
+        let tUp: number | undefined;
+        let peakKb = 0;
+        if (load === loads[0] || !smoke) {
+          tUp = await measure(runs, () => clearTargets(fleet, n), async () => {
+            const project = await programProject(cfgPath);
+            try {
+              await project.ok(["config", "set", "repo-sync:pull", "false"]);
+              const stop = watchPeakRss("cmd/dynamic-provider", (kb) => (peakKb = Math.max(peakKb, kb)));
+              const r = await must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: project.dir, env: project.env }), "pulumi up");
+              stop();
+              return r;
+            } finally {
+              project.dispose();
+            }
+          });
+        }
+        let tAnsible: number | undefined;
+        if (ansible) {
+          const play = writeAnsible(work, fleet, n, tree, cfgPath);
+          tAnsible = await measure(runs, mkdirTargets, () => must(timed("ansible-playbook", ["-i", play.inventory, play.playbook], { env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_NOCOLOR: "1" } }), "ansible-playbook"));
+        }
+        rows.push({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": null } });
+        if (peakKb) extra[`provider peak RSS KB (${load.name}, ${n} VMs)`] = peakKb;
+
+        log(`${load.name}, ${n} VM(s): no-change sync`);
+        await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "converge");
+        const tBareNo = await measure(runs, () => undefined, async () => {
+          const t0 = performance.now();
+          await bareRsync();
+          return performance.now() - t0;
+        });
+        const tCliNo = await measure(runs, () => undefined, () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "no-change sync"));
+        let tAnsibleNo: number | undefined;
+        if (ansible) {
+          const play = writeAnsible(work, fleet, n, tree, cfgPath);
+          tAnsibleNo = await measure(runs, () => undefined, () => must(timed("ansible-playbook", ["-i", play.inventory, play.playbook, "--check"], { env: { ...process.env, ANSIBLE_NOCOLOR: "1" } }), "ansible --check"));
+        }
+        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}) } });
+      }
+    }
+
+    // No-change preview/up against the engine floor, over fleet sizes (the curve). A small real tree,
+    // so that the curve shows the per-VM cost of the engine and the probes, not of the tree walk.
+    const curveRepo = repoFromTree(path.join(PROJECT_ROOT, "node_modules", "yaml"));
+    cleanups.push(() => fs.rmSync(curveRepo.path, { recursive: true, force: true }));
+    const curve = { name: "npm yaml (real tree)", repo: curveRepo };
+    for (const n of previewSizes) {
+      log(`no-change preview, ${n} VMs`);
+      const cfgPath = path.join(work, `cfg-p${n}.yml`);
+      fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: curve.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), adopt_existing: true } })));
+      const project = await programProject(cfgPath);
+      const floor = projectFromFixture(path.join(PROJECT_ROOT, "bench", "floor"));
+      cleanups.push(() => project.dispose(), () => floor.dispose());
+      await project.ok(["config", "set", "repo-sync:pull", "false"]);
+      await project.ok(["up", "--yes", "--skip-preview"], { timeoutMs: 900_000 });
+      await floor.init();
+      await floor.ok(["config", "set", "count", String(n)]);
+      await floor.ok(["up", "--yes", "--skip-preview"]);
+      const pre = (p: PulumiProject) => () => must(timed("pulumi", ["preview", "--non-interactive", "--expect-no-changes"], { cwd: p.dir, env: p.env }), "preview");
+      const up = (p: PulumiProject) => () => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: p.dir, env: p.env }), "up");
+      rows.push({ group: "no-change preview", load: curve.name, vms: n, baseline: "engine floor", baselineMs: await measure(runs, () => undefined, pre(floor)), cases: { "pulumi preview": await measure(runs, () => undefined, pre(project)) } });
+      if (upSizes.includes(n)) {
+        rows.push({ group: "no-change up", load: curve.name, vms: n, baseline: "engine floor", baselineMs: await measure(runs, () => undefined, up(floor)), cases: { "pulumi up": await measure(runs, () => undefined, up(project)) } });
+      }
+    }
+
+    // Delta: one file changed in the big tree.
+    const load = loads[0];
+    log("delta: one file changed");
+    const cfg1 = path.join(work, "cfg-delta.yml");
+    fs.writeFileSync(cfg1, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
+    await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull"]), "delta base");
+    const victim = largestFile(path.join(load.repo.path, "tree"));
+    const content = fs.readFileSync(victim);
+    const changed = Buffer.from(content);
+    const changeBytes = Math.min(100, changed.length);
+    for (let i = 0; i < changeBytes; i++) changed[Math.floor(changed.length / 2) + i - Math.floor(changeBytes / 2)] ^= 0x5a;
+    fs.writeFileSync(victim, changed);
+    load.repo.git("commit", "-q", "-am", "one file changed");
+    const delta = JSON.parse((await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull", "--json"]), "delta sync")).stdout) as { results: Array<{ bytes_transferred: number; literal_bytes: number; files_transferred: number }> };
+    extra.delta = { file: path.relative(load.repo.path, victim), fileBytes: content.length, changedBytes: changeBytes, bytesSent: delta.results[0].bytes_transferred, literalBytes: delta.results[0].literal_bytes, filesTransferred: delta.results[0].files_transferred, literalToChange: delta.results[0].literal_bytes / changeBytes, sentToChange: delta.results[0].bytes_transferred / changeBytes };
+
+    // Secret scan: cost per commit (uncached) and how often it runs in one `pulumi up` over 3 VMs.
+    log("secret scan");
+    const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
+    extra.scanMs = median(await Promise.all(Array.from({ length: Math.max(1, runs) }, async () => (await scanRepository(tree, {})).durationMs)));
+    extra.gitleaksRunsPerUp = await countScans(work, fleet, load.repo, Math.min(3, fleet.vms.length));
+  } finally {
+    for (const c of cleanups) c();
+    await fleet.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+
+  const result = { date: new Date().toISOString(), smoke, runs, machine: machineFacts(), rows, extra };
+  fs.writeFileSync(path.join(outDir, "latest.json"), JSON.stringify(result, null, 2) + "\n");
+  fs.writeFileSync(path.join(outDir, "latest.md"), renderMarkdown(result));
+  fs.writeFileSync(path.join(outDir, "preview-vs-fleet.svg"), renderChart(rows.filter((r) => r.group === "no-change preview")));
+  process.stdout.write(renderMarkdown(result));
+}
+
+/** Polls the RSS high-water mark of processes whose command line contains `pattern`. */
+function watchPeakRss(pattern: string, report: (kb: number) => void): () => void {
+  const timer = setInterval(() => {
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(pattern)) continue;
+        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+        if (m) report(Number(m[1]));
+      } catch {
+        // gone
+      }
+    }
+  }, 50);
+  return () => clearInterval(timer);
+}
+
+function largestFile(dir: string): string {
+  let best = { p: "", size: -1 };
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const size = fs.statSync(p).size;
+        if (size > best.size) best = { p, size };
+      }
+    }
+  };
+  walk(dir);
+  return best.p;
+}
+
+/** An inventory and a playbook that do with Ansible what repo-sync does: synchronize with delete. */
+function writeAnsible(work: string, fleet: Fleet, n: number, tree: string, cfgPath: string): { inventory: string; playbook: string } {
+  const targets = loadConfig(cfgPath).targets;
+  const inventory = path.join(work, `inventory-${n}.ini`);
+  const lines = ["[vms]"];
+  for (const t of targets.slice(0, n)) {
+    lines.push(`${t.vm} ansible_host=${t.host} ansible_port=${t.port} ansible_user=${t.user} ansible_ssh_private_key_file=${t.keyPath} target_path=${t.path} ansible_ssh_common_args="-o UserKnownHostsFile=${fleet.knownHostsPath} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"`);
+  }
+  fs.writeFileSync(inventory, lines.join("\n") + "\n");
+  const playbook = path.join(work, "sync.yml");
+  fs.writeFileSync(playbook, `- hosts: vms\n  gather_facts: false\n  tasks:\n    - ansible.posix.synchronize:\n        src: "${tree}/"\n        dest: "{{ target_path }}/"\n        delete: true\n        rsync_opts: ["--exclude=.git", "--omit-dir-times"]\n`);
+  return { inventory, playbook };
+}
+
+/** Runs one `pulumi up` of a new commit over `n` VMs with gitleaks wrapped by a counter. */
+async function countScans(work: string, fleet: Fleet, repo: SourceRepo, n: number): Promise<number> {
+  const real = (await timed("sh", ["-c", "command -v gitleaks"])).stdout.trim();
+  const wrapDir = path.join(work, "wrap");
+  const counter = path.join(work, "gitleaks-calls");
+  fs.mkdirSync(wrapDir, { recursive: true });
+  fs.writeFileSync(path.join(wrapDir, "gitleaks"), `#!/bin/sh\n[ "$1" = dir ] && echo x >> '${counter}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  repo.commit({ "bench-scan.txt": `new commit ${Date.now()}\n` }, "scan count");
+  const cfgPath = path.join(work, "cfg-scan.yml");
+  fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), adopt_existing: true } })));
+  const project = await programProject(cfgPath);
+  try {
+    const env = { ...project.env, PATH: `${wrapDir}:${process.env.PATH}` };
+    await must(timed("pulumi", ["up", "--yes", "--non-interactive"], { cwd: project.dir, env }), "pulumi up (scan count)");
+  } finally {
+    project.dispose();
+  }
+  return fs.existsSync(counter) ? fs.readFileSync(counter, "utf8").trim().split("\n").length : 0;
+}
+
+function machineFacts(): Record<string, unknown> {
+  return { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() };
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
+
