@@ -18,6 +18,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./lib/config/load";
 import type { Logger } from "./lib/log";
 import { prepareSource } from "./lib/sync/prepareSource";
+import type { Target } from "./lib/config/types";
+import { cacheDir } from "./lib/paths";
+import { normalizeInputs } from "./providers/inputs";
+import { probePlanPath, writeProbePlan } from "./providers/probePlan";
 import { RepoSyncTarget } from "./providers/repoSyncTarget";
 
 /** Messages from the program go to the engine (shown in preview/up output). */
@@ -29,6 +33,20 @@ const programLogger: Logger = {
     void pulumi.log.warn(`ALERT ${a.alert}: ${JSON.stringify(a)}`);
   },
 };
+
+/** The connection inputs of a target. */
+function connection(t: Target) {
+  return {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    keyPath: t.keyPath,
+    knownHostsPath: t.knownHostsPath,
+    connectTimeoutS: t.connectTimeoutS,
+    acceptNewHostKeys: t.acceptNewHostKeys,
+    path: t.path,
+  };
+}
 
 /** VM addresses published by another stack (`vms` output). */
 interface StackVm {
@@ -64,33 +82,37 @@ export = async () => {
   const force = cfg.get("force") ?? "";
   const removeOnDelete = cfg.getBoolean("removeOnDelete") ?? false;
 
+  const common = {
+    repoPath: repo.mainRepoPath,
+    branch: source.branch,
+    commit: source.commit,
+    excludes: repo.rsyncExcludes,
+    excludeDotGit: repo.excludeDotGit,
+    secretScan: {
+      enabled: repo.secretScanning.enabled,
+      configPath: repo.secretScanning.configPath,
+      blockOnSecrets: repo.secretScanning.blockOnSecrets,
+    },
+    force,
+    adoptExisting: repo.adoptExisting,
+    maxDelete: repo.maxDelete,
+    lockTimeoutS: repo.lockTimeoutS,
+    ioTimeoutS: repo.ioTimeoutS,
+    removeOnDelete,
+  };
+  // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
+  const probePlan = probePlanPath(cacheDir(), process.cwd(), pulumi.getStack());
+  const known = config.targets.filter((t) => t.host !== "");
+  writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...common, ...connection(t), vm: t.vm })));
+
   const targets: Record<string, { host: pulumi.Output<string>; path: pulumi.Output<string>; revision: pulumi.Output<string> }> = {};
   for (const t of config.targets) {
     const r = new RepoSyncTarget(t.vm, {
-      host: fromStack && t.host === "" ? fromStack(t.vm, "host") : t.host,
-      port: fromStack && t.host === "" ? fromStack(t.vm, "port").apply((p) => p ?? t.port) : t.port,
-      user: t.user,
-      keyPath: t.keyPath,
-      knownHostsPath: t.knownHostsPath,
-      connectTimeoutS: t.connectTimeoutS,
-      acceptNewHostKeys: t.acceptNewHostKeys,
-      path: t.path,
-      repoPath: repo.mainRepoPath,
-      branch: source.branch,
-      commit: source.commit,
-      excludes: repo.rsyncExcludes,
-      excludeDotGit: repo.excludeDotGit,
-      secretScan: {
-        enabled: repo.secretScanning.enabled,
-        configPath: repo.secretScanning.configPath,
-        blockOnSecrets: repo.secretScanning.blockOnSecrets,
-      },
-      force,
-      adoptExisting: repo.adoptExisting,
-      maxDelete: repo.maxDelete,
-      lockTimeoutS: repo.lockTimeoutS,
-      ioTimeoutS: repo.ioTimeoutS,
-      removeOnDelete,
+      ...connection(t),
+      // Hosts from the stack that created the VMs arrive as Outputs: the target waits on them.
+      ...(fromStack && t.host === "" ? { host: fromStack(t.vm, "host"), port: fromStack(t.vm, "port").apply((p) => p ?? t.port) } : {}),
+      ...common,
+      probePlan,
     });
     targets[t.vm] = { host: r.host, path: r.path, revision: r.revision };
   }

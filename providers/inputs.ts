@@ -16,17 +16,8 @@ export interface SecretScanInputs {
   blockOnSecrets: boolean;
 }
 
-/** Plain inputs of a RepoSyncTarget. */
-export interface TargetInputs {
-  vm: string;
-  host: string;
-  port: number;
-  user: string;
-  keyPath: string;
-  knownHostsPath: string;
-  connectTimeoutS: number;
-  acceptNewHostKeys: boolean;
-  path: string;
+/** Plain inputs of a RepoSyncTarget: how to reach the target (the library's Target), and what to push. */
+export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
   repoPath: string;
   branch: string;
   commit: string;
@@ -43,6 +34,8 @@ export interface TargetInputs {
   removeOnDelete: boolean;
   /** Live state seen by `check()`: why an update is planned, or that the target is in sync. */
   observed?: string;
+  /** File listing every target of this run, probed together (see probePlan.ts). */
+  probePlan?: string;
 }
 
 /** Outputs beyond the inputs. */
@@ -94,6 +87,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : 60,
     removeOnDelete: raw.removeOnDelete === true,
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
+    probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
   };
 }
 
@@ -134,10 +128,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  return {
-    vm: i.vm, host: i.host, port: i.port, user: i.user, keyPath: i.keyPath, knownHostsPath: i.knownHostsPath,
-    connectTimeoutS: i.connectTimeoutS, acceptNewHostKeys: i.acceptNewHostKeys, path: i.path,
-  };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path };
 }
 
 /** The repository settings the source side needs (for export + scan). */

@@ -43,6 +43,8 @@ export interface RepoSyncTargetArgs {
   ioTimeoutS?: pulumi.Input<number>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
+  /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */
+  probePlan?: pulumi.Input<string>;
 }
 
 /** Where the implementation lives: this file's sibling, compiled. */

@@ -24,7 +24,10 @@ import { connect } from "../lib/remote/ssh";
 import { TargetSession } from "../lib/remote/targetSession";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
-import { checkTarget, describeStatus } from "../lib/sync/status";
+import { limiter } from "../lib/sync/pool";
+import type { PreparedSource } from "../lib/sync/prepareSource";
+import { checkTarget, describeStatus, RepoStatus } from "../lib/sync/status";
+import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
 import { COMPARED_INPUTS, hasUnknowns, normalizeInputs, REPLACE_ON, TargetInputs, TargetOutputs, toRepositorySettings, toTarget, validateInputs } from "./inputs";
 
 /** The provider process's stderr is shown by the engine under the stack's diagnostics. */
@@ -71,14 +74,52 @@ export const IN_SYNC = "in sync";
 /** Prefix for `observed` when the target could not be probed. */
 export const PROBE_ERROR = "error: ";
 
-async function sourceFor(i: TargetInputs) {
-  return prepareCommit(toRepositorySettings(i), i.commit, { logger: providerLogger });
+/** Export + scan per (repo, commit, settings): one per provider process, however many targets. */
+const sources = new Map<string, Promise<PreparedSource>>();
+
+function sourceFor(i: TargetInputs): Promise<PreparedSource> {
+  const repo = toRepositorySettings(i);
+  const key = JSON.stringify([repo, i.commit]);
+  let p = sources.get(key);
+  if (!p) {
+    p = prepareCommit(repo, i.commit, { logger: providerLogger });
+    sources.set(key, p);
+    p.catch(() => sources.delete(key)); // a failure is not cached: the next call tries again
+  }
+  return p;
+}
+
+async function probe(i: TargetInputs): Promise<RepoStatus> {
+  const src = await sourceFor(i);
+  return checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer });
+}
+
+/** Probes of this provider process, by probeKey (see probePlan.ts). */
+const probes = new Map<string, Promise<RepoStatus>>();
+const plansStarted = new Set<string>();
+const gate = limiter(PROBE_PARALLELISM);
+
+/** This target's live status: from the batch of its probe plan when it is in one, else probed alone. */
+function statusOf(i: TargetInputs): Promise<RepoStatus> {
+  if (i.probePlan && !plansStarted.has(i.probePlan)) {
+    plansStarted.add(i.probePlan);
+    for (const t of readProbePlan(i.probePlan)) {
+      if (!probes.has(probeKey(t))) probes.set(probeKey(t), gate(() => probe(t)));
+    }
+  }
+  const key = probeKey(i);
+  let p = probes.get(key);
+  if (!p) {
+    p = gate(() => probe(i));
+    probes.set(key, p);
+  }
+  return p;
 }
 
 /** Probes the live target and describes it for `observed`. Throws when it cannot be reached. */
 async function observe(i: TargetInputs): Promise<string> {
-  const src = await sourceFor(i);
-  const status = await checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer });
+  const status = await statusOf(i);
+  probes.delete(probeKey(i)); // the next check of this target (e.g. during the update) probes afresh
   if (status.error) throw status.error;
   if (status.inSync) return `${IN_SYNC} at ${i.commit.slice(0, 12)}`;
   const line = describeStatus(status).replace(new RegExp(`^${i.vm} `), "");

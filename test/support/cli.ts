@@ -1,7 +1,6 @@
 /** Runs the real `bin/repo-sync` as a child process, as a user would. */
-import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { PROJECT_ROOT } from "./pulumiCli";
+import { PROJECT_ROOT, runCollect } from "./pulumiCli";
 
 /** What one CLI run produced. */
 export interface CliRun {
@@ -12,23 +11,7 @@ export interface CliRun {
 
 /** Runs `repo-sync ARGS` and collects its output; never throws on exit codes. */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(PROJECT_ROOT, "bin", "repo-sync"), args, {
-      cwd: opts.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCollect(path.join(PROJECT_ROOT, "bin", "repo-sync"), args, { cwd: opts.cwd ?? PROJECT_ROOT, env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 /** Parses the one JSON document `--json` prints on stdout. */
