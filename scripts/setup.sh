@@ -159,11 +159,12 @@ elif stamp_ok pulumi-resource-command "$PULUMI_COMMAND_VERSION"; then
   say "pulumi-resource-command $PULUMI_COMMAND_VERSION (cached)"
 else
   say "building pulumi-resource-command $PULUMI_COMMAND_VERSION from Go modules"
-  if build_command_plugin; then
+  cmdlog="$REPO_SYNC_CACHE/src/pulumi-resource-command.log"
+  if build_command_plugin > "$cmdlog" 2>&1; then
     stamp pulumi-resource-command "$PULUMI_COMMAND_VERSION"
   else
     # Only the optional post-sync hooks and the CopyToRemote benchmark need it: say so and go on.
-    say "WARNING: pulumi-resource-command could not be built; post_sync_command and the CopyToRemote benchmark are unavailable"
+    say "WARNING: pulumi-resource-command could not be built ($(grep -m1 -oE '[^ ]*: [0-9]{3} [A-Za-z ]+' "$cmdlog" || tail -n1 "$cmdlog")); post_sync_command and the CopyToRemote benchmark are unavailable (details: $cmdlog)"
   fi
 fi
 
