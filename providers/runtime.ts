@@ -104,7 +104,10 @@ function statusOf(i: TargetInputs): Promise<RepoStatus> {
   if (i.probePlan && !plansStarted.has(i.probePlan)) {
     plansStarted.add(i.probePlan);
     for (const t of readProbePlan(i.probePlan)) {
-      if (!probes.has(probeKey(t))) probes.set(probeKey(t), gate(() => probe(t)));
+      if (probes.has(probeKey(t))) continue;
+      const p = gate(() => probe(t));
+      p.catch(() => undefined); // a planned target that is never checked must not be an unhandled rejection
+      probes.set(probeKey(t), p);
     }
   }
   const key = probeKey(i);
