@@ -113,3 +113,8 @@ export function scanJson(r: SecretScanResult) {
     config_path: r.configPath,
   };
 }
+
+/** The document `repo-sync sync --json` prints. */
+export type SyncDoc = ReturnType<typeof syncJson>;
+/** The document `repo-sync status|verify --json` prints. */
+export type StatusDoc = ReturnType<typeof statusJson>;

@@ -12,13 +12,11 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "../lib/config/load";
 import { errorMessage, isRepoSyncError } from "../lib/errors";
-import { expectedState } from "../lib/index";
+import { verifySync } from "../lib/index";
 import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
-import { mapLimit } from "../lib/sync/pool";
-import { checkTarget } from "../lib/sync/status";
-import { selectTargets, syncTargets } from "../lib/sync/syncAll";
+import { syncTargets } from "../lib/sync/syncAll";
 import { formatScan, formatStatusTable, formatSyncSummary, scanJson, statusJson, syncJson } from "./format";
 
 /** Exit codes. */
@@ -63,17 +61,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     switch (command) {
       case "sync": {
         const config = loadConfig(o.config as string);
-        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], logger: json ? quietLogger : stderrLogger });
+        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], logger });
         out(json ? JSON.stringify(syncJson(summary), null, 2) + "\n" : formatSyncSummary(summary));
         return summary.ok ? EXIT.ok : EXIT.failed;
       }
       case "status":
       case "verify": {
-        const config = loadConfig(o.config as string);
-        const targets = selectTargets(config, parsed.positionals);
-        const expected = await expectedState(config, o.branch);
-        const statuses = await mapLimit(targets, Math.max(8, config.repository.parallelism), (t) => checkTarget(t, expected));
-        out(json ? JSON.stringify(statusJson(expected.commit, statuses), null, 2) + "\n" : formatStatusTable(statuses));
+        const { commit, statuses } = await verifySync({ configPath: o.config as string, vms: parsed.positionals, branch: o.branch });
+        out(json ? JSON.stringify(statusJson(commit, statuses), null, 2) + "\n" : formatStatusTable(statuses));
         if (command === "status") return statuses.some((s) => s.error) ? EXIT.error : EXIT.ok;
         if (statuses.some((s) => s.error)) return EXIT.error;
         return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.drift;

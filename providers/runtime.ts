@@ -16,9 +16,9 @@
  * - read: the live `.sync_rev` as `revision`.
  * - delete: removes only repo-sync's marker files (the tree stays), or with removeOnDelete the tree.
  */
-import * as fs from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
+import { readProcStat } from "../lib/process/procStat";
 import type { Logger } from "../lib/log";
 import { connect } from "../lib/remote/ssh";
 import { TargetSession } from "../lib/remote/targetSession";
@@ -44,14 +44,7 @@ const providerLogger: Logger = {
  * (releasing the locks; a target whose transfer was cut keeps no `.sync_rev`) and kills our rsync.
  */
 function exitWhenEngineDies(): void {
-  const parentOf = (pid: number): number | undefined => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      return undefined;
-    }
-  };
+  const parentOf = (pid: number) => readProcStat(pid)?.ppid;
   const launcher = process.ppid;
   const engine = parentOf(launcher);
   if (engine === undefined || engine <= 1) return;

@@ -3,6 +3,7 @@
  * markers), what was reported, and that the next run converges. Figures feed the README's table.
  */
 import * as assert from "node:assert/strict";
+import type { SyncDoc, StatusDoc } from "../../cli/format";
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -12,18 +13,12 @@ import { Fleet, startFleet } from "../fleet/fleet";
 import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
 import { loadConfig } from "../../lib/config/load";
+import { readProcStat } from "../../lib/process/procStat";
 import { connect } from "../../lib/remote/ssh";
 import { TargetSession } from "../../lib/remote/targetSession";
 import { json, runCli } from "../support/cli";
 import { PROJECT_ROOT, programProject } from "../support/pulumiCli";
 
-interface SyncDoc {
-  ok: boolean;
-  results: Array<{ vm: string; action: string; revision: string | null; error: { kind: string; message: string } | null }>;
-}
-interface StatusDoc {
-  statuses: Array<{ vm: string; in_sync: boolean; actual: string | null; state: string }>;
-}
 
 /** Waits until `check` is true (polling), or fails after `ms`. */
 async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -50,9 +45,8 @@ function processes(pattern: string, onlyOrphans: boolean): number[] {
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (cmd.includes(pattern) && (!onlyOrphans || ppid === "1") && state !== "Z") out.push(Number(pid));
+      const st = readProcStat(pid);
+      if (st && cmd.includes(pattern) && (!onlyOrphans || st.ppid === 1) && st.state !== "Z") out.push(Number(pid));
     } catch {
       // gone
     }

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { readProcStat } from "../../lib/process/procStat";
 
 /** The login user that the fleet's sshd accept when we run as root (created by scripts/setup.sh). */
 export const FLEET_USER_AS_ROOT = "reposync";
@@ -308,12 +309,8 @@ function chownToUser(dir: string, user: string): void {
 
 /** True while a process exists and is not a zombie waiting to be reaped. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+  const st = readProcStat(pid);
+  return st !== undefined && st.state !== "Z";
 }
 
 /** Every descendant PID of `pid`, read from /proc. */
@@ -321,16 +318,11 @@ export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name may hold spaces and parentheses: the ppid is the 2nd field after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // process ended while we read
-    }
+    const ppid = readProcStat(entry)?.ppid;
+    if (ppid === undefined) continue; // ended while we read
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
   }
   const out: number[] = [];
   const queue = [pid];

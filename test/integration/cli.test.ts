@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import type { SyncDoc, StatusDoc } from "../../cli/format";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,15 +9,6 @@ import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
 import { makeNonRepoDir, makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
 import { json, runCli } from "../support/cli";
 
-interface SyncDoc {
-  ok: boolean;
-  commit: string;
-  results: Array<{ vm: string; action: string; files_transferred: number; revision: string | null; error: { kind: string; message: string } | null }>;
-}
-interface StatusDoc {
-  ok: boolean;
-  statuses: Array<{ vm: string; in_sync: boolean; state: string; actual: string | null; drift: { modified: string[]; added: string[]; deleted: string[] } | null; error: { kind: string } | null }>;
-}
 
 const rel = (fleet: Fleet, vm: string, p: string) => path.join(fleet.vm(vm).targetPath, p);
 const read = (fleet: Fleet, vm: string, p: string) => fs.readFileSync(rel(fleet, vm, p), "utf8");

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import type { SyncDoc } from "../../cli/format";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -7,10 +8,6 @@ import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
 import { makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
 import { json, runCli } from "../support/cli";
 
-interface SyncDoc {
-  ok: boolean;
-  results: Array<{ vm: string; action: string; error: { kind: string; message: string } | null }>;
-}
 
 describe("security: host keys, the --delete guard, the secret gate", function () {
   this.timeout(120_000);
