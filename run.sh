@@ -9,15 +9,25 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+# Set-up may install a newer Node (and build pulumi, gitleaks) into the cache: read the environment again
+# afterwards, or this shell would go on with the tools it found before (the system's Node 20).
+setup() {
+  scripts/setup.sh || return
+  # shellcheck source=scripts/env.sh
+  source scripts/env.sh
+  hash -r
+}
+
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   setup)
-    scripts/setup.sh ;;
+    setup ;;
   build)
-    scripts/setup.sh && npx tsc -p tsconfig.json ;;
+    setup
+    npx tsc -p tsconfig.json ;;
   test)
-    scripts/setup.sh
+    setup
     npx tsc -p tsconfig.json
     # A stray fleet from an interrupted earlier run would hold the test addresses.
     pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' 2>/dev/null || true
@@ -34,11 +44,11 @@ case "$cmd" in
     fi
     exit "$status" ;;
   demo)
-    scripts/setup.sh
+    setup
     npx tsc -p tsconfig.json
     exec node dist/demo/demo.js "$@" ;;
   bench)
-    scripts/setup.sh
+    setup
     npx tsc -p tsconfig.json
     exec node dist/bench/bench.js "$@" ;;
   *)

@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from "../support/pulumiCli";
 const COVERAGE: Array<[RegExp, string, string]> = [
   [/^\.\/run\.sh demo( --keep)?$/, "test/e2e/demo.test.ts", "dist\", \"demo\", \"demo.js\""],
   [/^\.\/run\.sh test$/, ".ci/run", "./run.sh test"],
-  [/^\.\/run\.sh setup$/, "run.sh", "scripts/setup.sh ;;"],
+  [/^\.\/run\.sh setup$/, "run.sh", "setup)\n    setup ;;"],
   [/^\.\/run\.sh bench$/, "test/bench/bench.test.ts", "bench.js"],
   [/^repo-sync sync\b/, "test/integration/cli.test.ts", "runCli([\"sync\""],
   [/^repo-sync status\b/, "test/integration/cli.test.ts", "runCli([\"status\""],
