@@ -5,22 +5,28 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
 import { RepoSyncError } from "../errors";
 import { findHostKeys, parseKnownHosts } from "../remote/knownHosts";
 import type { Config, ConfigProblem } from "./types";
 import { validateConfig } from "./validate";
+import { MAX_CONFIG_BYTES, parseYamlText } from "./yamlText";
+
+export { MAX_CONFIG_BYTES } from "./yamlText";
 
 /** The default config location, relative to the project. */
 export const DEFAULT_CONFIG_PATH = "configs/config.yml";
-/** Larger files are refused before parsing. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** A ConfigError message lists at most this many problems; `problems` keeps them all. */
+const MAX_LISTED_PROBLEMS = 50;
 
 /** A configuration that failed validation; `problems` lists each key and what is wrong with it. */
 export class ConfigError extends RepoSyncError {
   readonly problems: ConfigProblem[];
   constructor(file: string, problems: ConfigProblem[]) {
-    const list = problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n");
+    // A generated or hostile file can hold tens of thousands of problems; the message (also put
+    // into `--json` output) stays readable, and the caller still gets every one in `problems`.
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  - ${p.key}: ${p.message}`);
+    if (problems.length > MAX_LISTED_PROBLEMS) listed.push(`  - ... and ${problems.length - MAX_LISTED_PROBLEMS} more`);
+    const list = listed.join("\n");
     super("config", `invalid configuration in ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${list}`, {
       hint: "fix the keys listed above; configs/config.example.yml documents every key",
     });
@@ -59,14 +65,17 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
   return parseConfigText(text, abs, options);
 }
 
-/** Parses and validates config text (the file name is used for messages and relative paths). */
+/**
+ * Parses and validates config text (the file name is used for messages and relative paths).
+ *
+ * Every YAML failure, including the size, alias and nesting bounds, is thrown as a
+ * {@link ConfigError} with the key `(yaml)`; the work is linear in the size of the text.
+ */
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): Config {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ key: "(yaml)", message: e.message.split("\n")[0] })));
-  }
+  const { data, problems } = parseYamlText(text);
+  if (problems) throw new ConfigError(file, problems);
   const ctx = { baseDir: path.dirname(file), homeDir: options.homeDir ?? os.homedir(), file, hostsFromStack: options.hostsFromStack };
-  const result = validateConfig(doc.toJS({ maxAliasCount: 50 }), ctx);
+  const result = validateConfig(data, ctx);
   if (!result.config) throw new ConfigError(file, result.problems);
   if (options.checkLocalFiles !== false) {
     const problems = checkLocalFiles(result.config);
