@@ -81,6 +81,7 @@ export = async () => {
   const repo = config.repository;
   const force = cfg.get("force") ?? "";
   const removeOnDelete = cfg.getBoolean("removeOnDelete") ?? false;
+  const checksum = cfg.getBoolean("checksum") ?? false;
 
   const common = {
     repoPath: repo.mainRepoPath,
@@ -92,6 +93,8 @@ export = async () => {
       enabled: repo.secretScanning.enabled,
       configPath: repo.secretScanning.configPath,
       blockOnSecrets: repo.secretScanning.blockOnSecrets,
+      // Only when set: stacks that never used the option keep identical inputs (no diff on upgrade).
+      ...(repo.secretScanning.ignoreInlineAllow ? { ignoreInlineAllow: true } : {}),
     },
     force,
     adoptExisting: repo.adoptExisting,
@@ -99,6 +102,8 @@ export = async () => {
     lockTimeoutS: repo.lockTimeoutS,
     ioTimeoutS: repo.ioTimeoutS,
     removeOnDelete,
+    // Only when set, like ignoreInlineAllow: a probe option, not a change of what the target holds.
+    ...(checksum ? { checksum: true } : {}),
   };
   // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
   const probePlan = probePlanPath(cacheDir(), process.cwd(), pulumi.getStack());

@@ -2,9 +2,10 @@
  * Human and JSON renderings of the CLI's results (pure). JSON keeps the seed's field names where it
  * had them (RepoStatus: vm, host, path, expected, actual, in_sync, error).
  */
+import * as path from "node:path";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
-import type { RepoStatus } from "../lib/sync/status";
+import { markerProblem, RepoStatus } from "../lib/sync/status";
 import type { SyncSummary } from "../lib/sync/syncAll";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
 
@@ -27,7 +28,7 @@ export function formatStatusTable(statuses: RepoStatus[]): string {
     let why = "";
     if (s.error) why = `: ${s.error.reason}`;
     else if (!s.inSync && s.actual === s.expected && s.drift) why = `: tree drift: ${describeChanges(s.drift)}`;
-    else if (!s.inSync) why = s.actual ? ": revision differs" : ": no .sync_rev";
+    else if (!s.inSync) why = s.actual ? ": revision differs" : `: ${markerProblem(s.marker) ?? "no .sync_rev"}`;
     rows.push([s.vm, s.host, short(s.expected), short(s.actual), statusWord(s) + why]);
   }
   return table(rows);
@@ -44,6 +45,7 @@ export function statusJson(commit: string, statuses: RepoStatus[]) {
       path: s.path,
       expected: s.expected ?? null,
       actual: s.actual ?? null,
+      marker: s.marker ?? null,
       in_sync: s.inSync,
       state: statusWord(s),
       drift: s.drift ?? null,
@@ -94,10 +96,14 @@ export function syncJson(s: SyncSummary) {
   };
 }
 
-/** Findings as file:line:rule lines (no secret material). */
+/**
+ * Findings as `file:line:rule  fingerprint FP` lines (no secret material); FP is relative to the
+ * scanned folder, the line its `.gitleaksignore` takes.
+ */
 export function formatScan(r: SecretScanResult): string {
   if (!r.hasSecrets) return `no secrets found in ${r.scannedPath} (gitleaks ${r.toolVersion}, ${r.durationMs} ms)\n`;
-  return `${r.findings.length} secret(s) found in ${r.scannedPath} (redacted):\n` + r.findings.map((f) => `  ${f.file}:${f.line}:${f.rule}  fingerprint ${f.fingerprint}`).join("\n") + "\n";
+  return `${r.findings.length} secret(s) found in ${r.scannedPath} (redacted):\n` + r.findings.map((f) => `  ${f.file}:${f.line}:${f.rule}  fingerprint ${f.fingerprint}`).join("\n") + "\n"
+    + `false positive: add its fingerprint as a line of ${path.join(r.scannedPath, ".gitleaksignore")} (commit it) and scan again\n`;
 }
 
 /** The seed's SecretScanResult shape. */

@@ -2,8 +2,8 @@
  * `repo-sync` command line: sync / status / verify / scan over the library.
  *
  *   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
- *   repo-sync status [VM...] [--branch B] [--config PATH] [--json]
- *   repo-sync verify [VM...] [--branch B] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
+ *   repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
+ *   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
  *
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.
@@ -24,8 +24,8 @@ export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 6
 
 const USAGE = `usage:
   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
-  repo-sync status [VM...] [--branch B] [--config PATH] [--json]
-  repo-sync verify [VM...] [--branch B] [--config PATH] [--json]
+  repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
+  repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]
   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]
 default config: ${DEFAULT_CONFIG_PATH}`;
 
@@ -48,6 +48,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         "no-pull": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         "gitleaks-config": { type: "string" },
+        checksum: { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -67,7 +68,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       }
       case "status":
       case "verify": {
-        const { commit, statuses } = await verifySync({ configPath: o.config as string, vms: parsed.positionals, branch: o.branch });
+        const { commit, statuses } = await verifySync({ configPath: o.config as string, vms: parsed.positionals, branch: o.branch, checksum: o.checksum === true });
         out(json ? JSON.stringify(statusJson(commit, statuses), null, 2) + "\n" : formatStatusTable(statuses));
         if (command === "status") return statuses.some((s) => s.error) ? EXIT.error : EXIT.ok;
         if (statuses.some((s) => s.error)) return EXIT.error;

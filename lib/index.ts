@@ -6,12 +6,13 @@ import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load";
 import type { Config } from "./config/types";
 import { stderrLogger, Logger } from "./log";
 import { cacheDir } from "./paths";
+import { exportHistory } from "./source/exportHistory";
 import { exportCommitTree } from "./source/exportTree";
 import { resolveSource } from "./source/git";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
 import { transferSpecFor } from "./sync/prepareSource";
-import { checkTarget, Expected, RepoStatus } from "./sync/status";
+import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
 import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
 
 export { ConfigError, loadConfig, parseConfigText, DEFAULT_CONFIG_PATH } from "./config/load";
@@ -63,22 +64,23 @@ export async function expectedState(config: Config, branch?: string): Promise<Ex
   const repo = config.repository;
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: branch ?? repo.defaultBranch, pull: false });
   const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
-  const transfer = transferSpecFor(repo, treeDir);
+  const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, src.commit, src.branch, cacheDir());
+  const transfer = transferSpecFor(repo, treeDir, gitDir);
   return { commit: src.commit, transfer };
 }
 
 /** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */
-export async function checkRepoStatus(vm: string, opts: ApiOptions = {}): Promise<RepoStatus> {
+export async function checkRepoStatus(vm: string, opts: ApiOptions & CheckOptions = {}): Promise<RepoStatus> {
   const config = configOf(opts);
   const [target] = selectTargets(config, [vm]);
-  return checkTarget(target, await expectedState(config, opts.branch));
+  return checkTarget(target, await expectedState(config, opts.branch), opts);
 }
 
 /** Checks every push target concurrently; `ok` when all hold the expected commit with no drift. */
-export async function verifySync(opts: ApiOptions & { vms?: string[] } = {}): Promise<{ ok: boolean; commit: string; statuses: RepoStatus[] }> {
+export async function verifySync(opts: ApiOptions & CheckOptions & { vms?: string[] } = {}): Promise<{ ok: boolean; commit: string; statuses: RepoStatus[] }> {
   const config = configOf(opts);
   const targets = selectTargets(config, opts.vms);
   const expected = await expectedState(config, opts.branch);
-  const statuses = await mapLimit(targets, Math.max(config.repository.parallelism, 8), (t) => checkTarget(t, expected));
+  const statuses = await mapLimit(targets, Math.max(config.repository.parallelism, 8), (t) => checkTarget(t, expected, opts));
   return { ok: statuses.every((s) => s.inSync), commit: expected.commit, statuses };
 }

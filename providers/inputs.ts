@@ -3,7 +3,7 @@
  * `check()` (property + reason), and their mapping onto the library's Target and transfer spec.
  * Pure: no I/O.
  */
-import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
+import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
 import type { RepositorySettings, Target } from "../lib/config/types";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
@@ -14,6 +14,11 @@ export interface SecretScanInputs {
   enabled: boolean;
   configPath?: string;
   blockOnSecrets: boolean;
+  /**
+   * `repository.secret_scanning.ignore_inline_allow`: `gitleaks:allow` comments hide nothing. Present
+   * only when true, so that targets created before the option existed see no change in their inputs.
+   */
+  ignoreInlineAllow?: boolean;
 }
 
 /** Plain inputs of a RepoSyncTarget: how to reach the target (the library's Target), and what to push. */
@@ -32,6 +37,8 @@ export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
   ioTimeoutS: number;
   /** On delete, remove the synced tree instead of only the markers. */
   removeOnDelete: boolean;
+  /** Probe by content (a probe option: not compared as desired state). */
+  checksum: boolean;
   /** Live state seen by `check()`: why an update is planned, or that the target is in sync. */
   observed?: string;
   /** File listing every target of this run, probed together (see probePlan.ts). */
@@ -79,13 +86,20 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     commit: String(raw.commit ?? ""),
     excludes: Array.isArray(raw.excludes) ? raw.excludes.map(String) : [],
     excludeDotGit: raw.excludeDotGit !== false,
-    secretScan: { enabled: scan.enabled !== false, configPath: scan.configPath || undefined, blockOnSecrets: scan.blockOnSecrets !== false },
+    secretScan: {
+      enabled: scan.enabled !== false,
+      configPath: scan.configPath || undefined,
+      blockOnSecrets: scan.blockOnSecrets !== false,
+      // Left out when false: the stored state must compare equal to what the program sends (see index.ts).
+      ...(scan.ignoreInlineAllow === true ? { ignoreInlineAllow: true } : {}),
+    },
     force: raw.force === undefined || raw.force === null ? "" : String(raw.force),
     adoptExisting: raw.adoptExisting === true,
     maxDelete: typeof raw.maxDelete === "number" ? raw.maxDelete : undefined,
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : 30,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : 60,
     removeOnDelete: raw.removeOnDelete === true,
+    checksum: raw.checksum === true,
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
   };
@@ -122,6 +136,10 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
   for (const [prop, v] of [["keyPath", i.keyPath], ["knownHostsPath", i.knownHostsPath], ["repoPath", i.repoPath]] as const) {
     if (known(v) && !v.startsWith("/")) add(prop, `${JSON.stringify(v)} must be an absolute path`);
   }
+  for (const [prop, v] of [["keyPath", i.keyPath], ["knownHostsPath", i.knownHostsPath]] as const) {
+    const why = known(v) ? invalidSshFilePathReason(v) : undefined;
+    if (why) add(prop, `${JSON.stringify(v)} ${why}`);
+  }
   if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
   return f;
 }
@@ -137,7 +155,7 @@ export function toRepositorySettings(i: TargetInputs): RepositorySettings {
   return {
     sourceVm: "", mainRepoPath: i.repoPath, vmRepoPaths: {}, defaultBranch: i.branch, excludeDotGit: i.excludeDotGit,
     rsyncExcludes: i.excludes, pushTargets: [], sourceMode: "commit" as const, allowDirty: false,
-    secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks" as const, configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets },
+    secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks" as const, configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets, ignoreInlineAllow: i.secretScan.ignoreInlineAllow === true },
     maxDelete: i.maxDelete, adoptExisting: i.adoptExisting, parallelism: 1, lockTimeoutS: i.lockTimeoutS, ioTimeoutS: i.ioTimeoutS,
   };
 }

@@ -12,6 +12,8 @@ export interface SecretScanArgs {
   /** gitleaks rules file (absolute); default: gitleaks' built-in rules, passed explicitly. */
   configPath?: pulumi.Input<string>;
   blockOnSecrets: pulumi.Input<boolean>;
+  /** Ignore inline `gitleaks:allow` comments (gitleaks' `--ignore-gitleaks-allow`); default false. */
+  ignoreInlineAllow?: pulumi.Input<boolean>;
 }
 
 /** Inputs of a RepoSyncTarget. Any of them may be an Output (e.g. hosts from another stack). */
@@ -41,6 +43,11 @@ export interface RepoSyncTargetArgs {
   maxDelete?: pulumi.Input<number>;
   lockTimeoutS?: pulumi.Input<number>;
   ioTimeoutS?: pulumi.Input<number>;
+  /**
+   * Probe by content (rsync --checksum) instead of size + mtime: preview then sees a file edited on the
+   * VM with its size and mtime put back. Reads every byte of the tree on both ends at every preview.
+   */
+  checksum?: pulumi.Input<boolean>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */

@@ -84,7 +84,7 @@ function sourceFor(i: TargetInputs): Promise<PreparedSource> {
 
 async function probe(i: TargetInputs): Promise<RepoStatus> {
   const src = await sourceFor(i);
-  return checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer });
+  return checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer }, { checksum: i.checksum });
 }
 
 /** Probes of this provider process, by probeKey (see probePlan.ts). */

@@ -22,6 +22,8 @@ export function unsafeTargetPathReason(p: string): string | undefined {
   if (p.length > 1024) return "is longer than 1024 characters";
   if (/[\x00-\x1f\x7f]/.test(p)) return "contains control characters";
   if (/[$`\\'"]/.test(p)) return "contains a quote, backslash, `$` or backtick; use a plain directory name";
+  // rsync expands wildcards in remote paths itself (even with --protect-args): `app[1]` would reach app1.
+  if (/[*?[\]{}]/.test(p)) return "contains a wildcard character (* ? [ ] { }), which rsync would expand on the VM; use a plain directory name";
   if (p.startsWith("~")) return "starts with `~`; write the absolute path (targets run no shell expansion)";
   if (!p.startsWith("/")) return "is relative; write an absolute path such as /home/thadmin/th_timmy";
   if (PROTECTED_DIRS.has(p)) return `is the system directory ${p}; rsync --delete there would wipe it`;
@@ -32,6 +34,19 @@ export function unsafeTargetPathReason(p: string): string | undefined {
   if (segments.some((s) => s.startsWith("-"))) return "has a segment starting with `-`";
   if (segments.length < 2) return "is a top-level directory; use a dedicated directory at least two levels deep";
   if (segments.length === 2 && segments[0] === "home") return `is the home directory ${p} itself; use a subdirectory such as ${p}/th_timmy`;
+  return undefined;
+}
+
+/**
+ * Why a local file named to OpenSSH (a private key, a known_hosts file) cannot be passed literally, or
+ * undefined. ssh expands `%` tokens (escaped as `%%`) and `${VAR}` in these paths and splits them at
+ * spaces unless double-quoted, so quotes, backslashes and `${` cannot be carried through.
+ */
+export function invalidSshFilePathReason(p: string): string | undefined {
+  if (p.length === 0) return "is empty";
+  if (/[\x00-\x1f\x7f]/.test(p)) return "contains control characters";
+  if (/["'\\]/.test(p)) return "contains a quote or backslash, which OpenSSH's option parser would take apart; move the file to a plain path";
+  if (p.includes("${")) return "contains `${`, which OpenSSH expands as an environment variable; move the file to a plain path";
   return undefined;
 }
 

@@ -40,6 +40,11 @@ export interface SecretScanSettings {
   /** gitleaks rules; absolute, or undefined for gitleaks' defaults (passed explicitly anyway). */
   configPath?: string;
   blockOnSecrets: boolean;
+  /**
+   * Report lines carrying an inline `gitleaks:allow` comment too (gitleaks' `--ignore-gitleaks-allow`),
+   * so that only `.gitleaksignore` and the rules file can accept a finding.
+   */
+  ignoreInlineAllow: boolean;
 }
 
 /** The `repository` section. */

@@ -3,7 +3,7 @@
  * by its key path) instead of stopping at the first. Pure: no file system, no network.
  */
 import * as path from "node:path";
-import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
+import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import type { Config, ConfigProblem, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
 /** Where relative paths and `~` resolve. */
@@ -31,7 +31,7 @@ const REPO_KEYS = [
   "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "adopt_existing",
   "parallelism", "lock_timeout_s", "io_timeout_s",
 ];
-const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets"];
+const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
 const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 /** Validates a parsed config document. */
@@ -129,6 +129,14 @@ class Validator {
     return path.resolve(this.ctx.baseDir, expanded);
   }
 
+  /** A local file handed to OpenSSH (key, known_hosts): resolved, and refused when ssh would mangle it. */
+  sshFilePath(p: string, key: string): string {
+    const resolved = this.localPath(p);
+    const why = invalidSshFilePathReason(resolved);
+    if (why) this.add(key, `${JSON.stringify(resolved)} ${why}`);
+    return resolved;
+  }
+
   ssh(value: unknown): SshSettings | undefined {
     const m = this.mapping(value, "ssh", false) ?? {};
     this.unknownKeys(m, SSH_KEYS, "ssh");
@@ -137,8 +145,8 @@ class Validator {
     const timeout = this.int(m, "connect_timeout_s", "ssh", 10, 1, 600);
     const acceptNew = this.bool(m, "accept_new_host_keys", "ssh", false);
     if (!keyPath || !known || timeout === undefined) return undefined;
-    this.defaultKeyPath = this.localPath(keyPath);
-    return { keyPath: this.defaultKeyPath, knownHostsPath: this.localPath(known), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew };
+    this.defaultKeyPath = this.sshFilePath(keyPath, "ssh.key_path");
+    return { keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew };
   }
 
   vms(value: unknown): Record<string, VmSettings> | undefined {
@@ -168,7 +176,7 @@ class Validator {
       if (host !== undefined && user && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
-          keyPath: key ? this.localPath(key) : this.defaultKeyPath,
+          keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
           postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
         };
       }
@@ -252,6 +260,7 @@ class Validator {
         tool: "gitleaks",
         configPath: scanConfig ? this.localPath(scanConfig) : undefined,
         blockOnSecrets: this.bool(scanRaw, "block_on_secrets", `${P}.secret_scanning`, true),
+        ignoreInlineAllow: this.bool(scanRaw, "ignore_inline_allow", `${P}.secret_scanning`, false),
       },
       sourceMode: mode === "worktree" ? "worktree" : "commit",
       allowDirty: this.bool(m, "allow_dirty", P, false),

@@ -5,8 +5,10 @@
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
  *    crashed run releases it with its connection), reports the directory state, then obeys one-line
  *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree).
+ * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
+ * shell: the marker is sent back hex-encoded.
  */
-import { LOCK_FILE, MANAGED_FILE, MARKER_FILE } from "../transfer/rsyncArgs";
+import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "../target/ownFiles";
 
 /** Quotes a value for a POSIX shell (single quotes; embedded quotes closed and escaped). */
 export function shQuote(s: string): string {
@@ -21,60 +23,92 @@ export function asShCommand(script: string): string {
 /** What a target directory is, as far as `--delete` is concerned. */
 export type DirState = "missing" | "notdir" | "empty" | "managed" | "foreign";
 
+/** What the target's `.sync_rev` is, read as bytes (never through `echo` or a shell variable). */
+export type MarkerState = "absent" | "valid" | "malformed" | "symlink" | "notfile";
+
 /** Parsed probe/session header. */
 export interface TargetHeader {
   state: DirState;
-  /** `.sync_rev` content (first line), or undefined when absent/empty. */
+  /** The commit `.sync_rev` names, only when it holds exactly one full hash and a newline. */
   revision?: string;
+  marker: MarkerState;
   /** Set when the script reported an error (ERR ...). */
   error?: string;
 }
 
-// Classifies the current directory. A directory holding only our lock file counts as empty.
+/** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
+const MARKER_READ_BYTES = 64;
+
+// Classifies the current directory. Tests use -L beside -e so that a dangling symlink under one of our
+// names still counts (and is never followed). The marker travels as hex (od), so no byte of it is
+// interpreted by the shell or can forge a protocol line.
 const CLASSIFY = [
-  `if [ -e ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ]; then S=managed`,
-  `elif [ -z "$(ls -A | grep -v -x -e ${LOCK_FILE})" ]; then S=empty`,
+  `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
+  `elif [ -z "$(ls -A | grep -v -x -e ${LEGACY_LOCK_FILE})" ]; then S=empty`,
   "else S=foreign; fi",
-  `R=$(head -c 200 ${MARKER_FILE} 2>/dev/null | head -n 1)`,
   'echo "STATE $S"',
-  'echo "REV $R"',
+  `if [ -L ${MARKER_FILE} ]; then echo "REV symlink"`,
+  `elif [ ! -e ${MARKER_FILE} ]; then echo "REV absent"`,
+  `elif [ ! -f ${MARKER_FILE} ]; then echo "REV notfile"`,
+  `else printf 'REV hex:'; od -An -v -tx1 -N ${MARKER_READ_BYTES} ${MARKER_FILE} | tr -d ' \\n'; echo; fi`,
 ].join("\n");
+
+// Refuses a target whose last component is a symlink: rsync, the lock and the markers would all act on
+// wherever it points.
+const NOT_A_LINK = 'if [ -L "$P" ]; then echo "ERR symlink"; exit 3; fi';
 
 /** Read-only probe: prints `STATE ...` and `REV ...`. */
 export function probeScript(targetPath: string): string {
   return [
     `P=${shQuote(targetPath)}`,
-    'if [ ! -e "$P" ]; then echo "STATE missing"; echo "REV "; exit 0; fi',
-    'if [ ! -d "$P" ]; then echo "STATE notdir"; echo "REV "; exit 0; fi',
+    NOT_A_LINK,
+    'if [ ! -e "$P" ]; then echo "STATE missing"; echo "REV absent"; exit 0; fi',
+    'if [ ! -d "$P" ]; then echo "STATE notdir"; echo "REV absent"; exit 0; fi',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
     CLASSIFY,
   ].join("\n");
 }
 
-/** The locking session script (see the file comment). */
+/**
+ * The locking session script (see the file comment). The lock is a flock on the target directory
+ * itself, so there is no lock file to plant a symlink under. Every file it writes is created by
+ * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
+ * a planted symlink instead of writing through it, and refuses a planted directory.
+ */
 export function sessionScript(targetPath: string, lockWaitS: number): string {
   return [
     "umask 022",
     `P=${shQuote(targetPath)}`,
+    NOT_A_LINK,
     'if [ -e "$P" ] && [ ! -d "$P" ]; then echo "ERR notdir"; exit 3; fi',
     'mkdir -p -- "$P" 2>/dev/null || { echo "ERR mkdir"; exit 3; }',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
     'command -v flock >/dev/null 2>&1 || { echo "ERR noflock"; exit 3; }',
-    // A failed redirection on `exec` ends a POSIX shell on the spot: probe writability in a subshell.
-    `( : >> ${LOCK_FILE} ) 2>/dev/null || { echo "ERR lockfile"; exit 3; }`,
-    `exec 9>>${LOCK_FILE}`,
+    // A failed redirection on `exec` ends a POSIX shell on the spot: test readability first.
+    '[ -r . ] || { echo "ERR lockfile"; exit 3; }',
+    "exec 9<.",
     `flock -w ${Math.max(0, Math.floor(lockWaitS))} 9 || { echo "ERR locked"; exit 4; }`,
+    // A directory we cannot write to fails here, before anything is transferred.
+    `T=$(mktemp ${TEMP_PREFIX}XXXXXX 2>/dev/null) && rm -f -- "$T" || { echo "ERR notwritable"; exit 3; }`,
     CLASSIFY,
+    // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
+    'place() {',
+    `  T=$(mktemp ${TEMP_PREFIX}XXXXXX) || return 1`,
+    `  if printf '%s\\n' "$2" > "$T" && chmod 644 "$T" && mv -fT -- "$T" "$1"; then return 0; fi`,
+    '  rm -f -- "$T"; return 1',
+    '}',
+    `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
     'echo "READY"',
     'while read -r cmd arg; do',
     '  case "$cmd" in',
-    `    invalidate) { rm -f ${MARKER_FILE} && : > ${MANAGED_FILE}; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
+    `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
     "    commit)",
     '      case "$arg" in',
     '        *[!0-9a-f]*|"") echo "ERR badrev" ;;',
-    `        *) { printf '%s\\n' "$arg" > ${MARKER_FILE}.tmp && mv -f ${MARKER_FILE}.tmp ${MARKER_FILE} && : > ${MANAGED_FILE}; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
+    `        *) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
     "      esac ;;",
-    `    unmanage) rm -f ${MARKER_FILE} ${MANAGED_FILE} ${MARKER_FILE}.tmp ${LOCK_FILE} && echo OK || echo "ERR unmanage" ;;`,
+    // The managed flag stays: it lets a later run take back the tree repo-sync left (see README).
+    `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null && echo OK || echo "ERR unmanage" ;;`,
     '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
     '    *) echo "ERR unknown" ;;',
     "  esac",
@@ -82,27 +116,38 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
   ].join("\n");
 }
 
+/** Decodes the hex a script printed for `.sync_rev` into what it says (pure). */
+export function parseMarker(field: string): { marker: MarkerState; revision?: string } {
+  if (field === "symlink" || field === "absent" || field === "notfile") return { marker: field };
+  if (!field.startsWith("hex:") || !/^(?:[0-9a-f]{2})*$/.test(field.slice(4))) return { marker: "malformed" };
+  const text = Buffer.from(field.slice(4), "hex").toString("latin1");
+  const m = /^([0-9a-f]{40})\n?$/.exec(text);
+  return m ? { marker: "valid", revision: m[1] } : { marker: "malformed" };
+}
+
 /** Parses the `STATE`/`REV`/`ERR` lines a script printed (pure). */
 export function parseTargetHeader(stdout: string): TargetHeader {
-  const out: TargetHeader = { state: "missing" };
+  const out: TargetHeader = { state: "missing", marker: "absent" };
   for (const line of stdout.split("\n")) {
     if (line.startsWith("STATE ")) out.state = line.slice(6).trim() as DirState;
-    else if (line.startsWith("REV ")) out.revision = line.slice(4).trim() || undefined;
+    else if (line.startsWith("REV ")) Object.assign(out, parseMarker(line.slice(4).trim()));
     else if (line.startsWith("ERR ")) out.error = line.slice(4).trim();
   }
   return out;
 }
 
 /** Human explanations for the scripts' ERR codes. */
-export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" }> = {
+export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" | "unsafe-target" }> = {
+  symlink: { kind: "unsafe-target", reason: "the target path is a symlink; repo-sync does not write through links", hint: "point repository.vm_repo_paths at the real directory (resolve the link on the VM with `readlink -f`)" },
   notdir: { kind: "target-io", reason: "the target path exists and is not a directory", hint: "fix repository.vm_repo_paths for this VM, or remove the file on the VM" },
   mkdir: { kind: "target-io", reason: "the target directory cannot be created (permission denied or read-only file system)", hint: "create it on the VM and give the ssh_user write access" },
   cd: { kind: "target-io", reason: "the target directory cannot be entered", hint: "give the ssh_user access to it" },
-  lockfile: { kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)", hint: "give the ssh_user write access to the target directory" },
+  lockfile: { kind: "target-io", reason: "the target directory cannot be opened for its lock (not readable by the ssh_user)", hint: "give the ssh_user read and write access to the target directory" },
+  notwritable: { kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)", hint: "give the ssh_user write access to the target directory" },
   noflock: { kind: "transfer", reason: "the VM has no `flock` command (util-linux)", hint: "install util-linux on the VM" },
   locked: { kind: "locked", reason: "another repo-sync run holds the lock on this target", hint: "wait for it to finish (or raise repository.lock_timeout_s); a crashed run releases the lock when its connection drops" },
-  invalidate: { kind: "target-io", reason: "cannot remove .sync_rev before the transfer", hint: "give the ssh_user write access to the target directory" },
-  commit: { kind: "target-io", reason: "cannot write .sync_rev after the transfer", hint: "check free space and permissions in the target directory" },
+  invalidate: { kind: "target-io", reason: "cannot remove .sync_rev or write .repo-sync.managed before the transfer", hint: "give the ssh_user write access to the target directory; remove a directory planted under one of those names" },
+  commit: { kind: "target-io", reason: "cannot write .sync_rev after the transfer", hint: "check free space and permissions in the target directory; remove a directory planted under that name" },
   badrev: { kind: "transfer", reason: "refused to write a malformed revision", hint: "this is a bug in repo-sync; please report it" },
   unmanage: { kind: "target-io", reason: "cannot remove repo-sync's marker files", hint: "check permissions in the target directory" },
   purge: { kind: "target-io", reason: "cannot remove the synced tree", hint: "check permissions on the target directory and its parent" },

@@ -37,7 +37,7 @@ export class TargetSession {
   static async open(conn: SshConnection, lockWaitS: number): Promise<TargetSession> {
     const t = conn.target;
     const channel = await conn.open(asShCommand(sessionScript(t.path, lockWaitS)));
-    const session = new TargetSession(conn, channel, { state: "missing" });
+    const session = new TargetSession(conn, channel, { state: "missing", marker: "absent" });
     let stderr = "";
     channel.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     channel.on("data", (d: Buffer) => session.onData(d.toString()));

@@ -1,7 +1,10 @@
 /**
  * The secret gate: gitleaks over exactly the tree that will be pushed. Rules are always passed with
  * `--config` (ours or the user's), so a `.gitleaks.toml` inside the scanned tree cannot replace them.
- * Results are cached by tree identity (commit) + rules + gitleaks version.
+ * gitleaks runs inside the tree on `.`, so that paths, fingerprints and `.gitleaksignore` entries are
+ * relative to the top of the tree (an exported tree lives in a per-commit folder: absolute paths
+ * would change with every commit). Results are cached by tree identity (commit) + rules + gitleaks
+ * version + options.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -15,6 +18,12 @@ import { Finding, parseGitleaksReport } from "./gitleaksReport";
 export const LEAKS_EXIT_CODE = 3;
 /** gitleaks' built-in rules, made explicit. */
 export const DEFAULT_RULES = "# repo-sync: gitleaks' default rules\n[extend]\nuseDefault = true\n";
+/**
+ * Part of the cache key: bumped when the way we run gitleaks changes what it reports, so results
+ * computed the old way (absolute paths, where `.gitleaksignore` and `^`-anchored path allowlists
+ * never matched) are not reused.
+ */
+const SCAN_SCHEME = "dir-relative-v2";
 
 /** Outcome of one scan. Never contains secret material. */
 export interface SecretScanResult {
@@ -28,6 +37,8 @@ export interface SecretScanResult {
   scannedPath: string;
   /** Rules file passed to gitleaks. */
   configPath: string;
+  /** Whether inline `gitleaks:allow` comments were ignored (so they hid nothing). */
+  ignoreInlineAllow: boolean;
   /** True when this result came from the cache (no scan ran). */
   cached: boolean;
 }
@@ -42,14 +53,33 @@ export interface ScanOptions {
   /** gitleaks binary (default: `gitleaks` on PATH). */
   gitleaksBin?: string;
   timeoutMs?: number;
+  /**
+   * Report findings on lines carrying a `gitleaks:allow` comment too (gitleaks'
+   * `--ignore-gitleaks-allow`); default false, gitleaks' behaviour: such lines are skipped.
+   */
+  ignoreInlineAllow?: boolean;
 }
 
-/** Builds gitleaks' argv for a directory scan (pure). */
-export function gitleaksArgs(dir: string, rulesPath: string, reportPath: string): string[] {
+/** Options of {@link gitleaksArgs}. */
+export interface GitleaksArgsOptions {
+  /** Adds `--ignore-gitleaks-allow`. */
+  ignoreInlineAllow?: boolean;
+  /** Scan this git folder's history (`gitleaks git`) instead of the current directory's files. */
+  gitDir?: string;
+}
+
+/**
+ * Builds gitleaks' argv for a scan of the current directory (pure): run it with the tree as cwd.
+ * `rulesPath` and `reportPath` must be absolute, since they are not resolved against the tree.
+ */
+export function gitleaksArgs(rulesPath: string, reportPath: string, opts: GitleaksArgsOptions = {}): string[] {
   return [
-    "dir", dir,
+    // `.` and not the tree's path: gitleaks puts the scanned path into File and Fingerprint verbatim
+    // and matches `.gitleaksignore` against that, so only a relative scan gives stable fingerprints.
+    ...(opts.gitDir ? ["git", opts.gitDir] : ["dir", "."]),
     "--config", rulesPath,
-    "--gitleaks-ignore-path", dir,
+    "--gitleaks-ignore-path", ".",
+    ...(opts.ignoreInlineAllow ? ["--ignore-gitleaks-allow"] : []),
     "--report-format", "json",
     "--report-path", reportPath,
     "--redact",
@@ -80,12 +110,23 @@ export async function gitleaksVersion(bin = "gitleaks"): Promise<string> {
   return v;
 }
 
-/** Scans `dir` with gitleaks and returns redacted findings. */
+/**
+ * Scans the folder `dir` with gitleaks and returns redacted findings, with fingerprints relative to
+ * `dir` (what a `.gitleaksignore` at the top of `dir` takes).
+ */
 export async function scanRepository(dir: string, opts: ScanOptions = {}): Promise<SecretScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
   const toolVersion = await gitleaksVersion(bin);
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), "repo-sync-cache");
-  const rulesPath = opts.configPath ?? defaultRulesFile(cacheDir);
+  const ignoreInlineAllow = opts.ignoreInlineAllow === true;
+  const root = path.resolve(dir);
+  if (!isDirectory(root)) {
+    throw new RepoSyncError("scan", `${root} is not a folder that can be scanned`, {
+      hint: "pass an existing folder (repo-sync scan PATH), or check repository.main_repo_path",
+    });
+  }
+  // gitleaks runs with the tree as cwd: a relative rules path would resolve against the tree.
+  const rulesPath = path.resolve(opts.configPath ?? defaultRulesFile(cacheDir));
   let rulesText: string;
   try {
     rulesText = fs.readFileSync(rulesPath, "utf8");
@@ -96,7 +137,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     });
   }
   const cacheFile = opts.cacheKey
-    ? path.join(cacheDir, "scans", `${opts.cacheKey}-${sha256(rulesText + "\0" + toolVersion).slice(0, 16)}.json`)
+    ? path.join(cacheDir, "scans", `${opts.cacheKey}-${sha256([rulesText, toolVersion, SCAN_SCHEME, `ignoreInlineAllow=${ignoreInlineAllow}`].join("\0")).slice(0, 16)}.json`)
     : undefined;
   if (cacheFile && fs.existsSync(cacheFile)) {
     const hit = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as SecretScanResult;
@@ -106,17 +147,17 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
   const reportPath = path.join(reportDir, "report.json");
   try {
-    const args = gitleaksArgs(dir, rulesPath, reportPath);
-    const r = await runProgram(bin, args, { cwd: dir, timeoutMs: opts.timeoutMs ?? 600_000 });
+    const args = gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow });
+    const r = await runProgram(bin, args, { cwd: root, timeoutMs: opts.timeoutMs ?? 600_000 });
     if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
-      throw new RepoSyncError("scan", `gitleaks failed scanning ${dir}`, {
+      throw new RepoSyncError("scan", `gitleaks failed scanning ${root}`, {
         command: r.command,
         exitCode: r.exitCode,
         stderr: r.timedOut ? "timed out" : r.stderr,
-        hint: "check the rules file and that the folder is readable; run the command above by hand to see more",
+        hint: `check the rules file and that the folder is readable; run the command above by hand in ${root} to see more`,
       });
     }
-    const findings = parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", dir);
+    const findings = parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", root);
     const result: SecretScanResult = {
       hasSecrets: findings.length > 0,
       findings,
@@ -126,6 +167,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       durationMs: r.durationMs,
       scannedPath: dir,
       configPath: rulesPath,
+      ignoreInlineAllow,
       cached: false,
     };
     if (cacheFile) {
@@ -146,6 +188,14 @@ function defaultRulesFile(cacheDir: string): string {
     fs.writeFileSync(p, DEFAULT_RULES);
   }
   return p;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function sha256(s: string): string {

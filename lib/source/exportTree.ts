@@ -15,8 +15,8 @@ import { runProgram } from "../process/run";
 /** mtime base (2001-01-01) and span (about 20 years) for blob-derived file times. */
 const MTIME_BASE_S = 978_307_200;
 const MTIME_SPAN_S = 20 * 365 * 86_400;
-/** Exports kept per repository. */
-const KEEP_EXPORTS = 4;
+/** Exports kept per repository (trees and history folders together). */
+const KEEP_EXPORTS = 8;
 
 /** The deterministic mtime (seconds) for a blob. */
 export function blobMtime(blobHash: string): number {
@@ -103,7 +103,7 @@ function touch(p: string): void {
 function prune(root: string, keep: string): void {
   const entries = fs
     .readdirSync(root)
-    .filter((n) => /^[0-9a-f]{40}$/.test(n))
+    .filter((n) => /^[0-9a-f]{40}(\.history)?$/.test(n)) // trees, and the .git built for a commit
     .map((n) => ({ p: path.join(root, n), t: fs.statSync(path.join(root, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
   for (const e of entries.slice(KEEP_EXPORTS)) {

@@ -8,6 +8,7 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { connect } from "../remote/ssh";
 import { TargetSession } from "../remote/targetSession";
+import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync } from "../transfer/runRsync";
 import { changeCount, TreeChanges } from "../transfer/rsyncOutput";
 import type { PreparedSource } from "./prepareSource";
@@ -37,10 +38,27 @@ export interface SyncResult {
 
 /** Options for {@link convergeTarget}. */
 export interface ConvergeOptions {
+  /** Re-sync even when the marker matches, comparing file contents (so tampering is always repaired). */
   force?: boolean;
   adoptExisting: boolean;
   lockTimeoutS: number;
   onStderr?: (s: string) => void;
+}
+
+/**
+ * rsync's own `--max-delete` stops deleting at the limit but still adds and updates files: a half-applied
+ * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
+ * run as the backstop for a tree that changes in between.
+ */
+async function refuseTooManyDeletes(target: Target, transfer: TransferSpec): Promise<void> {
+  const max = transfer.maxDelete ?? Infinity;
+  // Without the limit: a dry run that stops at it would not tell how many deletions there are.
+  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true)).changes;
+  if (plan.deleted.length <= max) return;
+  throw new RepoSyncError("unsafe-target", `the sync would delete ${plan.deleted.length} paths on ${target.path} (first: ${plan.deleted.slice(0, 3).join(", ")}), more than repository.max_delete (${max}); nothing was changed`, {
+    vm: target.vm,
+    hint: "check that repository.vm_repo_paths points at the right directory and the commit is the one you mean; raise repository.max_delete if the deletions are intended",
+  });
 }
 
 /** Converges one target; throws RepoSyncError (kind tells why) on failure. */
@@ -58,8 +76,11 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
       });
     }
     const matches = revision === source.commit && !opts.force;
+    // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
+    const transfer = opts.force ? { ...source.transfer, checksum: true } : source.transfer;
+    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer);
     if (!matches) await session.invalidate();
-    const out = await runRsync(target, source.transfer, false, { onStderr: opts.onStderr });
+    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr });
     if (!matches) await session.commit(source.commit);
     const n = changeCount(out.changes);
     return {

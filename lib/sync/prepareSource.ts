@@ -2,15 +2,18 @@
  * Everything that happens once per run on the source side, before any VM is touched: pull, resolve
  * the commit, export its exact tree, and pass the secret gate on that tree.
  */
-import * as path from "node:path";
+import * as fs from "node:fs";
 import type { RepositorySettings } from "../config/types";
 import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { cacheDir } from "../paths";
 import { formatFindings, Finding } from "../scan/gitleaksReport";
+import { scanHistory } from "../scan/scanHistory";
 import { scanRepository, SecretScanResult } from "../scan/scanRepository";
+import { exportHistory } from "../source/exportHistory";
 import { exportCommitTree } from "../source/exportTree";
-import { modifiedTrackedFiles, resolveSource } from "../source/git";
+import { modifiedTrackedFiles, resolveSource, topLevelNames } from "../source/git";
+import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 
 /** The source side of a run, ready to push. */
@@ -26,13 +29,16 @@ export interface PreparedSource {
   warnings: string[];
 }
 
-/** Secrets were found and block the sync; `findings` carry no secret material. */
+/**
+ * Secrets were found and block the sync; `findings` carry no secret material. The message lists each
+ * finding with its gitleaks fingerprint, the line `.gitleaksignore` takes.
+ */
 export class SecretsFoundError extends RepoSyncError {
   readonly findings: Finding[];
   readonly commit: string;
   constructor(commit: string, findings: Finding[]) {
     super("secrets", `secret scan (gitleaks) found ${findings.length} secret${findings.length === 1 ? "" : "s"} in commit ${commit.slice(0, 12)}; nothing was pushed to any VM:\n${formatFindings(findings)}`, {
-      hint: "remove the secret from the repository (and rotate it); for a false positive add its fingerprint to .gitleaksignore or an allowlist in the rules file (repository.secret_scanning.config_path)",
+      hint: "remove the secret from the repository (and rotate it); for a false positive, commit its fingerprint (the text after `fingerprint`, one per line) to .gitleaksignore at the top of the repository, or add an allowlist to the rules file (repository.secret_scanning.config_path)",
     });
     this.name = "RepoSyncError";
     this.findings = findings;
@@ -72,9 +78,14 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
       });
     }
     treeDir = repo.mainRepoPath;
+    refuseOwnNames(fs.readdirSync(treeDir), `the checkout ${treeDir}`);
   } else {
+    refuseOwnNames(await topLevelNames(repo.mainRepoPath, commit), `commit ${commit.slice(0, 12)}`);
     treeDir = await exportCommitTree(repo.mainRepoPath, commit, cache);
   }
+  // The checkout's own .git holds more than the commit's history (other branches, stashes, reflogs,
+  // remote URLs with credentials): a .git built for this commit is pushed instead, and scanned.
+  const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, commit, opts.branch ?? repo.defaultBranch, cache);
 
   let scan: SecretScanResult | undefined;
   if (repo.secretScanning.enabled) {
@@ -83,7 +94,12 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
       // A worktree can change between runs without a new commit: only exported trees are cached.
       cacheKey: repo.sourceMode === "commit" ? commit : undefined,
       cacheDir: cache,
+      ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow,
     });
+    if (gitDir) {
+      const history = await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow });
+      scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
+    }
     if (scan.hasSecrets) {
       opts.logger.alert({
         alert: "secrets_found",
@@ -92,7 +108,7 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
         commit,
         blocked: repo.secretScanning.blockOnSecrets,
         count: scan.findings.length,
-        findings: scan.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })),
+        findings: scan.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule, fingerprint: f.fingerprint })),
       });
       if (repo.secretScanning.blockOnSecrets) throw new SecretsFoundError(commit, scan.findings);
       opts.logger.warn(`secrets found in ${commit.slice(0, 12)} but block_on_secrets is false: pushing anyway`);
@@ -104,23 +120,36 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
     branch: repo.defaultBranch,
     commit,
     treeDir,
-    transfer: transferSpecFor(repo, treeDir),
+    transfer: transferSpecFor(repo, treeDir, gitDir),
     scan,
     warnings: [],
   };
 }
 
 /**
- * How a tree is pushed: an exported commit tree gets the repo's `.git` beside it when
- * `exclude_dot_git` is false; a worktree is pushed without `.git` unless asked.
+ * A tree holding one of repo-sync's own names at its top would overwrite a target's marker, or plant a
+ * symlink the marker is written through: refused before anything is exported or pushed.
  */
-export function transferSpecFor(repo: RepositorySettings, treeDir: string): TransferSpec {
-  const worktree = repo.sourceMode === "worktree";
+function refuseOwnNames(names: string[], where: string): void {
+  const own = names.filter(isOwnName);
+  if (own.length === 0) return;
+  throw new RepoSyncError("source", `${where} holds ${own.map((n) => JSON.stringify(n)).join(", ")} at the top of the tree, a name repo-sync keeps for its own files on the targets (${MARKER_FILE}, ${MANAGED_FILE}, .repo-sync.*); nothing was pushed`, {
+    hint: `rename or remove ${own.length === 1 ? "it" : "them"} in the repository (git mv / git rm) and commit`,
+  });
+}
+
+/**
+ * How a tree is pushed. With `exclude_dot_git: false` the `.git` built for the commit (`gitDir`, see
+ * source/exportHistory.ts) goes beside the tree, never the checkout's own `.git`.
+ */
+export function transferSpecFor(repo: RepositorySettings, treeDir: string, gitDir?: string): TransferSpec {
+  if (!repo.excludeDotGit && !gitDir) throw new RepoSyncError("source", "exclude_dot_git is false but no .git was built for the commit (a bug in repo-sync; please report it)");
   return {
     sourceDir: treeDir,
-    extraSources: !worktree && !repo.excludeDotGit ? [path.join(repo.mainRepoPath, ".git")] : [],
+    extraSources: gitDir ? [gitDir] : [],
     excludes: repo.rsyncExcludes,
-    excludeDotGit: worktree && repo.excludeDotGit,
+    // A worktree holds the checkout's own .git: never sent from there.
+    excludeDotGit: repo.sourceMode === "worktree",
     maxDelete: repo.maxDelete,
     ioTimeoutS: repo.ioTimeoutS,
   };

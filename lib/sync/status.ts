@@ -5,7 +5,7 @@
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import { connect } from "../remote/ssh";
-import type { DirState } from "../remote/targetScript";
+import type { DirState, MarkerState } from "../remote/targetScript";
 import { probeTarget } from "../remote/targetSession";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
@@ -22,6 +22,8 @@ export interface RepoStatus {
   actual?: string;
   inSync: boolean;
   state?: DirState;
+  /** What `.sync_rev` is: a valid marker, absent, or something that is not one (never trusted). */
+  marker?: MarkerState;
   /**
    * Tree differences when the marker matches (undefined when not checked), from the target's point of
    * view: `added` exist only on the target, `deleted` are missing there, `modified` differ.
@@ -36,8 +38,16 @@ export interface Expected {
   transfer: TransferSpec;
 }
 
+/** Options for {@link checkTarget}. */
+export interface CheckOptions {
+  /** Compare the tree when the marker matches (default true). */
+  checkTree?: boolean;
+  /** Compare file contents, not size + mtime (reads every byte on both ends). */
+  checksum?: boolean;
+}
+
 /** Probes one target. Never throws for target problems: they land in `error`. */
-export async function checkTarget(target: Target, expected: Expected | undefined, opts: { checkTree?: boolean } = {}): Promise<RepoStatus> {
+export async function checkTarget(target: Target, expected: Expected | undefined, opts: CheckOptions = {}): Promise<RepoStatus> {
   const base = { vm: target.vm, host: target.host, path: target.path, expected: expected?.commit };
   try {
     const conn = await connect(target);
@@ -47,15 +57,15 @@ export async function checkTarget(target: Target, expected: Expected | undefined
     } finally {
       conn.close();
     }
-    const actual = header.revision && /^[0-9a-f]{40}$/.test(header.revision) ? header.revision : undefined;
+    const actual = header.revision;
     let drift: TreeChanges | undefined;
     if (expected && actual === expected.commit && opts.checkTree !== false) {
-      const plan = (await runRsync(target, expected.transfer, true)).changes;
+      const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true }, true)).changes;
       // rsync plans from the source's side: what it would add is what the target lost, and so on.
       drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
     }
     const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
-    return { ...base, actual, inSync, state: header.state, drift };
+    return { ...base, actual, inSync, state: header.state, marker: header.marker, drift };
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;
     return { ...base, inSync: false, error: err };
@@ -66,8 +76,16 @@ export async function checkTarget(target: Target, expected: Expected | undefined
 export function describeStatus(s: RepoStatus): string {
   if (s.error) return `${s.vm} error: ${s.error.reason}`;
   if (s.inSync) return `${s.vm} in sync at ${short(s.actual)}`;
-  if (s.actual !== s.expected) return `${s.vm} revision ${short(s.actual) || "none"} (expected ${short(s.expected)})`;
+  if (s.actual !== s.expected) return `${s.vm} revision ${short(s.actual) || "none"}${markerProblem(s.marker) ? ` (${markerProblem(s.marker)})` : ""} (expected ${short(s.expected)})`;
   return `${s.vm} tree drift: ${s.drift ? describeChanges(s.drift) : "unknown"}`;
+}
+
+/** Why a target's `.sync_rev` is not trusted (undefined when it is valid or simply absent). */
+export function markerProblem(marker?: MarkerState): string | undefined {
+  if (marker === "malformed") return ".sync_rev is not a commit hash";
+  if (marker === "symlink") return ".sync_rev is a symlink";
+  if (marker === "notfile") return ".sync_rev is not a regular file";
+  return undefined;
 }
 
 function short(c?: string): string {

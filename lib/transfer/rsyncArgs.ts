@@ -3,14 +3,10 @@
  * Every user value is one argv element (`--exclude=PATTERN`, the ssh command is built from quoted
  * parts, the remote path travels with `-s` so no remote shell parses it).
  */
+import { invalidSshFilePathReason, unsafeTargetPathReason } from "../config/safety";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-
-/** Files in the target that belong to repo-sync, never deleted or compared by rsync. */
-export const MARKER_FILE = ".sync_rev";
-export const MANAGED_FILE = ".repo-sync.managed";
-export const LOCK_FILE = ".repo-sync.lock";
-export const PROTECTED_FILES = [MARKER_FILE, MANAGED_FILE, LOCK_FILE];
+import { OWN_EXCLUDES } from "../target/ownFiles";
 
 /** What is pushed and how. */
 export interface TransferSpec {
@@ -23,18 +19,34 @@ export interface TransferSpec {
   excludeDotGit: boolean;
   maxDelete?: number;
   ioTimeoutS: number;
+  /**
+   * Compare file contents (rsync `--checksum`) instead of size + mtime: finds (and repairs) a file
+   * edited on the target with its size and mtime put back. Reads every byte on both ends.
+   */
+  checksum?: boolean;
+}
+
+/**
+ * A local path as the value of an OpenSSH option: double-quoted (ssh splits values at spaces) with
+ * `%` doubled (ssh expands `%` tokens in IdentityFile and UserKnownHostsFile). Paths that cannot be
+ * carried literally are refused.
+ */
+export function sshFileOption(name: string, p: string): string {
+  const why = invalidSshFilePathReason(p);
+  if (why) throw new RepoSyncError("config", `the ${name} path ${JSON.stringify(p)} ${why}`, { hint: "rename the file or move it to a path without quotes, backslashes or `${`" });
+  return `${name}="${p.replace(/%/g, "%%")}"`;
 }
 
 /** The ssh options every connection uses: strict host key checking against the configured file. */
 export function sshOptionArgs(t: Target): string[] {
   return [
     "-p", String(t.port),
-    "-i", t.keyPath,
+    "-o", sshFileOption("IdentityFile", t.keyPath),
     "-l", t.user,
     "-o", "BatchMode=yes",
     "-o", "IdentitiesOnly=yes",
     "-o", `StrictHostKeyChecking=${t.acceptNewHostKeys ? "accept-new" : "yes"}`,
-    "-o", `UserKnownHostsFile=${t.knownHostsPath}`,
+    "-o", sshFileOption("UserKnownHostsFile", t.knownHostsPath),
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", `ConnectTimeout=${t.connectTimeoutS}`,
     "-o", "ServerAliveInterval=5",
@@ -61,8 +73,13 @@ export function quoteForRsyncShell(s: string): string {
   throw new RepoSyncError("config", `a path contains both ' and ": ${JSON.stringify(s)}`, { hint: "rename it or move it to a path without quotes" });
 }
 
-/** `host:path/` with IPv6 literals bracketed. */
+/**
+ * `host:path/` with IPv6 literals bracketed. The path is checked again here, at the last step before
+ * it reaches rsync (which expands wildcards in it on the VM), whoever built the Target.
+ */
 export function remoteSpec(t: Target): string {
+  const why = unsafeTargetPathReason(t.path);
+  if (why) throw new RepoSyncError("unsafe-target", `target path ${JSON.stringify(t.path)} ${why}`, { vm: t.vm, hint: "fix repository.vm_repo_paths for this VM" });
   const host = t.host.includes(":") ? `[${t.host}]` : t.host;
   return `${host}:${t.path}/`;
 }
@@ -80,8 +97,9 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false): st
     "-e", rsyncRemoteShell(t),
   ];
   if (dryRun) args.push("--dry-run");
+  if (spec.checksum) args.push("--checksum");
   if (spec.maxDelete !== undefined) args.push(`--max-delete=${spec.maxDelete}`);
-  for (const f of PROTECTED_FILES) args.push(`--exclude=/${f}`);
+  for (const f of OWN_EXCLUDES) args.push(`--exclude=${f}`);
   if (spec.excludeDotGit) args.push("--exclude=.git");
   for (const e of spec.excludes) args.push(`--exclude=${e}`);
   args.push(`${spec.sourceDir.replace(/\/+$/, "")}/`, ...(spec.extraSources ?? []), remoteSpec(t));

@@ -3,7 +3,10 @@
  * (how much moved). Tested from tables of captured real output.
  */
 
-/** Tree differences found by an itemized run. Directory-only entries are not counted. */
+/**
+ * Tree differences found by an itemized run. Directories count too (named with a trailing `/`): an
+ * extra empty directory or a changed directory mode on a target is drift like any file.
+ */
 export interface TreeChanges {
   added: string[];
   modified: string[];
@@ -29,17 +32,17 @@ export function parseItemizedChanges(stdout: string): TreeChanges {
   const out: TreeChanges = { added: [], modified: [], deleted: [] };
   for (const line of stdout.split("\n")) {
     if (line.startsWith("*deleting ")) {
-      const p = line.slice("*deleting ".length).trim();
-      if (!p.endsWith("/")) out.deleted.push(p);
+      out.deleted.push(line.slice("*deleting ".length).trim());
       continue;
     }
     const m = ITEM.exec(line);
     if (!m) continue;
     const [, update, type, attrs, rawName] = m;
-    if (type === "d") continue; // directories: created/changed only as a consequence of files
     const name = type === "L" ? rawName.replace(/ -> .*$/, "") : rawName;
+    // A directory's time alone is no drift (pushes use --omit-dir-times; a probe may still list it).
+    const compared = type === "d" ? attrs.slice(0, 2) + attrs.slice(3) : attrs;
     if (attrs.startsWith("+++++++")) out.added.push(name);
-    else if (update !== "." || /[^. ]/.test(attrs)) out.modified.push(name);
+    else if ((update !== "." && type !== "d") || /[^. ]/.test(compared)) out.modified.push(name);
   }
   return out;
 }

@@ -119,6 +119,28 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
   });
 
+  it("tampering that keeps size and mtime: only a checksum preview sees it, and a new `force` value repairs it", async () => {
+    const p = path.join(fleet.vm("vm03").targetPath, "src/app.py");
+    const before = fs.statSync(p);
+    const original = fs.readFileSync(p, "utf8");
+    fs.writeFileSync(p, original.replace("v2", "v3"));
+    fs.utimesSync(p, before.atime, before.mtime);
+    assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0, "size + mtime match: the quick check cannot see it");
+    await project.ok(["config", "set", "repo-sync:checksum", "true"]);
+    try {
+      const deep = await project.run(["preview", "--diff", "--expect-no-changes"]);
+      assert.notEqual(deep.code, 0);
+      assert.match(deep.stdout, /tree drift: 1 modified, 0 added, 0 deleted \(first: src\/app\.py\)/);
+    } finally {
+      await project.ok(["config", "rm", "repo-sync:checksum"]);
+    }
+    await project.ok(["config", "set", "repo-sync:force", "tampering-1"]);
+    await project.ok(["up", "--yes"]);
+    assert.equal(fs.readFileSync(p, "utf8"), original, "the forced run compared contents and repaired the file");
+    await project.ok(["config", "rm", "repo-sync:force"]);
+    await project.ok(["up", "--yes"]);
+  });
+
   it(".sync_rev edited on vm01: preview names the revision mismatch, up repairs", async () => {
     const marker = path.join(fleet.vm("vm01").targetPath, ".sync_rev");
     fs.writeFileSync(marker, "0".repeat(40) + "\n");
@@ -181,12 +203,19 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     repo.git("reset", "-q", "--hard", before);
   });
 
-  it("`pulumi destroy` leaves the trees and removes only the markers", async () => {
+  it("`pulumi destroy` leaves the trees without a marker; a later `pulumi up` takes them back without adopt_existing", async () => {
     await project.ok(["destroy", "--yes"]);
     for (const vm of fleet.vms) {
       assert.equal(fs.existsSync(path.join(vm.targetPath, "src/app.py")), true);
       assert.equal(syncRev(fleet, vm.id), undefined);
-      assert.equal(fs.existsSync(path.join(vm.targetPath, ".repo-sync.managed")), false);
+      // The flag stays: it is how a tree repo-sync left behind is recognized (README: destroy).
+      assert.equal(fs.existsSync(path.join(vm.targetPath, ".repo-sync.managed")), true);
     }
+    fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "left-over.txt"), "made after the destroy\n");
+    await project.ok(["up", "--yes"]);
+    for (const vm of fleet.vms) assert.equal(syncRev(fleet, vm.id), `${repo.head()}\n`);
+    assert.equal(fs.existsSync(path.join(fleet.vm("vm01").targetPath, "left-over.txt")), false);
+    assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
+    await project.ok(["destroy", "--yes"]);
   });
 });

@@ -104,7 +104,7 @@ describe("security: host keys, the --delete guard, the secret gate", function ()
       assert.equal(run.code, 1);
       const r = json<SyncDoc>(run).results[0];
       assert.equal(r.error?.kind, "unsafe-target");
-      assert.match(r.error?.message ?? "", /--max-delete/);
+      assert.match(r.error?.message ?? "", /would delete \d+ paths .*more than repository\.max_delete \(1\); nothing was changed/);
       assert.equal(fs.existsSync(target("vm02", ".sync_rev")), false, "the marker never names a tree that did not fully arrive");
     } finally {
       writeCfg();

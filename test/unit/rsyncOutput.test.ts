@@ -47,11 +47,11 @@ Total bytes received: 1,021
 
 describe("rsync output parsers", () => {
   const cases: Array<{ name: string; out: string; added: string[]; modified: string[]; deleted: string[] }> = [
-    { name: "local dry run", out: LOCAL_DRY_RUN, added: ["big.bin", "link", "sub/b.txt"], modified: ["a.txt"], deleted: ["gone/g.txt", "old.txt"] },
-    { name: "push over ssh", out: REMOTE_PUSH, added: ["src/app.py", "current"], modified: ["README.md", "data/blob.bin"], deleted: ["stale.txt"] },
+    { name: "local dry run", out: LOCAL_DRY_RUN, added: ["big.bin", "link", "sub/b.txt"], modified: ["a.txt"], deleted: ["gone/g.txt", "gone/", "old.txt"] },
+    { name: "push over ssh", out: REMOTE_PUSH, added: ["src/", "src/app.py", "current"], modified: ["README.md", "data/blob.bin"], deleted: ["stale.txt"] },
     { name: "no changes", out: "\nNumber of files: 7\nTotal bytes sent: 378\n", added: [], modified: [], deleted: [] },
     { name: "attribute-only change counts as modified", out: ".f...p..... scripts/run.sh\n", added: [], modified: ["scripts/run.sh"], deleted: [] },
-    { name: "directory-only lines are ignored", out: ".d..t...... ./\ncd+++++++++ empty/\n*deleting   olddir/\n", added: [], modified: [], deleted: [] },
+    { name: "directories count, their times do not", out: ".d..t...... ./\ncd+++++++++ empty/\n*deleting   olddir/\n.d...p..... conf/\n", added: ["empty/"], modified: ["conf/"], deleted: ["olddir/"] },
     { name: "names with spaces", out: "<f+++++++++ my file.txt\n*deleting   old name.txt\n", added: ["my file.txt"], modified: [], deleted: ["old name.txt"] },
   ];
   for (const c of cases) {
@@ -70,6 +70,6 @@ describe("rsync output parsers", () => {
   });
 
   it("describes changes with the first paths", () => {
-    assert.equal(describeChanges(parseItemizedChanges(REMOTE_PUSH)), "2 modified, 2 added, 1 deleted (first: README.md, data/blob.bin, src/app.py)");
+    assert.equal(describeChanges(parseItemizedChanges(REMOTE_PUSH)), "2 modified, 3 added, 1 deleted (first: README.md, data/blob.bin, src/)");
   });
 });

@@ -1,0 +1,23 @@
+/**
+ * The names repo-sync owns at the top of every target directory: the marker, the managed flag and the
+ * temporary files the marker is written through. Nothing else may write them, so a commit that holds
+ * one of them is refused at the source (it could otherwise plant a symlink where the marker is
+ * written), and rsync neither sends nor deletes them. Pure: no I/O.
+ */
+
+/** The commit the target holds; written only after a complete transfer. */
+export const MARKER_FILE = ".sync_rev";
+/** Present once repo-sync has written into the directory: the `--delete` guard's proof of ownership. */
+export const MANAGED_FILE = ".repo-sync.managed";
+/** Prefix of the temporary files (made by `mktemp`) that the marker and the flag are renamed from. */
+export const TEMP_PREFIX = ".repo-sync.tmp.";
+/** Written by earlier versions (which locked a file, not the directory); still never shipped. */
+export const LEGACY_LOCK_FILE = ".repo-sync.lock";
+
+/** rsync filter patterns (anchored at the transfer root) that keep our names out of every transfer. */
+export const OWN_EXCLUDES = [`/${MARKER_FILE}`, `/${MARKER_FILE}.*`, "/.repo-sync.*"];
+
+/** True when `name` (an entry at the top of a tree) is one of the names repo-sync owns on a target. */
+export function isOwnName(name: string): boolean {
+  return name === MARKER_FILE || name.startsWith(`${MARKER_FILE}.`) || name.startsWith(".repo-sync.");
+}

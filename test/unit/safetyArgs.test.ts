@@ -1,0 +1,44 @@
+import * as assert from "node:assert/strict";
+import { invalidSshFilePathReason, unsafeTargetPathReason } from "../../lib/config/safety";
+import type { Target } from "../../lib/config/types";
+import { rsyncPushArgs, rsyncRemoteShell, sshFileOption } from "../../lib/transfer/rsyncArgs";
+
+const target = (over: Partial<Target> = {}): Target => ({
+  vm: "vm01", host: "10.0.0.11", port: 22, user: "deploy", keyPath: "/home/me/.ssh/id_ed25519", knownHostsPath: "/home/me/.ssh/known_hosts",
+  connectTimeoutS: 10, acceptNewHostKeys: false, path: "/srv/app/current", ...over,
+});
+const spec = { sourceDir: "/cache/tree", excludes: ["node_modules"], excludeDotGit: false, ioTimeoutS: 60 };
+
+describe("path safety and rsync/ssh argv (pure)", () => {
+  const refusedPaths: Array<[string, RegExp]> = [
+    ["/srv/x/app[1]", /wildcard/], ["/srv/x/app*", /wildcard/], ["/srv/x/app?", /wildcard/], ["/srv/x/{a,b}", /wildcard/], ["/srv/x/a]b", /wildcard/],
+    ["/srv/x/$HOME", /\$/], ["/srv/x/a'b", /quote/], ["/srv/x/a\\b", /backslash/], ["/srv/x/a\nb", /control/],
+    ["/srv", /system directory/], ["/srv/x/../y", /\.\./], ["relative/path", /relative/], ["~/app", /~/], ["/srv/-rf", /starting with `-`/],
+  ];
+  for (const [p, why] of refusedPaths) it(`refuses target path ${JSON.stringify(p)}`, () => assert.match(unsafeTargetPathReason(p) ?? "", why));
+  for (const p of ["/srv/my app", "/srv/x/a;b&c|d", "/srv/x/pct%d=1,@+:x", "/srv/x/ünï <>", "/opt/app/semi (1)#!"]) {
+    it(`accepts target path ${JSON.stringify(p)} (passed literally)`, () => assert.equal(unsafeTargetPathReason(p), undefined));
+  }
+
+  it("ssh file options are quoted and %-escaped; what ssh would mangle is refused", () => {
+    assert.equal(sshFileOption("UserKnownHostsFile", "/a dir/known hosts %h"), 'UserKnownHostsFile="/a dir/known hosts %%h"');
+    for (const bad of ['/a"b', "/a'b", "/a\\b", "/a/${HOME}/k", "/a\tb"]) {
+      assert.ok(invalidSshFilePathReason(bad), bad);
+      assert.throws(() => sshFileOption("IdentityFile", bad), /IdentityFile path/);
+    }
+  });
+
+  it("rsync's -e value keeps a spaced option value as one word", () => {
+    const e = rsyncRemoteShell(target({ knownHostsPath: "/k h/known_hosts", keyPath: "/k h/id" }));
+    assert.ok(e.includes(`-o 'UserKnownHostsFile="/k h/known_hosts"'`), e);
+    assert.ok(e.includes(`-o 'IdentityFile="/k h/id"'`), e);
+  });
+
+  it("push argv: own names excluded, checksum on request, and an unsafe path refused at the last step", () => {
+    const args = rsyncPushArgs(target(), { ...spec, checksum: true, maxDelete: 5 });
+    for (const a of ["--exclude=/.sync_rev", "--exclude=/.sync_rev.*", "--exclude=/.repo-sync.*", "--checksum", "--max-delete=5", "--protect-args"]) assert.ok(args.includes(a), a);
+    assert.equal(args.at(-1), "10.0.0.11:/srv/app/current/");
+    assert.equal(rsyncPushArgs(target(), spec).includes("--checksum"), false);
+    assert.throws(() => rsyncPushArgs(target({ path: "/srv/x/app[1]" }), spec), /wildcard/);
+  });
+});
