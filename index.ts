@@ -76,6 +76,8 @@ export = async () => {
   const source = await prepareSource(config.repository, {
     branch: cfg.get("branch"),
     pull: cfg.get("pull") !== "false",
+    // Scan every file, not only those not found clean before (the record is rebuilt from it).
+    fullScan: cfg.getBoolean("fullScan") === true,
     logger: programLogger,
   });
   const repo = config.repository;

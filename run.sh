@@ -12,7 +12,7 @@ source scripts/env.sh
 # Set-up may install a newer Node (and build pulumi, gitleaks) into the cache: read the environment again
 # afterwards, or this shell would go on with the tools it found before (the system's Node 20).
 setup() {
-  scripts/setup.sh || return
+  scripts/setup.sh "$@" || return
   # shellcheck source=scripts/env.sh
   source scripts/env.sh
   hash -r
@@ -48,7 +48,7 @@ case "$cmd" in
     npx tsc -p tsconfig.json
     exec node dist/demo/demo.js "$@" ;;
   bench)
-    setup
+    setup --bench
     npx tsc -p tsconfig.json
     exec node dist/bench/bench.js "$@" ;;
   *)

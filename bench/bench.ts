@@ -7,7 +7,6 @@
  * --smoke: tiny work loads, one run, fleets of 1/2 (what CI runs: it proves the script works; its
  * figures mean nothing). Never used with time thresholds.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,50 +21,9 @@ import { Fleet, startFleet } from "../test/fleet/fleet";
 import { fleetConfig } from "../test/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../test/fleet/sourceRepo";
 import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../test/support/pulumiCli";
+import { measureDeployLoop } from "./deployLoop";
 import { renderChart, renderMarkdown, Row } from "./report";
-
-interface Timed {
-  ms: number;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program and times it (wall clock). */
-function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ ms: performance.now() - t0, code, stdout, stderr }));
-  });
-}
-
-async function must(p: Promise<Timed>, what: string): Promise<Timed> {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  return r;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Runs `fn` `runs` times (after `reset`) and returns the median ms. */
-async function measure(runs: number, reset: () => void | Promise<void>, fn: () => Promise<Timed | number>): Promise<number> {
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    await reset();
-    const r = await fn();
-    ms.push(typeof r === "number" ? r : r.ms);
-  }
-  return median(ms);
-}
+import { measure, median, must, timed } from "./timing";
 
 /** A repo holding a copy of `src` (a real tree), committed. */
 function repoFromTree(src: string): SourceRepo {
@@ -101,12 +59,18 @@ async function main(): Promise<void> {
       out: { type: "string", default: path.join(PROJECT_ROOT, "bench", "results") },
       "no-ansible": { type: "boolean", default: false },
       "small-files": { type: "string" },
+      only: { type: "string" },
+      "big-tree": { type: "string", default: "/usr/share/doc" },
     },
   });
+  // --only sync,preview,delta,scan,deploy-loop: run just those groups (default: all).
+  const only = typeof values.only === "string" ? new Set(values.only.split(",")) : undefined;
+  const wants = (group: string) => !only || only.has(group);
   const smoke = values.smoke === true;
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
-  const fanouts = smoke ? [1, 2] : [1, 3];
-  const previewSizes = smoke ? [1, 2] : [1, 3, 16, 64];
+  // Smoke: one fan-out and one fleet size, enough to run every code path once (CI time).
+  const fanouts = smoke ? [2] : [1, 3];
+  const previewSizes = smoke ? [2] : [1, 3, 16, 64];
   const upSizes = smoke ? [2] : [3, 16];
   const smallN = Number(values["small-files"] ?? (smoke ? 200 : 50_000));
   const ansible = !values["no-ansible"] && (await timed("sh", ["-c", "command -v ansible-playbook"])).code === 0;
@@ -128,7 +92,7 @@ async function main(): Promise<void> {
     ];
     for (const l of loads) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
 
-    for (const load of loads) {
+    for (const load of wants("sync") ? loads : []) {
       const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
       const files = Number((await timed("sh", ["-c", `find '${tree}' -type f | wc -l`])).stdout.trim());
       const mb = Number((await timed("du", ["-sm", tree])).stdout.split("\t")[0]);
@@ -205,7 +169,7 @@ async function main(): Promise<void> {
     const curveRepo = repoFromTree(path.join(PROJECT_ROOT, "node_modules", "yaml"));
     cleanups.push(() => fs.rmSync(curveRepo.path, { recursive: true, force: true }));
     const curve = { name: "npm yaml (real tree)", repo: curveRepo };
-    for (const n of previewSizes) {
+    for (const n of wants("preview") ? previewSizes : []) {
       log(`no-change preview, ${n} VMs`);
       const cfgPath = path.join(work, `cfg-p${n}.yml`);
       fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: curve.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), adopt_existing: true } })));
@@ -225,27 +189,60 @@ async function main(): Promise<void> {
       }
     }
 
+    if (wants("deploy-loop")) {
+      // A ~100 MB real tree nobody here wrote, next to the npm one (smoke: the small npm tree only).
+      const loopLoads = smoke || !fs.existsSync(values["big-tree"] as string) ? [loads[0]] : [loads[0], { name: `${values["big-tree"]} (real tree)`, repo: repoFromTree(values["big-tree"] as string) }];
+      for (const l of loopLoads.slice(1)) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
+      for (const load of loopLoads) {
+        const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
+        // The first (cold) scan of the tree: repo-sync's full gate against gitleaks alone on the same files.
+        const coldCfg = path.join(work, "cfg-cold.yml");
+        fs.writeFileSync(coldCfg, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
+        const gitleaksAlone = (await scanRepository(tree, {})).durationMs;
+        const repoSyncFull = (await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["scan", "--full", "--config", coldCfg]), "repo-sync scan --full")).ms;
+        extra[`cold scan: ${load.name}`] = { gitleaksAloneMs: gitleaksAlone, repoSyncScanFullMs: Math.round(repoSyncFull), ratio: repoSyncFull / gitleaksAlone };
+        for (const n of fanouts) {
+          log(`${load.name}, ${n} VM(s): one-line commit (deploy loop)`);
+          const cfgPath = path.join(work, `cfg-loop-${n}.yml`);
+          fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), parallelism: 64, adopt_existing: true } })));
+          clearTargets(fleet, n);
+          const project = await programProject(cfgPath);
+          cleanups.push(() => project.dispose());
+          await project.ok(["config", "set", "repo-sync:pull", "false"]);
+          const targets = loadConfig(cfgPath).targets;
+          rows.push(await measureDeployLoop({
+            load: load.name, repo: load.repo, targets, cfgPath, runs, project,
+            ansible: ansible ? writeAnsible(work, fleet, n, load.repo.path, cfgPath) : undefined,
+          }));
+        }
+      }
+    }
+
     // Delta: one file changed in the big tree.
     const load = loads[0];
-    log("delta: one file changed");
-    const cfg1 = path.join(work, "cfg-delta.yml");
-    fs.writeFileSync(cfg1, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
-    await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull"]), "delta base");
-    const victim = largestFile(path.join(load.repo.path, "tree"));
-    const content = fs.readFileSync(victim);
-    const changed = Buffer.from(content);
-    const changeBytes = Math.min(100, changed.length);
-    for (let i = 0; i < changeBytes; i++) changed[Math.floor(changed.length / 2) + i - Math.floor(changeBytes / 2)] ^= 0x5a;
-    fs.writeFileSync(victim, changed);
-    load.repo.git("commit", "-q", "-am", "one file changed");
-    const delta = JSON.parse((await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull", "--json"]), "delta sync")).stdout) as { results: Array<{ bytes_transferred: number; literal_bytes: number; files_transferred: number }> };
-    extra.delta = { file: path.relative(load.repo.path, victim), fileBytes: content.length, changedBytes: changeBytes, bytesSent: delta.results[0].bytes_transferred, literalBytes: delta.results[0].literal_bytes, filesTransferred: delta.results[0].files_transferred, literalToChange: delta.results[0].literal_bytes / changeBytes, sentToChange: delta.results[0].bytes_transferred / changeBytes };
+    if (wants("delta")) {
+      log("delta: one file changed");
+      const cfg1 = path.join(work, "cfg-delta.yml");
+      fs.writeFileSync(cfg1, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
+      await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull"]), "delta base");
+      const victim = largestFile(path.join(load.repo.path, "tree"));
+      const content = fs.readFileSync(victim);
+      const changed = Buffer.from(content);
+      const changeBytes = Math.min(100, changed.length);
+      for (let i = 0; i < changeBytes; i++) changed[Math.floor(changed.length / 2) + i - Math.floor(changeBytes / 2)] ^= 0x5a;
+      fs.writeFileSync(victim, changed);
+      load.repo.git("commit", "-q", "-am", "one file changed");
+      const delta = JSON.parse((await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfg1, "--no-pull", "--json"]), "delta sync")).stdout) as { results: Array<{ bytes_transferred: number; literal_bytes: number; files_transferred: number }> };
+      extra.delta = { file: path.relative(load.repo.path, victim), fileBytes: content.length, changedBytes: changeBytes, bytesSent: delta.results[0].bytes_transferred, literalBytes: delta.results[0].literal_bytes, filesTransferred: delta.results[0].files_transferred, literalToChange: delta.results[0].literal_bytes / changeBytes, sentToChange: delta.results[0].bytes_transferred / changeBytes };
+    }
 
     // Secret scan: cost per commit (uncached) and how often it runs in one `pulumi up` over 3 VMs.
-    log("secret scan");
-    const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
-    extra.scanMs = median(await Promise.all(Array.from({ length: Math.max(1, runs) }, async () => (await scanRepository(tree, {})).durationMs)));
-    extra.gitleaksRunsPerUp = await countScans(work, fleet, load.repo, Math.min(3, fleet.vms.length));
+    if (wants("scan")) {
+      log("secret scan");
+      const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
+      extra.scanMs = median(await Promise.all(Array.from({ length: Math.max(1, runs) }, async () => (await scanRepository(tree, {})).durationMs)));
+      extra.gitleaksRunsPerUp = await countScans(work, fleet, load.repo, Math.min(3, fleet.vms.length));
+    }
   } finally {
     for (const c of cleanups) c();
     await fleet.stop();

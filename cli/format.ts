@@ -3,6 +3,7 @@
  * had them (RepoStatus: vm, host, path, expected, actual, in_sync, error).
  */
 import * as path from "node:path";
+import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
 import { markerProblem, RepoStatus } from "../lib/sync/status";
@@ -100,15 +101,17 @@ export function syncJson(s: SyncSummary) {
  * Findings as `file:line:rule  fingerprint FP` lines (no secret material); FP is relative to the
  * scanned folder, the line its `.gitleaksignore` takes.
  */
-export function formatScan(r: SecretScanResult): string {
-  if (!r.hasSecrets) return `no secrets found in ${r.scannedPath} (gitleaks ${r.toolVersion}, ${r.durationMs} ms)\n`;
+export function formatScan(r: SecretScanResult | IncrementalScanResult): string {
+  const scope = "totalFiles" in r && !r.full ? `; ${r.scannedFiles} of ${r.totalFiles} files scanned, the others found clean before` : "";
+  if (!r.hasSecrets) return `no secrets found in ${r.scannedPath} (gitleaks ${r.toolVersion}, ${r.durationMs} ms${scope})\n`;
   return `${r.findings.length} secret(s) found in ${r.scannedPath} (redacted):\n` + r.findings.map((f) => `  ${f.file}:${f.line}:${f.rule}  fingerprint ${f.fingerprint}`).join("\n") + "\n"
     + `false positive: add its fingerprint as a line of ${path.join(r.scannedPath, ".gitleaksignore")} (commit it) and scan again\n`;
 }
 
 /** The seed's SecretScanResult shape. */
-export function scanJson(r: SecretScanResult) {
+export function scanJson(r: SecretScanResult | IncrementalScanResult) {
   return {
+    ...("totalFiles" in r ? { scanned_files: r.scannedFiles, total_files: r.totalFiles, full: r.full } : {}),
     has_secrets: r.hasSecrets,
     findings: r.findings,
     redacted: r.redacted,

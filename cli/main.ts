@@ -1,10 +1,11 @@
 /**
  * `repo-sync` command line: sync / status / verify / scan over the library.
  *
- *   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
+ *   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
  *   repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
  *   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
+ *   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]   the gate over what sync would push
  *
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.
  */
@@ -12,7 +13,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "../lib/config/load";
 import { errorMessage, isRepoSyncError } from "../lib/errors";
-import { verifySync } from "../lib/index";
+import { scanBranch, verifySync } from "../lib/index";
 import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
@@ -23,10 +24,11 @@ import { formatScan, formatStatusTable, formatSyncSummary, scanJson, statusJson,
 export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
 
 const USAGE = `usage:
-  repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--config PATH] [--json]
+  repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
   repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]
-  repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]
+  repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]      a folder
+  repo-sync scan   [--full] [--branch B] [--config PATH] [--json]  what sync would push
 default config: ${DEFAULT_CONFIG_PATH}`;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
@@ -49,6 +51,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         json: { type: "boolean", default: false },
         "gitleaks-config": { type: "string" },
         checksum: { type: "boolean", default: false },
+        full: { type: "boolean", default: false },
+        "full-scan": { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -62,7 +66,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     switch (command) {
       case "sync": {
         const config = loadConfig(o.config as string);
-        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], logger });
+        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], fullScan: o["full-scan"] === true, logger });
         out(json ? JSON.stringify(syncJson(summary), null, 2) + "\n" : formatSyncSummary(summary));
         return summary.ok ? EXIT.ok : EXIT.failed;
       }
@@ -75,10 +79,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.drift;
       }
       case "scan": {
-        const dir = path.resolve(parsed.positionals[0] ?? ".");
+        // A folder when one is named; else the gate over what `sync` would push (incremental unless --full).
+        const folder = parsed.positionals[0];
         const rules = o["gitleaks-config"] ? path.resolve(o["gitleaks-config"] as string) : undefined;
-        const result = await scanRepository(dir, { configPath: rules, cacheDir: cacheDir() });
-        if (result.hasSecrets) logger.alert({ alert: "secrets_found", tool: "gitleaks", path: dir, count: result.findings.length, findings: result.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })) });
+        const dir = folder === undefined ? undefined : path.resolve(folder);
+        const result = dir !== undefined
+          ? await scanRepository(dir, { configPath: rules, cacheDir: cacheDir() })
+          : await scanBranch(loadConfig(o.config as string), { branch: o.branch, full: o.full === true });
+        if (result.hasSecrets) logger.alert({ alert: "secrets_found", tool: "gitleaks", path: result.scannedPath, count: result.findings.length, findings: result.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })) });
         out(json ? JSON.stringify(scanJson(result), null, 2) + "\n" : formatScan(result));
         return result.hasSecrets ? EXIT.secrets : EXIT.ok;
       }

@@ -11,7 +11,8 @@ import { exportCommitTree } from "./source/exportTree";
 import { resolveSource } from "./source/git";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
-import { transferSpecFor } from "./sync/prepareSource";
+import type { IncrementalScanResult } from "./scan/scanIncremental";
+import { scanSourceTree, transferSpecFor } from "./sync/prepareSource";
 import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
 import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
 
@@ -67,6 +68,17 @@ export async function expectedState(config: Config, branch?: string): Promise<Ex
   const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, src.commit, src.branch, cacheDir());
   const transfer = transferSpecFor(repo, treeDir, gitDir);
   return { commit: src.commit, transfer };
+}
+
+/**
+ * The secret gate over what `sync` would push now (the branch tip, no pull), as sync runs it:
+ * incremental, or every file with `full` (which also rebuilds the record of files found clean).
+ */
+export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
+  const repo = config.repository;
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
+  const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
+  return scanSourceTree(repo, src.commit, treeDir, cacheDir(), opts.full);
 }
 
 /** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */

@@ -27,6 +27,19 @@ else
   say "Debian packages present: rsync, openssh-server, openssh-client, git"
 fi
 
+# --- What the benchmark compares against (./run.sh bench): Ansible's synchronize ---------------------
+if [ "${1:-}" = --bench ]; then
+  if command -v ansible-playbook >/dev/null; then
+    say "ansible present: $(ansible --version 2>/dev/null | head -1)"
+  elif [ "$(id -u)" = 0 ]; then
+    say "installing Debian's ansible (ansible.posix.synchronize) for the benchmark"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible >/dev/null
+  else
+    say "WARNING: ansible is missing and this is not root: the benchmark's Ansible column will be skipped (sudo apt-get install ansible)"
+  fi
+fi
+
 # --- Node.js >= 22 --------------------------------------------------------------------------------
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ -x "$REPO_SYNC_NODE_HOME/bin/node" ]; then

@@ -125,20 +125,8 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       hint: "pass an existing folder (repo-sync scan PATH), or check repository.main_repo_path",
     });
   }
-  // gitleaks runs with the tree as cwd: a relative rules path would resolve against the tree.
-  const rulesPath = path.resolve(opts.configPath ?? defaultRulesFile(cacheDir));
-  let rulesText: string;
-  try {
-    rulesText = fs.readFileSync(rulesPath, "utf8");
-  } catch (err) {
-    throw new RepoSyncError("scan", `gitleaks rules file ${rulesPath} cannot be read`, {
-      hint: "fix repository.secret_scanning.config_path (relative paths resolve against the config file's folder)",
-      cause: err,
-    });
-  }
-  const cacheFile = opts.cacheKey
-    ? path.join(cacheDir, "scans", `${opts.cacheKey}-${sha256([rulesText, toolVersion, SCAN_SCHEME, `ignoreInlineAllow=${ignoreInlineAllow}`].join("\0")).slice(0, 16)}.json`)
-    : undefined;
+  const { rulesPath, rulesText } = readRules(opts.configPath, cacheDir);
+  const cacheFile = opts.cacheKey ? path.join(cacheDir, "scans", `${opts.cacheKey}-${scanIdentity(rulesText, toolVersion, ignoreInlineAllow)}.json`) : undefined;
   if (cacheFile && fs.existsSync(cacheFile)) {
     const hit = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as SecretScanResult;
     return { ...hit, scannedPath: dir, cached: true };
@@ -178,6 +166,28 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     return result;
   } finally {
     fs.rmSync(reportDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What makes two scans of the same file agree: the rules, the gitleaks version, the way we run it and
+ * its options. A result (or a file found clean) is reused only under the same identity.
+ */
+export function scanIdentity(rulesText: string, toolVersion: string, ignoreInlineAllow: boolean): string {
+  return sha256([rulesText, toolVersion, SCAN_SCHEME, `ignoreInlineAllow=${ignoreInlineAllow}`].join("\0")).slice(0, 16);
+}
+
+/** The rules file a scan passes with --config (absolute), and its text. */
+export function readRules(configPath: string | undefined, cacheDir: string): { rulesPath: string; rulesText: string } {
+  // gitleaks runs with the tree as cwd: a relative rules path would resolve against the tree.
+  const rulesPath = path.resolve(configPath ?? defaultRulesFile(cacheDir));
+  try {
+    return { rulesPath, rulesText: fs.readFileSync(rulesPath, "utf8") };
+  } catch (err) {
+    throw new RepoSyncError("scan", `gitleaks rules file ${rulesPath} cannot be read`, {
+      hint: "fix repository.secret_scanning.config_path (relative paths resolve against the config file's folder)",
+      cause: err,
+    });
   }
 }
 

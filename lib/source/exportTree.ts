@@ -1,6 +1,8 @@
 /**
  * Exports exactly the tree of one commit into a cached folder: what is pushed is that tree, not
- * whatever else lies in the checkout (untracked `.env`, build output). Each commit is exported once.
+ * whatever else lies in the checkout (untracked `.env`, build output). Each commit is exported once,
+ * derived from the last export (hard links plus the paths that changed) when there is one, so that a
+ * new commit costs what changed, not the size of the tree.
  *
  * File times are derived from each blob's hash, so that two exports of the same content carry the same
  * mtime: rsync's quick check (size + mtime) then skips unchanged files across commits, and a file that
@@ -35,6 +37,17 @@ export function parseLsTree(z: string): Array<{ mode: string; type: string; hash
     });
 }
 
+/**
+ * The files of a commit that gitleaks reads (regular files: it does not follow symlinks; submodule
+ * pointers have no content here), each with its blob hash.
+ */
+export async function commitFiles(repoPath: string, commit: string): Promise<Array<{ path: string; id: string }>> {
+  const listing = await git(repoPath, ["ls-tree", "-r", "-z", "--full-tree", commit], {});
+  return parseLsTree(listing)
+    .filter((row) => row.type === "blob" && row.mode !== "120000")
+    .map((row) => ({ path: row.path, id: row.hash }));
+}
+
 /** Where a repository's exports are cached. */
 export function exportRoot(cacheDir: string, repoPath: string): string {
   const id = createHash("sha256").update(path.resolve(repoPath)).digest("hex").slice(0, 16);
@@ -60,13 +73,12 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   try {
     const env = { GIT_INDEX_FILE: index };
     await git(repoPath, ["read-tree", commit], env);
-    await git(repoPath, ["checkout-index", "--all", "--force", `--prefix=${tree}/`], env);
-    fs.mkdirSync(tree, { recursive: true }); // an empty commit still exports a folder
-    const listing = await git(repoPath, ["ls-tree", "-r", "-z", "--full-tree", commit], {});
-    for (const row of parseLsTree(listing)) {
-      if (row.type !== "blob" || row.mode === "120000") continue; // symlink times are not synced (-J)
-      const t = blobMtime(row.hash);
-      fs.utimesSync(path.join(tree, row.path), t, t);
+    const base = latestExport(root);
+    if (!(base && (await deriveExport(repoPath, base, commit, tree, env)))) {
+      await git(repoPath, ["checkout-index", "--all", "--force", `--prefix=${tree}/`], env);
+      fs.mkdirSync(tree, { recursive: true }); // an empty commit still exports a folder
+      const listing = await git(repoPath, ["ls-tree", "-r", "-z", "--full-tree", commit], {});
+      for (const row of parseLsTree(listing)) setBlobMtime(tree, row.path, row.mode, row.hash);
     }
     try {
       fs.renameSync(tree, final);
@@ -79,6 +91,90 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   }
   prune(root, final);
   return final;
+}
+
+/** Sets a checked-out blob's deterministic mtime (symlink times are not synced: rsync -J). */
+function setBlobMtime(tree: string, rel: string, mode: string, hash: string): void {
+  if (mode === "120000" || mode === "160000" || mode === "040000") return;
+  const t = blobMtime(hash);
+  fs.utimesSync(path.join(tree, rel), t, t);
+}
+
+/** One line of `git diff --raw -z`: modes, blobs, status letter and path. */
+export interface RawChange {
+  oldMode: string;
+  newMode: string;
+  newHash: string;
+  status: string;
+  path: string;
+}
+
+/** Parses `git diff --raw -z --no-renames` output (pure). */
+export function parseRawDiff(z: string): RawChange[] {
+  const parts = z.split("\0");
+  const out: RawChange[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const m = /^:(\d{6}) (\d{6}) [0-9a-f]+ ([0-9a-f]+) ([A-Z])\d*$/.exec(parts[i]);
+    if (!m) break;
+    out.push({ oldMode: m[1], newMode: m[2], newHash: m[3], status: m[4], path: parts[i + 1] });
+  }
+  return out;
+}
+
+/**
+ * The most recently used complete export (the base a new export is derived from), or undefined.
+ */
+function latestExport(root: string): { dir: string; commit: string } | undefined {
+  let best: { dir: string; commit: string; t: number } | undefined;
+  for (const name of fs.readdirSync(root)) {
+    if (!/^[0-9a-f]{40}$/.test(name)) continue;
+    const dir = path.join(root, name);
+    const t = fs.statSync(dir).mtimeMs;
+    if (!best || t > best.t) best = { dir, commit: name, t };
+  }
+  return best;
+}
+
+/**
+ * Builds `tree` for `commit` from an earlier export: a hard-linked copy of it (cheap: no file data is
+ * copied), then only the paths `git diff --raw` names are removed and checked out again. Files are
+ * never changed in place (they are shared with the base): a changed path is unlinked first and
+ * written as a new file by checkout-index. Returns false (nothing usable built) when the base
+ * commit is unknown to the repository, so that the caller exports from scratch.
+ */
+async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, env: Record<string, string>): Promise<boolean> {
+  const diff = await runProgram("git", ["-C", repoPath, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"], { timeoutMs: 600_000 });
+  if (diff.exitCode !== 0) return false;
+  const cp = await runProgram("cp", ["-al", "--", base.dir, tree], { timeoutMs: 600_000 });
+  if (cp.exitCode !== 0) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    return false;
+  }
+  const changes = parseRawDiff(diff.stdout);
+  for (const c of changes) {
+    fs.rmSync(path.join(tree, c.path), { recursive: true, force: true });
+    if (c.newMode === "000000") pruneEmptyParents(tree, c.path);
+  }
+  const added = changes.filter((c) => c.newMode !== "000000");
+  if (added.length > 0) {
+    const r = await runProgram("git", ["-C", repoPath, "checkout-index", "--force", "-z", "--stdin", `--prefix=${tree}/`], { env, input: added.map((c) => c.path).join("\0") + "\0", timeoutMs: 600_000 });
+    if (r.exitCode !== 0) {
+      throw new RepoSyncError("source", `git checkout-index failed while exporting ${commit.slice(0, 12)} from the export of ${base.commit.slice(0, 12)}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr, hint: "check that the repository is intact (git fsck)" });
+    }
+    for (const c of added) setBlobMtime(tree, c.path, c.newMode, c.newHash);
+  }
+  return true;
+}
+
+/** Removes the folders that deleting `rel` left empty (git has no empty folders), up to the top. */
+function pruneEmptyParents(tree: string, rel: string): void {
+  for (let dir = path.dirname(rel); dir !== "." && dir !== "/"; dir = path.dirname(dir)) {
+    try {
+      fs.rmdirSync(path.join(tree, dir));
+    } catch {
+      return; // not empty (or already gone): its parents are not empty either
+    }
+  }
 }
 
 async function git(repoPath: string, args: string[], env: Record<string, string>): Promise<string> {

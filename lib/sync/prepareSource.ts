@@ -3,15 +3,18 @@
  * the commit, export its exact tree, and pass the secret gate on that tree.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { RepositorySettings } from "../config/types";
 import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { cacheDir } from "../paths";
 import { formatFindings, Finding } from "../scan/gitleaksReport";
 import { scanHistory } from "../scan/scanHistory";
-import { scanRepository, SecretScanResult } from "../scan/scanRepository";
+import { IncrementalScanResult, scanTreeIncremental } from "../scan/scanIncremental";
+import type { SecretScanResult } from "../scan/scanRepository";
 import { exportHistory } from "../source/exportHistory";
-import { exportCommitTree } from "../source/exportTree";
+import { commitFiles, exportCommitTree, exportRoot } from "../source/exportTree";
+import { worktreeEntries } from "../source/worktreeFiles";
 import { modifiedTrackedFiles, resolveSource, topLevelNames } from "../source/git";
 import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
@@ -53,6 +56,8 @@ export interface PrepareOptions {
   pull?: boolean;
   logger: Logger;
   cacheDir?: string;
+  /** Scan every file again, not only those not found clean before (rules edited by hand, doubt). */
+  fullScan?: boolean;
 }
 
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
@@ -89,13 +94,7 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
 
   let scan: SecretScanResult | undefined;
   if (repo.secretScanning.enabled) {
-    scan = await scanRepository(treeDir, {
-      configPath: repo.secretScanning.configPath,
-      // A worktree can change between runs without a new commit: only exported trees are cached.
-      cacheKey: repo.sourceMode === "commit" ? commit : undefined,
-      cacheDir: cache,
-      ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow,
-    });
+    scan = await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan);
     if (gitDir) {
       const history = await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow });
       scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
@@ -124,6 +123,23 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
     scan,
     warnings: [],
   };
+}
+
+/**
+ * The secret gate over the tree to push. Only files not found clean before are scanned (see
+ * scan/scanIncremental.ts); a worktree's files are named by their content hash like a commit's blobs.
+ */
+export async function scanSourceTree(repo: RepositorySettings, commit: string, treeDir: string, cache: string, full?: boolean): Promise<IncrementalScanResult> {
+  const recordId = path.basename(exportRoot(cache, repo.mainRepoPath));
+  const entries = repo.sourceMode === "worktree"
+    ? await worktreeEntries(treeDir, path.join(cache, "scans", `stat-${recordId}.json`))
+    : await commitFiles(repo.mainRepoPath, commit);
+  return scanTreeIncremental(treeDir, entries, recordId, {
+    configPath: repo.secretScanning.configPath,
+    ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow,
+    cacheDir: cache,
+    full,
+  });
 }
 
 /**

@@ -25,6 +25,8 @@ export interface SyncOptions {
   branch?: string;
   force?: boolean;
   pull?: boolean;
+  /** Scan every file of the tree, not only those not found clean before. */
+  fullScan?: boolean;
   logger: Logger;
   /** Only these VM ids (default: every push target). */
   vms?: string[];
@@ -45,7 +47,7 @@ export function selectTargets(config: Config, vms: string[] | undefined): Target
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
-  const source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, logger: opts.logger });
+  const source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger });
   const results = await convergeAll(config, targets, source, opts);
   return { commit: source.commit, branch: source.branch, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
 }

@@ -14,9 +14,11 @@ describe("benchmark smoke run (./run.sh bench --smoke): the script works; no tim
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     const json = JSON.parse(fs.readFileSync(path.join(out, "latest.json"), "utf8")) as { rows: Array<{ group: string; baselineMs: number; cases: Record<string, number | null> }>; extra: { gitleaksRunsPerUp: number; delta: { bytesSent: number } } };
     const groups = new Set(json.rows.map((x) => x.group));
-    for (const g of ["initial sync", "no-change sync", "no-change preview", "no-change up"]) assert.ok(groups.has(g), g);
+    for (const g of ["initial sync", "no-change sync", "no-change preview", "no-change up", "one-line commit (deploy loop)"]) assert.ok(groups.has(g), g);
     for (const row of json.rows) assert.ok(row.baselineMs > 0);
     assert.equal(json.extra.gitleaksRunsPerUp, 1, "the secret scan runs once per commit, not once per VM");
+    const loop = json.rows.find((x) => x.group === "one-line commit (deploy loop)");
+    assert.ok(loop && typeof loop.cases["repo-sync CLI"] === "number" && typeof loop.cases["pulumi up"] === "number", JSON.stringify(loop));
     assert.ok(json.extra.delta.bytesSent > 0);
     assert.match(fs.readFileSync(path.join(out, "latest.md"), "utf8"), /\| initial sync|## initial sync/);
     assert.match(fs.readFileSync(path.join(out, "preview-vs-fleet.svg"), "utf8"), /<svg/);

@@ -234,4 +234,26 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
     assert.match(broken.stderr, /gitleaks rules file \/nonexistent\/rules\.toml cannot be read/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it("scan without a folder is the gate over what sync would push: incremental, --full rescans everything", async () => {
+    type ScanDoc = { has_secrets: boolean; scanned_files: number; total_files: number; full: boolean };
+    const full = await runCli(["scan", "--full", "--config", cfg, "--json"]);
+    assert.equal(full.code, 0, full.stderr);
+    const fullDoc = json<ScanDoc>(full);
+    assert.equal(fullDoc.full, true);
+    assert.ok(fullDoc.total_files >= 6 && fullDoc.scanned_files === fullDoc.total_files, full.stdout);
+    assert.equal(json<ScanDoc>(await runCli(["scan", "--config", cfg, "--json"])).scanned_files, 0, "nothing new since the full scan");
+    const before = repo.head();
+    try {
+      repo.commit({ "notes/new.txt": "one new file\n" }, "one new file");
+      const inc = json<ScanDoc>(await runCli(["scan", "--config", cfg, "--json"]));
+      assert.deepEqual([inc.scanned_files, inc.full, inc.has_secrets], [1, false, false]);
+      const text = await runCli(["scan", "--config", cfg]);
+      assert.match(text.stdout, /no secrets found .*0 of \d+ files scanned, the others found clean before/);
+      const synced = await runCli(["sync", "vm01", "--full-scan", "--config", cfg]);
+      assert.equal(synced.code, 0, synced.stderr);
+    } finally {
+      repo.git("reset", "-q", "--hard", before);
+    }
+  });
 });

@@ -105,7 +105,8 @@ describe("security: host keys, the --delete guard, the secret gate", function ()
       const r = json<SyncDoc>(run).results[0];
       assert.equal(r.error?.kind, "unsafe-target");
       assert.match(r.error?.message ?? "", /would delete \d+ paths .*more than repository\.max_delete \(1\); nothing was changed/);
-      assert.equal(fs.existsSync(target("vm02", ".sync_rev")), false, "the marker never names a tree that did not fully arrive");
+      assert.equal(fs.readFileSync(target("vm02", ".sync_rev"), "utf8"), `${before}\n`, "refused before any byte moved: the marker still names the tree that is there");
+      assert.equal(fs.existsSync(target("vm02", "src/app.py")), true);
     } finally {
       writeCfg();
       repo.git("reset", "-q", "--hard", before);

@@ -1,0 +1,90 @@
+/**
+ * The deploy loop: every run is a new one-line commit, deployed to VMs already holding the previous
+ * one, with nothing pre-warmed for that commit (its export and its secret scan are part of the time).
+ * Each tool pays for the commit itself too, so the columns compare what a user waits for.
+ *   floor:   commit + bare `rsync -a --delete` of the checkout to every VM in parallel
+ *   CLI:     commit + `repo-sync sync`
+ *   up:      commit + `pulumi up --skip-preview`
+ *   Ansible: commit + `ansible.posix.synchronize` of the checkout (no secret gate)
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Target } from "../lib/config/types";
+import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
+import type { SourceRepo } from "../test/fleet/sourceRepo";
+import { PROJECT_ROOT, PulumiProject } from "../test/support/pulumiCli";
+import type { Row } from "./report";
+import { measure, must, timed } from "./timing";
+
+/** What the deploy loop needs to run one tool against one load and fan-out. */
+export interface DeployLoopSetup {
+  load: string;
+  repo: SourceRepo;
+  targets: Target[];
+  cfgPath: string;
+  runs: number;
+  /** A Pulumi project on this config, already up (undefined: no `pulumi up` column). */
+  project?: PulumiProject;
+  /** An Ansible inventory and playbook pushing the checkout (undefined: no Ansible column). */
+  ansible?: { inventory: string; playbook: string };
+}
+
+/** A file in the repo whose last line changes at each commit. */
+const LOOP_FILE = "deploy-loop.txt";
+let counter = 0;
+
+/** Writes one changed line and commits it (what every column pays first). */
+function oneLineCommit(repo: SourceRepo): void {
+  counter++;
+  fs.writeFileSync(path.join(repo.path, LOOP_FILE), `deploy ${counter} at ${Date.now()}\n`);
+  repo.git("add", "--", LOOP_FILE);
+  repo.git("commit", "-q", "-m", `deploy ${counter}`);
+}
+
+/** Times the loop for every tool; returns the row (ms, medians) with bare rsync as the baseline. */
+export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
+  const cli = path.join(PROJECT_ROOT, "bin", "repo-sync");
+  const rsyncCheckout = () => Promise.all(s.targets.map((t) => must(timed("rsync", ["-a", "--delete", "--omit-dir-times", "-e", rsyncRemoteShell(t), "--exclude=.git", `${s.repo.path}/`, `${t.host}:${t.path}/`]), "rsync")));
+  const bare = async () => {
+    const t0 = performance.now();
+    oneLineCommit(s.repo);
+    await rsyncCheckout();
+    return performance.now() - t0;
+  };
+  const viaCli = async () => {
+    const t0 = performance.now();
+    oneLineCommit(s.repo);
+    await must(timed(cli, ["sync", "--config", s.cfgPath, "--no-pull"]), "repo-sync sync (deploy loop)");
+    return performance.now() - t0;
+  };
+  // Before each measured run the same kind of push leaves every VM at the previous commit: the
+  // checkout's own file times for rsync and Ansible, the export's blob-derived times for repo-sync.
+  const settle = async () => void (await must(timed(cli, ["sync", "--config", s.cfgPath, "--no-pull"]), "settle"));
+  const settleCheckout = async () => void (await rsyncCheckout());
+  const cases: Record<string, number | null> = {};
+  const tBare = await measure(s.runs, settleCheckout, bare);
+  cases["repo-sync CLI"] = await measure(s.runs, settle, viaCli);
+  if (s.project) {
+    const p = s.project;
+    const up = () => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: p.dir, env: p.env }), "pulumi up (deploy loop)");
+    await up();
+    cases["pulumi up"] = await measure(s.runs, async () => void (await up()), async () => {
+      const t0 = performance.now();
+      oneLineCommit(s.repo);
+      await up();
+      return performance.now() - t0;
+    });
+  }
+  if (s.ansible) {
+    const a = s.ansible;
+    const play = () => must(timed("ansible-playbook", ["-i", a.inventory, a.playbook], { env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_NOCOLOR: "1" } }), "ansible-playbook (deploy loop)");
+    cases["Ansible synchronize"] = await measure(s.runs, settleCheckout, async () => {
+      const t0 = performance.now();
+      oneLineCommit(s.repo);
+      await play();
+      return performance.now() - t0;
+    });
+  }
+  cases.CopyToRemote = null;
+  return { group: "one-line commit (deploy loop)", load: s.load, vms: s.targets.length, baseline: "bare rsync", baselineMs: tBare, cases };
+}

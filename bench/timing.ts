@@ -1,0 +1,46 @@
+/** Timing helpers for the benchmark: run a program, time it, take medians. */
+import { spawn } from "node:child_process";
+
+/** What one timed run of a program did. */
+export interface Timed {
+  ms: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program and times it (wall clock). */
+export function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ ms: performance.now() - t0, code, stdout, stderr }));
+  });
+}
+
+export async function must(p: Promise<Timed>, what: string): Promise<Timed> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs `fn` `runs` times (after `reset`) and returns the median ms. */
+export async function measure(runs: number, reset: () => void | Promise<void>, fn: () => Promise<Timed | number>): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await reset();
+    const r = await fn();
+    ms.push(typeof r === "number" ? r : r.ms);
+  }
+  return median(ms);
+}

@@ -1,0 +1,92 @@
+/**
+ * The secret gate at the cost of what changed: gitleaks runs only over the (path, content) pairs of a
+ * tree that no earlier scan under the same identity found clean (see cleanRecord.ts). Those files
+ * are materialized under their own relative paths (rules and allowlists look at paths), beside the
+ * tree's `.gitleaksignore`, and scanned as a folder: a finding names the same file, line and
+ * fingerprint a full scan prints. Anything that could change a verdict (rules, gitleaks version,
+ * options, `.gitleaksignore`) selects another record, which starts empty: a full scan.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { advanceRecord, pairKey, readRecord, TreeEntry, writeRecord } from "./cleanRecord";
+import { gitleaksVersion, readRules, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
+
+/** Options for {@link scanTreeIncremental}. */
+export interface IncrementalScanOptions {
+  /** gitleaks rules; default: gitleaks' built-in rules. */
+  configPath?: string;
+  ignoreInlineAllow?: boolean;
+  cacheDir: string;
+  /** Ignore the record: scan every file (the record is then rebuilt from this scan). */
+  full?: boolean;
+  gitleaksBin?: string;
+}
+
+/** A scan result that also says how much was really scanned. */
+export interface IncrementalScanResult extends SecretScanResult {
+  /** Files gitleaks read in this run (all of them for a full scan, 0 when nothing was new). */
+  scannedFiles: number;
+  /** Files of the tree. */
+  totalFiles: number;
+  full: boolean;
+}
+
+/**
+ * Scans the tree in `treeDir`, whose files are `entries` (regular files only: gitleaks does not
+ * follow symlinks), skipping pairs found clean before. `recordId` names the repository.
+ */
+export async function scanTreeIncremental(treeDir: string, entries: TreeEntry[], recordId: string, opts: IncrementalScanOptions): Promise<IncrementalScanResult> {
+  const bin = opts.gitleaksBin ?? "gitleaks";
+  const version = await gitleaksVersion(bin);
+  const { rulesPath, rulesText } = readRules(opts.configPath, opts.cacheDir);
+  const ignoreInlineAllow = opts.ignoreInlineAllow === true;
+  const identity = scanIdentity(rulesText, version, ignoreInlineAllow);
+  const ignoreFile = readIfFile(path.join(treeDir, ".gitleaksignore"));
+  const key = createHash("sha256").update(`${identity}\0${ignoreFile ?? "-"}`).digest("hex").slice(0, 16);
+  const recordFile = path.join(opts.cacheDir, "scans", "clean", `${recordId}-${key}.tsv`);
+  const record = opts.full ? new Map<string, number>() : readRecord(recordFile);
+  const pending = entries.filter((e) => !record.has(pairKey(e)));
+  const scanOpts = { configPath: rulesPath, ignoreInlineAllow, cacheDir: opts.cacheDir, gitleaksBin: bin };
+
+  let result: SecretScanResult;
+  const full = pending.length === entries.length;
+  if (full) {
+    result = await scanRepository(treeDir, scanOpts);
+  } else if (pending.length === 0) {
+    result = { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath: treeDir, configPath: rulesPath, ignoreInlineAllow, cached: true };
+  } else {
+    const work = fs.mkdtempSync(path.join(opts.cacheDir, "scans", ".pending-"));
+    try {
+      materialize(treeDir, work, pending, ignoreFile);
+      result = { ...(await scanRepository(work, scanOpts)), scannedPath: treeDir };
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }
+  if (!result.hasSecrets) writeRecord(recordFile, advanceRecord(record, entries));
+  return { ...result, scannedFiles: pending.length, totalFiles: entries.length, full };
+}
+
+/** Hard-links (or copies, across file systems) the pending files into `work` under their paths. */
+function materialize(treeDir: string, work: string, pending: TreeEntry[], ignoreFile: string | undefined): void {
+  for (const e of pending) {
+    const to = path.join(work, e.path);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    try {
+      fs.linkSync(path.join(treeDir, e.path), to);
+    } catch {
+      fs.copyFileSync(path.join(treeDir, e.path), to);
+    }
+  }
+  // The tree's ignore file applies to these files as it does in a full scan.
+  if (ignoreFile !== undefined && !fs.existsSync(path.join(work, ".gitleaksignore"))) fs.writeFileSync(path.join(work, ".gitleaksignore"), ignoreFile);
+}
+
+function readIfFile(p: string): string | undefined {
+  try {
+    return fs.lstatSync(p).isFile() ? fs.readFileSync(p, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
+}
