@@ -28,13 +28,17 @@ case "$cmd" in
     npx tsc -p tsconfig.json ;;
   test)
     setup
+    # A clean build: a compiled test whose source is gone must not run.
+    rm -rf dist
     npx tsc -p tsconfig.json
     # A stray fleet from an interrupted earlier run would hold the test addresses.
     pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' 2>/dev/null || true
     status=0
     # Arguments select spec files (default: every test); e.g. ./run.sh test dist/test/unit/*.test.js
     [ $# -gt 0 ] || set -- 'dist/test/**/*.test.js'
-    npx mocha --reporter ./dist/test/support/reporter.js "$@" || status=$?
+    # Two test files at a time: most of a test's time is spent waiting on ssh, rsync and the Pulumi
+    # engine, and every file has its own fleet addresses and Pulumi backend.
+    npx mocha --parallel --jobs "${REPO_SYNC_TEST_JOBS:-2}" --reporter ./dist/test/support/reporter.js "$@" || status=$?
     # Nothing the tests started may outlive them.
     if pgrep -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' >/dev/null; then
       echo "ERROR: sshd processes of a test fleet survived the run:" >&2

@@ -88,7 +88,8 @@ async function main(): Promise<void> {
   try {
     const loads: Array<{ name: string; repo: SourceRepo }> = [
       { name: smoke ? "npm yaml (real tree)" : "npm @opentelemetry (real tree)", repo: repoFromTree(path.join(PROJECT_ROOT, "node_modules", smoke ? "yaml" : "@opentelemetry")) },
-      { name: `${smallN} small files`, repo: repoWithSmallFiles(smallN) },
+      // Smoke: the real tree only (CI time); the small-files load runs the same code.
+      ...(smoke ? [] : [{ name: `${smallN} small files`, repo: repoWithSmallFiles(smallN) }]),
     ];
     for (const l of loads) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
 
@@ -198,7 +199,13 @@ async function main(): Promise<void> {
         // The first (cold) scan of the tree: repo-sync's full gate against gitleaks alone on the same files.
         const coldCfg = path.join(work, "cfg-cold.yml");
         fs.writeFileSync(coldCfg, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
-        const gitleaksAlone = (await scanRepository(tree, {})).durationMs;
+        const alone = await scanRepository(tree, {});
+        const gitleaksAlone = alone.durationMs;
+        if (alone.hasSecrets) {
+          // A real tree has false positives (example keys in docs): accepted the documented way.
+          log(`${load.name}: ${alone.findings.length} findings accepted through .gitleaksignore`);
+          load.repo.commit({ ".gitleaksignore": alone.findings.map((f) => f.fingerprint).join("\n") + "\n" }, "accept false positives");
+        }
         const repoSyncFull = (await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["scan", "--full", "--config", coldCfg]), "repo-sync scan --full")).ms;
         extra[`cold scan: ${load.name}`] = { gitleaksAloneMs: gitleaksAlone, repoSyncScanFullMs: Math.round(repoSyncFull), ratio: repoSyncFull / gitleaksAlone };
         for (const n of fanouts) {

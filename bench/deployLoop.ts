@@ -62,6 +62,7 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
   const settle = async () => void (await must(timed(cli, ["sync", "--config", s.cfgPath, "--no-pull"]), "settle"));
   const settleCheckout = async () => void (await rsyncCheckout());
   const cases: Record<string, number | null> = {};
+  await settle(); // creates the target folders (and finds the tree's files clean once)
   const tBare = await measure(s.runs, settleCheckout, bare);
   cases["repo-sync CLI"] = await measure(s.runs, settle, viaCli);
   if (s.project) {

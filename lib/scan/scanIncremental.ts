@@ -56,6 +56,8 @@ export async function scanTreeIncremental(treeDir: string, entries: TreeEntry[],
   } else if (pending.length === 0) {
     result = { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath: treeDir, configPath: rulesPath, ignoreInlineAllow, cached: true };
   } else {
+    // Beside the exports (same file system): the pending files are hard links, not copies.
+    fs.mkdirSync(path.join(opts.cacheDir, "scans"), { recursive: true });
     const work = fs.mkdtempSync(path.join(opts.cacheDir, "scans", ".pending-"));
     try {
       materialize(treeDir, work, pending, ignoreFile);

@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from "../support/pulumiCli";
 
 /** Command pattern -> [test file, text in it that exercises the command]. */
 const COVERAGE: Array<[RegExp, string, string]> = [
-  [/^\.\/run\.sh demo( --keep)?$/, "test/e2e/demo.test.ts", "dist\", \"demo\", \"demo.js\""],
+  [/^\.\/run\.sh demo( --keep)?$/, "test/e2e/firstRun.test.ts", "\"run.sh\"), [\"demo\""],
   [/^\.\/run\.sh test$/, ".ci/run", "./run.sh test"],
   [/^\.\/run\.sh setup$/, "run.sh", "setup)\n    setup ;;"],
   [/^\.\/run\.sh bench$/, "test/bench/bench.test.ts", "bench.js"],
@@ -23,9 +23,9 @@ const COVERAGE: Array<[RegExp, string, string]> = [
   [/^pulumi preview --expect-no-changes$/, "test/e2e/pulumiUp.test.ts", "\"--expect-no-changes\""],
   [/^pulumi preview --diff$/, "test/e2e/pulumiUp.test.ts", "[\"preview\", \"--diff\"]"],
   [/^pulumi preview$/, "test/e2e/pulumiUp.test.ts", "[\"preview\", \"--json\"]"],
-  [/^pulumi up( --continue-on-error)?$/, "test/e2e/pulumiUp.test.ts", "[\"up\", \"--yes\", \"--continue-on-error\"]"],
-  [/^pulumi refresh$/, "test/e2e/pulumiUp.test.ts", "[\"refresh\", \"--yes\"]"],
-  [/^pulumi destroy$/, "test/e2e/pulumiUp.test.ts", "[\"destroy\", \"--yes\"]"],
+  [/^pulumi up( --continue-on-error)?$/, "test/e2e/pulumiLifecycle.test.ts", "[\"up\", \"--yes\", \"--continue-on-error\"]"],
+  [/^pulumi refresh$/, "test/e2e/pulumiLifecycle.test.ts", "[\"refresh\", \"--yes\"]"],
+  [/^pulumi destroy$/, "test/e2e/pulumiLifecycle.test.ts", "[\"destroy\", \"--yes\"]"],
   [/^pulumi cancel$/, "test/faults/faults.test.ts", "[\"cancel\", \"--yes\"]"],
   [/^pulumi stack init prod$/, "test/support/pulumiCli.ts", "[\"stack\", \"init\", this.stack]"],
   [/^pulumi config set repo-sync:configPath configs\/config\.yml$/, "test/support/pulumiCli.ts", "\"repo-sync:configPath\""],

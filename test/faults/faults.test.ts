@@ -39,14 +39,17 @@ function bigFiles(mb: number, tag: string): Record<string, Buffer> {
   return files;
 }
 
-/** PIDs of live processes whose command line contains `pattern` (only orphans: parent is init). */
-function processes(pattern: string, onlyOrphans: boolean): number[] {
+/**
+ * PIDs of live processes whose command line contains `pattern` (only orphans: parent is init), and,
+ * with `cwd`, that run in that folder (other test files may run Pulumi at the same time).
+ */
+function processes(pattern: string, onlyOrphans: boolean, cwd?: string): number[] {
   const out: number[] = [];
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
       const st = readProcStat(pid);
-      if (st && cmd.includes(pattern) && (!onlyOrphans || st.ppid === 1) && st.state !== "Z") out.push(Number(pid));
+      if (st && cmd.includes(pattern) && (!onlyOrphans || st.ppid === 1) && st.state !== "Z" && (!cwd || fs.readlinkSync(`/proc/${pid}/cwd`) === cwd)) out.push(Number(pid));
     } catch {
       // gone
     }
@@ -128,7 +131,7 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
       child.kill("SIGKILL");
       await new Promise((r) => child.on("close", r));
       // The orphaned provider notices that the engine is gone and exits, dropping its sessions.
-      await waitFor(() => processes("cmd/dynamic-provider", false).length === 0, 15_000, "the orphaned provider to exit");
+      await waitFor(() => processes("cmd/dynamic-provider", false, project.dir).length === 0, 15_000, "the orphaned provider to exit");
       await noMarkerLies();
       // The DIY backend keeps the killed run's lock; `pulumi cancel` removes it (documented in the README).
       await project.run(["cancel", "--yes"]);
@@ -138,7 +141,7 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
       assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
     } finally {
       // pulumi's own orphan (the language host) does not exit by itself.
-      for (const pid of processes("pulumi-language-nodejs", true)) process.kill(pid, "SIGKILL");
+      for (const pid of processes("pulumi-language-nodejs", true, project.dir)) process.kill(pid, "SIGKILL");
       project.dispose();
     }
   });

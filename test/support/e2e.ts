@@ -1,0 +1,36 @@
+/** Helpers shared by the end-to-end tests: reading `pulumi preview --json` and a VM's marker. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Fleet } from "../fleet/fleet";
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+  op: string;
+  urn: string;
+  oldState?: { inputs?: Record<string, unknown> };
+  newState?: { inputs?: Record<string, unknown> };
+}
+/** The document `pulumi preview --json` prints. */
+export interface PreviewJson {
+  steps: PreviewStep[];
+  changeSummary: Record<string, number>;
+  diagnostics?: Array<{ message: string; severity: string; urn?: string }>;
+}
+
+/** A VM's `.sync_rev` content, or undefined when it has none. */
+export function syncRev(fleet: Fleet, id: string): string | undefined {
+  const p = path.join(fleet.vm(id).targetPath, ".sync_rev");
+  return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined;
+}
+
+/** Input keys whose values differ between the old and new state of a step (the preview's diff). */
+export function changedInputs(step: PreviewStep | undefined): string[] {
+  const o = step?.oldState?.inputs ?? {};
+  const n = step?.newState?.inputs ?? {};
+  return [...new Set([...Object.keys(o), ...Object.keys(n)])].filter((k) => k !== "__provider" && JSON.stringify(o[k]) !== JSON.stringify(n[k])).sort();
+}
+
+/** "vm02" -> its step in a preview. */
+export function stepFor(preview: PreviewJson, vm: string) {
+  return preview.steps.find((s) => s.urn.endsWith(`::${vm}`));
+}
