@@ -8,7 +8,7 @@ import { stderrLogger, Logger } from "./log";
 import { cacheDir } from "./paths";
 import { exportHistory } from "./source/exportHistory";
 import { exportCommitTree } from "./source/exportTree";
-import { resolveSource } from "./source/git";
+import { resolveSource, SourceState } from "./source/git";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
 import type { IncrementalScanResult } from "./scan/scanIncremental";
@@ -63,8 +63,7 @@ export async function syncRepositoryToAllVms(opts: ApiOptions & { force?: boolea
  */
 export async function expectedState(config: Config, branch?: string): Promise<Expected> {
   const repo = config.repository;
-  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: branch ?? repo.defaultBranch, pull: false });
-  const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
+  const { src, treeDir } = await branchTree(config, branch);
   const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, src.commit, src.branch, cacheDir());
   const transfer = transferSpecFor(repo, treeDir, gitDir);
   return { commit: src.commit, transfer };
@@ -75,10 +74,16 @@ export async function expectedState(config: Config, branch?: string): Promise<Ex
  * incremental, or every file with `full` (which also rebuilds the record of files found clean).
  */
 export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
+  const { src, treeDir } = await branchTree(config, opts.branch);
+  return scanSourceTree(config.repository, src.commit, treeDir, cacheDir(), opts.full);
+}
+
+/** The branch tip as it is (no pull) and the folder holding what sync would push of it. */
+async function branchTree(config: Config, branch?: string): Promise<{ src: SourceState; treeDir: string }> {
   const repo = config.repository;
-  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: branch ?? repo.defaultBranch, pull: false });
   const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : await exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
-  return scanSourceTree(repo, src.commit, treeDir, cacheDir(), opts.full);
+  return { src, treeDir };
 }
 
 /** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */

@@ -3,8 +3,8 @@
  * `--config` (ours or the user's), so a `.gitleaks.toml` inside the scanned tree cannot replace them.
  * gitleaks runs inside the tree on `.`, so that paths, fingerprints and `.gitleaksignore` entries are
  * relative to the top of the tree (an exported tree lives in a per-commit folder: absolute paths
- * would change with every commit). Results are cached by tree identity (commit) + rules + gitleaks
- * version + options.
+ * would change with every commit). What is not scanned again, and under which identity, is decided
+ * by scanIncremental.ts.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -39,7 +39,7 @@ export interface SecretScanResult {
   configPath: string;
   /** Whether inline `gitleaks:allow` comments were ignored (so they hid nothing). */
   ignoreInlineAllow: boolean;
-  /** True when this result came from the cache (no scan ran). */
+  /** True when no scan ran: every file had been found clean before (scanIncremental.ts). */
   cached: boolean;
 }
 
@@ -47,8 +47,6 @@ export interface SecretScanResult {
 export interface ScanOptions {
   /** gitleaks rules; default: gitleaks' built-in rules. */
   configPath?: string;
-  /** Identity of the tree (a commit hash); when set, the result is cached under it. */
-  cacheKey?: string;
   cacheDir?: string;
   /** gitleaks binary (default: `gitleaks` on PATH). */
   gitleaksBin?: string;
@@ -125,12 +123,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       hint: "pass an existing folder (repo-sync scan PATH), or check repository.main_repo_path",
     });
   }
-  const { rulesPath, rulesText } = readRules(opts.configPath, cacheDir);
-  const cacheFile = opts.cacheKey ? path.join(cacheDir, "scans", `${opts.cacheKey}-${scanIdentity(rulesText, toolVersion, ignoreInlineAllow)}.json`) : undefined;
-  if (cacheFile && fs.existsSync(cacheFile)) {
-    const hit = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as SecretScanResult;
-    return { ...hit, scannedPath: dir, cached: true };
-  }
+  const { rulesPath } = readRules(opts.configPath, cacheDir);
 
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
   const reportPath = path.join(reportDir, "report.json");
@@ -158,11 +151,6 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       ignoreInlineAllow,
       cached: false,
     };
-    if (cacheFile) {
-      fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-      fs.writeFileSync(cacheFile + ".tmp", JSON.stringify(result));
-      fs.renameSync(cacheFile + ".tmp", cacheFile);
-    }
     return result;
   } finally {
     fs.rmSync(reportDir, { recursive: true, force: true });

@@ -76,7 +76,10 @@ export async function checkTarget(target: Target, expected: Expected | undefined
 export function describeStatus(s: RepoStatus): string {
   if (s.error) return `${s.vm} error: ${s.error.reason}`;
   if (s.inSync) return `${s.vm} in sync at ${short(s.actual)}`;
-  if (s.actual !== s.expected) return `${s.vm} revision ${short(s.actual) || "none"}${markerProblem(s.marker) ? ` (${markerProblem(s.marker)})` : ""} (expected ${short(s.expected)})`;
+  if (s.actual !== s.expected) {
+    const why = markerProblem(s.marker);
+    return `${s.vm} revision ${short(s.actual) || "none"}${why ? ` (${why})` : ""} (expected ${short(s.expected)})`;
+  }
   return `${s.vm} tree drift: ${s.drift ? describeChanges(s.drift) : "unknown"}`;
 }
 
