@@ -20,7 +20,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
 import { readProcStat } from "../lib/process/procStat";
 import type { Logger } from "../lib/log";
-import { connect } from "../lib/remote/ssh";
 import { TargetSession } from "../lib/remote/targetSession";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
@@ -152,8 +151,17 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
   const i = normalizeInputs(raw);
-  const src = await sourceFor(i);
-  const r = await convergeTarget(toTarget(i), src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS });
+  const target = toTarget(i);
+  // The handshake overlaps the export and scan; the target is untouched until the session starts.
+  const session = TargetSession.connect(target, i.lockTimeoutS);
+  let src: PreparedSource;
+  try {
+    src = await sourceFor(i);
+  } catch (err) {
+    await session.abandon();
+    throw err;
+  }
+  const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session });
   providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,
@@ -183,10 +191,8 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
   const i = normalizeInputs(props);
-  const conn = await connect(toTarget(i));
-  let session: TargetSession | undefined;
+  const session = await TargetSession.open(toTarget(i), i.lockTimeoutS);
   try {
-    session = await TargetSession.open(conn, i.lockTimeoutS);
     if (i.removeOnDelete) {
       if (session.header.state === "foreign") {
         throw new RepoSyncError("unsafe-target", `refusing to remove ${i.path}: it holds files but no repo-sync marker`, { vm: i.vm, hint: "remove it by hand if it really is yours" });
@@ -198,7 +204,6 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
       providerLogger.info(`${i.vm}: left the tree in ${i.path}; removed repo-sync's marker files`);
     }
   } finally {
-    session?.close();
-    conn.close();
+    await session.close();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * known_hosts parsing and matching (OpenSSH's format), so that the ssh2 connections verify host keys
- * exactly as OpenSSH does for rsync: plain and hashed (`|1|salt|hash`) names, `[host]:port`, patterns
- * with `*`, `?` and `!negation`, and `@revoked` lines. `@cert-authority` lines are skipped (no
- * certificates here).
+ * known_hosts parsing and matching (OpenSSH's format), so that the configuration check finds a VM's
+ * pinned key the way OpenSSH will look it up: plain and hashed (`|1|salt|hash`) names, `[host]:port`,
+ * patterns with `*`, `?` and `!negation`, and `@revoked` lines. `@cert-authority` lines are skipped
+ * (no certificates here). OpenSSH itself verifies the key on every connection.
  */
 import { createHmac } from "node:crypto";
 
@@ -66,22 +66,6 @@ export function findHostKeys(entries: KnownHostEntry[], host: string, port: numb
   return entries.filter((e) => entryMatches(e, name));
 }
 
-/** Outcome of checking a presented host key. */
-export type HostKeyVerdict = "trusted" | "revoked" | "changed" | "unknown";
-
-/**
- * Checks a host key blob (raw bytes, as the SSH wire format has it) against known_hosts entries:
- * `trusted` when a non-revoked entry holds exactly that key, `revoked` when it is revoked, `changed`
- * when the host has other keys (possible man in the middle), `unknown` when it has none.
- */
-export function verifyHostKey(entries: KnownHostEntry[], host: string, port: number, keyBlob: Buffer): HostKeyVerdict {
-  const mine = findHostKeys(entries, host, port);
-  const b64 = keyBlob.toString("base64");
-  if (mine.some((e) => e.revoked && e.key === b64)) return "revoked";
-  if (mine.some((e) => !e.revoked && e.key === b64)) return "trusted";
-  return mine.some((e) => !e.revoked) ? "changed" : "unknown";
-}
-
 function hashedNameMatches(pattern: string, name: string): boolean {
   const [, , salt, hash] = pattern.split("|");
   if (!salt || !hash) return false;
@@ -92,9 +76,4 @@ function hashedNameMatches(pattern: string, name: string): boolean {
 function globMatch(pattern: string, s: string): boolean {
   const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
   return re.test(s);
-}
-
-/** The known_hosts line for a key (for TOFU and for messages). */
-export function knownHostsLine(host: string, port: number, keyType: string, keyBlob: Buffer): string {
-  return `${hostLookupName(host, port)} ${keyType} ${keyBlob.toString("base64")}`;
 }

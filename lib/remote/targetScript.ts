@@ -69,6 +69,17 @@ export function probeScript(targetPath: string): string {
   ].join("\n");
 }
 
+/** The line that ends a holding probe's answer. */
+export const PROBE_DONE = "DONE";
+
+/**
+ * The probe, then a wait for stdin to close: the connection stays up for an rsync dry run over it
+ * (see sshLink.ts), and ends when the caller is done. Read-only like the probe.
+ */
+export function holdingProbeScript(targetPath: string): string {
+  return ["(", probeScript(targetPath), ")", `echo ${PROBE_DONE}`, "read -r _ || true"].join("\n");
+}
+
 /**
  * The locking session script (see the file comment). The lock is a flock on the target directory
  * itself, so there is no lock file to plant a symlink under. Every file it writes is created by
@@ -77,6 +88,9 @@ export function probeScript(targetPath: string): string {
  */
 export function sessionScript(targetPath: string, lockWaitS: number): string {
   return [
+    // Nothing happens on the target before `go`: a connection opened early (while the source is still
+    // being scanned) ends without a trace when the source is refused.
+    'read -r GO && [ "$GO" = go ] || exit 0',
     "umask 022",
     `P=${shQuote(targetPath)}`,
     NOT_A_LINK,

@@ -1,103 +1,114 @@
 /**
- * Runs the target scripts over an ssh2 connection: a read-only probe, and a locking session that
- * guards one sync (see targetScript.ts for the protocol).
+ * The target scripts (targetScript.ts) run over one SSH connection per target (sshLink.ts): a
+ * read-only probe that keeps the connection open for an rsync dry run, and a locking session that
+ * guards one sync and carries its rsync.
  */
-import type { ClientChannel } from "ssh2";
+import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import type { SshConnection } from "./ssh";
-import { asShCommand, parseTargetHeader, probeScript, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./targetScript";
+import { LINK_CLOSED, SshLink } from "./sshLink";
+import { holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./targetScript";
 
-/** Reads the target's directory state and `.sync_rev` without changing anything. */
-export async function probeTarget(conn: SshConnection): Promise<TargetHeader> {
-  const t = conn.target;
-  const r = await conn.exec(asShCommand(probeScript(t.path)), { timeoutMs: 60_000 });
-  const header = parseTargetHeader(r.stdout);
-  if (header.error || r.code !== 0) throw scriptError(t.vm, t.path, header.error ?? "cd", r.stderr);
-  return header;
-}
-
-function scriptError(vm: string, path: string, code: string, stderr = ""): RepoSyncError {
+function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
+  const t = link.target;
   const e = SCRIPT_ERRORS[code] ?? SCRIPT_ERRORS.unknown;
-  return new RepoSyncError(e.kind, `${e.reason} (${path})`, { vm, stderr: stderr.trim() || undefined, hint: e.hint });
+  return new RepoSyncError(e.kind, `${e.reason} (${t.path})`, { vm: t.vm, stderr: stderr.trim() || undefined, hint: e.hint });
 }
 
 /**
- * An exclusive session on a target: holds the target's lock until {@link TargetSession.close}
- * (or until the connection drops), and changes the marker files on request.
+ * Reads the script's header lines up to `end` (READY / DONE). An `ERR` line is the script's verdict;
+ * a connection that ends first is an SSH failure (host key, auth, unreachable...).
+ */
+async function readHeader(link: SshLink, end: string, timeoutMs: number): Promise<TargetHeader> {
+  const lines: string[] = [];
+  try {
+    for (;;) {
+      const line = await link.nextLine(timeoutMs);
+      if (line === end) return parseTargetHeader(lines.join("\n"));
+      if (line.startsWith("ERR ")) throw scriptError(link, line.slice(4).trim(), link.errorOutput);
+      if (line === LINK_CLOSED) throw await link.failure();
+      lines.push(line);
+    }
+  } catch (err) {
+    await link.close();
+    throw err;
+  }
+}
+
+/** Seconds allowed for a connection and a script's first answer, beyond any lock wait. */
+function answerBudgetS(t: Target): number {
+  return t.connectTimeoutS + 60;
+}
+
+/**
+ * A read-only look at a target that keeps its connection for a dry run: `controlPath` carries rsync.
+ * Close it when done.
+ */
+export class TargetProbe {
+  private constructor(private readonly link: SshLink, readonly header: TargetHeader) {}
+
+  /** Connects and reads the target's directory state and `.sync_rev` without changing anything. */
+  static async open(target: Target): Promise<TargetProbe> {
+    const link = SshLink.open(target, holdingProbeScript(target.path));
+    return new TargetProbe(link, await readHeader(link, PROBE_DONE, answerBudgetS(target) * 1000));
+  }
+
+  /** The connection's control socket (for rsync). */
+  get controlPath(): string {
+    return this.link.controlPath;
+  }
+
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}
+
+/** A connection whose session has not started (see {@link TargetSession.connect}). */
+export interface PendingSession {
+  /** Takes the lock and reads the target's state; a connection failure surfaces here. */
+  start(): Promise<TargetSession>;
+  /** Ends the connection without touching the target. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * An exclusive session on a target: holds the target's lock until {@link TargetSession.close} (or until
+ * the connection drops), changes the marker files on request, and carries rsync (`controlPath`).
  */
 export class TargetSession {
-  private buffer = "";
-  private lines: string[] = [];
-  private waiters: Array<(line: string) => void> = [];
-  private closed = false;
+  private constructor(private readonly link: SshLink, readonly header: TargetHeader) {}
 
-  private constructor(private readonly conn: SshConnection, private readonly channel: ClientChannel, public header: TargetHeader) {}
-
-  /** Opens the session; waits up to `lockWaitS` for another run's lock. */
-  static async open(conn: SshConnection, lockWaitS: number): Promise<TargetSession> {
-    const t = conn.target;
-    const channel = await conn.open(asShCommand(sessionScript(t.path, lockWaitS)));
-    const session = new TargetSession(conn, channel, { state: "missing", marker: "absent" });
-    let stderr = "";
-    channel.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    channel.on("data", (d: Buffer) => session.onData(d.toString()));
-    channel.on("close", () => session.onClose());
-    const headerLines: string[] = [];
-    for (;;) {
-      const line = await session.nextLine((lockWaitS + 60) * 1000);
-      if (line.startsWith("ERR ")) {
-        session.close();
-        throw scriptError(t.vm, t.path, line.slice(4).trim(), stderr);
-      }
-      if (line === "READY") break;
-      if (line === "\0closed") throw scriptError(t.vm, t.path, "unknown", stderr || "the session ended before it was ready");
-      headerLines.push(line);
-    }
-    session.header = parseTargetHeader(headerLines.join("\n"));
-    return session;
+  /** Connects and takes the target's lock, waiting up to `lockWaitS` for another run's. */
+  static open(target: Target, lockWaitS: number): Promise<TargetSession> {
+    return TargetSession.connect(target, lockWaitS).start();
   }
 
-  private onData(s: string): void {
-    this.buffer += s;
-    let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(line);
-      else this.lines.push(line);
-    }
+  /**
+   * Starts the connection only: the target is not touched (no folder created, no lock taken) until
+   * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
+   */
+  static connect(target: Target, lockWaitS: number): PendingSession {
+    const link = SshLink.open(target, sessionScript(target.path, lockWaitS));
+    return {
+      async start() {
+        link.send("go");
+        return new TargetSession(link, await readHeader(link, "READY", (lockWaitS + answerBudgetS(target)) * 1000));
+      },
+      abandon: () => link.close(),
+    };
   }
 
-  private onClose(): void {
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) w("\0closed");
-  }
-
-  private nextLine(timeoutMs: number): Promise<string> {
-    const queued = this.lines.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (this.closed) return Promise.resolve("\0closed");
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        reject(new RepoSyncError("timeout", `the target session on ${this.conn.target.vm} did not answer within ${timeoutMs} ms`, { vm: this.conn.target.vm }));
-      }, timeoutMs);
-      const done = (line: string) => {
-        clearTimeout(timer);
-        resolve(line);
-      };
-      this.waiters.push(done);
-    });
+  /** The connection's control socket (for rsync). */
+  get controlPath(): string {
+    return this.link.controlPath;
   }
 
   private async command(line: string): Promise<void> {
-    const t = this.conn.target;
-    if (this.closed) throw scriptError(t.vm, t.path, "unknown", "the session is closed (connection lost)");
-    this.channel.write(line + "\n");
-    const answer = await this.nextLine(60_000);
+    if (this.link.closed) throw scriptError(this.link, "unknown", "the session is closed (connection lost)");
+    this.link.send(line);
+    const answer = await this.link.nextLine(60_000);
     if (answer === "OK") return;
-    throw scriptError(t.vm, t.path, answer.startsWith("ERR ") ? answer.slice(4).trim() : "unknown", answer === "\0closed" ? "connection lost" : "");
+    if (answer === LINK_CLOSED) throw await this.link.failure();
+    throw scriptError(this.link, answer.startsWith("ERR ") ? answer.slice(4).trim() : "unknown");
   }
 
   /** Removes `.sync_rev` (and marks the folder as ours) before the tree changes. */
@@ -121,9 +132,8 @@ export class TargetSession {
     return this.command("purge");
   }
 
-  /** Ends the session and releases the lock. */
-  close(): void {
-    if (this.closed) return;
-    this.channel.end();
+  /** Ends the session, releases the lock and waits for the connection to close. */
+  close(): Promise<void> {
+    return this.link.close();
   }
 }

@@ -72,9 +72,11 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   const tree = path.join(tmp, "tree");
   try {
     const env = { GIT_INDEX_FILE: index };
-    await git(repoPath, ["read-tree", commit], env);
+    // The commit's full index, read only when git has to check out many paths (or all of them).
+    const readIndex = () => git(repoPath, ["read-tree", commit], env);
     const base = latestExport(root);
-    if (!(base && (await deriveExport(repoPath, base, commit, tree, env)))) {
+    if (!(base && (await deriveExport(repoPath, base, commit, tree, readIndex, env)))) {
+      await readIndex();
       await git(repoPath, ["checkout-index", "--all", "--force", `--prefix=${tree}/`], env);
       fs.mkdirSync(tree, { recursive: true }); // an empty commit still exports a folder
       const listing = await git(repoPath, ["ls-tree", "-r", "-z", "--full-tree", commit], {});
@@ -98,6 +100,15 @@ function setBlobMtime(tree: string, rel: string, mode: string, hash: string): vo
   if (mode === "120000" || mode === "160000" || mode === "040000") return;
   const t = blobMtime(hash);
   fs.utimesSync(path.join(tree, rel), t, t);
+}
+
+/**
+ * True for a tree path git would check out: relative, no empty, `.` or `..` component, no `.git`
+ * component in any letter case (pure).
+ */
+export function isCheckoutSafePath(p: string): boolean {
+  if (p === "" || p.startsWith("/")) return false;
+  return p.split("/").every((part) => part !== "" && part !== "." && part !== ".." && part.toLowerCase() !== ".git");
 }
 
 /** One line of `git diff --raw -z`: modes, blobs, status letter and path. */
@@ -135,14 +146,17 @@ function latestExport(root: string): { dir: string; commit: string } | undefined
   return best;
 }
 
+/** Up to this many changed paths are written blob by blob; more are checked out by git from an index. */
+const BLOB_BY_BLOB_MAX = 16;
+
 /**
  * Builds `tree` for `commit` from an earlier export: a hard-linked copy of it (cheap: no file data is
- * copied), then only the paths `git diff --raw` names are removed and checked out again. Files are
- * never changed in place (they are shared with the base): a changed path is unlinked first and
- * written as a new file by checkout-index. Returns false (nothing usable built) when the base
- * commit is unknown to the repository, so that the caller exports from scratch.
+ * copied), then only the paths `git diff --raw` names are removed and written again. Files are never
+ * changed in place (they are shared with the base): a changed path is unlinked first and written as
+ * a new file. Returns false (nothing usable built) when the base commit is unknown to the repository,
+ * so that the caller exports from scratch.
  */
-async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, env: Record<string, string>): Promise<boolean> {
+async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, readIndex: () => Promise<unknown>, env: Record<string, string>): Promise<boolean> {
   const diff = await runProgram("git", ["-C", repoPath, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"], { timeoutMs: 600_000 });
   if (diff.exitCode !== 0) return false;
   const cp = await runProgram("cp", ["-al", "--", base.dir, tree], { timeoutMs: 600_000 });
@@ -151,12 +165,22 @@ async function deriveExport(repoPath: string, base: { dir: string; commit: strin
     return false;
   }
   const changes = parseRawDiff(diff.stdout);
+  // git's checkout refuses these; written by hand they would land outside the export (or in a .git).
+  const unsafe = changes.find((c) => !isCheckoutSafePath(c.path));
+  if (unsafe) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    throw new RepoSyncError("source", `commit ${commit.slice(0, 12)} holds the path ${JSON.stringify(unsafe.path)}, which git itself refuses to check out; nothing was exported`, { hint: "the commit was crafted or the repository is damaged: run `git fsck` and remove the entry" });
+  }
   for (const c of changes) {
     fs.rmSync(path.join(tree, c.path), { recursive: true, force: true });
     if (c.newMode === "000000") pruneEmptyParents(tree, c.path);
   }
   const added = changes.filter((c) => c.newMode !== "000000");
-  if (added.length > 0) {
+  if (added.length > 0 && added.length <= BLOB_BY_BLOB_MAX) {
+    // A few paths (the usual new commit): reading the commit's whole index would cost more than they do.
+    for (const c of added) await writeEntry(repoPath, tree, c);
+  } else if (added.length > 0) {
+    await readIndex();
     const r = await runProgram("git", ["-C", repoPath, "checkout-index", "--force", "-z", "--stdin", `--prefix=${tree}/`], { env, input: added.map((c) => c.path).join("\0") + "\0", timeoutMs: 600_000 });
     if (r.exitCode !== 0) {
       throw new RepoSyncError("source", `git checkout-index failed while exporting ${commit.slice(0, 12)} from the export of ${base.commit.slice(0, 12)}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr, hint: "check that the repository is intact (git fsck)" });
@@ -164,6 +188,34 @@ async function deriveExport(repoPath: string, base: { dir: string; commit: strin
     for (const c of added) setBlobMtime(tree, c.path, c.newMode, c.newHash);
   }
   return true;
+}
+
+/**
+ * Writes one tree entry as `git checkout-index` would: a file (mode 644 or 755 after the umask) with
+ * the blob streamed from git, a symlink, or an empty folder for a submodule pointer.
+ */
+async function writeEntry(repoPath: string, tree: string, c: RawChange): Promise<void> {
+  const dest = path.join(tree, c.path);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const fail = (r: { command: readonly string[]; exitCode: number; stderr: string }) =>
+    new RepoSyncError("source", `git cat-file failed while exporting ${c.path}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr, hint: "check that the repository is intact (git fsck)" });
+  if (c.newMode === "160000") {
+    fs.mkdirSync(dest);
+  } else if (c.newMode === "120000") {
+    const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", c.newHash], { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw fail(r);
+    fs.symlinkSync(r.stdout, dest);
+  } else {
+    // O_EXCL: the path was just removed; the blob goes straight from git into the new file.
+    const fd = fs.openSync(dest, "wx", c.newMode === "100755" ? 0o777 : 0o666);
+    try {
+      const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", c.newHash], { timeoutMs: 600_000, stdoutFd: fd });
+      if (r.exitCode !== 0) throw fail(r);
+    } finally {
+      fs.closeSync(fd);
+    }
+    setBlobMtime(tree, c.path, c.newMode, c.newHash);
+  }
 }
 
 /** Removes the folders that deleting `rel` left empty (git has no empty folders), up to the top. */

@@ -6,8 +6,7 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { connect } from "../remote/ssh";
-import { TargetSession } from "../remote/targetSession";
+import { PendingSession, TargetSession } from "../remote/targetSession";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync } from "../transfer/runRsync";
 import { changeCount, TreeChanges } from "../transfer/rsyncOutput";
@@ -43,6 +42,8 @@ export interface ConvergeOptions {
   adoptExisting: boolean;
   lockTimeoutS: number;
   onStderr?: (s: string) => void;
+  /** A connection opened earlier (see {@link TargetSession.connect}); default: connect here. */
+  session?: PendingSession;
 }
 
 /**
@@ -50,10 +51,10 @@ export interface ConvergeOptions {
  * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
  * run as the backstop for a tree that changes in between.
  */
-async function refuseTooManyDeletes(target: Target, transfer: TransferSpec): Promise<void> {
+async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, controlPath: string): Promise<void> {
   const max = transfer.maxDelete ?? Infinity;
   // Without the limit: a dry run that stops at it would not tell how many deletions there are.
-  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true)).changes;
+  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath })).changes;
   if (plan.deleted.length <= max) return;
   throw new RepoSyncError("unsafe-target", `the sync would delete ${plan.deleted.length} paths on ${target.path} (first: ${plan.deleted.slice(0, 3).join(", ")}), more than repository.max_delete (${max}); nothing was changed`, {
     vm: target.vm,
@@ -64,10 +65,8 @@ async function refuseTooManyDeletes(target: Target, transfer: TransferSpec): Pro
 /** Converges one target; throws RepoSyncError (kind tells why) on failure. */
 export async function convergeTarget(target: Target, source: PreparedSource, opts: ConvergeOptions): Promise<SyncResult> {
   const started = Date.now();
-  const conn = await connect(target);
-  let session: TargetSession | undefined;
+  const session = await (opts.session ?? TargetSession.connect(target, opts.lockTimeoutS)).start();
   try {
-    session = await TargetSession.open(conn, opts.lockTimeoutS);
     const { state, revision } = session.header;
     if (state === "foreign" && !opts.adoptExisting) {
       throw new RepoSyncError("unsafe-target", `the target directory ${target.path} holds files that repo-sync did not put there; refusing to run rsync --delete into it`, {
@@ -78,9 +77,9 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     const matches = revision === source.commit && !opts.force;
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
     const transfer = opts.force ? { ...source.transfer, checksum: true } : source.transfer;
-    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer);
+    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session.controlPath);
     if (!matches) await session.invalidate();
-    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr });
+    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, controlPath: session.controlPath });
     if (!matches) await session.commit(source.commit);
     const n = changeCount(out.changes);
     return {
@@ -97,7 +96,6 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
       durationMs: Date.now() - started,
     };
   } finally {
-    session?.close();
-    conn.close();
+    await session.close();
   }
 }

@@ -4,9 +4,8 @@
  */
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import { connect } from "../remote/ssh";
 import type { DirState, MarkerState } from "../remote/targetScript";
-import { probeTarget } from "../remote/targetSession";
+import { TargetProbe } from "../remote/targetSession";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
 import { runRsync } from "../transfer/runRsync";
@@ -50,19 +49,19 @@ export interface CheckOptions {
 export async function checkTarget(target: Target, expected: Expected | undefined, opts: CheckOptions = {}): Promise<RepoStatus> {
   const base = { vm: target.vm, host: target.host, path: target.path, expected: expected?.commit };
   try {
-    const conn = await connect(target);
-    let header;
-    try {
-      header = await probeTarget(conn);
-    } finally {
-      conn.close();
-    }
+    // One connection: the probe's, which the dry run joins.
+    const probe = await TargetProbe.open(target);
+    const header = probe.header;
     const actual = header.revision;
     let drift: TreeChanges | undefined;
-    if (expected && actual === expected.commit && opts.checkTree !== false) {
-      const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true }, true)).changes;
-      // rsync plans from the source's side: what it would add is what the target lost, and so on.
-      drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
+    try {
+      if (expected && actual === expected.commit && opts.checkTree !== false) {
+        const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true }, true, { controlPath: probe.controlPath })).changes;
+        // rsync plans from the source's side: what it would add is what the target lost, and so on.
+        drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
+      }
+    } finally {
+      await probe.close();
     }
     const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
     return { ...base, actual, inSync, state: header.state, marker: header.marker, drift };

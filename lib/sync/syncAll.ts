@@ -6,6 +6,7 @@ import type { Config, Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { describeChanges } from "../transfer/rsyncOutput";
+import { PendingSession, TargetSession } from "../remote/targetSession";
 import { convergeTarget, SyncResult } from "./converge";
 import { mapLimit } from "./pool";
 import { prepareSource, PreparedSource } from "./prepareSource";
@@ -47,19 +48,28 @@ export function selectTargets(config: Config, vms: string[] | undefined): Target
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
-  const source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger });
-  const results = await convergeAll(config, targets, source, opts);
+  // The first wave's SSH handshakes run while the source is exported and scanned; nothing happens on
+  // a target until its session starts, so a refused source leaves no trace there.
+  const early = new Map(targets.slice(0, config.repository.parallelism).map((t) => [t.vm, TargetSession.connect(t, config.repository.lockTimeoutS)]));
+  let source: PreparedSource;
+  try {
+    source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger });
+  } catch (err) {
+    await Promise.all([...early.values()].map((s) => s.abandon()));
+    throw err;
+  }
+  const results = await convergeAll(config, targets, source, { ...opts, early });
   return { commit: source.commit, branch: source.branch, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
 }
 
-/** Converges targets in parallel; failures become `failed` results. */
-export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger">): Promise<SyncResult[]> {
+/** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */
+export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger"> & { early?: Map<string, PendingSession> }): Promise<SyncResult[]> {
   const repo = config.repository;
   return mapLimit(targets, repo.parallelism, async (t) => {
     const started = Date.now();
     opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
     try {
-      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS });
+      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm) });
       opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
       return r;
     } catch (err) {

@@ -37,8 +37,18 @@ export function sshFileOption(name: string, p: string): string {
   return `${name}="${p.replace(/%/g, "%%")}"`;
 }
 
-/** The ssh options every connection uses: strict host key checking against the configured file. */
-export function sshOptionArgs(t: Target): string[] {
+/** A shared connection: the master (our target session) or a client joining it (rsync's ssh). */
+export interface ControlSpec {
+  /** The control socket. */
+  path: string;
+  master: boolean;
+}
+
+/**
+ * The ssh options every connection uses: strict host key checking against the configured file, no
+ * connection sharing unless `control` says so (a user's ControlMaster settings must not carry our runs).
+ */
+export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
   return [
     "-p", String(t.port),
     "-o", sshFileOption("IdentityFile", t.keyPath),
@@ -51,8 +61,12 @@ export function sshOptionArgs(t: Target): string[] {
     "-o", `ConnectTimeout=${t.connectTimeoutS}`,
     "-o", "ServerAliveInterval=5",
     "-o", "ServerAliveCountMax=3",
-    "-o", "ControlMaster=no",
-    "-o", "ControlPath=none",
+    // Pinned keys stay readable (Debian's ssh_config hashes them), like the ones repo-sync's config check reads.
+    "-o", "HashKnownHosts=no",
+    "-o", `ControlMaster=${control?.master ? "yes" : "no"}`,
+    "-o", control ? sshFileOption("ControlPath", control.path) : "ControlPath=none",
+    // The master lives exactly as long as our session on it: never left behind in the background.
+    ...(control?.master ? ["-o", "ControlPersist=no"] : []),
     "-o", "LogLevel=ERROR",
   ];
 }
@@ -61,8 +75,8 @@ export function sshOptionArgs(t: Target): string[] {
  * The `-e` value for rsync: rsync splits it on spaces and honours single and double quotes (not
  * backslashes), so an element with a space is quoted; one with both quote kinds is refused.
  */
-export function rsyncRemoteShell(t: Target): string {
-  return ["ssh", ...sshOptionArgs(t)].map(quoteForRsyncShell).join(" ");
+export function rsyncRemoteShell(t: Target, controlPath?: string): string {
+  return ["ssh", ...sshOptionArgs(t, controlPath ? { path: controlPath, master: false } : undefined)].map(quoteForRsyncShell).join(" ");
 }
 
 /** Quotes one element for rsync's `-e` parser (pure). */
@@ -84,8 +98,11 @@ export function remoteSpec(t: Target): string {
   return `${host}:${t.path}/`;
 }
 
-/** argv (without the program) for a push (or, with `dryRun`, a probe that itemizes what would change). */
-export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false): string[] {
+/**
+ * argv (without the program) for a push (or, with `dryRun`, a probe that itemizes what would change).
+ * `controlPath`: the socket of an open connection to the target (see remote/sshLink.ts) to run over.
+ */
+export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, controlPath?: string): string[] {
   const args = [
     "-a", "--no-owner", "--no-group",
     "--omit-dir-times", "--omit-link-times",
@@ -94,7 +111,7 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false): st
     `--timeout=${spec.ioTimeoutS}`,
     "--itemize-changes",
     "--stats",
-    "-e", rsyncRemoteShell(t),
+    "-e", rsyncRemoteShell(t, controlPath),
   ];
   if (dryRun) args.push("--dry-run");
   if (spec.checksum) args.push("--checksum");

@@ -17,8 +17,8 @@ export interface RsyncOutcome {
 }
 
 /** Runs rsync; throws a classified RepoSyncError when it fails. */
-export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void } = {}): Promise<RsyncOutcome> {
-  const args = rsyncPushArgs(target, spec, dryRun);
+export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void; controlPath?: string } = {}): Promise<RsyncOutcome> {
+  const args = rsyncPushArgs(target, spec, dryRun, opts.controlPath);
   const r = await runProgram(opts.rsyncBin ?? "rsync", args, { onStderr: opts.onStderr, env: { LC_ALL: "C" } });
   if (r.spawnError) {
     throw new RepoSyncError("transfer", "rsync cannot be started", {

@@ -1,7 +1,7 @@
 /**
  * `./run.sh demo`, the README's first command, as a fresh machine's FIRST run: the set-up installs
  * Node 24 into an empty cache and the same invocation must then compile and run everything on it
- * (not on the system's Node 20, which execa and @pulumi/pulumi refuse), and the demo must tell its
+ * (not on the system's Node 20, which @pulumi/pulumi refuses), and the demo must tell its
  * whole story. The Go-built tools are copied into the new cache (rebuilding them would take many
  * minutes and proves nothing about Node); Node and the npm dependencies are installed for real, in a
  * copy of this work tree, under a PATH that holds only the system's tools.

@@ -14,7 +14,6 @@ import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
 import { loadConfig } from "../../lib/config/load";
 import { readProcStat } from "../../lib/process/procStat";
-import { connect } from "../../lib/remote/ssh";
 import { TargetSession } from "../../lib/remote/targetSession";
 import { json, runCli } from "../support/cli";
 import { PROJECT_ROOT, programProject } from "../support/pulumiCli";
@@ -213,16 +212,14 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
     // A run that holds the lock (here: a session opened through the library) and one that may not wait.
     writeCfg({ repository: { io_timeout_s: 10, lock_timeout_s: 0 } });
     const t = loadConfig(cfg).targets[0];
-    const conn = await connect(t);
-    const session = await TargetSession.open(conn, 5);
+    const session = await TargetSession.open(t, 5);
     try {
       const refused = await runCli(["sync", "vm01", "--config", cfg, "--json"]);
       const r = json<SyncDoc>(refused).results[0];
       assert.equal(r.error?.kind, "locked");
       assert.match(r.error?.message ?? "", /^vm01: another repo-sync run holds the lock on this target/);
     } finally {
-      session.close();
-      conn.close();
+      await session.close();
       writeCfg({ repository: { io_timeout_s: 10 } });
     }
     assert.equal(marker("vm01"), next, "the refused run changed nothing");

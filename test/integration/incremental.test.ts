@@ -4,13 +4,14 @@
  * and must block exactly what a full scan blocks. Real git, real gitleaks, no VMs needed.
  */
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { RepositorySettings } from "../../lib/config/types";
 import type { IncrementalScanResult } from "../../lib/scan/scanIncremental";
-import { exportCommitTree } from "../../lib/source/exportTree";
+import { exportCommitTree, exportRoot } from "../../lib/source/exportTree";
 import { scanSourceTree } from "../../lib/sync/prepareSource";
 import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
 
@@ -105,6 +106,13 @@ describe("incremental export and secret gate (same result as a full pass, less w
         r.git("add", "--", "copy-of-readme.md", "scripts/run.sh");
         r.git("commit", "-q", "-m", "more");
       }],
+      ["many paths at once (git checks them out from an index), a new folder of them", () => {
+        const many: Record<string, string> = {};
+        for (let i = 0; i < 24; i++) many[`many/f${i}.txt`] = `file ${i}\n`;
+        r.write({ ...many, "copy-of-readme.md": "changed too\n" });
+        r.git("add", "--", "many", "copy-of-readme.md");
+        r.git("commit", "-q", "-m", "many");
+      }],
     ];
     let previous: string | undefined;
     for (const [name, change] of steps) {
@@ -122,6 +130,30 @@ describe("incremental export and secret gate (same result as a full pass, less w
     // The earlier exports were not touched by the later ones (files are shared as hard links).
     const first = r.git("rev-list", "--max-parents=0", "HEAD");
     assert.deepEqual(signature(await exportCommitTree(r.path, first, cache)), signature(await exportCommitTree(r.path, first, tmp("repo-sync-inc-fresh-"))));
+  });
+
+  it("a crafted commit with `..` or `.git` entries is refused, on both routes, and nothing outside the export is touched", async () => {
+    const cacheParent = tmp("repo-sync-inc-crafted-");
+    const crafted = path.join(cacheParent, "cache");
+    await exportCommitTree(repo.path, repo.head(), crafted);
+    // The files a `../..`-walking path would reach from an export's work folder.
+    const victim = path.join(cacheParent, "victim.txt");
+    fs.writeFileSync(victim, "precious\n");
+    const gitIn = (input: string, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input, encoding: "utf8" }).trim();
+    const mk = (entries: string) => gitIn(entries, "mktree");
+    const blob = gitIn("planted\n", "hash-object", "-w", "--stdin");
+    for (const [name, tree] of [
+      // From the work folder (cache/exports/<repo>/.tmp-*/tree) five levels up is the victim's folder.
+      ["..", () => [1, 2, 3, 4, 5].reduce((t) => mk(`040000 tree ${t}\t..\n`), mk(`100644 blob ${blob}\tvictim.txt\n`))],
+      [".git", () => mk(`040000 tree ${mk(`100644 blob ${blob}\tconfig\n`)}\t.GIT\n`)],
+    ] as const) {
+      const commit = repo.git("commit-tree", tree(), "-p", repo.head(), "-m", `crafted ${name}`);
+      for (const cache of [crafted, tmp("repo-sync-inc-fresh-")]) {
+        await assert.rejects(exportCommitTree(repo.path, commit, cache), (e: Error) => /refuses to check out|read-tree failed|checkout-index failed|invalid path/.test(e.message), name);
+        assert.equal(fs.existsSync(path.join(exportRoot(cache, repo.path), commit)), false, `${name}: no export left behind`);
+      }
+    }
+    assert.equal(fs.readFileSync(victim, "utf8"), "precious\n");
   });
 
   async function gate(over: Partial<RepositorySettings> = {}, full = false): Promise<IncrementalScanResult> {

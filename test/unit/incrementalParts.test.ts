@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { advanceRecord, KEEP_GENERATIONS, pairKey, parseRecord } from "../../lib/scan/cleanRecord";
-import { parseRawDiff } from "../../lib/source/exportTree";
+import { isCheckoutSafePath, parseRawDiff } from "../../lib/source/exportTree";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -35,5 +35,10 @@ describe("incremental parts (pure)", () => {
       ["T", "120000", "100644", "was-link"], ["M", "160000", "160000", "vendor/lib"],
     ]);
     assert.deepEqual(parseRawDiff(""), []);
+  });
+
+  it("writes by hand only the paths git would check out", () => {
+    for (const ok of ["a", "src/app.py", "a b/ünï.txt", ".gitignore", "x/.github/y", "..x", "x.."]) assert.equal(isCheckoutSafePath(ok), true, ok);
+    for (const bad of ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", ".git/config", "x/.GIT/hooks/post-checkout", "..", "."]) assert.equal(isCheckoutSafePath(bad), false, bad);
   });
 });

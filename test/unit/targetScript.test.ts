@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseMarker, parseTargetHeader, probeScript, sessionScript } from "../../lib/remote/targetScript";
+import { holdingProbeScript, parseMarker, parseTargetHeader, PROBE_DONE, probeScript, sessionScript } from "../../lib/remote/targetScript";
 import { isOwnName } from "../../lib/target/ownFiles";
 
 const HASH = "0123456789abcdef0123456789abcdef01234567";
@@ -69,7 +69,7 @@ describe("target scripts (pure parsers, and the scripts themselves under /bin/sh
       fs.mkdirSync(t);
       fs.writeFileSync(path.join(dir, "victim"), "precious\n");
       for (const n of [".sync_rev", ".repo-sync.managed"]) fs.symlinkSync(path.join(dir, "victim"), path.join(t, n));
-      const r = sh(sessionScript(t, 0), `invalidate\ncommit ${HASH}\n`);
+      const r = sh(sessionScript(t, 0), `go\ninvalidate\ncommit ${HASH}\n`);
       assert.equal(r.stdout.split("\n").slice(-3).join("|"), "OK|OK|", r.stdout + r.stderr);
       assert.equal(fs.readFileSync(path.join(dir, "victim"), "utf8"), "precious\n");
       assert.equal(fs.lstatSync(path.join(t, ".sync_rev")).isFile(), true);
@@ -82,15 +82,35 @@ describe("target scripts (pure parsers, and the scripts themselves under /bin/sh
       const real = path.join(dir, "real");
       fs.mkdirSync(real);
       fs.symlinkSync(real, path.join(dir, "link"));
-      assert.match(sh(sessionScript(path.join(dir, "link"), 0)).stdout, /^ERR symlink$/m);
+      assert.match(sh(sessionScript(path.join(dir, "link"), 0), "go\n").stdout, /^ERR symlink$/m);
       // Hold the lock in one shell while another session tries it with no wait.
-      const r = sh(`cd ${JSON.stringify(real)} && exec 8<. && flock 8 && /bin/sh -c '${sessionScript(real, 0).replace(/'/g, "'\\''")}'`);
+      const r = sh(`cd ${JSON.stringify(real)} && exec 8<. && flock 8 && /bin/sh -c '${sessionScript(real, 0).replace(/'/g, "'\\''")}'`, "go\n");
       assert.match(r.stdout, /^ERR locked$/m);
+    });
+
+    it("a session that never gets `go` (the source was refused) leaves no trace: no folder, no lock", () => {
+      const t = path.join(dir, "t");
+      for (const input of ["", "stop\n", `commit ${HASH}\n`]) {
+        const r = sh(sessionScript(t, 0), input);
+        assert.equal(r.status, 0);
+        assert.equal(r.stdout, "", JSON.stringify(input));
+        assert.equal(fs.existsSync(t), false, JSON.stringify(input));
+      }
+    });
+
+    it("the holding probe answers, then waits for stdin to close (the dry run's connection)", () => {
+      const t = path.join(dir, "t");
+      fs.mkdirSync(t);
+      fs.writeFileSync(path.join(t, ".sync_rev"), `${HASH}\n`);
+      const r = sh(holdingProbeScript(t), "");
+      assert.equal(r.status, 0);
+      assert.equal(r.stdout, `STATE managed\nREV hex:${Buffer.from(`${HASH}\n`).toString("hex")}\n${PROBE_DONE}\n`);
+      assert.match(sh(holdingProbeScript(path.join(dir, "missing")), "").stdout, /^STATE missing\nREV absent\nDONE\n$/);
     });
 
     it("unmanage keeps the managed flag (a later run may take the tree back) and removes the marker", () => {
       const t = path.join(dir, "t");
-      const r = sh(sessionScript(t, 0), `commit ${HASH}\nunmanage\n`);
+      const r = sh(sessionScript(t, 0), `go\ncommit ${HASH}\nunmanage\n`);
       assert.match(r.stdout, /READY\nOK\nOK\n$/);
       assert.deepEqual(fs.readdirSync(t), [".repo-sync.managed"]);
       assert.equal(parseTargetHeader(sh(probeScript(t)).stdout).state, "managed");

@@ -1,0 +1,136 @@
+/**
+ * One OpenSSH connection per target and run. Its own session runs one of the target scripts
+ * (targetScript.ts), spoken to line by line over stdin/stdout; as a ControlMaster it also carries
+ * rsync (rsync's ssh joins it through `ControlPath`), so a run pays one SSH handshake per VM.
+ *
+ * The connection lives as long as its script: closing stdin ends the script (releasing the target's
+ * lock) and ssh exits once rsync's channels are done. If this process dies, the pipe closes and the
+ * same happens, so no lock or connection outlives the run. The control socket sits in a fresh 0700
+ * folder of its own; should it be gone, rsync's ssh falls back to a connection of its own.
+ */
+import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import { sshOptionArgs } from "../transfer/rsyncArgs";
+import { sshFailure } from "./sshErrors";
+import { asShCommand } from "./targetScript";
+
+/** What {@link SshLink.nextLine} yields once the script's output has ended. */
+export const LINK_CLOSED = "\0closed";
+/** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
+const MAX_STDERR = 64 * 1024;
+
+/** Folder for control sockets: a socket path must stay under ~100 bytes, so a long TMPDIR is skipped. */
+function socketParent(): string {
+  const tmp = os.tmpdir();
+  return tmp.length <= 40 ? tmp : "/tmp";
+}
+
+/** argv for the master connection running `script` on the target (pure). */
+export function masterArgs(t: Target, controlPath: string, script: string): string[] {
+  return [...sshOptionArgs(t, { path: controlPath, master: true }), "-T", "--", t.host, asShCommand(script)];
+}
+
+/** A running connection to one target, with its script's output as lines. */
+export class SshLink {
+  private buffer = "";
+  private readonly lines: string[] = [];
+  private waiters: Array<(line: string) => void> = [];
+  private stderr = "";
+  private exitCode: number | null = null;
+  private ended = false;
+  private readonly exited: Promise<void>;
+
+  private constructor(readonly target: Target, readonly controlPath: string, private readonly dir: string, private readonly child: ChildProcessWithoutNullStreams, private readonly command: string[]) {
+    child.stdout.on("data", (d: Buffer) => this.onData(d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-MAX_STDERR);
+    });
+    // A closed pipe when the far end is gone is reported by 'close' below; it must not crash the run.
+    child.stdin.on("error", () => undefined);
+    this.exited = new Promise((resolve) => {
+      child.on("error", (err) => {
+        this.stderr += `cannot start ssh: ${err.message}`;
+      });
+      child.on("close", (code) => {
+        this.exitCode = code;
+        this.ended = true;
+        for (const w of this.waiters.splice(0)) w(LINK_CLOSED);
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        resolve();
+      });
+    });
+  }
+
+  /** Connects to `target` and starts `script` there (returns at once; output arrives as lines). */
+  static open(target: Target, script: string, opts: { sshBin?: string } = {}): SshLink {
+    const dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
+    const controlPath = path.join(dir, "m");
+    const args = masterArgs(target, controlPath, script);
+    const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    // The script is long and says nothing to a reader: messages show where it would be.
+    return new SshLink(target, controlPath, dir, child, ["ssh", ...args.slice(0, -1), "<repo-sync target script>"]);
+  }
+
+  private onData(s: string): void {
+    this.buffer += s;
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(line);
+      else this.lines.push(line);
+    }
+  }
+
+  /** The script's next output line, or {@link LINK_CLOSED}; a RepoSyncError (timeout) after `timeoutMs`. */
+  nextLine(timeoutMs: number): Promise<string> {
+    const queued = this.lines.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.ended) return Promise.resolve(LINK_CLOSED);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new RepoSyncError("timeout", `the target session on ${this.target.host} did not answer within ${Math.round(timeoutMs / 1000)} s`, { vm: this.target.vm, command: this.command, hint: "check that the VM is responsive (load, a hung file system under the target path)" }));
+      }, timeoutMs);
+      const done = (line: string) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  /** Sends one line to the script. */
+  send(line: string): void {
+    if (!this.ended) this.child.stdin.write(line + "\n");
+  }
+
+  /** True once ssh has exited. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Why the connection ended (call once it has): the connection failure as ssh reported it. */
+  async failure(): Promise<RepoSyncError> {
+    await this.exited;
+    return sshFailure(this.target, this.exitCode, this.stderr, this.command);
+  }
+
+  /** The stderr ssh and the script wrote so far. */
+  get errorOutput(): string {
+    return this.stderr;
+  }
+
+  /** Ends the script (and with it the lock) and waits for ssh to exit; kills it after `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    if (!this.ended) this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
