@@ -10,6 +10,8 @@ export interface RunResult {
   command: readonly string[];
   exitCode: number;
   stdout: string;
+  /** stdout as bytes (symlink targets and other text that need not be UTF-8). */
+  stdoutBytes: Buffer;
   stderr: string;
   timedOut: boolean;
   /** Signal that ended the process, if any. */
@@ -68,10 +70,12 @@ export function runProgram(file: string, args: readonly string[], opts: RunOptio
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
       resolve({
         command,
         exitCode: child.pid === undefined ? -1 : code ?? (timedOut ? 124 : -1),
-        stdout: Buffer.concat(out).toString("utf8"),
+        stdout: stdoutBytes.toString("utf8"),
+        stdoutBytes,
         stderr: Buffer.concat(err).toString("utf8"),
         timedOut,
         signal: signal ?? undefined,

@@ -44,17 +44,24 @@ export function sshFailure(t: Target, exitCode: number | null, stderr: string, c
           : `if the VM was reinstalled, verify its new fingerprint, then \`ssh-keygen -R ${name} -f ${t.knownHostsPath}\` and add the new key`,
     });
   }
+  // Before auth: a key that cannot be loaded ends in "Permission denied" too.
+  if (/Load key .*(passphrase|invalid format|error in libcrypto)|incorrect passphrase/i.test(stderr)) {
+    return new RepoSyncError("config", `the SSH key ${t.keyPath} cannot be used (encrypted or not a private key)`, { ...details, hint: "use a key without a passphrase for automation, restricted on the VM (authorized_keys options)" });
+  }
   if (/Permission denied \(publickey|Too many authentication failures|no mutual signature/i.test(stderr)) {
     return new RepoSyncError("auth", `${sshWhere(t)} refused the SSH key ${t.keyPath}`, {
       ...details,
       hint: `add the public key to ~${t.user}/.ssh/authorized_keys on the VM, and check ssh_user and the key path`,
     });
   }
-  if (/passphrase|incorrect passphrase|invalid format|error in libcrypto/i.test(stderr)) {
-    return new RepoSyncError("config", `the SSH key ${t.keyPath} cannot be used (encrypted or not a private key)`, { ...details, hint: "use a key without a passphrase for automation, restricted on the VM (authorized_keys options)" });
-  }
   if (/Connection timed out during banner exchange|Connection timed out|Operation timed out/i.test(stderr)) {
     return new RepoSyncError("timeout", `no SSH handshake with ${sshWhere(t)} within ${t.connectTimeoutS} s`, { ...details, hint: "check that the VM answers on that port (a firewall dropping packets looks like this), or raise ssh.connect_timeout_s" });
+  }
+  if (/Connection refused/i.test(stderr)) {
+    return new RepoSyncError("unreachable", `connection to ${sshWhere(t)} refused (no SSH server listening)`, { ...details, hint: "check that the VM is up and sshd listens on that address and port" });
+  }
+  if (/Could not resolve hostname|No route to host|Network is unreachable|Name or service not known/i.test(stderr)) {
+    return new RepoSyncError("unreachable", `${t.host} cannot be reached`, { ...details, hint: "check vms.<id>.host and the network path" });
   }
   const cls = classifyRsyncFailure(exitCode ?? 255, stderr);
   if (cls.kind === "unreachable" || cls.kind === "timeout") return new RepoSyncError(cls.kind, `SSH connection to ${sshWhere(t)} failed: ${cls.reason}`, { ...details, hint: cls.hint });

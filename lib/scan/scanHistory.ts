@@ -28,7 +28,7 @@ export interface HistoryScanOptions {
 /** Findings in the pushed history, each named `.git@<commit>:<file>` (or `...:commit message`). */
 export async function scanHistory(gitDir: string, commit: string, opts: HistoryScanOptions): Promise<Finding[]> {
   const bin = opts.gitleaksBin ?? "gitleaks";
-  const version = await gitleaksVersion(bin);
+  const version = await gitleaksVersion(bin, opts.cacheDir);
   const rules = fs.readFileSync(opts.rulesPath, "utf8");
   const key = createHash("sha256").update([rules, version, String(opts.ignoreInlineAllow === true)].join("\0")).digest("hex").slice(0, 16);
   const cacheFile = path.join(opts.cacheDir, "scans", `history-${commit}-${key}.json`);
@@ -40,6 +40,7 @@ export async function scanHistory(gitDir: string, commit: string, opts: HistoryS
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     fs.writeFileSync(`${cacheFile}.tmp`, JSON.stringify(findings));
     fs.renameSync(`${cacheFile}.tmp`, cacheFile);
+    pruneHistoryCache(path.dirname(cacheFile));
     return findings;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -66,6 +67,19 @@ async function scanChanges(bin: string, gitDir: string, opts: HistoryScanOptions
 function commitsOf(json: string): string[] {
   const data: unknown = JSON.parse(json.trim() || "[]");
   return Array.isArray(data) ? data.map((e: unknown) => String((e as Record<string, unknown> | null)?.Commit ?? "")) : [];
+}
+
+/** History verdicts kept (one per pushed commit and rule set): the newest, like the exports. */
+export const KEEP_HISTORY_VERDICTS = 16;
+
+/** Removes all but the newest {@link KEEP_HISTORY_VERDICTS} history verdicts, so the cache cannot grow without bound. */
+function pruneHistoryCache(dir: string): void {
+  const files = fs
+    .readdirSync(dir)
+    .filter((n) => /^history-[0-9a-f]{40}-[0-9a-f]{16}\.json$/.test(n))
+    .map((n) => ({ p: path.join(dir, n), t: fs.statSync(path.join(dir, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const f of files.slice(KEEP_HISTORY_VERDICTS)) fs.rmSync(f.p, { force: true });
 }
 
 /** Commit messages travel in the pushed `.git` too: one file per commit, scanned as a folder. */

@@ -32,17 +32,36 @@ export interface IncrementalScanResult extends SecretScanResult {
   full: boolean;
 }
 
+/** Up to this many new files are written from the source directly; more are linked from the tree's folder. */
+const FEW_FILES = 16;
+
+/** A tree as the gate sees it. */
+export interface ScanTree {
+  /** Its regular files (gitleaks does not follow symlinks), each with its content id. */
+  entries: TreeEntry[];
+  /** The folder holding the whole tree; may still be being built (the scan of a few files does not wait). */
+  dir: Promise<string>;
+  /** The text of the tree's top-level `.gitleaksignore` (undefined: none). */
+  ignoreFile: string | undefined;
+  /** Writes a few files into a folder under their paths, straight from the source (a commit's blobs). */
+  writeFiles?: (files: TreeEntry[], into: string) => Promise<void>;
+}
+
+/** A tree whose folder is complete: a worktree, or a folder scanned as it is. */
+export function folderTree(dir: string, entries: TreeEntry[]): ScanTree {
+  return { entries, dir: Promise.resolve(dir), ignoreFile: readIfFile(path.join(dir, ".gitleaksignore")) };
+}
+
 /**
- * Scans the tree in `treeDir`, whose files are `entries` (regular files only: gitleaks does not
- * follow symlinks), skipping pairs found clean before. `recordId` names the repository.
+ * Scans `tree`, skipping (path, content) pairs found clean before. `recordId` names the repository.
  */
-export async function scanTreeIncremental(treeDir: string, entries: TreeEntry[], recordId: string, opts: IncrementalScanOptions): Promise<IncrementalScanResult> {
+export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts: IncrementalScanOptions): Promise<IncrementalScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
-  const version = await gitleaksVersion(bin);
+  const version = await gitleaksVersion(bin, opts.cacheDir);
   const { rulesPath, rulesText } = readRules(opts.configPath, opts.cacheDir);
   const ignoreInlineAllow = opts.ignoreInlineAllow === true;
   const identity = scanIdentity(rulesText, version, ignoreInlineAllow);
-  const ignoreFile = readIfFile(path.join(treeDir, ".gitleaksignore"));
+  const { entries, ignoreFile } = tree;
   const key = createHash("sha256").update(`${identity}\0${ignoreFile ?? "-"}`).digest("hex").slice(0, 16);
   const recordFile = path.join(opts.cacheDir, "scans", "clean", `${recordId}-${key}.tsv`);
   const record = opts.full ? new Map<string, number>() : readRecord(recordFile);
@@ -52,16 +71,23 @@ export async function scanTreeIncremental(treeDir: string, entries: TreeEntry[],
   let result: SecretScanResult;
   const full = pending.length === entries.length;
   if (full) {
-    result = await scanRepository(treeDir, scanOpts);
+    result = await scanRepository(await tree.dir, scanOpts);
   } else if (pending.length === 0) {
-    result = { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath: treeDir, configPath: rulesPath, ignoreInlineAllow, cached: true };
+    result = { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath: await tree.dir, configPath: rulesPath, ignoreInlineAllow, cached: true };
   } else {
     // Beside the exports (same file system): the pending files are hard links, not copies.
     fs.mkdirSync(path.join(opts.cacheDir, "scans"), { recursive: true });
     const work = fs.mkdtempSync(path.join(opts.cacheDir, "scans", ".pending-"));
     try {
-      materialize(treeDir, work, pending, ignoreFile);
-      result = { ...(await scanRepository(work, scanOpts)), scannedPath: treeDir };
+      if (tree.writeFiles && pending.length <= FEW_FILES) {
+        for (const e of pending) fs.mkdirSync(path.dirname(path.join(work, e.path)), { recursive: true });
+        await tree.writeFiles(pending, work);
+      } else {
+        linkFiles(await tree.dir, work, pending);
+      }
+      // The tree's ignore file applies to these files as it does in a full scan.
+      if (ignoreFile !== undefined && !fs.existsSync(path.join(work, ".gitleaksignore"))) fs.writeFileSync(path.join(work, ".gitleaksignore"), ignoreFile);
+      result = { ...(await scanRepository(work, scanOpts)), scannedPath: await tree.dir };
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -71,7 +97,7 @@ export async function scanTreeIncremental(treeDir: string, entries: TreeEntry[],
 }
 
 /** Hard-links (or copies, across file systems) the pending files into `work` under their paths. */
-function materialize(treeDir: string, work: string, pending: TreeEntry[], ignoreFile: string | undefined): void {
+function linkFiles(treeDir: string, work: string, pending: TreeEntry[]): void {
   for (const e of pending) {
     const to = path.join(work, e.path);
     fs.mkdirSync(path.dirname(to), { recursive: true });
@@ -81,8 +107,6 @@ function materialize(treeDir: string, work: string, pending: TreeEntry[], ignore
       fs.copyFileSync(path.join(treeDir, e.path), to);
     }
   }
-  // The tree's ignore file applies to these files as it does in a full scan.
-  if (ignoreFile !== undefined && !fs.existsSync(path.join(work, ".gitleaksignore"))) fs.writeFileSync(path.join(work, ".gitleaksignore"), ignoreFile);
 }
 
 function readIfFile(p: string): string | undefined {

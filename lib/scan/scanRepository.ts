@@ -90,10 +90,40 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
 
 const versions = new Map<string, string>();
 
-/** `gitleaks version`, once per binary; a missing binary is a clear error. */
-export async function gitleaksVersion(bin = "gitleaks"): Promise<string> {
-  const known = versions.get(bin);
+/**
+ * Names the gitleaks binary that `bin` runs (PATH lookup) by file identity: a new build or install
+ * changes it. Undefined when it cannot be found (then `gitleaks version` reports the problem).
+ */
+function binaryIdentity(bin: string): string | undefined {
+  const dirs = bin.includes("/") ? [""] : (process.env.PATH ?? "").split(":").filter((d) => d !== "");
+  for (const dir of dirs) {
+    const file = dir ? path.join(dir, bin) : path.resolve(bin);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      const st = fs.statSync(file);
+      if (st.isFile()) return `${file}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // not here: the next PATH entry
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `gitleaks version`, once per binary: remembered in this process, and across runs in `cacheDir` by
+ * the binary's file identity (the version is part of every scan's identity, and asking costs a start).
+ * A missing binary is a clear error.
+ */
+export async function gitleaksVersion(bin = "gitleaks", cacheDir?: string): Promise<string> {
+  const id = binaryIdentity(bin);
+  const known = versions.get(id ?? bin);
   if (known) return known;
+  const file = cacheDir && id ? path.join(cacheDir, "scans", "gitleaks-version.json") : undefined;
+  const stored = file ? readVersionFile(file) : {};
+  if (id && stored[id]) {
+    versions.set(id, stored[id]);
+    return stored[id];
+  }
   const r = await runProgram(bin, ["version"], { timeoutMs: 30_000 });
   if (r.spawnError || r.exitCode !== 0) {
     throw new RepoSyncError("scan", `gitleaks is not available (${bin})`, {
@@ -104,8 +134,25 @@ export async function gitleaksVersion(bin = "gitleaks"): Promise<string> {
     });
   }
   const v = r.stdout.trim();
-  versions.set(bin, v);
+  versions.set(id ?? bin, v);
+  if (file && id) {
+    // Only the binary in use is kept: a file that cannot grow.
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ [id]: v }));
+    fs.renameSync(tmp, file);
+  }
   return v;
+}
+
+function readVersionFile(file: string): Record<string, string> {
+  try {
+    const doc: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return {};
+    return Object.fromEntries(Object.entries(doc).filter((e): e is [string, string] => typeof e[1] === "string" && /^v?\d+\.\d+/.test(e[1])));
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -114,8 +161,8 @@ export async function gitleaksVersion(bin = "gitleaks"): Promise<string> {
  */
 export async function scanRepository(dir: string, opts: ScanOptions = {}): Promise<SecretScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
-  const toolVersion = await gitleaksVersion(bin);
   const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), "repo-sync-cache");
+  const toolVersion = await gitleaksVersion(bin, opts.cacheDir);
   const ignoreInlineAllow = opts.ignoreInlineAllow === true;
   const root = path.resolve(dir);
   if (!isDirectory(root)) {

@@ -197,25 +197,39 @@ async function deriveExport(repoPath: string, base: { dir: string; commit: strin
 async function writeEntry(repoPath: string, tree: string, c: RawChange): Promise<void> {
   const dest = path.join(tree, c.path);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
-  const fail = (r: { command: readonly string[]; exitCode: number; stderr: string }) =>
-    new RepoSyncError("source", `git cat-file failed while exporting ${c.path}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr, hint: "check that the repository is intact (git fsck)" });
   if (c.newMode === "160000") {
     fs.mkdirSync(dest);
   } else if (c.newMode === "120000") {
-    const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", c.newHash], { timeoutMs: 60_000 });
-    if (r.exitCode !== 0) throw fail(r);
-    fs.symlinkSync(r.stdout, dest);
+    fs.symlinkSync(await blobBytes(repoPath, c.newHash), dest);
   } else {
-    // O_EXCL: the path was just removed; the blob goes straight from git into the new file.
-    const fd = fs.openSync(dest, "wx", c.newMode === "100755" ? 0o777 : 0o666);
-    try {
-      const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", c.newHash], { timeoutMs: 600_000, stdoutFd: fd });
-      if (r.exitCode !== 0) throw fail(r);
-    } finally {
-      fs.closeSync(fd);
-    }
+    await writeBlobFile(repoPath, c.newHash, dest, c.newMode === "100755");
     setBlobMtime(tree, c.path, c.newMode, c.newHash);
   }
+}
+
+/**
+ * Writes a blob into a new file (O_EXCL: never through an existing name or link), streamed from git;
+ * mode 666 or 777 less the umask, as git checks files out. The parent folder must exist.
+ */
+export async function writeBlobFile(repoPath: string, blob: string, dest: string, executable: boolean): Promise<void> {
+  const fd = fs.openSync(dest, "wx", executable ? 0o777 : 0o666);
+  try {
+    const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", blob], { timeoutMs: 600_000, stdoutFd: fd });
+    if (r.exitCode !== 0) throw catFileError(dest, r);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A (small) blob's bytes, e.g. a tree's `.gitleaksignore` or a symlink's target. */
+export async function blobBytes(repoPath: string, blob: string): Promise<Buffer> {
+  const r = await runProgram("git", ["-C", repoPath, "cat-file", "blob", blob], { timeoutMs: 60_000 });
+  if (r.exitCode !== 0) throw catFileError(blob, r);
+  return r.stdoutBytes;
+}
+
+function catFileError(what: string, r: { command: readonly string[]; exitCode: number; stderr: string }): RepoSyncError {
+  return new RepoSyncError("source", `git cat-file failed while exporting ${what}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr, hint: "check that the repository is intact (git fsck)" });
 }
 
 /** Removes the folders that deleting `rel` left empty (git has no empty folders), up to the top. */

@@ -10,10 +10,10 @@ import type { Logger } from "../log";
 import { cacheDir } from "../paths";
 import { formatFindings, Finding } from "../scan/gitleaksReport";
 import { scanHistory } from "../scan/scanHistory";
-import { IncrementalScanResult, scanTreeIncremental } from "../scan/scanIncremental";
+import { IncrementalScanResult, folderTree, ScanTree, scanTreeIncremental } from "../scan/scanIncremental";
 import type { SecretScanResult } from "../scan/scanRepository";
 import { exportHistory } from "../source/exportHistory";
-import { commitFiles, exportCommitTree, exportRoot } from "../source/exportTree";
+import { blobBytes, commitFiles, exportCommitTree, exportRoot, writeBlobFile } from "../source/exportTree";
 import { worktreeEntries } from "../source/worktreeFiles";
 import { modifiedTrackedFiles, resolveSource, topLevelNames } from "../source/git";
 import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
@@ -75,6 +75,7 @@ export async function prepareSource(repo: RepositorySettings, opts: PrepareOptio
 export async function prepareCommit(repo: RepositorySettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
   const cache = opts.cacheDir ?? cacheDir();
   let treeDir: string;
+  let treeScan: IncrementalScanResult | undefined;
   if (repo.sourceMode === "worktree") {
     const dirty = await modifiedTrackedFiles(repo.mainRepoPath);
     if (dirty.length > 0 && !repo.allowDirty) {
@@ -86,7 +87,11 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
     refuseOwnNames(fs.readdirSync(treeDir), `the checkout ${treeDir}`);
   } else {
     refuseOwnNames(await topLevelNames(repo.mainRepoPath, commit), `commit ${commit.slice(0, 12)}`);
-    treeDir = await exportCommitTree(repo.mainRepoPath, commit, cache);
+    // Export and scan side by side: a new commit's few changed files are scanned straight from git.
+    const exported = exportCommitTree(repo.mainRepoPath, commit, cache);
+    const [dir, scanned] = await Promise.all([exported, repo.secretScanning.enabled ? scanSourceTree(repo, commit, exported, cache, opts.fullScan) : undefined]);
+    treeDir = dir;
+    treeScan = scanned;
   }
   // The checkout's own .git holds more than the commit's history (other branches, stashes, reflogs,
   // remote URLs with credentials): a .git built for this commit is pushed instead, and scanned.
@@ -94,7 +99,7 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
 
   let scan: SecretScanResult | undefined;
   if (repo.secretScanning.enabled) {
-    scan = await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan);
+    scan = treeScan ?? (await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan));
     if (gitDir) {
       const history = await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow });
       scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
@@ -128,18 +133,26 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
 /**
  * The secret gate over the tree to push. Only files not found clean before are scanned (see
  * scan/scanIncremental.ts); a worktree's files are named by their content hash like a commit's blobs.
+ * A commit's few new files are read from git, so the scan need not wait for the export (`treeDir`).
  */
-export async function scanSourceTree(repo: RepositorySettings, commit: string, treeDir: string, cache: string, full?: boolean): Promise<IncrementalScanResult> {
+export async function scanSourceTree(repo: RepositorySettings, commit: string, treeDir: string | Promise<string>, cache: string, full?: boolean): Promise<IncrementalScanResult> {
   const recordId = path.basename(exportRoot(cache, repo.mainRepoPath));
-  const entries = repo.sourceMode === "worktree"
-    ? await worktreeEntries(treeDir, path.join(cache, "scans", `stat-${recordId}.json`))
-    : await commitFiles(repo.mainRepoPath, commit);
-  return scanTreeIncremental(treeDir, entries, recordId, {
-    configPath: repo.secretScanning.configPath,
-    ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow,
-    cacheDir: cache,
-    full,
-  });
+  const opts = { configPath: repo.secretScanning.configPath, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow, cacheDir: cache, full };
+  if (repo.sourceMode === "worktree") {
+    const dir = await treeDir;
+    return scanTreeIncremental(folderTree(dir, await worktreeEntries(dir, path.join(cache, "scans", `stat-${recordId}.json`))), recordId, opts);
+  }
+  const entries = await commitFiles(repo.mainRepoPath, commit);
+  const ignore = entries.find((e) => e.path === ".gitleaksignore");
+  const tree: ScanTree = {
+    entries,
+    dir: Promise.resolve(treeDir),
+    ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.id)).toString("utf8") : undefined,
+    writeFiles: async (files, into) => {
+      for (const e of files) await writeBlobFile(repo.mainRepoPath, e.id, path.join(into, e.path), false);
+    },
+  };
+  return scanTreeIncremental(tree, recordId, opts);
 }
 
 /**

@@ -42,6 +42,8 @@ export interface FleetOptions {
   baseDir?: string;
   /** Extra sshd_config lines for every VM. */
   extraSshdConfig?: string[];
+  /** sshd's LogLevel (default ERROR); INFO logs every accepted connection (see {@link Fleet.connectionCount}). */
+  logLevel?: "ERROR" | "INFO";
 }
 
 const SSHD = "/usr/sbin/sshd";
@@ -57,7 +59,7 @@ export class Fleet {
   private readonly procs = new Map<string, ChildProcess>();
   private readonly logs = new Map<string, string>();
 
-  constructor(readonly baseDir: string, private readonly extraConfig: string[]) {
+  constructor(readonly baseDir: string, private readonly extraConfig: string[], private readonly logLevel = "ERROR") {
     this.clientKeyPath = path.join(baseDir, "client", "id_ed25519");
     this.knownHostsPath = path.join(baseDir, "client", "known_hosts");
   }
@@ -107,7 +109,7 @@ export class Fleet {
       "PermitRootLogin prohibit-password",
       `AllowUsers ${vm.user}`,
       "Subsystem sftp internal-sftp",
-      "LogLevel ERROR",
+      `LogLevel ${this.logLevel}`,
       // The benchmark opens many connections at once; the defaults (10:30:100) would drop some.
       "MaxStartups 200:30:400",
       "MaxSessions 64",
@@ -205,7 +207,12 @@ export class Fleet {
     return out;
   }
 
-  /** sshd's own log for a VM (errors only). */
+  /** SSH connections a VM accepted so far (needs `logLevel: "INFO"`). */
+  connectionCount(id: string): number {
+    return (this.sshdLog(id).match(/^Accepted publickey for /gm) ?? []).length;
+  }
+
+  /** sshd's own log for a VM (errors only, unless started with `logLevel: "INFO"`). */
   sshdLog(id: string): string {
     const p = this.logs.get(id);
     return p && fs.existsSync(p) ? fs.readFileSync(p, "utf8") : "";
@@ -265,7 +272,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-fleet-"));
   fs.chmodSync(baseDir, 0o755);
-  const fleet = new Fleet(baseDir, options.extraSshdConfig ?? []);
+  const fleet = new Fleet(baseDir, options.extraSshdConfig ?? [], options.logLevel);
   liveFleets.add(fleet);
   try {
     fs.mkdirSync(path.join(baseDir, "client"), { recursive: true, mode: 0o700 });

@@ -7,12 +7,18 @@ import * as path from "node:path";
 import { Fleet, startFleet } from "../fleet/fleet";
 import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
 import { makeNonRepoDir, makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
-import { json, runCli } from "../support/cli";
+import { CliRun, json, runCli } from "../support/cli";
 
 
 const rel = (fleet: Fleet, vm: string, p: string) => path.join(fleet.vm(vm).targetPath, p);
 const read = (fleet: Fleet, vm: string, p: string) => fs.readFileSync(rel(fleet, vm, p), "utf8");
 const exists = (fleet: Fleet, vm: string, p: string) => fs.existsSync(rel(fleet, vm, p));
+/** SSH connections each VM accepted while `fn` ran. */
+async function connectionsDuring(fleet: Fleet, fn: () => Promise<void>): Promise<number[]> {
+  const before = fleet.vms.map((v) => fleet.connectionCount(v.id));
+  await fn();
+  return fleet.vms.map((v, i) => fleet.connectionCount(v.id) - before[i]);
+}
 
 describe("repo-sync CLI against the fleet (sync engine)", function () {
   this.timeout(120_000);
@@ -22,7 +28,8 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
   const writeCfg = (opts: Partial<FleetConfigOptions> = {}) => writeFleetConfig(fleet, cfg, { repoPath: repo.path, ...opts });
 
   before(async () => {
-    fleet = await startFleet({ count: 3, firstOctet: 31 });
+    // INFO: sshd logs each accepted connection, so the tests can count them.
+    fleet = await startFleet({ count: 3, firstOctet: 31, logLevel: "INFO" });
     repo = makeSourceRepo();
     // Untracked and ignored files in the checkout must never arrive.
     fs.writeFileSync(path.join(repo.path, ".env"), "LOCAL_ONLY=1\n");
@@ -53,18 +60,21 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
     }
   });
 
-  it("a no-op re-sync rewrites nothing", async () => {
+  it("a no-op re-sync rewrites nothing, over one SSH connection per VM", async () => {
     const before = fs.statSync(rel(fleet, "vm01", ".sync_rev")).mtimeMs;
-    const run = await runCli(["sync", "--config", cfg, "--json"]);
+    let run: CliRun = { code: -1, stdout: "", stderr: "" };
+    const connections = await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"])));
     assert.equal(run.code, 0, run.stderr);
     const doc = json<SyncDoc>(run);
     assert.deepEqual(doc.results.map((r) => [r.action, r.files_transferred]), [["unchanged", 0], ["unchanged", 0], ["unchanged", 0]]);
     assert.equal(fs.statSync(rel(fleet, "vm01", ".sync_rev")).mtimeMs, before);
+    assert.deepEqual(connections, [1, 1, 1], "the lock, the marker and rsync share one connection");
   });
 
-  it("after a new commit only the changed files move", async () => {
+  it("after a new commit only the changed files move (one SSH connection per VM)", async () => {
     const next = repo.commit({ "src/app.py": "print('v2')\n", "docs/new.md": "# new\n" }, "v2", ["scripts/run.sh"]);
-    const run = await runCli(["sync", "--config", cfg, "--json"]);
+    let run: CliRun = { code: -1, stdout: "", stderr: "" };
+    assert.deepEqual(await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"]))), [1, 1, 1]);
     assert.equal(run.code, 0, run.stderr);
     for (const r of json<SyncDoc>(run).results) {
       assert.equal(r.action, "synced");
@@ -79,7 +89,9 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
     fs.writeFileSync(rel(fleet, "vm02", "src/app.py"), "hand edit\n");
     fs.writeFileSync(rel(fleet, "vm02", "extra.txt"), "added on the VM\n");
     fs.rmSync(rel(fleet, "vm02", "README.md"));
-    const status = await runCli(["status", "--config", cfg, "--json"]);
+    let status: CliRun = { code: -1, stdout: "", stderr: "" };
+    // The tree check (an rsync dry run) joins the probe's connection.
+    assert.deepEqual(await connectionsDuring(fleet, async () => void (status = await runCli(["status", "--config", cfg, "--json"]))), [1, 1, 1]);
     assert.equal(status.code, 0, status.stderr);
     const vm02 = json<StatusDoc>(status).statuses.find((s) => s.vm === "vm02");
     assert.equal(vm02?.state, "drift");

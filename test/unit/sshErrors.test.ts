@@ -1,0 +1,68 @@
+import * as assert from "node:assert/strict";
+import type { Target } from "../../lib/config/types";
+import { hostKeyProblem, sshFailure } from "../../lib/remote/sshErrors";
+
+/** stderr of OpenSSH 9.2 (Debian 12) with LogLevel=ERROR, captured against the test fleet. */
+const CHANGED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+It is also possible that a host key has just been changed.
+The fingerprint for the ED25519 key sent by the remote host is
+SHA256:qwqlLacKOjEoch/hVJDTGl/KWmiwXfXMebKoZTzW6Oc.
+Please contact your system administrator.
+Add correct host key in /tmp/kh_changed to get rid of this message.
+Offending ED25519 key in /tmp/kh_changed:1
+  remove with:
+  ssh-keygen -f "/tmp/kh_changed" -R "127.0.0.170"
+Host key for 127.0.0.170 has changed and you have requested strict checking.
+Host key verification failed.
+`;
+const REVOKED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@       WARNING: REVOKED HOST KEY DETECTED!               @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+The ED25519 host key for 127.0.0.170 is marked as revoked.
+This could mean that a stolen key is being used to
+impersonate this host.
+ED25519 host key for 127.0.0.170 was revoked and you have requested strict checking.
+Host key verification failed.
+`;
+
+const CASES: Array<[string, string, string, RegExp]> = [
+  ["changed host key", CHANGED, "host-key", /^the host key of reposync@127\.0\.0\.170:22 does not match the one pinned in \/kh \(possible man in the middle/],
+  ["unknown host key", "No ED25519 host key is known for 127.0.0.170 and you have requested strict checking.\nHost key verification failed.\n", "host-key", /is not in \/kh$/],
+  ["revoked host key", REVOKED, "host-key", /is marked @revoked in \/kh$/],
+  ["key refused", "reposync@127.0.0.170: Permission denied (publickey).\n", "auth", /^reposync@127\.0\.0\.170:22 refused the SSH key \/id$/],
+  ["key file unusable", 'Load key "/tmp/badkey": error in libcrypto\nreposync@127.0.0.170: Permission denied (publickey).\n', "config", /^the SSH key \/id cannot be used/],
+  ["refused", "ssh: connect to host 127.0.0.199 port 22: Connection refused\n", "unreachable", /^connection to reposync@127\.0\.0\.170:22 refused \(no SSH server listening\)$/],
+  ["unresolvable", "ssh: Could not resolve hostname no-such-host.invalid: Name or service not known\n", "unreachable", /^127\.0\.0\.170 cannot be reached$/],
+  ["silent listener", "Connection timed out during banner exchange\n", "timeout", /^no SSH handshake with reposync@127\.0\.0\.170:22 within 5 s$/],
+  ["dropped packets", "ssh: connect to host 10.255.255.1 port 22: Connection timed out\n", "timeout", /^no SSH handshake/],
+  ["something else", "kex_exchange_identification: read: Connection reset by peer\n", "unreachable", /^SSH connection to reposync@127\.0\.0\.170:22 failed$/],
+];
+
+const target = { vm: "vm01", host: "127.0.0.170", port: 22, user: "reposync", path: "/srv/app", keyPath: "/id", knownHostsPath: "/kh", acceptNewHostKeys: false, connectTimeoutS: 5 } as Target;
+
+describe("OpenSSH connection failures (pure, from captured stderr)", () => {
+  for (const [name, stderr, kind, reason] of CASES) {
+    it(name, () => {
+      const e = sshFailure(target, 255, stderr, ["ssh", "127.0.0.170"]);
+      assert.equal(e.kind, kind);
+      assert.match(e.reason, reason);
+      assert.equal(e.vm, "vm01");
+      assert.equal(e.exitCode, 255);
+      assert.deepEqual(e.command, ["ssh", "127.0.0.170"]);
+      assert.ok(e.hint, "every failure says how to fix it");
+    });
+  }
+
+  it("the fix for a changed key names the known_hosts entry to remove ([host]:port off 22)", () => {
+    assert.match(sshFailure(target, 255, CHANGED, []).hint ?? "", /ssh-keygen -R 127\.0\.0\.170 -f \/kh/);
+    assert.match(sshFailure({ ...target, port: 2222 }, 255, CHANGED, []).hint ?? "", /ssh-keygen -R '\[127\.0\.0\.170\]:2222' -f \/kh/);
+  });
+
+  it("host key refusals are told apart", () => {
+    assert.deepEqual([CHANGED, REVOKED, "Host key verification failed.", "Permission denied (publickey)."].map(hostKeyProblem), ["changed", "revoked", "unknown", undefined]);
+  });
+});
