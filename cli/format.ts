@@ -6,15 +6,16 @@ import * as path from "node:path";
 import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
-import { markerProblem, RepoStatus } from "../lib/sync/status";
+import { describeState, RepoStatus, stateOf } from "../lib/sync/status";
 import type { SyncSummary } from "../lib/sync/syncAll";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
 
 const short = (c?: string) => (c ? c.slice(0, 12) : "-");
 
-/** A status word: in-sync, drift or error. */
+/** A status word: in-sync, drift (another revision or a changed tree) or error. */
 export function statusWord(s: RepoStatus): "in-sync" | "drift" | "error" {
-  return s.error ? "error" : s.inSync ? "in-sync" : "drift";
+  const kind = stateOf(s).kind;
+  return kind === "in-sync" || kind === "error" ? kind : "drift";
 }
 
 function table(rows: string[][]): string {
@@ -26,11 +27,10 @@ function table(rows: string[][]): string {
 export function formatStatusTable(statuses: RepoStatus[]): string {
   const rows = [["VM", "HOST", "EXPECTED", "ACTUAL", "STATE"]];
   for (const s of statuses) {
-    let why = "";
-    if (s.error) why = `: ${s.error.reason}`;
-    else if (!s.inSync && s.actual === s.expected && s.drift) why = `: tree drift: ${describeChanges(s.drift)}`;
-    else if (!s.inSync) why = s.actual ? ": revision differs" : `: ${markerProblem(s.marker) ?? "no .sync_rev"}`;
-    rows.push([s.vm, s.host, short(s.expected), short(s.actual), statusWord(s) + why]);
+    const st = stateOf(s);
+    // "error: <reason>" already starts with its word; the others get theirs in front.
+    const cell = st.kind === "in-sync" ? "in-sync" : st.kind === "error" ? describeState(st) : `drift: ${describeState(st)}`;
+    rows.push([s.vm, s.host, short(s.expected), short(s.actual), cell]);
   }
   return table(rows);
 }
@@ -49,6 +49,7 @@ export function statusJson(commit: string, statuses: RepoStatus[]) {
       marker: s.marker ?? null,
       in_sync: s.inSync,
       state: statusWord(s),
+      detail: describeState(stateOf(s)),
       drift: s.drift ?? null,
       error: s.error ? { kind: s.error.kind, message: s.error.message } : null,
     })),

@@ -27,8 +27,8 @@ export { SecretsFoundError, prepareSource } from "./sync/prepareSource";
 export type { PreparedSource } from "./sync/prepareSource";
 export { convergeTarget } from "./sync/converge";
 export type { SyncResult, SyncAction } from "./sync/converge";
-export { checkTarget, describeStatus } from "./sync/status";
-export type { RepoStatus } from "./sync/status";
+export { checkTarget, describeState, describeStatus, stateOf } from "./sync/status";
+export type { RepoStatus, TargetState } from "./sync/status";
 export type { SyncSummary } from "./sync/syncAll";
 
 /** Common options: which config, which branch, where messages go. */

@@ -39,8 +39,10 @@ export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
   removeOnDelete: boolean;
   /** Probe by content (a probe option: not compared as desired state). */
   checksum: boolean;
-  /** Live state seen by `check()`: why an update is planned, or that the target is in sync. */
+  /** Live state seen by `check()`, as a sentence: why an update is planned, or that the target is in sync. */
   observed?: string;
+  /** The same live state's kind (TargetState["kind"]): what diff() decides on. */
+  observedState?: string;
   /** File listing every target of this run, probed together (see probePlan.ts). */
   probePlan?: string;
 }
@@ -101,6 +103,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     removeOnDelete: raw.removeOnDelete === true,
     checksum: raw.checksum === true,
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
+    observedState: typeof raw.observedState === "string" ? raw.observedState : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
   };
 }
@@ -169,3 +172,15 @@ export const COMPARED_INPUTS = [
   "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
   "ioTimeoutS", "removeOnDelete",
 ] as const;
+
+/**
+ * The diff decision (pure): replace when the target moved, update when an input changed or the live
+ * probe of this run (`observedState`) did not find the target in sync at the commit. Unknown live
+ * state (inputs not known in preview) counts as a change: never a silent "no changes".
+ */
+export function decideDiff(olds: Record<string, unknown>, news: Record<string, unknown>): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+  const replaces = REPLACE_ON.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+  const inputsChanged = COMPARED_INPUTS.some((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+  const live = news.observedState !== "in-sync" || olds.revision !== news.commit;
+  return { changes: replaces.length > 0 || inputsChanged || live, replaces, deleteBeforeReplace: false };
+}

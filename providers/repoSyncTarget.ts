@@ -111,6 +111,8 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
   declare readonly syncedAt: pulumi.Output<string>;
   /** Live state seen at the last check: "in sync at ...", a revision mismatch or tree drift. */
   declare readonly observed: pulumi.Output<string>;
+  /** Its kind: `in-sync`, `revision`, `drift` or `error`. */
+  declare readonly observedState: pulumi.Output<string>;
 
   /** @param vmId logical name: the VM id (vm01...). */
   constructor(vmId: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
@@ -125,6 +127,7 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
         bytesTransferred: undefined,
         syncedAt: undefined,
         observed: undefined,
+        observedState: undefined,
       },
       opts,
       "repo-sync",

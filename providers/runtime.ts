@@ -10,7 +10,8 @@
  *   failure would stop the whole deployment, and the other VMs must still converge. Preview then plans
  *   an update for that VM whose `observed` names the error (so `--expect-no-changes` fails), and the
  *   update itself fails naming the VM; `pulumi up --continue-on-error` converges the others.
- * - diff: decides from this run's live probe (`observed`) and the inputs; never from stale state.
+ * - diff: decides from this run's live probe (`observedState`, a TargetState kind) and the inputs;
+ *   never from stale state, never from the text of `observed`.
  * - create/update: secret gate, then rsync, then `.sync_rev`. On failure nothing claims success: the
  *   error is raised, the target's marker is absent (never the new commit).
  * - read: the live `.sync_rev` as `revision`.
@@ -25,9 +26,9 @@ import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
 import { limiter } from "../lib/sync/pool";
 import type { PreparedSource } from "../lib/sync/prepareSource";
-import { checkTarget, describeStatus, RepoStatus } from "../lib/sync/status";
+import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "../lib/sync/status";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
-import { COMPARED_INPUTS, hasUnknowns, normalizeInputs, REPLACE_ON, TargetInputs, TargetOutputs, toRepositorySettings, toTarget, validateInputs } from "./inputs";
+import { decideDiff, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toRepositorySettings, toTarget, validateInputs } from "./inputs";
 
 /** The provider process's stderr is shown by the engine under the stack's diagnostics. */
 const providerLogger: Logger = {
@@ -61,10 +62,6 @@ function plain<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** Prefix for `observed` when the target matches. */
-export const IN_SYNC = "in sync";
-/** Prefix for `observed` when the target could not be probed. */
-export const PROBE_ERROR = "error: ";
 
 /** Export + scan per (repo, commit, settings): one per provider process, however many targets. */
 const sources = new Map<string, Promise<PreparedSource>>();
@@ -111,24 +108,28 @@ function statusOf(i: TargetInputs): Promise<RepoStatus> {
   return p;
 }
 
-/** Probes the live target and describes it for `observed`. Throws when it cannot be reached. */
-async function observe(i: TargetInputs): Promise<string> {
+/** What `check()` records of the live target: the state's kind and its sentence. */
+function observation(state: TargetState): { observedState: TargetState["kind"]; observed: string } {
+  return { observedState: state.kind, observed: describeState(state) };
+}
+
+/** Probes the live target. Throws when it cannot be probed (the caller records the error). */
+async function observe(i: TargetInputs): Promise<TargetState> {
   const status = await statusOf(i);
   probes.delete(probeKey(i)); // the next check of this target (e.g. during the update) probes afresh
   if (status.error) throw status.error;
-  if (status.inSync) return `${IN_SYNC} at ${i.commit.slice(0, 12)}`;
-  const line = describeStatus(status).replace(new RegExp(`^${i.vm} `), "");
-  providerLogger.info(`${i.vm}: ${line}`);
-  return line;
+  const state = stateOf(status);
+  if (state.kind !== "in-sync") providerLogger.info(`${i.vm}: ${describeState(state)}`);
+  return state;
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const inputs = normalizeInputs(news);
   const failures = validateInputs(inputs);
   if (failures.length > 0) return { inputs: news, failures };
-  if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined }) };
+  if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined, observedState: undefined }) };
   try {
-    return { inputs: plain({ ...news, observed: await observe(inputs) }) };
+    return { inputs: plain({ ...news, ...observation(await observe(inputs)) }) };
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;
     // The source side is the same for every VM: a problem there is an input failure (nothing changes).
@@ -136,17 +137,12 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
       return { inputs: news, failures: [{ property: "commit", reason: err.message }] };
     }
     process.stderr.write(`repo-sync: error: ${err.message}\n`);
-    return { inputs: plain({ ...news, observed: `${PROBE_ERROR}${err.reason}` }) };
+    return { inputs: plain({ ...news, ...observation({ kind: "error", error: err }) }) };
   }
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const replaces = REPLACE_ON.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-  const inputsChanged = COMPARED_INPUTS.some((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-  const observed = typeof news.observed === "string" ? news.observed : undefined;
-  // Unknown live state (inputs not known in preview) counts as a change: never a silent "no changes".
-  const live = observed === undefined || !observed.startsWith(IN_SYNC) || olds.revision !== news.commit;
-  return { changes: replaces.length > 0 || inputsChanged || live, replaces, deleteBeforeReplace: false };
+  return decideDiff(olds, news);
 }
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
@@ -165,7 +161,7 @@ async function converge(raw: Record<string, unknown>, force: boolean): Promise<T
   providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,
-    observed: `${IN_SYNC} at ${i.commit.slice(0, 12)}`,
+    ...observation({ kind: "in-sync", revision: i.commit }),
     revision: r.revision ?? "",
     filesTransferred: r.filesTransferred,
     bytesTransferred: r.bytesTransferred,

@@ -1,12 +1,11 @@
 /**
- * Turns a failed OpenSSH connection (its exit code and stderr) into a RepoSyncError that names the VM,
- * the host, the known_hosts file and the command that fixes it (pure). rsync failures are classified
- * by transfer/rsyncErrors.ts; this is the same knowledge with the target's own paths filled in, for
- * the connection that carries the target session.
+ * Reads why an OpenSSH connection failed (its exit code and stderr) and says it with the target's own
+ * names: the VM, `user@host:port`, the known_hosts file and the command that fixes it (pure). The one
+ * place for connection failures, whoever ran ssh: our target session, or rsync (whose transfer-level
+ * failures are classified in transfer/rsyncErrors.ts).
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { classifyRsyncFailure } from "../transfer/rsyncErrors";
 
 /** `user@host:port`, as messages name a target. */
 export function sshWhere(t: Target): string {
@@ -24,10 +23,16 @@ export function hostKeyProblem(stderr: string): HostKeyProblem | undefined {
   return undefined;
 }
 
-/** The error for an OpenSSH connection to `t` that ended with `exitCode` and `stderr` (pure). */
-export function sshFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError {
+/**
+ * The error when stderr shows that the SSH connection to `t` itself failed (host key, key, refused,
+ * unreachable, handshake timeout); undefined when it shows no such failure (pure).
+ */
+export function connectionFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError | undefined {
   const vm = t.vm;
   const details = { vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined };
+  if (/^cannot start ssh: /m.test(stderr)) {
+    return new RepoSyncError("transfer", "the OpenSSH client (ssh) cannot be started on this machine", { ...details, hint: "install it (apt-get install openssh-client)" });
+  }
   const problem = hostKeyProblem(stderr);
   if (problem) {
     const reason = {
@@ -63,7 +68,16 @@ export function sshFailure(t: Target, exitCode: number | null, stderr: string, c
   if (/Could not resolve hostname|No route to host|Network is unreachable|Name or service not known/i.test(stderr)) {
     return new RepoSyncError("unreachable", `${t.host} cannot be reached`, { ...details, hint: "check vms.<id>.host and the network path" });
   }
-  const cls = classifyRsyncFailure(exitCode ?? 255, stderr);
-  if (cls.kind === "unreachable" || cls.kind === "timeout") return new RepoSyncError(cls.kind, `SSH connection to ${sshWhere(t)} failed: ${cls.reason}`, { ...details, hint: cls.hint });
-  return new RepoSyncError("unreachable", `SSH connection to ${sshWhere(t)} failed${exitCode === 255 ? "" : ` (ssh exited ${exitCode})`}`, { ...details, hint: "check that the VM is up and reachable; stderr above says what ssh saw" });
+  return undefined;
+}
+
+/** The error for an OpenSSH connection to `t` that ended before its script answered (pure). */
+export function sshFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError {
+  return (
+    connectionFailure(t, exitCode, stderr, command) ??
+    new RepoSyncError("unreachable", `SSH connection to ${sshWhere(t)} failed${exitCode === 255 ? "" : ` (ssh exited ${exitCode})`}`, {
+      vm: t.vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined,
+      hint: "check that the VM is up and reachable; stderr above says what ssh saw",
+    })
+  );
 }

@@ -18,8 +18,6 @@ import { sshOptionArgs } from "../transfer/rsyncArgs";
 import { sshFailure } from "./sshErrors";
 import { asShCommand } from "./targetScript";
 
-/** What {@link SshLink.nextLine} yields once the script's output has ended. */
-export const LINK_CLOSED = "\0closed";
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
 const MAX_STDERR = 64 * 1024;
 
@@ -38,7 +36,7 @@ export function masterArgs(t: Target, controlPath: string, script: string): stri
 export class SshLink {
   private buffer = "";
   private readonly lines: string[] = [];
-  private waiters: Array<(line: string) => void> = [];
+  private waiters: Array<(line: string | undefined) => void> = [];
   private stderr = "";
   private exitCode: number | null = null;
   private ended = false;
@@ -58,7 +56,7 @@ export class SshLink {
       child.on("close", (code) => {
         this.exitCode = code;
         this.ended = true;
-        for (const w of this.waiters.splice(0)) w(LINK_CLOSED);
+        for (const w of this.waiters.splice(0)) w(undefined);
         fs.rmSync(this.dir, { recursive: true, force: true });
         resolve();
       });
@@ -87,17 +85,17 @@ export class SshLink {
     }
   }
 
-  /** The script's next output line, or {@link LINK_CLOSED}; a RepoSyncError (timeout) after `timeoutMs`. */
-  nextLine(timeoutMs: number): Promise<string> {
+  /** The script's next output line; undefined once its output has ended; a RepoSyncError (timeout) after `timeoutMs`. */
+  nextLine(timeoutMs: number): Promise<string | undefined> {
     const queued = this.lines.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    if (this.ended) return Promise.resolve(LINK_CLOSED);
+    if (this.ended) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== done);
         reject(new RepoSyncError("timeout", `the target session on ${this.target.host} did not answer within ${Math.round(timeoutMs / 1000)} s`, { vm: this.target.vm, command: this.command, hint: "check that the VM is responsive (load, a hung file system under the target path)" }));
       }, timeoutMs);
-      const done = (line: string) => {
+      const done = (line: string | undefined) => {
         clearTimeout(timer);
         resolve(line);
       };

@@ -5,7 +5,7 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { LINK_CLOSED, SshLink } from "./sshLink";
+import { SshLink } from "./sshLink";
 import { holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./targetScript";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
@@ -23,9 +23,9 @@ async function readHeader(link: SshLink, end: string, timeoutMs: number): Promis
   try {
     for (;;) {
       const line = await link.nextLine(timeoutMs);
+      if (line === undefined) throw await link.failure();
       if (line === end) return parseTargetHeader(lines.join("\n"));
       if (line.startsWith("ERR ")) throw scriptError(link, line.slice(4).trim(), link.errorOutput);
-      if (line === LINK_CLOSED) throw await link.failure();
       lines.push(line);
     }
   } catch (err) {
@@ -107,7 +107,7 @@ export class TargetSession {
     this.link.send(line);
     const answer = await this.link.nextLine(60_000);
     if (answer === "OK") return;
-    if (answer === LINK_CLOSED) throw await this.link.failure();
+    if (answer === undefined) throw await this.link.failure();
     throw scriptError(this.link, answer.startsWith("ERR ") ? answer.slice(4).trim() : "unknown");
   }
 

@@ -71,15 +71,48 @@ export async function checkTarget(target: Target, expected: Expected | undefined
   }
 }
 
-/** One line describing a status, e.g. `vm02 drift: 1 modified, 0 added, 0 deleted (first: src/app.py)`. */
-export function describeStatus(s: RepoStatus): string {
-  if (s.error) return `${s.vm} error: ${s.error.reason}`;
-  if (s.inSync) return `${s.vm} in sync at ${short(s.actual)}`;
-  if (s.actual !== s.expected) {
-    const why = markerProblem(s.marker);
-    return `${s.vm} revision ${short(s.actual) || "none"}${why ? ` (${why})` : ""} (expected ${short(s.expected)})`;
+/**
+ * What a target is compared with what it should be: the one model behind the CLI's status line and
+ * JSON, the provider's `observed` and its diff decision.
+ */
+export type TargetState =
+  | { kind: "in-sync"; revision: string }
+  /** `.sync_rev` names another commit, or none, or is not a marker at all (see `marker`). */
+  | { kind: "revision"; actual?: string; expected?: string; marker?: MarkerState }
+  /** The marker matches but the tree differs (`drift` undefined: not compared). */
+  | { kind: "drift"; revision: string; drift?: TreeChanges }
+  | { kind: "error"; error: RepoSyncError };
+
+/** The state a probe found (pure). */
+export function stateOf(s: RepoStatus): TargetState {
+  if (s.error) return { kind: "error", error: s.error };
+  if (s.inSync && s.actual) return { kind: "in-sync", revision: s.actual };
+  if (!s.actual || s.actual !== s.expected) return { kind: "revision", actual: s.actual, expected: s.expected, marker: s.marker };
+  return { kind: "drift", revision: s.actual, drift: s.drift };
+}
+
+/**
+ * The sentence for a state (pure), e.g. `tree drift: 1 modified, 0 added, 0 deleted (first: src/app.py)`,
+ * `revision 3fdbb618140e (expected 9df045bc7140)`, `error: connection to ... refused`.
+ */
+export function describeState(st: TargetState): string {
+  switch (st.kind) {
+    case "in-sync":
+      return `in sync at ${short(st.revision)}`;
+    case "revision": {
+      const why = markerProblem(st.marker);
+      return `revision ${short(st.actual) || "none"}${why ? ` (${why})` : ""} (expected ${short(st.expected)})`;
+    }
+    case "drift":
+      return `tree drift: ${st.drift ? describeChanges(st.drift) : "unknown"}`;
+    case "error":
+      return `error: ${st.error.reason}`;
   }
-  return `${s.vm} tree drift: ${s.drift ? describeChanges(s.drift) : "unknown"}`;
+}
+
+/** One line describing a status: the VM, then {@link describeState}. */
+export function describeStatus(s: RepoStatus): string {
+  return `${s.vm} ${describeState(stateOf(s))}`;
 }
 
 /** Why a target's `.sync_rev` is not trusted (undefined when it is valid or simply absent). */

@@ -1,7 +1,7 @@
 /**
- * Maps a failed rsync/ssh run to an error kind, a reason and a fix (pure). stderr is read first: when
- * ssh dies, rsync reports either 255 or 12 depending on which end noticed first, so the exit code alone
- * does not tell a refused host key from a broken stream.
+ * Maps a failed rsync run to an error kind, a reason and a fix (pure). stderr is read first: when ssh
+ * dies, rsync reports either 255 or 12 depending on which end noticed first, so the exit code alone
+ * does not tell a stalled link from a broken stream.
  */
 import type { ErrorKind } from "../errors";
 
@@ -35,30 +35,14 @@ export const RSYNC_EXIT_CODES: Record<number, string> = {
   255: "ssh failed",
 };
 
+/**
+ * Transfer-level failures. A failed SSH connection (host key, key, refused, unreachable) is read
+ * first, with the target's own names, by remote/sshErrors.ts.
+ */
 const RULES: Array<{ test: RegExp; cls: FailureClass }> = [
   {
-    test: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i,
-    cls: { kind: "host-key", reason: "the host key changed since it was pinned in known_hosts", hint: "if the VM was reinstalled, verify its new fingerprint, then `ssh-keygen -R HOST -f KNOWN_HOSTS` and add the new key (ssh-keyscan); otherwise treat it as a possible attack" },
-  },
-  {
-    test: /Host key verification failed|No [A-Z0-9-]+ host key is known/i,
-    cls: { kind: "host-key", reason: "the host key is not in known_hosts", hint: "add the VM's key to known_hosts after checking its fingerprint (`ssh-keyscan -p PORT HOST >> KNOWN_HOSTS`), or set ssh.accept_new_host_keys: true to trust on first use" },
-  },
-  {
-    test: /Permission denied \(publickey|Too many authentication failures|no mutual signature/i,
-    cls: { kind: "auth", reason: "the VM refused our SSH key", hint: "add the public key to ~/.ssh/authorized_keys of the ssh_user on the VM, and check ssh_user and the key path" },
-  },
-  {
-    test: /Connection refused/i,
-    cls: { kind: "unreachable", reason: "connection refused (no SSH server listening)", hint: "check that the VM is up and sshd listens on that address and port" },
-  },
-  {
-    test: /Could not resolve hostname|No route to host|Network is unreachable|Name or service not known/i,
-    cls: { kind: "unreachable", reason: "the host cannot be reached", hint: "check the host address in vms.<id>.host and the network path to it" },
-  },
-  {
-    test: /timed out|Timeout, server .* not responding|io timeout/i,
-    cls: { kind: "timeout", reason: "the connection timed out", hint: "check that the VM answers on that port (a firewall dropping packets looks like this); raise ssh.connect_timeout_s or repository.io_timeout_s for slow links" },
+    test: /io timeout|Timeout, server .* not responding|timed out/i,
+    cls: { kind: "timeout", reason: "the connection timed out", hint: "the link stalled; raise repository.io_timeout_s for slow links (or ssh.connect_timeout_s)" },
   },
   {
     test: /Read-only file system|No space left on device|Disk quota exceeded|Permission denied|Not a directory|Operation not permitted/i,

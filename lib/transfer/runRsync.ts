@@ -5,6 +5,7 @@
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
+import { connectionFailure } from "../remote/sshErrors";
 import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
 import { classifyRsyncFailure } from "./rsyncErrors";
 import { parseItemizedChanges, parseRsyncStats, RsyncStats, TreeChanges } from "./rsyncOutput";
@@ -27,6 +28,8 @@ export async function runRsync(target: Target, spec: TransferSpec, dryRun: boole
     });
   }
   if (r.exitCode !== 0) {
+    const connection = connectionFailure(target, r.exitCode, r.stderr, r.command);
+    if (connection) throw connection;
     const cls = classifyRsyncFailure(r.exitCode, r.stderr);
     throw new RepoSyncError(cls.kind, `${dryRun ? "probe" : "push"} to ${target.host}:${target.path} failed: ${cls.reason}`, {
       vm: target.vm,

@@ -60,6 +60,7 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
       const vm02 = stepFor(preview, "vm02");
       assert.equal(vm02?.op, "update");
       assert.match(String(vm02?.newState?.inputs?.observed), /^error: connection to reposync@127\.0\.0\.27:22 refused/);
+      assert.equal(vm02?.newState?.inputs?.observedState, "error");
       const gate = await project.run(["preview", "--expect-no-changes"]);
       assert.notEqual(gate.code, 0);
       assert.match(gate.stdout, /repo-sync: error: vm02: connection to reposync@127\.0\.0\.27:22 refused/);

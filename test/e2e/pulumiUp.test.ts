@@ -61,8 +61,9 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     for (const vm of ["vm01", "vm02", "vm03"]) {
       const step = stepFor(preview, vm);
       assert.equal(step?.op, "update", vm);
-      assert.deepEqual(changedInputs(step), ["commit", "observed"], vm);
+      assert.deepEqual(changedInputs(step), ["commit", "observed", "observedState"], vm);
       assert.match(String(step?.newState?.inputs?.observed), /^revision [0-9a-f]{12} \(expected [0-9a-f]{12}\)$/);
+      assert.equal(step?.newState?.inputs?.observedState, "revision");
     }
     await project.ok(["up", "--yes"]);
     for (const vm of fleet.vms) {
@@ -81,7 +82,8 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.match(diffRun.stdout, /tree drift: 1 modified, 0 added, 0 deleted \(first: src\/app\.py\)/);
     const preview = parseEngineJson<PreviewJson>(await project.ok(["preview", "--json"]));
     assert.equal(stepFor(preview, "vm02")?.op, "update");
-    assert.deepEqual(changedInputs(stepFor(preview, "vm02")), ["observed"]);
+    assert.deepEqual(changedInputs(stepFor(preview, "vm02")), ["observed", "observedState"]);
+    assert.equal(stepFor(preview, "vm02")?.newState?.inputs?.observedState, "drift");
     // Unchanged targets are "same" steps (which --json may leave out): never an update.
     assert.notEqual(stepFor(preview, "vm01")?.op ?? "same", "update");
     assert.notEqual(stepFor(preview, "vm03")?.op ?? "same", "update");

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import type { Target } from "../../lib/config/types";
-import { hostKeyProblem, sshFailure } from "../../lib/remote/sshErrors";
+import { connectionFailure, hostKeyProblem, sshFailure } from "../../lib/remote/sshErrors";
 
 /** stderr of OpenSSH 9.2 (Debian 12) with LogLevel=ERROR, captured against the test fleet. */
 const CHANGED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
@@ -39,12 +39,24 @@ const CASES: Array<[string, string, string, RegExp]> = [
   ["unresolvable", "ssh: Could not resolve hostname no-such-host.invalid: Name or service not known\n", "unreachable", /^127\.0\.0\.170 cannot be reached$/],
   ["silent listener", "Connection timed out during banner exchange\n", "timeout", /^no SSH handshake with reposync@127\.0\.0\.170:22 within 5 s$/],
   ["dropped packets", "ssh: connect to host 10.255.255.1 port 22: Connection timed out\n", "timeout", /^no SSH handshake/],
+  ["no ssh on this machine", "cannot start ssh: spawn ssh ENOENT", "transfer", /^the OpenSSH client \(ssh\) cannot be started on this machine$/],
+  // The same failures as rsync reports them (its own lines around ssh's; exit 255 or 12).
+  ["rsync: unknown host key", "Host key verification failed.\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255) at io.c(232) [sender=3.5.0]", "host-key", /is not in \/kh$/],
+  ["rsync: changed host key (exit 12)", "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\nrsync error: error in rsync protocol data stream (code 12) at io.c(232) [sender=3.5.0]", "host-key", /does not match the one pinned/],
+  ["rsync: key refused", "reposync@127.0.0.11: Permission denied (publickey).\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]", "auth", /refused the SSH key/],
+  ["rsync: refused", "ssh: connect to host 127.0.0.13 port 22: Connection refused\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]", "unreachable", /refused \(no SSH server listening\)$/],
   ["something else", "kex_exchange_identification: read: Connection reset by peer\n", "unreachable", /^SSH connection to reposync@127\.0\.0\.170:22 failed$/],
 ];
 
 const target = { vm: "vm01", host: "127.0.0.170", port: 22, user: "reposync", path: "/srv/app", keyPath: "/id", knownHostsPath: "/kh", acceptNewHostKeys: false, connectTimeoutS: 5 } as Target;
 
 describe("OpenSSH connection failures (pure, from captured stderr)", () => {
+  it("transfer-level failures are not connection failures (rsync's classifier takes them)", () => {
+    for (const stderr of ["[sender] io timeout after 30 seconds -- exiting", 'rsync: [receiver] mkstemp "/srv/app/.a.txt.XXXXXX" failed: Permission denied (13)', "Connection to 127.0.0.12 closed by remote host."]) {
+      assert.equal(connectionFailure(target, 23, stderr, []), undefined, stderr);
+    }
+  });
+
   for (const [name, stderr, kind, reason] of CASES) {
     it(name, () => {
       const e = sshFailure(target, 255, stderr, ["ssh", "127.0.0.170"]);

@@ -1,0 +1,54 @@
+import * as assert from "node:assert/strict";
+import { formatStatusTable, statusJson, statusWord } from "../../cli/format";
+import { RepoSyncError } from "../../lib/errors";
+import { describeState, describeStatus, RepoStatus, stateOf } from "../../lib/sync/status";
+import { decideDiff } from "../../providers/inputs";
+
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+const base = { vm: "vm02", host: "10.0.0.12", path: "/srv/app", expected: A };
+const refused = new RepoSyncError("unreachable", "connection to reposync@10.0.0.12:22 refused (no SSH server listening)", { vm: "vm02" });
+
+/** status -> [kind, sentence, status word, table cell] */
+const CASES: Array<[string, RepoStatus, string, string, string, string]> = [
+  ["in sync", { ...base, actual: A, inSync: true, marker: "valid" }, "in-sync", "in sync at aaaaaaaaaaaa", "in-sync", "in-sync"],
+  ["another revision", { ...base, actual: B, inSync: false, marker: "valid" }, "revision", "revision bbbbbbbbbbbb (expected aaaaaaaaaaaa)", "drift", "drift: revision bbbbbbbbbbbb (expected aaaaaaaaaaaa)"],
+  ["no marker", { ...base, inSync: false, marker: "absent" }, "revision", "revision none (expected aaaaaaaaaaaa)", "drift", "drift: revision none (expected aaaaaaaaaaaa)"],
+  ["a planted symlink marker", { ...base, inSync: false, marker: "symlink" }, "revision", "revision none (.sync_rev is a symlink) (expected aaaaaaaaaaaa)", "drift", "drift: revision none (.sync_rev is a symlink) (expected aaaaaaaaaaaa)"],
+  ["tree drift", { ...base, actual: A, inSync: false, marker: "valid", drift: { modified: ["src/app.py"], added: [], deleted: [] } }, "drift", "tree drift: 1 modified, 0 added, 0 deleted (first: src/app.py)", "drift", "drift: tree drift: 1 modified, 0 added, 0 deleted (first: src/app.py)"],
+  ["unreachable", { ...base, inSync: false, error: refused }, "error", "error: connection to reposync@10.0.0.12:22 refused (no SSH server listening)", "error", "error: connection to reposync@10.0.0.12:22 refused (no SSH server listening)"],
+];
+
+describe("the target state model (pure): one model, rendered in one place", () => {
+  for (const [name, status, kind, sentence, word, cell] of CASES) {
+    it(name, () => {
+      const st = stateOf(status);
+      assert.equal(st.kind, kind);
+      assert.equal(describeState(st), sentence);
+      assert.equal(describeStatus(status), `vm02 ${sentence}`);
+      assert.equal(statusWord(status), word);
+      assert.match(formatStatusTable([status]).split("\n")[1], new RegExp(`  ${cell.replace(/[().]/g, "\\$&")}$`));
+      assert.equal(statusJson(A, [status]).statuses[0].detail, sentence);
+    });
+  }
+});
+
+describe("the provider's diff decision (pure)", () => {
+  const olds = { vm: "vm02", host: "h", port: 22, path: "/srv/app", commit: A, revision: A };
+  const cases: Array<[string, Record<string, unknown>, boolean, string[]]> = [
+    ["in sync at the commit: no change", { ...olds, observedState: "in-sync" }, false, []],
+    ["a tree drift: update", { ...olds, observedState: "drift" }, true, []],
+    ["a VM that could not be probed: update (so --expect-no-changes fails)", { ...olds, observedState: "error" }, true, []],
+    ["live state unknown (preview with unknown inputs): update, never a silent no-change", { ...olds }, true, []],
+    ["a new commit: update", { ...olds, commit: B, observedState: "in-sync" }, true, []],
+    ["the target moved: replace", { ...olds, path: "/srv/other", observedState: "in-sync" }, true, ["path"]],
+    ["the text of `observed` alone decides nothing", { ...olds, observed: "in sync at aaaaaaaaaaaa", observedState: "drift" }, true, []],
+  ];
+  for (const [name, news, changes, replaces] of cases) {
+    it(name, () => {
+      const d = decideDiff(olds, news);
+      assert.equal(d.changes, changes);
+      assert.deepEqual(d.replaces, replaces);
+    });
+  }
+});
