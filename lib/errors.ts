@@ -33,8 +33,12 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
+/** Marks every RepoSyncError, also one made by another copy of this module (the provider loads its own). */
+const BRAND = Symbol.for("repo-sync.RepoSyncError");
+
 /** The base error. `message` is complete on its own (reason, VM, command, stderr, hint). */
 export class RepoSyncError extends Error {
+  readonly [BRAND] = true;
   readonly kind: ErrorKind;
   readonly vm?: string;
   readonly command?: readonly string[];
@@ -46,7 +50,7 @@ export class RepoSyncError extends Error {
 
   constructor(kind: ErrorKind, reason: string, details: ErrorDetails = {}) {
     super(formatMessage(reason, details), details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = "RepoSyncError";
+    this.name = new.target.name; // subclasses keep theirs (ConfigError, SecretsFoundError)
     this.kind = kind;
     this.reason = reason;
     this.vm = details.vm;
@@ -72,9 +76,9 @@ export function quoteForDisplay(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** True for a RepoSyncError (also across module copies, where instanceof fails). */
+/** True for a RepoSyncError or a subclass (also across module copies, where instanceof fails). */
 export function isRepoSyncError(err: unknown): err is RepoSyncError {
-  return err instanceof RepoSyncError || (err instanceof Error && err.name === "RepoSyncError" && "kind" in err);
+  return err instanceof RepoSyncError || (err instanceof Error && (err as Error & { [BRAND]?: unknown })[BRAND] === true);
 }
 
 /** The message of anything thrown. */

@@ -30,7 +30,6 @@ export class ConfigError extends RepoSyncError {
     super("config", `invalid configuration in ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${list}`, {
       hint: "fix the keys listed above; configs/config.example.yml documents every key",
     });
-    this.name = "RepoSyncError";
     this.problems = problems;
   }
 }

@@ -43,7 +43,6 @@ export class SecretsFoundError extends RepoSyncError {
     super("secrets", `secret scan (gitleaks) found ${findings.length} secret${findings.length === 1 ? "" : "s"} in commit ${commit.slice(0, 12)}; nothing was pushed to any VM:\n${formatFindings(findings)}`, {
       hint: "remove the secret from the repository (and rotate it); for a false positive, commit its fingerprint (the text after `fingerprint`, one per line) to .gitleaksignore at the top of the repository, or add an allowlist to the rules file (repository.secret_scanning.config_path)",
     });
-    this.name = "RepoSyncError";
     this.findings = findings;
     this.commit = commit;
   }

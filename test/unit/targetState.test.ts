@@ -1,6 +1,8 @@
 import * as assert from "node:assert/strict";
 import { formatStatusTable, statusJson, statusWord } from "../../cli/format";
-import { RepoSyncError } from "../../lib/errors";
+import { ConfigError } from "../../lib/config/load";
+import { isRepoSyncError, RepoSyncError } from "../../lib/errors";
+import { SecretsFoundError } from "../../lib/sync/prepareSource";
 import { describeState, describeStatus, RepoStatus, stateOf } from "../../lib/sync/status";
 import { decideDiff } from "../../providers/inputs";
 
@@ -51,4 +53,28 @@ describe("the provider's diff decision (pure)", () => {
       assert.deepEqual(d.replaces, replaces);
     });
   }
+});
+
+describe("errors keep their class and are recognized by brand", () => {
+  it("subclasses keep their names and count as RepoSyncError, also when made by another copy of the module", () => {
+    const config = new ConfigError("/c.yml", [{ key: "vms", message: "is missing" }]);
+    const secrets = new SecretsFoundError("a".repeat(40), []);
+    assert.deepEqual([config.name, secrets.name, refused.name], ["ConfigError", "SecretsFoundError", "RepoSyncError"]);
+    assert.deepEqual([config, secrets, refused].map(isRepoSyncError), [true, true, true]);
+    // A look-alike without the brand (e.g. an Error someone named the same) is not one of ours.
+    const fake = Object.assign(new Error("x"), { name: "RepoSyncError", kind: "config" });
+    assert.equal(isRepoSyncError(fake), false);
+    // The provider loads lib/ again through require(): instanceof fails across copies, the brand does not.
+    const path = require.resolve("../../lib/errors");
+    const saved = require.cache[path];
+    delete require.cache[path];
+    try {
+      const other = require("../../lib/errors") as typeof import("../../lib/errors");
+      assert.notEqual(other.RepoSyncError, RepoSyncError);
+      assert.equal(isRepoSyncError(new other.RepoSyncError("transfer", "x")), true);
+      assert.equal(new other.RepoSyncError("transfer", "x") instanceof RepoSyncError, false);
+    } finally {
+      if (saved) require.cache[path] = saved;
+    }
+  });
 });
