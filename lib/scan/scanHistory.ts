@@ -2,7 +2,9 @@
  * The secret gate for a pushed `.git` (exclude_dot_git: false): every commit's changes (gitleaks
  * `git`, which reads `git log -p` of every ref) and every commit message (which `gitleaks git` does not
  * read). It runs over the `.git` built by source/exportHistory.ts, which holds exactly what is pushed.
- * Cached per commit + rules + gitleaks version, like the tree scan.
+ * A verdict is kept per commit, rules, gitleaks version and `.gitleaksignore`; a new commit whose
+ * ancestor was found clean under the same ones is scanned from there (`A..C`: the commits and
+ * messages it adds), so a deploy pays for its own commits, not for the whole history again.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -11,7 +13,7 @@ import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
-import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, scanRepository } from "./scanRepository";
+import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, scanRepository } from "./scanRepository";
 
 /** Options for {@link scanHistory}. */
 export interface HistoryScanOptions {
@@ -25,31 +27,72 @@ export interface HistoryScanOptions {
   gitleaksBin?: string;
 }
 
+/** What the history scan found, and over which commits. */
+export interface HistoryScanResult {
+  findings: Finding[];
+  /** `A..C` when only the commits after a clean ancestor A were read; undefined: all of them (or cached). */
+  range?: string;
+  cached: boolean;
+}
+
 /** Findings in the pushed history, each named `.git@<commit>:<file>` (or `...:commit message`). */
-export async function scanHistory(gitDir: string, commit: string, opts: HistoryScanOptions): Promise<Finding[]> {
+export async function scanHistory(gitDir: string, commit: string, opts: HistoryScanOptions): Promise<HistoryScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
   const version = await gitleaksVersion(bin, opts.cacheDir);
   const rules = fs.readFileSync(opts.rulesPath, "utf8");
-  const key = createHash("sha256").update([rules, version, String(opts.ignoreInlineAllow === true)].join("\0")).digest("hex").slice(0, 16);
-  const cacheFile = path.join(opts.cacheDir, "scans", `history-${commit}-${key}.json`);
-  if (fs.existsSync(cacheFile)) return JSON.parse(fs.readFileSync(cacheFile, "utf8")) as Finding[];
+  const ignore = readIgnoreFile(opts.ignoreDir) ?? "-";
+  const key = createHash("sha256").update([rules, version, String(opts.ignoreInlineAllow === true), ignore].join("\0")).digest("hex").slice(0, 16);
+  const dir = path.join(opts.cacheDir, "scans");
+  const verdictFile = (c: string) => path.join(dir, `history-${c}-${key}.json`);
+  if (fs.existsSync(verdictFile(commit))) return { findings: JSON.parse(fs.readFileSync(verdictFile(commit), "utf8")) as Finding[], cached: true };
 
+  const base = await cleanAncestor(gitDir, commit, dir, key);
+  const range = base ? `${base}..${commit}` : undefined;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-history-"));
   try {
-    const findings = [...(await scanChanges(bin, gitDir, opts, work)), ...(await scanMessages(gitDir, opts, work))];
-    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(`${cacheFile}.tmp`, JSON.stringify(findings));
-    fs.renameSync(`${cacheFile}.tmp`, cacheFile);
-    pruneHistoryCache(path.dirname(cacheFile));
-    return findings;
+    const findings = [...(await scanChanges(bin, gitDir, opts, work, range)), ...(await scanMessages(gitDir, opts, work, range))];
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(`${verdictFile(commit)}.tmp`, JSON.stringify(findings));
+    fs.renameSync(`${verdictFile(commit)}.tmp`, verdictFile(commit));
+    pruneHistoryCache(dir);
+    return { findings, range, cached: false };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-async function scanChanges(bin: string, gitDir: string, opts: HistoryScanOptions, work: string): Promise<Finding[]> {
+/** Candidates looked at for a clean ancestor (the most recently scanned first). */
+const ANCESTOR_CANDIDATES = 4;
+
+/**
+ * The most recently scanned commit that was found clean under `key` and is an ancestor of `commit`
+ * (so its history is a prefix of the one to push), or undefined.
+ */
+async function cleanAncestor(gitDir: string, commit: string, dir: string, key: string): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const pattern = new RegExp(`^history-([0-9a-f]{40})-${key}\\.json$`);
+  const clean = names
+    .map((n) => ({ m: pattern.exec(n), p: path.join(dir, n) }))
+    .filter((c): c is { m: RegExpExecArray; p: string } => c.m !== null && c.m[1] !== commit)
+    .map((c) => ({ commit: c.m[1], p: c.p, t: fs.statSync(c.p).mtimeMs }))
+    .sort((a, b) => b.t - a.t)
+    .filter((c) => fs.readFileSync(c.p, "utf8").trim() === "[]")
+    .slice(0, ANCESTOR_CANDIDATES);
+  for (const c of clean) {
+    const r = await runProgram("git", [`--git-dir=${gitDir}`, "merge-base", "--is-ancestor", c.commit, commit], { timeoutMs: 60_000 });
+    if (r.exitCode === 0) return c.commit;
+  }
+  return undefined;
+}
+
+async function scanChanges(bin: string, gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
   const report = path.join(work, "history.json");
-  const r = await runProgram(bin, gitleaksArgs(opts.rulesPath, report, { gitDir, ignoreInlineAllow: opts.ignoreInlineAllow }), { cwd: opts.ignoreDir, timeoutMs: 1_800_000 });
+  const r = await runProgram(bin, gitleaksArgs(opts.rulesPath, report, { gitDir, range, ignoreInlineAllow: opts.ignoreInlineAllow }), { cwd: opts.ignoreDir, timeoutMs: 1_800_000 });
   if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
     throw new RepoSyncError("scan", `gitleaks failed scanning the history to push (${gitDir})`, {
       command: r.command,
@@ -83,8 +126,8 @@ function pruneHistoryCache(dir: string): void {
 }
 
 /** Commit messages travel in the pushed `.git` too: one file per commit, scanned as a folder. */
-async function scanMessages(gitDir: string, opts: HistoryScanOptions, work: string): Promise<Finding[]> {
-  const r = await runProgram("git", [`--git-dir=${gitDir}`, "log", "--all", "-z", "--format=%H%n%B"], { timeoutMs: 600_000 });
+async function scanMessages(gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
+  const r = await runProgram("git", [`--git-dir=${gitDir}`, "log", "-z", "--format=%H%n%B", ...(range ? [range] : ["--all"])], { timeoutMs: 600_000 });
   if (r.exitCode !== 0) {
     throw new RepoSyncError("scan", `git log failed reading the commit messages to push (${gitDir})`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
   }

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { advanceRecord, pairKey, readRecord, TreeEntry, writeRecord } from "./cleanRecord";
-import { gitleaksVersion, readRules, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
+import { gitleaksVersion, readIgnoreFile, readRules, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
 
 /** Options for {@link scanTreeIncremental}. */
 export interface IncrementalScanOptions {
@@ -49,7 +49,7 @@ export interface ScanTree {
 
 /** A tree whose folder is complete: a worktree, or a folder scanned as it is. */
 export function folderTree(dir: string, entries: TreeEntry[]): ScanTree {
-  return { entries, dir: Promise.resolve(dir), ignoreFile: readIfFile(path.join(dir, ".gitleaksignore")) };
+  return { entries, dir: Promise.resolve(dir), ignoreFile: readIgnoreFile(dir) };
 }
 
 /**
@@ -106,13 +106,5 @@ function linkFiles(treeDir: string, work: string, pending: TreeEntry[]): void {
     } catch {
       fs.copyFileSync(path.join(treeDir, e.path), to);
     }
-  }
-}
-
-function readIfFile(p: string): string | undefined {
-  try {
-    return fs.lstatSync(p).isFile() ? fs.readFileSync(p, "utf8") : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -64,6 +64,8 @@ export interface GitleaksArgsOptions {
   ignoreInlineAllow?: boolean;
   /** Scan this git folder's history (`gitleaks git`) instead of the current directory's files. */
   gitDir?: string;
+  /** With `gitDir`: only these commits (`A..C`, passed as `--log-opts`; a range of two hashes). */
+  range?: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
     // `.` and not the tree's path: gitleaks puts the scanned path into File and Fingerprint verbatim
     // and matches `.gitleaksignore` against that, so only a relative scan gives stable fingerprints.
     ...(opts.gitDir ? ["git", opts.gitDir] : ["dir", "."]),
+    ...(opts.gitDir && opts.range ? [`--log-opts=${commitRange(opts.range)}`] : []),
     "--config", rulesPath,
     "--gitleaks-ignore-path", ".",
     ...(opts.ignoreInlineAllow ? ["--ignore-gitleaks-allow"] : []),
@@ -86,6 +89,22 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
     "--log-level", "error",
     "--exit-code", String(LEAKS_EXIT_CODE),
   ];
+}
+
+/** A `A..C` range of full hashes, checked: gitleaks splits --log-opts on spaces and hands it to git log. */
+function commitRange(range: string): string {
+  if (!/^[0-9a-f]{40}\.\.[0-9a-f]{40}$/.test(range)) throw new RepoSyncError("scan", `not a commit range: ${JSON.stringify(range)} (a bug in repo-sync; please report it)`);
+  return range;
+}
+
+/** The text of the `.gitleaksignore` at the top of `dir` (a regular file, never a link), or undefined. */
+export function readIgnoreFile(dir: string): string | undefined {
+  const p = path.join(dir, ".gitleaksignore");
+  try {
+    return fs.lstatSync(p).isFile() ? fs.readFileSync(p, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const versions = new Map<string, string>();

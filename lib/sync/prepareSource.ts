@@ -100,7 +100,7 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
   if (repo.secretScanning.enabled) {
     scan = treeScan ?? (await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan));
     if (gitDir) {
-      const history = await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow });
+      const history = (await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow })).findings;
       scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
     }
     if (scan.hasSecrets) {

@@ -11,9 +11,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { RepositorySettings } from "../../lib/config/types";
 import type { IncrementalScanResult } from "../../lib/scan/scanIncremental";
+import { HistoryScanResult, scanHistory } from "../../lib/scan/scanHistory";
+import { readRules } from "../../lib/scan/scanRepository";
+import { exportHistory } from "../../lib/source/exportHistory";
 import { exportCommitTree, exportRoot } from "../../lib/source/exportTree";
 import { scanSourceTree } from "../../lib/sync/prepareSource";
-import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
 
 /** Every entry of a folder, empty folders included: type, mode, mtime and content (or link target). */
 function signature(root: string): string[] {
@@ -154,6 +157,42 @@ describe("incremental export and secret gate (same result as a full pass, less w
       }
     }
     assert.equal(fs.readFileSync(victim, "utf8"), "precious\n");
+  });
+
+  it("the pushed history (exclude_dot_git: false) is scanned from the last clean ancestor, and still blocks what a full scan blocks", async () => {
+    const { rulesPath } = readRules(undefined, cache);
+    const history = async (c: string, where = cache) => {
+      const tree = await exportCommitTree(repo.path, c, where);
+      return scanHistory(await exportHistory(repo.path, c, "main", where), c, { rulesPath, ignoreDir: tree, cacheDir: where });
+    };
+    const prints = (r: HistoryScanResult) => r.findings.map((f) => f.fingerprint).sort();
+    const c1 = repo.head();
+    assert.equal((await history(c1)).range, undefined, "the first scan reads the whole history");
+    const c2 = repo.commit({ "docs/more.md": "# more\n" }, "docs");
+    const r2 = await history(c2);
+    assert.deepEqual([r2.range, r2.findings], [`${c1}..${c2}`, []], "then only the new commits");
+    assert.equal((await history(c2)).cached, true);
+
+    plantSecret(repo);
+    const c3 = repo.head();
+    const r3 = await history(c3);
+    assert.equal(r3.range, `${c2}..${c3}`);
+    assert.ok(r3.findings.length > 0 && r3.findings.every((f) => f.file.startsWith(`.git@${c3.slice(0, 12)}:`)), JSON.stringify(r3.findings));
+    // The secret leaves the tree but stays in the history: the range starts at the last CLEAN ancestor (c2).
+    const c4 = repo.commit({}, "remove the settings", ["config/deploy.env"]);
+    const r4 = await history(c4);
+    assert.equal(r4.range, `${c2}..${c4}`);
+    assert.deepEqual(prints(r4), prints(await history(c4, tmp("repo-sync-inc-fullhist-"))), "the same findings as a full scan");
+    // A commit message is pushed too, and scanned in the range.
+    repo.git("reset", "-q", "--hard", c2);
+    const c5 = repo.commit({ "x.txt": "x\n" }, `deploy with GITHUB_TOKEN=${fakeGithubToken()}`);
+    const r5 = await history(c5);
+    assert.equal(r5.range, `${c2}..${c5}`);
+    assert.deepEqual(r5.findings.map((f) => f.file), [`.git@${c5.slice(0, 12)}:commit message`]);
+    // Another .gitleaksignore is another verdict: the whole history again.
+    repo.git("reset", "-q", "--hard", c2);
+    const c6 = repo.commit({ ".gitleaksignore": "# nothing ignored yet\n" }, "ignore file");
+    assert.equal((await history(c6)).range, undefined);
   });
 
   async function gate(over: Partial<RepositorySettings> = {}, full = false): Promise<IncrementalScanResult> {
