@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Target } from "../lib/config/types";
 import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
-import type { SourceRepo } from "../test/fleet/sourceRepo";
-import { PROJECT_ROOT, PulumiProject } from "../test/support/pulumiCli";
+import type { SourceRepo } from "../tools/fleet/sourceRepo";
+import { PROJECT_ROOT, PulumiProject } from "../tools/pulumiCli";
 import type { Row } from "./report";
 import { measure, must, timed } from "./timing";
 

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROJECT_ROOT } from "../support/pulumiCli";
+import { PROJECT_ROOT } from "../../tools/pulumiCli";
 
 describe("benchmark smoke run (./run.sh bench --smoke): the script works; no time thresholds", function () {
   this.timeout(600_000);

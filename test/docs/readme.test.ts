@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseConfigText } from "../../lib/config/load";
-import { PROJECT_ROOT } from "../support/pulumiCli";
+import { PROJECT_ROOT } from "../../tools/pulumiCli";
 
 /** Command pattern -> [test file, text in it that exercises the command]. */
 const COVERAGE: Array<[RegExp, string, string]> = [
@@ -27,8 +27,8 @@ const COVERAGE: Array<[RegExp, string, string]> = [
   [/^pulumi refresh$/, "test/e2e/pulumiLifecycle.test.ts", "[\"refresh\", \"--yes\"]"],
   [/^pulumi destroy$/, "test/e2e/pulumiLifecycle.test.ts", "[\"destroy\", \"--yes\"]"],
   [/^pulumi cancel$/, "test/faults/faults.test.ts", "[\"cancel\", \"--yes\"]"],
-  [/^pulumi stack init prod$/, "test/support/pulumiCli.ts", "[\"stack\", \"init\", this.stack]"],
-  [/^pulumi config set repo-sync:configPath configs\/config\.yml$/, "test/support/pulumiCli.ts", "\"repo-sync:configPath\""],
+  [/^pulumi stack init prod$/, "tools/pulumiCli.ts", "[\"stack\", \"init\", this.stack]"],
+  [/^pulumi config set repo-sync:configPath configs\/config\.yml$/, "tools/pulumiCli.ts", "\"repo-sync:configPath\""],
   [/^pulumi config set repo-sync:<key> \.\.\.$/, "test/e2e/stackReference.test.ts", "\"repo-sync:vmsStack\""],
   [/^npm ci( && npm run build)?$/, "scripts/setup.sh", "npm ci"],
   [/^npm run build$/, "package.json", "\"build\": \"tsc -p tsconfig.json\""],

@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PROJECT_ROOT, runCollect } from "../support/pulumiCli";
+import { PROJECT_ROOT, runCollect } from "../../tools/pulumiCli";
 
 const SYSTEM_PATH = "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -6,11 +6,11 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { writeFleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { PreviewJson, stepFor, syncRev } from "../support/e2e";
-import { parseEngineJson, programProject, PulumiProject } from "../support/pulumiCli";
+import { parseEngineJson, programProject, PulumiProject } from "../../tools/pulumiCli";
 
 describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees, outages, refresh, secrets, destroy", function () {
   this.timeout(300_000);

@@ -1,11 +1,11 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { writeFleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { changedInputs, PreviewJson, stepFor, syncRev } from "../support/e2e";
-import { parseEngineJson, parseUpJson, programProject, PulumiProject } from "../support/pulumiCli";
+import { parseEngineJson, parseUpJson, programProject, PulumiProject } from "../../tools/pulumiCli";
 
 describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () {
   this.timeout(300_000);

@@ -2,10 +2,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { fleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
-import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../support/pulumiCli";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { fleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../../tools/pulumiCli";
 
 describe("composing with the stack that created the VMs (StackReference)", function () {
   this.timeout(300_000);

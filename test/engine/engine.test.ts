@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { parseEngineJson, parseUpJson, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../support/pulumiCli";
+import { parseEngineJson, parseUpJson, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../../tools/pulumiCli";
 
 interface PreviewJson {
   steps: Array<{ op: string; urn: string }>;

@@ -9,14 +9,14 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { loadConfig } from "../../lib/config/load";
 import { readProcStat } from "../../lib/process/procStat";
 import { TargetSession } from "../../lib/remote/targetSession";
 import { json, runCli } from "../support/cli";
-import { PROJECT_ROOT, programProject } from "../support/pulumiCli";
+import { PROJECT_ROOT, programProject } from "../../tools/pulumiCli";
 
 
 /** Waits until `check` is true (polling), or fails after `ms`. */

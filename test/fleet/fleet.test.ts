@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { canConnect, Fleet, isAlive, startFleet } from "./fleet";
+import { canConnect, Fleet, isAlive, startFleet } from "../../tools/fleet/fleet";
 
 /** rsync over ssh to one VM with the fleet's strict options; returns the exit status and stderr. */
 function rsyncTo(fleet: Fleet, id: string, src: string, dest: string): { status: number | null; stderr: string } {

@@ -2,9 +2,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { fleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { fleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { runCli } from "../support/cli";
 
 /** The config document as the table edits it. */

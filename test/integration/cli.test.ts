@@ -4,9 +4,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
-import { makeNonRepoDir, makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeNonRepoDir, makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { CliRun, json, runCli } from "../support/cli";
 
 

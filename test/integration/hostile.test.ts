@@ -9,9 +9,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { StatusDoc, SyncDoc } from "../../cli/format";
-import { Fleet, FleetVm, startFleet } from "../fleet/fleet";
-import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
-import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, FleetVm, startFleet } from "../../tools/fleet/fleet";
+import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { json, runCli } from "../support/cli";
 
 describe("hostile input: paths, planted links, forged markers, tampering, pushed history", function () {

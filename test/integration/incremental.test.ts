@@ -16,7 +16,7 @@ import { readRules } from "../../lib/scan/scanRepository";
 import { exportHistory } from "../../lib/source/exportHistory";
 import { exportCommitTree, exportRoot } from "../../lib/source/exportTree";
 import { scanSourceTree } from "../../lib/sync/prepareSource";
-import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
+import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 
 /** Every entry of a folder, empty folders included: type, mode, mtime and content (or link target). */
 function signature(root: string): string[] {

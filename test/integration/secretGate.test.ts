@@ -16,7 +16,7 @@ import type { Alert, Logger } from "../../lib/log";
 import { gitleaksVersion, scanRepository } from "../../lib/scan/scanRepository";
 import { prepareCommit, prepareSource, PreparedSource, SecretsFoundError } from "../../lib/sync/prepareSource";
 import { normalizeInputs, toRepositorySettings } from "../../providers/inputs";
-import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../fleet/sourceRepo";
+import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 
 /** The repository settings the YAML gives, through the real validator. */
 function settingsFor(repoPath: string, secretScanning: Record<string, unknown> = {}): RepositorySettings {

@@ -3,9 +3,9 @@ import type { SyncDoc } from "../../cli/format";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Fleet, startFleet } from "../fleet/fleet";
-import { FleetConfigOptions, writeFleetConfig } from "../fleet/fleetConfig";
-import { makeSourceRepo, plantSecret, SourceRepo } from "../fleet/sourceRepo";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { json, runCli } from "../support/cli";
 
 

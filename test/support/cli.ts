@@ -1,6 +1,6 @@
 /** Runs the real `bin/repo-sync` as a child process, as a user would. */
 import * as path from "node:path";
-import { PROJECT_ROOT, runCollect } from "./pulumiCli";
+import { PROJECT_ROOT, runCollect } from "../../tools/pulumiCli";
 
 /** What one CLI run produced. */
 export interface CliRun {

@@ -1,7 +1,7 @@
 /** Helpers shared by the end-to-end tests: reading `pulumi preview --json` and a VM's marker. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Fleet } from "../fleet/fleet";
+import type { Fleet } from "../../tools/fleet/fleet";
 
 /** One step of `pulumi preview --json`. */
 export interface PreviewStep {

@@ -3,7 +3,7 @@ import { Finding, formatFindings, parseGitleaksReport } from "../../lib/scan/git
 import { gitleaksArgs, LEAKS_EXIT_CODE } from "../../lib/scan/scanRepository";
 
 // Reports written by gitleaks v8.30.1 (`--redact --report-format json`), captured verbatim from a tree
-// holding config/deploy.env with the fake GitHub token and AWS key of test/fleet/sourceRepo.ts.
+// holding config/deploy.env with the fake GitHub token and AWS key of tools/fleet/sourceRepo.ts.
 
 /** `cd tree && gitleaks dir . ...`: what scanRepository runs. */
 const RELATIVE = `[

@@ -31,8 +31,8 @@ export function runCollect(cmd: string, args: string[], opts: { cwd?: string; en
   });
 }
 
-/** Project root of this clone (dist/test/support -> ../../..). */
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..", "..");
+/** Project root of this clone (dist/tools -> ../..). */
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /** What one CLI run produced. */
 export interface PulumiRun {
