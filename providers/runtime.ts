@@ -21,7 +21,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
 import { readProcStat } from "../lib/process/procStat";
 import type { Logger } from "../lib/log";
-import { TargetSession } from "../lib/remote/targetSession";
+import { TargetSession } from "../lib/target/session";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
 import { limiter } from "../lib/sync/pool";

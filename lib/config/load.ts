@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import { findHostKeys, parseKnownHosts } from "../remote/knownHosts";
+import { findHostKeys, parseKnownHosts } from "./knownHosts";
 import type { Config, ConfigProblem } from "./types";
 import { validateConfig } from "./validate";
 import { MAX_CONFIG_BYTES, parseYamlText } from "./yamlText";

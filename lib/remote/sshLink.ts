@@ -1,7 +1,8 @@
 /**
- * One OpenSSH connection per target and run. Its own session runs one of the target scripts
- * (targetScript.ts), spoken to line by line over stdin/stdout; as a ControlMaster it also carries
- * rsync (rsync's ssh joins it through `ControlPath`), so a run pays one SSH handshake per VM.
+ * One OpenSSH connection per target and run. Its own session runs one remote command (one of the
+ * target scripts, target/script.ts), spoken to line by line over stdin/stdout; as a ControlMaster it
+ * also carries rsync (rsync's ssh joins it through `ControlPath`), so a run pays one SSH handshake
+ * per VM.
  *
  * The connection lives as long as its script: closing stdin ends the script (releasing the target's
  * lock) and ssh exits once rsync's channels are done. If this process dies, the pipe closes and the
@@ -16,7 +17,6 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { sshOptionArgs } from "../transfer/rsyncArgs";
 import { sshFailure } from "./sshErrors";
-import { asShCommand } from "./targetScript";
 
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
 const MAX_STDERR = 64 * 1024;
@@ -27,9 +27,9 @@ function socketParent(): string {
   return tmp.length <= 40 ? tmp : "/tmp";
 }
 
-/** argv for the master connection running `script` on the target (pure). */
-export function masterArgs(t: Target, controlPath: string, script: string): string[] {
-  return [...sshOptionArgs(t, { path: controlPath, master: true }), "-T", "--", t.host, asShCommand(script)];
+/** argv for the master connection running `command` (one shell word list, as ssh sends it) on the target (pure). */
+export function masterArgs(t: Target, controlPath: string, command: string): string[] {
+  return [...sshOptionArgs(t, { path: controlPath, master: true }), "-T", "--", t.host, command];
 }
 
 /** A running connection to one target, with its script's output as lines. */
@@ -63,11 +63,11 @@ export class SshLink {
     });
   }
 
-  /** Connects to `target` and starts `script` there (returns at once; output arrives as lines). */
-  static open(target: Target, script: string, opts: { sshBin?: string } = {}): SshLink {
+  /** Connects to `target` and starts `command` there (returns at once; output arrives as lines). */
+  static open(target: Target, command: string, opts: { sshBin?: string } = {}): SshLink {
     const dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
     const controlPath = path.join(dir, "m");
-    const args = masterArgs(target, controlPath, script);
+    const args = masterArgs(target, controlPath, command);
     const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     // The script is long and says nothing to a reader: messages show where it would be.
     return new SshLink(target, controlPath, dir, child, ["ssh", ...args.slice(0, -1), "<repo-sync target script>"]);

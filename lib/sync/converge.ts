@@ -6,7 +6,7 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { PendingSession, TargetSession } from "../remote/targetSession";
+import { PendingSession, TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync } from "../transfer/runRsync";
 import { changeCount, TreeChanges } from "../transfer/rsyncOutput";

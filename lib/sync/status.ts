@@ -4,8 +4,8 @@
  */
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import type { DirState, MarkerState } from "../remote/targetScript";
-import { TargetProbe } from "../remote/targetSession";
+import type { DirState, MarkerState } from "../target/script";
+import { TargetProbe } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
 import { runRsync } from "../transfer/runRsync";

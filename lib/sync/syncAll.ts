@@ -6,7 +6,7 @@ import type { Config, Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { describeChanges } from "../transfer/rsyncOutput";
-import { PendingSession, TargetSession } from "../remote/targetSession";
+import { PendingSession, TargetSession } from "../target/session";
 import { convergeTarget, SyncResult } from "./converge";
 import { mapLimit } from "./pool";
 import { prepareSource, PreparedSource } from "./prepareSource";

@@ -14,7 +14,7 @@ import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetCon
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { loadConfig } from "../../lib/config/load";
 import { readProcStat } from "../../lib/process/procStat";
-import { TargetSession } from "../../lib/remote/targetSession";
+import { TargetSession } from "../../lib/target/session";
 import { json, runCli } from "../support/cli";
 import { PROJECT_ROOT, programProject } from "../../tools/pulumiCli";
 

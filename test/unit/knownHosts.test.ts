@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { entryMatches, findHostKeys, hostLookupName, parseKnownHosts } from "../../lib/remote/knownHosts";
+import { entryMatches, findHostKeys, hostLookupName, parseKnownHosts } from "../../lib/config/knownHosts";
 
 const K1 = "AAAAC3NzaC1lZDI1NTE5AAAAIBnhV2QfYQ3Bq2b2FZkHmc1p6Gq3cQ0v6oN0lq1QqY9X";
 const K2 = "AAAAC3NzaC1lZDI1NTE5AAAAIPkk4kQ0fGkqHc4w7cZ0xF5Wc2ZbS1eZ3QG7n7g3h2aQ";

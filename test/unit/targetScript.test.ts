@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { holdingProbeScript, parseMarker, parseTargetHeader, PROBE_DONE, probeScript, sessionScript } from "../../lib/remote/targetScript";
+import { holdingProbeScript, parseMarker, parseTargetHeader, PROBE_DONE, probeScript, sessionScript } from "../../lib/target/script";
 import { isOwnName } from "../../lib/target/ownFiles";
 
 const HASH = "0123456789abcdef0123456789abcdef01234567";

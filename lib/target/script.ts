@@ -8,7 +8,7 @@
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
-import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "../target/ownFiles";
+import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
 
 /** Quotes a value for a POSIX shell (single quotes; embedded quotes closed and escaped). */
 export function shQuote(s: string): string {

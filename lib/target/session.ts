@@ -1,12 +1,12 @@
 /**
- * The target scripts (targetScript.ts) run over one SSH connection per target (sshLink.ts): a
+ * The target scripts (script.ts) run over one SSH connection per target (remote/sshLink.ts): a
  * read-only probe that keeps the connection open for an rsync dry run, and a locking session that
  * guards one sync and carries its rsync.
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { SshLink } from "./sshLink";
-import { holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./targetScript";
+import { SshLink } from "../remote/sshLink";
+import { asShCommand, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
   const t = link.target;
@@ -48,7 +48,7 @@ export class TargetProbe {
 
   /** Connects and reads the target's directory state and `.sync_rev` without changing anything. */
   static async open(target: Target): Promise<TargetProbe> {
-    const link = SshLink.open(target, holdingProbeScript(target.path));
+    const link = SshLink.open(target, asShCommand(holdingProbeScript(target.path)));
     return new TargetProbe(link, await readHeader(link, PROBE_DONE, answerBudgetS(target) * 1000));
   }
 
@@ -87,7 +87,7 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number): PendingSession {
-    const link = SshLink.open(target, sessionScript(target.path, lockWaitS));
+    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS)));
     return {
       async start() {
         link.send("go");
