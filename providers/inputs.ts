@@ -4,7 +4,8 @@
  * Pure: no I/O.
  */
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
-import type { RepositorySettings, Target } from "../lib/config/types";
+import { DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
+import type { SourceSettings, Target } from "../lib/config/types";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -76,15 +77,15 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
   return {
     vm: String(raw.vm ?? ""),
     host: String(raw.host ?? ""),
-    port: typeof raw.port === "number" ? raw.port : 22,
+    port: typeof raw.port === "number" ? raw.port : NUMBERS.sshPort.default,
     user: String(raw.user ?? ""),
     keyPath: String(raw.keyPath ?? ""),
     knownHostsPath: String(raw.knownHostsPath ?? ""),
-    connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : 10,
+    connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : NUMBERS.connectTimeoutS.default,
     acceptNewHostKeys: raw.acceptNewHostKeys === true,
     path: String(raw.path ?? ""),
     repoPath: String(raw.repoPath ?? ""),
-    branch: String(raw.branch ?? "main"),
+    branch: String(raw.branch ?? DEFAULT_BRANCH),
     commit: String(raw.commit ?? ""),
     excludes: Array.isArray(raw.excludes) ? raw.excludes.map(String) : [],
     excludeDotGit: raw.excludeDotGit !== false,
@@ -98,8 +99,8 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     force: raw.force === undefined || raw.force === null ? "" : String(raw.force),
     adoptExisting: raw.adoptExisting === true,
     maxDelete: typeof raw.maxDelete === "number" ? raw.maxDelete : undefined,
-    lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : 30,
-    ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : 60,
+    lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
+    ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
     removeOnDelete: raw.removeOnDelete === true,
     checksum: raw.checksum === true,
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
@@ -113,12 +114,15 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
   const f: InputFailure[] = [];
   const known = (v: unknown) => v !== UNKNOWN;
   const add = (property: string, reason: string) => f.push({ property, reason: `${i.vm || "target"}: ${reason}` });
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(i.vm)) add("vm", `${JSON.stringify(i.vm)} is not a valid VM id`);
+  if (!VM_ID.test(i.vm)) add("vm", `${JSON.stringify(i.vm)} is not a valid VM id`);
   if (known(i.host)) {
     const why = invalidHostReason(i.host);
     if (why) add("host", `${JSON.stringify(i.host)} ${why}`);
   }
-  if (!Number.isInteger(i.port) || i.port < 1 || i.port > 65535) add("port", `${i.port} is not a TCP port (1-65535)`);
+  for (const [prop, name] of [["port", "sshPort"], ["connectTimeoutS", "connectTimeoutS"], ["lockTimeoutS", "lockTimeoutS"], ["ioTimeoutS", "ioTimeoutS"]] as const) {
+    const why = numberProblem(name, i[prop]);
+    if (why) add(prop, why);
+  }
   if (known(i.user)) {
     const why = invalidUserReason(i.user);
     if (why) add("user", `${JSON.stringify(i.user)} ${why}`);
@@ -153,13 +157,14 @@ export function toTarget(i: TargetInputs): Target {
   return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path };
 }
 
-/** The repository settings the source side needs (for export + scan). */
-export function toRepositorySettings(i: TargetInputs): RepositorySettings {
+/** What the source side needs for this target's commit (export, scan, transfer spec). */
+export function toSourceSettings(i: TargetInputs): SourceSettings {
   return {
-    sourceVm: "", mainRepoPath: i.repoPath, vmRepoPaths: {}, defaultBranch: i.branch, excludeDotGit: i.excludeDotGit,
-    rsyncExcludes: i.excludes, pushTargets: [], sourceMode: "commit" as const, allowDirty: false,
-    secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks" as const, configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets, ignoreInlineAllow: i.secretScan.ignoreInlineAllow === true },
-    maxDelete: i.maxDelete, adoptExisting: i.adoptExisting, parallelism: 1, lockTimeoutS: i.lockTimeoutS, ioTimeoutS: i.ioTimeoutS,
+    mainRepoPath: i.repoPath, defaultBranch: i.branch, excludeDotGit: i.excludeDotGit, rsyncExcludes: i.excludes,
+    // A resource pushes one resolved commit: never a worktree.
+    sourceMode: "commit", allowDirty: false,
+    secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks", configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets, ignoreInlineAllow: i.secretScan.ignoreInlineAllow === true },
+    maxDelete: i.maxDelete, ioTimeoutS: i.ioTimeoutS,
   };
 }
 

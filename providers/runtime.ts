@@ -28,7 +28,7 @@ import { limiter } from "../lib/sync/pool";
 import type { PreparedSource } from "../lib/sync/prepareSource";
 import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "../lib/sync/status";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
-import { decideDiff, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toRepositorySettings, toTarget, validateInputs } from "./inputs";
+import { decideDiff, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
 /** The provider process's stderr is shown by the engine under the stack's diagnostics. */
 const providerLogger: Logger = {
@@ -67,7 +67,7 @@ function plain<T>(v: T): T {
 const sources = new Map<string, Promise<PreparedSource>>();
 
 function sourceFor(i: TargetInputs): Promise<PreparedSource> {
-  const repo = toRepositorySettings(i);
+  const repo = toSourceSettings(i);
   const key = JSON.stringify([repo, i.commit]);
   let p = sources.get(key);
   if (!p) {

@@ -73,6 +73,12 @@ export interface RepositorySettings {
   ioTimeoutS: number;
 }
 
+/**
+ * What the source side of a run needs (pull, export, scan, transfer spec): the part of the repository
+ * settings that a single target's resource also has.
+ */
+export type SourceSettings = Pick<RepositorySettings, "mainRepoPath" | "defaultBranch" | "excludeDotGit" | "rsyncExcludes" | "secretScanning" | "sourceMode" | "allowDirty" | "maxDelete" | "ioTimeoutS">;
+
 /** Everything needed to reach and update one target. */
 export interface Target {
   vm: string;

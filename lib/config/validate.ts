@@ -2,6 +2,7 @@
  * Turns the parsed YAML document into a {@link Config}, collecting every problem at once (each named
  * by its key path) instead of stopping at the first. Pure: no file system, no network.
  */
+import { DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import type { Config, ConfigProblem, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
@@ -32,7 +33,6 @@ const REPO_KEYS = [
   "parallelism", "lock_timeout_s", "io_timeout_s",
 ];
 const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
-const VM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 /** Validates a parsed config document. */
 export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult {
@@ -124,6 +124,12 @@ class Validator {
     return val;
   }
 
+  /** A numeric setting shared with the resource inputs: its default and range from defaults.ts. */
+  number(m: Mapping, k: string, prefix: string, name: keyof typeof NUMBERS): number {
+    const { default: dflt, min, max } = NUMBERS[name];
+    return this.int(m, k, prefix, dflt, min, max) ?? dflt;
+  }
+
   localPath(p: string): string {
     const expanded = p === "~" ? this.ctx.homeDir : p.startsWith("~/") ? path.join(this.ctx.homeDir, p.slice(2)) : p;
     return path.resolve(this.ctx.baseDir, expanded);
@@ -142,7 +148,7 @@ class Validator {
     this.unknownKeys(m, SSH_KEYS, "ssh");
     const keyPath = this.str(m, "key_path", "ssh", "~/.ssh/id_ed25519");
     const known = this.str(m, "known_hosts_path", "ssh", "~/.ssh/known_hosts");
-    const timeout = this.int(m, "connect_timeout_s", "ssh", 10, 1, 600);
+    const timeout = this.number(m, "connect_timeout_s", "ssh", "connectTimeoutS");
     const acceptNew = this.bool(m, "accept_new_host_keys", "ssh", false);
     if (!keyPath || !known || timeout === undefined) return undefined;
     this.defaultKeyPath = this.sshFilePath(keyPath, "ssh.key_path");
@@ -166,7 +172,7 @@ class Validator {
       const user = this.str(vm, "ssh_user", prefix);
       const userWhy = user === undefined ? undefined : invalidUserReason(user);
       if (userWhy) this.add(`${prefix}.ssh_user`, `${JSON.stringify(user)} ${userWhy}`);
-      const port = this.int(vm, "ssh_port", prefix, 22, 1, 65535);
+      const port = this.number(vm, "ssh_port", prefix, "sshPort");
       const enabled = this.bool(vm, "enabled", prefix, true);
       const key = this.str(vm, "ssh_key_path", prefix, "");
       const post = vm.post_sync_command;
@@ -193,7 +199,7 @@ class Validator {
     const sourceVm = this.str(m, "source_vm", P, "vm04") as string;
     if (vms && !known[sourceVm]) this.add(`${P}.source_vm`, `names ${JSON.stringify(sourceVm)}, which is not under vms (have: ${Object.keys(known).join(", ") || "none"})`);
     const mainRepo = this.str(m, "main_repo_path", P);
-    const branch = this.str(m, "default_branch", P, "main");
+    const branch = this.str(m, "default_branch", P, DEFAULT_BRANCH);
     const branchWhy = branch === undefined ? undefined : invalidBranchReason(branch);
     if (branchWhy) this.add(`${P}.default_branch`, `${JSON.stringify(branch)} ${branchWhy}`);
 
@@ -251,7 +257,7 @@ class Validator {
       sourceVm,
       mainRepoPath: mainRepo ? this.localPath(mainRepo) : "",
       vmRepoPaths,
-      defaultBranch: branch ?? "main",
+      defaultBranch: branch ?? DEFAULT_BRANCH,
       excludeDotGit: this.bool(m, "exclude_dot_git", P, true),
       rsyncExcludes: excludes,
       pushTargets,
@@ -267,8 +273,8 @@ class Validator {
       maxDelete: this.int(m, "max_delete", P, undefined, 0, 100_000_000),
       adoptExisting: this.bool(m, "adopt_existing", P, false),
       parallelism: this.int(m, "parallelism", P, 4, 1, 64) ?? 4,
-      lockTimeoutS: this.int(m, "lock_timeout_s", P, 30, 0, 3600) ?? 30,
-      ioTimeoutS: this.int(m, "io_timeout_s", P, 60, 5, 3600) ?? 60,
+      lockTimeoutS: this.number(m, "lock_timeout_s", P, "lockTimeoutS"),
+      ioTimeoutS: this.number(m, "io_timeout_s", P, "ioTimeoutS"),
     };
     return mainRepo ? result : undefined;
   }

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RepositorySettings } from "../config/types";
+import type { SourceSettings } from "../config/types";
 import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { cacheDir } from "../paths";
@@ -60,7 +60,7 @@ export interface PrepareOptions {
 }
 
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
-export async function prepareSource(repo: RepositorySettings, opts: PrepareOptions): Promise<PreparedSource> {
+export async function prepareSource(repo: SourceSettings, opts: PrepareOptions): Promise<PreparedSource> {
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: opts.pull });
   for (const w of src.warnings) opts.logger.warn(w);
   const prepared = await prepareCommit(repo, src.commit, opts);
@@ -71,7 +71,7 @@ export async function prepareSource(repo: RepositorySettings, opts: PrepareOptio
  * Export and scan one known commit (no pull): what the Pulumi provider does before it pushes, so
  * that no push escapes the gate even when the program was bypassed. Both steps are cached per commit.
  */
-export async function prepareCommit(repo: RepositorySettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
+export async function prepareCommit(repo: SourceSettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
   const cache = opts.cacheDir ?? cacheDir();
   let treeDir: string;
   let treeScan: IncrementalScanResult | undefined;
@@ -134,7 +134,7 @@ export async function prepareCommit(repo: RepositorySettings, commit: string, op
  * scan/scanIncremental.ts); a worktree's files are named by their content hash like a commit's blobs.
  * A commit's few new files are read from git, so the scan need not wait for the export (`treeDir`).
  */
-export async function scanSourceTree(repo: RepositorySettings, commit: string, treeDir: string | Promise<string>, cache: string, full?: boolean): Promise<IncrementalScanResult> {
+export async function scanSourceTree(repo: SourceSettings, commit: string, treeDir: string | Promise<string>, cache: string, full?: boolean): Promise<IncrementalScanResult> {
   const recordId = path.basename(exportRoot(cache, repo.mainRepoPath));
   const opts = { configPath: repo.secretScanning.configPath, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow, cacheDir: cache, full };
   if (repo.sourceMode === "worktree") {
@@ -170,7 +170,7 @@ function refuseOwnNames(names: string[], where: string): void {
  * How a tree is pushed. With `exclude_dot_git: false` the `.git` built for the commit (`gitDir`, see
  * source/exportHistory.ts) goes beside the tree, never the checkout's own `.git`.
  */
-export function transferSpecFor(repo: RepositorySettings, treeDir: string, gitDir?: string): TransferSpec {
+export function transferSpecFor(repo: SourceSettings, treeDir: string, gitDir?: string): TransferSpec {
   if (!repo.excludeDotGit && !gitDir) throw new RepoSyncError("source", "exclude_dot_git is false but no .git was built for the commit (a bug in repo-sync; please report it)");
   return {
     sourceDir: treeDir,

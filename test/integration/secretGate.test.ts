@@ -15,7 +15,7 @@ import { isRepoSyncError } from "../../lib/errors";
 import type { Alert, Logger } from "../../lib/log";
 import { gitleaksVersion, scanRepository } from "../../lib/scan/scanRepository";
 import { prepareCommit, prepareSource, PreparedSource, SecretsFoundError } from "../../lib/sync/prepareSource";
-import { normalizeInputs, toRepositorySettings } from "../../providers/inputs";
+import { normalizeInputs, toSourceSettings } from "../../providers/inputs";
 import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 
 /** The repository settings the YAML gives, through the real validator. */
@@ -146,11 +146,11 @@ describe("secret gate: fingerprints, .gitleaksignore, gitleaks:allow (real git +
 
     // The provider's path (inputs as stored by the engine -> repository settings -> prepareCommit).
     const inputs = normalizeInputs({ repoPath: repo.path, branch: "main", commit, secretScan: { enabled: true, blockOnSecrets: true, ignoreInlineAllow: true } });
-    const viaProvider = await blocked(prepareCommit(toRepositorySettings(inputs), commit, { logger, cacheDir: cache }));
+    const viaProvider = await blocked(prepareCommit(toSourceSettings(inputs), commit, { logger, cacheDir: cache }));
     assert.deepEqual(viaProvider.findings, want);
     const legacy = normalizeInputs({ repoPath: repo.path, branch: "main", commit, secretScan: { enabled: true, blockOnSecrets: true } });
     assert.deepEqual(legacy.secretScan, { enabled: true, configPath: undefined, blockOnSecrets: true }, "absent stays absent: no diff for older stacks");
-    const legacyRun = await prepareCommit(toRepositorySettings(legacy), commit, { logger, cacheDir: cache });
+    const legacyRun = await prepareCommit(toSourceSettings(legacy), commit, { logger, cacheDir: cache });
     assert.equal(legacyRun.scan?.hasSecrets, false);
     assert.equal(legacyRun.scan?.cached, true, "the default-option result is cached apart from the strict one");
   });

@@ -1,10 +1,11 @@
 import * as assert from "node:assert/strict";
 import { formatStatusTable, statusJson, statusWord } from "../../cli/format";
+import { NUMBERS } from "../../lib/config/defaults";
 import { ConfigError } from "../../lib/config/load";
 import { isRepoSyncError, RepoSyncError } from "../../lib/errors";
 import { SecretsFoundError } from "../../lib/sync/prepareSource";
 import { describeState, describeStatus, RepoStatus, stateOf } from "../../lib/sync/status";
-import { decideDiff } from "../../providers/inputs";
+import { decideDiff, normalizeInputs, validateInputs } from "../../providers/inputs";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -76,5 +77,16 @@ describe("errors keep their class and are recognized by brand", () => {
     } finally {
       if (saved) require.cache[path] = saved;
     }
+  });
+});
+
+describe("one set of defaults for the YAML config and the resource inputs", () => {
+  it("a target's inputs default and range-check like the config", () => {
+    const i = normalizeInputs({ vm: "vm01", host: "10.0.0.11", user: "deploy", keyPath: "/k", knownHostsPath: "/kh", path: "/srv/app", repoPath: "/repo", commit: A });
+    assert.deepEqual([i.port, i.connectTimeoutS, i.lockTimeoutS, i.ioTimeoutS, i.branch], [NUMBERS.sshPort.default, NUMBERS.connectTimeoutS.default, NUMBERS.lockTimeoutS.default, NUMBERS.ioTimeoutS.default, "main"]);
+    assert.deepEqual(validateInputs(i), []);
+    const bad = validateInputs({ ...i, port: 0, connectTimeoutS: 601, lockTimeoutS: -1, ioTimeoutS: 1.5, vm: "-x" });
+    assert.deepEqual(bad.map((f) => f.property).sort(), ["connectTimeoutS", "ioTimeoutS", "lockTimeoutS", "port", "vm"]);
+    assert.match(bad.find((f) => f.property === "ioTimeoutS")?.reason ?? "", /1\.5 is not a whole number from 5 to 3600/);
   });
 });
