@@ -21,6 +21,7 @@ import { prepareSource } from "./lib/sync/prepareSource";
 import type { Target } from "./lib/config/types";
 import { cacheDir } from "./lib/paths";
 import { normalizeInputs } from "./providers/inputs";
+import { postSyncHook } from "./providers/postSyncHook";
 import { probePlanPath, writeProbePlan } from "./providers/probePlan";
 import { RepoSyncTarget } from "./providers/repoSyncTarget";
 
@@ -114,14 +115,11 @@ export = async () => {
 
   const targets: Record<string, { host: pulumi.Output<string>; path: pulumi.Output<string>; revision: pulumi.Output<string> }> = {};
   for (const t of config.targets) {
-    const r = new RepoSyncTarget(t.vm, {
-      ...connection(t),
-      // Hosts from the stack that created the VMs arrive as Outputs: the target waits on them.
-      ...(fromStack && t.host === "" ? { host: fromStack(t.vm, "host"), port: fromStack(t.vm, "port").apply((p) => p ?? t.port) } : {}),
-      ...common,
-      probePlan,
-    });
+    // Hosts from the stack that created the VMs arrive as Outputs: the target waits on them.
+    const address = fromStack && t.host === "" ? { host: fromStack(t.vm, "host"), port: fromStack(t.vm, "port").apply((p) => p ?? t.port) } : { host: t.host, port: t.port };
+    const r = new RepoSyncTarget(t.vm, { ...connection(t), ...address, ...common, probePlan });
     targets[t.vm] = { host: r.host, path: r.path, revision: r.revision };
+    if (t.postSyncCommand) postSyncHook({ target: t, hook: t.postSyncCommand, ...address, revision: r.revision }, { dependsOn: [r] });
   }
   return { revision: source.commit, branch: source.branch, targets };
 };

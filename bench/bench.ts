@@ -21,6 +21,7 @@ import { Fleet, startFleet } from "../tools/fleet/fleet";
 import { fleetConfig } from "../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../tools/fleet/sourceRepo";
 import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../tools/pulumiCli";
+import { copyToRemoteAvailable, copyToRemoteProject, copyUp } from "./copyToRemote";
 import { measureDeployLoop } from "./deployLoop";
 import { renderChart, renderMarkdown, Row } from "./report";
 import { measure, median, must, timed } from "./timing";
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   const upSizes = smoke ? [2] : [3, 16];
   const smallN = Number(values["small-files"] ?? (smoke ? 200 : 50_000));
   const ansible = !values["no-ansible"] && (await timed("sh", ["-c", "command -v ansible-playbook"])).code === 0;
+  const copyAvailable = await copyToRemoteAvailable();
   const outDir = path.resolve(values.out as string);
   fs.mkdirSync(outDir, { recursive: true });
   const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
@@ -145,7 +147,23 @@ async function main(): Promise<void> {
           const play = writeAnsible(work, fleet, n, tree, cfgPath);
           tAnsible = await measure(runs, mkdirTargets, () => must(timed("ansible-playbook", ["-i", play.inventory, play.playbook], { env: { ...process.env, ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_NOCOLOR: "1" } }), "ansible-playbook"));
         }
-        rows.push({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": null } });
+        // CopyToRemote: a fresh stack per run (its create), then the same stack again (no change).
+        let tCopy: number | null = null;
+        let tCopyNo: number | null = null;
+        if (copyAvailable && (load === loads[0] || !smoke)) {
+          let last: PulumiProject | undefined;
+          tCopy = await measure(runs, mkdirTargets, async () => {
+            last?.dispose();
+            last = await copyToRemoteProject(targets, tree);
+            return copyUp(last);
+          });
+          if (last) {
+            const p = last;
+            cleanups.push(() => p.dispose());
+            tCopyNo = await measure(runs, () => undefined, () => copyUp(p));
+          }
+        }
+        rows.push({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": tCopy } });
         if (peakKb) extra[`provider peak RSS KB (${load.name}, ${n} VMs)`] = peakKb;
 
         log(`${load.name}, ${n} VM(s): no-change sync`);
@@ -161,7 +179,7 @@ async function main(): Promise<void> {
           const play = writeAnsible(work, fleet, n, tree, cfgPath);
           tAnsibleNo = await measure(runs, () => undefined, () => must(timed("ansible-playbook", ["-i", play.inventory, play.playbook, "--check"], { env: { ...process.env, ANSIBLE_NOCOLOR: "1" } }), "ansible --check"));
         }
-        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}) } });
+        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}), "CopyToRemote (no-change up)": tCopyNo } });
       }
     }
 
@@ -217,9 +235,12 @@ async function main(): Promise<void> {
           cleanups.push(() => project.dispose());
           await project.ok(["config", "set", "repo-sync:pull", "false"]);
           const targets = loadConfig(cfgPath).targets;
+          const copy = copyAvailable ? await copyToRemoteProject(targets, path.join(load.repo.path, "tree")) : undefined;
+          if (copy) cleanups.push(() => copy.dispose());
           rows.push(await measureDeployLoop({
             load: load.name, repo: load.repo, targets, cfgPath, runs, project,
             ansible: ansible ? writeAnsible(work, fleet, n, load.repo.path, cfgPath) : undefined,
+            copy,
           }));
         }
       }

@@ -6,6 +6,7 @@
  *   CLI:     commit + `repo-sync sync`
  *   up:      commit + `pulumi up --skip-preview`
  *   Ansible: commit + `ansible.posix.synchronize` of the checkout (no secret gate)
+ *   CopyToRemote: the same one-line change in the pushed folder + `pulumi up` of remote.CopyToRemote
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,6 +15,7 @@ import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
 import type { SourceRepo } from "../tools/fleet/sourceRepo";
 import { PROJECT_ROOT, PulumiProject } from "../tools/pulumiCli";
 import type { Row } from "./report";
+import { copyUp } from "./copyToRemote";
 import { measure, must, timed } from "./timing";
 
 /** What the deploy loop needs to run one tool against one load and fan-out. */
@@ -27,6 +29,8 @@ export interface DeployLoopSetup {
   project?: PulumiProject;
   /** An Ansible inventory and playbook pushing the checkout (undefined: no Ansible column). */
   ansible?: { inventory: string; playbook: string };
+  /** A CopyToRemote stack of the repo's `tree/` folder (undefined: no CopyToRemote column). */
+  copy?: PulumiProject;
 }
 
 /** A file in the repo whose last line changes at each commit. */
@@ -86,6 +90,19 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
       return performance.now() - t0;
     });
   }
-  cases.CopyToRemote = null;
+  if (s.copy) {
+    // CopyToRemote knows no git: the same one-line change lands in the folder it pushes.
+    const p = s.copy;
+    const change = () => fs.appendFileSync(path.join(s.repo.path, "tree", LOOP_FILE), `deploy at ${Date.now()}\n`);
+    await copyUp(p);
+    cases.CopyToRemote = await measure(s.runs, async () => void (await copyUp(p)), async () => {
+      const t0 = performance.now();
+      change();
+      await copyUp(p);
+      return performance.now() - t0;
+    });
+  } else {
+    cases.CopyToRemote = null;
+  }
   return { group: "one-line commit (deploy loop)", load: s.load, vms: s.targets.length, baseline: "bare rsync", baselineMs: tBare, cases };
 }

@@ -10,9 +10,11 @@ export REPO_SYNC_ROOT REPO_SYNC_CACHE
 # Pinned versions. Change them here only; setup.sh rebuilds what no longer matches.
 export PULUMI_VERSION="v3.274.1"
 export PULUMI_COMMAND_VERSION="v1.2.1"
-# The provider module has no tags: this pseudo-version is the v1.2.1 release commit (not served by the
-# module proxy here as of 2026-11-25; setup warns and goes on without it).
-export PULUMI_COMMAND_MODULE_VERSION="v0.0.0-20260303235922-7f3eb6f3b77c"
+# Its upstream source (git archive of tag v1.2.1), for machines where `pulumi plugin install` cannot
+# download it: built by setup.sh only when the file's sha256 is this one.
+export PULUMI_COMMAND_SOURCE_SHA256="8be7fd611469d5dd4603df990bf8f9f873927ed708540bf0e3ee413aa4f2f792"
+: "${REPO_SYNC_VENDOR:=$REPO_SYNC_ROOT/../shared/vendor}"
+export REPO_SYNC_VENDOR
 export GITLEAKS_VERSION="v8.30.1"
 export NODE_MAJOR_WANTED="24"
 export NODE_PACKAGE_VERSION="24.21.0"

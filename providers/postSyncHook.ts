@@ -1,0 +1,81 @@
+/**
+ * The post-sync hook: `vms.<id>.post_sync_command` run on the VM by @pulumi/command's remote.Command
+ * after that VM's tree landed (restart a service, reload a config).
+ *
+ * - When: once per new revision on that VM. The hook's only trigger is the target's `revision` output,
+ *   so a no-change `up` does not run it, and neither does a drift repair (the tree is put back to the
+ *   revision the hook already ran for; the service saw that tree before).
+ * - Where: in the target directory, with `REPO_SYNC_REVISION` set from its `.sync_rev`, through the
+ *   login shell of the ssh user.
+ * - Trust: the same key as the sync and the host key pinned in the same known_hosts file (read after
+ *   the sync, so a key the sync pinned on first use is the one enforced); a host with no pinned key is
+ *   an error, never an unverified connection.
+ * - Failure: the hook's resource fails, naming the VM (`<vm>-post-sync`) with the command's stderr; the
+ *   tree and `.sync_rev` stay (they did land: the marker tells what the VM holds, not whether the hook
+ *   ran), other VMs are not affected, and the next `up` runs the hook again (its resource was not
+ *   created).
+ */
+import * as fs from "node:fs";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { findHostKeys, parseKnownHosts } from "../lib/config/knownHosts";
+import type { Target } from "../lib/config/types";
+import { shQuote } from "../lib/target/script";
+
+/** The known_hosts line's key (`ssh-ed25519 AAAA...`) that OpenSSH would accept for host:port. */
+export function pinnedHostKey(knownHostsText: string, host: string, port: number): string | undefined {
+  const entry = findHostKeys(parseKnownHosts(knownHostsText), host, port).find((e) => !e.revoked);
+  return entry ? `${entry.keyType} ${entry.key}` : undefined;
+}
+
+/** The remote command: the user's hook in the target directory, told which revision it runs for (pure). */
+export function hookScript(targetPath: string, hook: string): string {
+  return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && export REPO_SYNC_REVISION && ${hook}`;
+}
+
+/** What a hook needs of its target: how to reach it and when it was last synced. */
+export interface HookTarget {
+  target: Target;
+  hook: string;
+  /** The host (an Output when another stack or resource supplies it). */
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  /** The revision the target holds after its sync: the hook's trigger. */
+  revision: pulumi.Output<string>;
+}
+
+/** Declares the hook of one VM, run after `dependsOn` (its RepoSyncTarget). */
+export function postSyncHook(h: HookTarget, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const t = h.target;
+  // Read when the sync is done (the revision is known): the key the sync itself verified or pinned.
+  const hostKey = pulumi.all([h.host, h.port, h.revision]).apply(([host, port]) => {
+    const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
+    if (!key) throw new Error(`${t.vm}: no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host (pin the key with ssh-keyscan, as for the sync)`);
+    return key;
+  });
+  return new command.remote.Command(
+    `${t.vm}-post-sync`,
+    {
+      connection: {
+        host: h.host,
+        port: h.port,
+        user: t.user,
+        privateKey: pulumi.secret(fs.readFileSync(t.keyPath, "utf8")),
+        hostKey,
+        perDialTimeout: t.connectTimeoutS,
+        dialErrorLimit: 3,
+      },
+      create: hookScript(t.path, h.hook),
+      triggers: [h.revision],
+    },
+    opts,
+  );
+}
+
+function readOrEmpty(p: string): string {
+  try {
+    return fs.readFileSync(p, "utf8");
+  } catch {
+    return "";
+  }
+}

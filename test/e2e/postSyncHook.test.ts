@@ -1,0 +1,94 @@
+/**
+ * `vms.<id>.post_sync_command` through @pulumi/command's remote.Command and the real
+ * pulumi-resource-command plugin (built by ./run.sh setup), on the fleet: once per new revision, not on a
+ * no-change up nor on a drift repair, a failure named by VM while the others converge, retried by
+ * the next up.
+ */
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { parseUpJson, programProject, PulumiProject } from "../../tools/pulumiCli";
+import { syncRev } from "../support/e2e";
+
+/** True when the engine can load the plugin (on PATH, as ./run.sh setup puts it). */
+function commandPluginAvailable(): boolean {
+  return spawnSync("sh", ["-c", "command -v pulumi-resource-command"]).status === 0;
+}
+
+describe("post-sync hooks through @pulumi/command remote.Command (real plugin, real engine)", function () {
+  this.timeout(300_000);
+  let fleet: Fleet;
+  let repo: SourceRepo;
+  let project: PulumiProject;
+  let logs: string;
+  const log = (vm: string) => (fs.existsSync(path.join(logs, `${vm}.log`)) ? fs.readFileSync(path.join(logs, `${vm}.log`), "utf8").trim().split("\n") : []);
+  const block = () => path.join(logs, "block-vm02");
+
+  before(async function () {
+    if (!commandPluginAvailable()) {
+      // ./run.sh setup builds it from ../shared/vendor when `pulumi plugin install` cannot download it.
+      throw new Error("pulumi-resource-command is not on PATH: run ./run.sh setup (see its warning for what is missing)");
+    }
+    fleet = await startFleet({ count: 2, firstOctet: 131 });
+    repo = makeSourceRepo();
+    // The hooks write where the tests can read, outside the synced trees (rsync --delete owns those).
+    logs = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-hooks-"));
+    fs.chmodSync(logs, 0o777);
+    const hook = (vm: string) => `echo "$REPO_SYNC_REVISION $(cat src/app.py)" >> ${logs}/${vm}.log`;
+    const cfg = writeFleetConfig(fleet, path.join(fleet.baseDir, "config.yml"), {
+      repoPath: repo.path,
+      vms: {
+        vm01: { post_sync_command: hook("vm01") },
+        vm02: { post_sync_command: `if [ -e ${block()} ]; then echo "vm02 refuses: ${block()} exists" >&2; exit 7; fi; ${hook("vm02")}` },
+      },
+    });
+    project = await programProject(cfg);
+  });
+  after(async () => {
+    project?.dispose();
+    await fleet?.stop();
+    if (repo) fs.rmSync(repo.path, { recursive: true, force: true });
+    if (logs) fs.rmSync(logs, { recursive: true, force: true });
+  });
+
+  it("runs once per VM after its tree landed, in the target directory, told the revision", async () => {
+    await project.ok(["up", "--yes"]);
+    const head = repo.head();
+    for (const vm of ["vm01", "vm02"]) {
+      assert.equal(syncRev(fleet, vm), `${head}\n`);
+      assert.deepEqual(log(vm), [`${head} print('hello from th_timmy')`], vm);
+    }
+  });
+
+  it("does not run on a no-change up, nor on a drift repair (same revision)", async () => {
+    const up = await project.ok(["up", "--yes", "--json"]);
+    assert.deepEqual(parseUpJson(up).events.find((e) => e.summaryEvent)?.summaryEvent?.resourceChanges, { same: 5 });
+    fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "hand edit\n");
+    await project.ok(["up", "--yes"]);
+    assert.equal(fs.readFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "utf8"), "print('hello from th_timmy')\n", "repaired");
+    assert.equal(log("vm01").length, 1, "the hook did not run again for the same revision");
+    assert.equal(log("vm02").length, 1);
+  });
+
+  it("a failing hook fails its VM by name; the tree landed, the other VM converges; the next up retries it", async () => {
+    fs.writeFileSync(block(), "");
+    const next = repo.commit({ "src/app.py": "print('v2')\n" }, "v2");
+    const up = await project.run(["up", "--yes", "--continue-on-error"]);
+    assert.notEqual(up.code, 0);
+    assert.match(up.stdout + up.stderr, /vm02-post-sync/);
+    assert.match(up.stdout + up.stderr, /vm02 refuses/);
+    assert.deepEqual(log("vm01").slice(-1), [`${next} print('v2')`]);
+    assert.equal(syncRev(fleet, "vm02"), `${next}\n`, "the tree did land: .sync_rev says what vm02 holds");
+    assert.equal(log("vm02").length, 1, "no line from the failed run");
+
+    fs.rmSync(block());
+    await project.ok(["up", "--yes"]);
+    assert.deepEqual(log("vm02").slice(-1), [`${next} print('v2')`], "retried by the next up");
+    assert.equal(log("vm01").length, 2, "vm01's hook is not run again");
+  });
+});
