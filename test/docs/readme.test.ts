@@ -31,6 +31,8 @@ const COVERAGE: Array<[RegExp, string, string]> = [
   [/^pulumi config set repo-sync:configPath configs\/config\.yml$/, "tools/pulumiCli.ts", "\"repo-sync:configPath\""],
   [/^pulumi config set repo-sync:<key> \.\.\.$/, "test/e2e/stackReference.test.ts", "\"repo-sync:vmsStack\""],
   [/^npm ci( && npm run build)?$/, "scripts/setup.sh", "npm ci"],
+  [/^pulumi plugin install resource command v1\.2\.1$/, "scripts/setup.sh", "pulumi plugin install resource command \"$PULUMI_COMMAND_VERSION\""],
+  [/^pulumi plugin install --file$/, "scripts/setup.sh", "--file \"$REPO_SYNC_BIN/pulumi-resource-command\""],
   [/^npm run build$/, "package.json", "\"build\": \"tsc -p tsconfig.json\""],
   [/^source scripts\/env\.sh$/, "run.sh", "source scripts/env.sh"],
   [/^cp configs\/config\.example\.yml configs\/config\.yml$/, "test/docs/readme.test.ts", "config.example.yml parses"],

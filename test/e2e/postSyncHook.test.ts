@@ -63,9 +63,11 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
       assert.equal(syncRev(fleet, vm), `${head}\n`);
       assert.deepEqual(log(vm), [`${head} print('hello from th_timmy')`], vm);
     }
-    // The hook's connection holds the key as a secret: encrypted in state, never in plain text.
+    // remote.Command keeps its connection's key in state: as a secret, encrypted, never in plain text.
     const keyBody = fs.readFileSync(fleet.clientKeyPath, "utf8").split("\n")[1];
-    assert.equal(JSON.stringify(await project.exportState()).includes(keyBody), false);
+    const stored = (await project.ok(["stack", "export"])).stdout;
+    assert.equal(stored.includes(keyBody), false, "no plain-text key in state");
+    assert.match(stored, /"ciphertext"/);
   });
 
   it("does not run on a no-change up, nor on a drift repair (same revision)", async () => {
