@@ -150,7 +150,8 @@ async function main(): Promise<void> {
         // CopyToRemote: a fresh stack per run (its create), then the same stack again (no change).
         let tCopy: number | null = null;
         let tCopyNo: number | null = null;
-        if (copyAvailable && (load === loads[0] || !smoke)) {
+        // Smoke: CopyToRemote runs in the deploy loop only (CI time; the code paths are the same).
+        if (copyAvailable && !smoke) {
           let last: PulumiProject | undefined;
           tCopy = await measure(runs, mkdirTargets, async () => {
             last?.dispose();
