@@ -76,7 +76,8 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     }
     const matches = revision === source.commit && !opts.force;
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
-    const transfer = opts.force ? { ...source.transfer, checksum: true } : source.transfer;
+    // Nothing there to keep whole (missing or empty folder): files go straight to their names.
+    const transfer = { ...source.transfer, ...(opts.force ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
     if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session.controlPath);
     if (!matches) await session.invalidate();
     const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, controlPath: session.controlPath });

@@ -24,6 +24,12 @@ export interface TransferSpec {
    * edited on the target with its size and mtime put back. Reads every byte on both ends.
    */
   checksum?: boolean;
+  /**
+   * Put changed files in place in one sweep at the end (`--delay-updates`), so that a failed transfer
+   * leaves the tree that was there. Default true; false for a target with nothing to keep (missing or
+   * empty), where it would only cost a second rename of every file (~30% of an initial sync).
+   */
+  delayUpdates?: boolean;
 }
 
 /**
@@ -106,7 +112,8 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
   const args = [
     "-a", "--no-owner", "--no-group",
     "--omit-dir-times", "--omit-link-times",
-    "--delete", "--delete-delay", "--delay-updates",
+    "--delete", "--delete-delay",
+    ...(spec.delayUpdates === false ? [] : ["--delay-updates"]),
     "--protect-args",
     `--timeout=${spec.ioTimeoutS}`,
     "--itemize-changes",

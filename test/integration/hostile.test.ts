@@ -65,7 +65,7 @@ describe("hostile input: paths, planted links, forged markers, tampering, pushed
     assert.equal(read(path.join(decoy, "keep.txt")), "decoy\n");
   });
 
-  it("passes every other odd path literally through both routes (ssh2 session and probe, rsync push and dry run)", async () => {
+  it("passes every other odd path literally through both routes (target session and probe, rsync push and dry run)", async () => {
     const parent = userDir("srv/odd");
     const names = ["my app;touch PWNED", "a&b|c$", "semi (1)#!", "pct%d=1,@+:x", "ünï cödé <>", "tab'less~"];
     for (const name of names) {

@@ -41,4 +41,12 @@ describe("path safety and rsync/ssh argv (pure)", () => {
     assert.equal(rsyncPushArgs(target(), spec).includes("--checksum"), false);
     assert.throws(() => rsyncPushArgs(target({ path: "/srv/x/app[1]" }), spec), /wildcard/);
   });
+
+  it("push argv: --delay-updates unless told there is nothing to keep; over a shared connection when given one", () => {
+    assert.equal(rsyncPushArgs(target(), spec).includes("--delay-updates"), true);
+    assert.equal(rsyncPushArgs(target(), { ...spec, delayUpdates: false }).includes("--delay-updates"), false);
+    const shell = (a: string[]) => a[a.indexOf("-e") + 1];
+    assert.match(shell(rsyncPushArgs(target(), spec)), /-o ControlMaster=no -o ControlPath=none /);
+    assert.match(shell(rsyncPushArgs(target(), spec, false, "/tmp/repo-sync-ssh-x/m")), /-o ControlMaster=no -o 'ControlPath="\/tmp\/repo-sync-ssh-x\/m"' /);
+  });
 });
