@@ -22,7 +22,7 @@ import { fleetConfig } from "../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../tools/fleet/sourceRepo";
 import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../tools/pulumiCli";
 import { copyToRemoteAvailable, copyToRemoteProject, copyUp } from "./copyToRemote";
-import { measureDeployLoop } from "./deployLoop";
+import { firstError, measureDeployLoop } from "./deployLoop";
 import { renderChart, renderMarkdown, Row } from "./report";
 import { measure, median, must, timed } from "./timing";
 
@@ -153,15 +153,20 @@ async function main(): Promise<void> {
         // Smoke: CopyToRemote runs in the deploy loop only (CI time; the code paths are the same).
         if (copyAvailable && !smoke) {
           let last: PulumiProject | undefined;
-          tCopy = await measure(runs, mkdirTargets, async () => {
+          try {
+            tCopy = await measure(runs, mkdirTargets, async () => {
+              last?.dispose();
+              last = await copyToRemoteProject(targets, tree);
+              return copyUp(last);
+            });
+            if (last) {
+              const p = last;
+              tCopyNo = await measure(runs, () => undefined, () => copyUp(p));
+            }
+          } catch (err) {
+            extra[`CopyToRemote failed (${load.name}, ${n} VMs)`] = firstError(err);
+          } finally {
             last?.dispose();
-            last = await copyToRemoteProject(targets, tree);
-            return copyUp(last);
-          });
-          if (last) {
-            const p = last;
-            cleanups.push(() => p.dispose());
-            tCopyNo = await measure(runs, () => undefined, () => copyUp(p));
           }
         }
         rows.push({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": tCopy } });

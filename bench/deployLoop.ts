@@ -90,19 +90,32 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
       return performance.now() - t0;
     });
   }
+  let failure: string | undefined;
   if (s.copy) {
     // CopyToRemote knows no git: the same one-line change lands in the folder it pushes.
     const p = s.copy;
     const change = () => fs.appendFileSync(path.join(s.repo.path, "tree", LOOP_FILE), `deploy at ${Date.now()}\n`);
-    await copyUp(p);
-    cases.CopyToRemote = await measure(s.runs, async () => void (await copyUp(p)), async () => {
-      const t0 = performance.now();
-      change();
+    try {
       await copyUp(p);
-      return performance.now() - t0;
-    });
+      cases.CopyToRemote = await measure(s.runs, async () => void (await copyUp(p)), async () => {
+        const t0 = performance.now();
+        change();
+        await copyUp(p);
+        return performance.now() - t0;
+      });
+    } catch (err) {
+      // A tree it cannot copy (read-only files it must overwrite, dangling links) is a result too.
+      cases.CopyToRemote = null;
+      failure = firstError(err);
+    }
   } else {
     cases.CopyToRemote = null;
   }
-  return { group: "one-line commit (deploy loop)", load: s.load, vms: s.targets.length, baseline: "bare rsync", baselineMs: tBare, cases };
+  return { group: "one-line commit (deploy loop)", load: s.load, vms: s.targets.length, baseline: "bare rsync", baselineMs: tBare, cases, ...(failure ? { failures: { CopyToRemote: failure } } : {}) };
+}
+
+/** The first `error:` line of a failed run's output. */
+export function firstError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return (/error: (.*)/.exec(text)?.[1] ?? text.split("\n")[0]).trim().slice(0, 300);
 }

@@ -9,6 +9,8 @@ export interface Row {
   baselineMs: number;
   /** Case -> median ms; null when it could not run here. */
   cases: Record<string, number | null>;
+  /** Case -> why it failed on this load (its value is then null). */
+  failures?: Record<string, string>;
 }
 
 /** The whole result document. */
@@ -32,7 +34,7 @@ export function renderMarkdown(r: BenchResult): string {
     for (const row of r.rows.filter((x) => x.group === g)) {
       out.push(`| ${row.load} | ${row.vms} | ${row.baseline} | (baseline) | ${s(row.baselineMs)} | 1.00x |`);
       for (const [name, ms] of Object.entries(row.cases)) {
-        out.push(`| ${row.load} | ${row.vms} | ${row.baseline} | ${name} | ${ms === null ? "n/a" : s(ms)} | ${ms === null ? "n/a" : `${(ms / row.baselineMs).toFixed(2)}x`} |`);
+        out.push(`| ${row.load} | ${row.vms} | ${row.baseline} | ${name} | ${ms === null ? (row.failures?.[name] ? `failed: ${row.failures[name]}` : "n/a") : s(ms)} | ${ms === null ? "n/a" : `${(ms / row.baselineMs).toFixed(2)}x`} |`);
       }
     }
     out.push("");
