@@ -50,6 +50,9 @@ export function connectionFailure(t: Target, exitCode: number | null, stderr: st
     });
   }
   // Before auth: a key that cannot be loaded ends in "Permission denied" too.
+  if (/Load key .*: bad permissions|UNPROTECTED PRIVATE KEY FILE/i.test(stderr)) {
+    return new RepoSyncError("config", `the SSH key ${t.keyPath} is accessible by group or others; OpenSSH ignores such keys`, { ...details, hint: `run \`chmod 600 ${t.keyPath}\`` });
+  }
   if (/Load key .*(passphrase|invalid format|error in libcrypto)|incorrect passphrase/i.test(stderr)) {
     return new RepoSyncError("config", `the SSH key ${t.keyPath} cannot be used (encrypted or not a private key)`, { ...details, hint: "use a key without a passphrase for automation, restricted on the VM (authorized_keys options)" });
   }

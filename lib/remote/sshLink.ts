@@ -16,7 +16,8 @@ import * as path from "node:path";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { sshOptionArgs } from "../transfer/rsyncArgs";
-import { sshFailure } from "./sshErrors";
+import { privateKeyProblem } from "../config/load";
+import { sshFailure, sshWhere } from "./sshErrors";
 
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
 const MAX_STDERR = 64 * 1024;
@@ -42,7 +43,21 @@ export class SshLink {
   private ended = false;
   private readonly exited: Promise<void>;
 
-  private constructor(readonly target: Target, readonly controlPath: string, private readonly dir: string, private readonly child: ChildProcessWithoutNullStreams, private readonly command: string[]) {
+  private constructor(
+    readonly target: Target,
+    readonly controlPath: string,
+    private readonly dir: string,
+    private readonly child: ChildProcessWithoutNullStreams | undefined,
+    private readonly command: string[],
+    /** Why no connection was tried (an unusable key): the link is born closed with this failure. */
+    private readonly refused?: RepoSyncError,
+  ) {
+    if (!child) {
+      this.ended = true;
+      fs.rmSync(dir, { recursive: true, force: true });
+      this.exited = Promise.resolve();
+      return;
+    }
     child.stdout.on("data", (d: Buffer) => this.onData(d.toString()));
     child.stderr.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-MAX_STDERR);
@@ -68,9 +83,15 @@ export class SshLink {
     const dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
     const controlPath = path.join(dir, "m");
     const args = masterArgs(target, controlPath, command);
-    const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     // The script is long and says nothing to a reader: messages show where it would be.
-    return new SshLink(target, controlPath, dir, child, ["ssh", ...args.slice(0, -1), "<repo-sync target script>"]);
+    const shown = ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];
+    // A missing key makes OpenSSH say only "Permission denied": checked here, it is named with its fix.
+    const keyWhy = privateKeyProblem(target.keyPath);
+    if (keyWhy) {
+      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}: ${keyWhy}`, { vm: target.vm }));
+    }
+    const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    return new SshLink(target, controlPath, dir, child, shown);
   }
 
   private onData(s: string): void {
@@ -105,7 +126,7 @@ export class SshLink {
 
   /** Sends one line to the script. */
   send(line: string): void {
-    if (!this.ended) this.child.stdin.write(line + "\n");
+    if (!this.ended) this.child?.stdin.write(line + "\n");
   }
 
   /** True once ssh has exited. */
@@ -116,7 +137,7 @@ export class SshLink {
   /** Why the connection ended (call once it has): the connection failure as ssh reported it. */
   async failure(): Promise<RepoSyncError> {
     await this.exited;
-    return sshFailure(this.target, this.exitCode, this.stderr, this.command);
+    return this.refused ?? sshFailure(this.target, this.exitCode, this.stderr, this.command);
   }
 
   /** The stderr ssh and the script wrote so far. */
@@ -126,8 +147,8 @@ export class SshLink {
 
   /** Ends the script (and with it the lock) and waits for ssh to exit; kills it after `graceMs`. */
   async close(graceMs = 10_000): Promise<void> {
-    if (!this.ended) this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    if (!this.ended) this.child?.stdin.end();
+    const timer = setTimeout(() => this.child?.kill("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
   }

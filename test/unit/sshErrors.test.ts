@@ -1,6 +1,8 @@
 import * as assert from "node:assert/strict";
 import type { Target } from "../../lib/config/types";
+import { isRepoSyncError } from "../../lib/errors";
 import { connectionFailure, hostKeyProblem, sshFailure } from "../../lib/remote/sshErrors";
+import { TargetProbe, TargetSession } from "../../lib/target/session";
 
 /** stderr of OpenSSH 9.2 (Debian 12) with LogLevel=ERROR, captured against the test fleet. */
 const CHANGED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
@@ -35,6 +37,7 @@ const CASES: Array<[string, string, string, RegExp]> = [
   ["revoked host key", REVOKED, "host-key", /is marked @revoked in \/kh$/],
   ["key refused", "reposync@127.0.0.170: Permission denied (publickey).\n", "auth", /^reposync@127\.0\.0\.170:22 refused the SSH key \/id$/],
   ["key file unusable", 'Load key "/tmp/badkey": error in libcrypto\nreposync@127.0.0.170: Permission denied (publickey).\n', "config", /^the SSH key \/id cannot be used/],
+  ["key file readable by others", "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nPermissions 0644 for '/tmp/openkey' are too open.\nIt is required that your private key files are NOT accessible by others.\nThis private key will be ignored.\nLoad key \"/tmp/openkey\": bad permissions\nreposync@127.0.0.170: Permission denied (publickey).\n", "config", /^the SSH key \/id is accessible by group or others/],
   ["refused", "ssh: connect to host 127.0.0.199 port 22: Connection refused\n", "unreachable", /^connection to reposync@127\.0\.0\.170:22 refused \(no SSH server listening\)$/],
   ["unresolvable", "ssh: Could not resolve hostname no-such-host.invalid: Name or service not known\n", "unreachable", /^127\.0\.0\.170 cannot be reached$/],
   ["silent listener", "Connection timed out during banner exchange\n", "timeout", /^no SSH handshake with reposync@127\.0\.0\.170:22 within 5 s$/],
@@ -76,5 +79,13 @@ describe("OpenSSH connection failures (pure, from captured stderr)", () => {
 
   it("host key refusals are told apart", () => {
     assert.deepEqual([CHANGED, REVOKED, "Host key verification failed.", "Permission denied (publickey)."].map(hostKeyProblem), ["changed", "revoked", "unknown", undefined]);
+  });
+
+  it("a key file that cannot be used is named before any connection is tried (OpenSSH would say only \"Permission denied\")", async () => {
+    for (const keyPath of ["/nonexistent/id_ed25519", "/"]) {
+      const t = { ...target, host: "127.0.0.254", keyPath };
+      await assert.rejects(TargetProbe.open(t), (e: unknown) => isRepoSyncError(e) && e.kind === "config" && /cannot use the SSH key for reposync@127\.0\.0\.254:22: \//.test(e.message));
+      await assert.rejects(TargetSession.open(t, 0), (e: unknown) => isRepoSyncError(e) && e.kind === "config");
+    }
   });
 });
