@@ -21,7 +21,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
 import { readProcStat } from "../lib/process/procStat";
 import type { Logger } from "../lib/log";
-import { TargetSession } from "../lib/target/session";
+import { TargetSession, whileConnecting } from "../lib/target/session";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
 import { limiter } from "../lib/sync/pool";
@@ -150,13 +150,7 @@ async function converge(raw: Record<string, unknown>, force: boolean): Promise<T
   const target = toTarget(i);
   // The handshake overlaps the export and scan; the target is untouched until the session starts.
   const session = TargetSession.connect(target, i.lockTimeoutS);
-  let src: PreparedSource;
-  try {
-    src = await sourceFor(i);
-  } catch (err) {
-    await session.abandon();
-    throw err;
-  }
+  const src = await whileConnecting([session], sourceFor(i));
   const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session });
   providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({

@@ -6,14 +6,13 @@
  * ancestor was found clean under the same ones is scanned from there (`A..C`: the commits and
  * messages it adds), so a deploy pays for its own commits, not for the whole history again.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
-import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, scanRepository } from "./scanRepository";
+import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, scanIdentity, scanRepository } from "./scanRepository";
 
 /** Options for {@link scanHistory}. */
 export interface HistoryScanOptions {
@@ -40,8 +39,7 @@ export async function scanHistory(gitDir: string, commit: string, opts: HistoryS
   const bin = opts.gitleaksBin ?? "gitleaks";
   const version = await gitleaksVersion(bin, opts.cacheDir);
   const rules = fs.readFileSync(opts.rulesPath, "utf8");
-  const ignore = readIgnoreFile(opts.ignoreDir) ?? "-";
-  const key = createHash("sha256").update([rules, version, String(opts.ignoreInlineAllow === true), ignore].join("\0")).digest("hex").slice(0, 16);
+  const key = scanIdentity(rules, version, opts.ignoreInlineAllow === true, readIgnoreFile(opts.ignoreDir));
   const dir = path.join(opts.cacheDir, "scans");
   const verdictFile = (c: string) => path.join(dir, `history-${c}-${key}.json`);
   if (fs.existsSync(verdictFile(commit))) return { findings: JSON.parse(fs.readFileSync(verdictFile(commit), "utf8")) as Finding[], cached: true };

@@ -6,7 +6,6 @@
  * fingerprint a full scan prints. Anything that could change a verdict (rules, gitleaks version,
  * options, `.gitleaksignore`) selects another record, which starts empty: a full scan.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { advanceRecord, pairKey, readRecord, TreeEntry, writeRecord } from "./cleanRecord";
@@ -60,9 +59,8 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
   const version = await gitleaksVersion(bin, opts.cacheDir);
   const { rulesPath, rulesText } = readRules(opts.configPath, opts.cacheDir);
   const ignoreInlineAllow = opts.ignoreInlineAllow === true;
-  const identity = scanIdentity(rulesText, version, ignoreInlineAllow);
   const { entries, ignoreFile } = tree;
-  const key = createHash("sha256").update(`${identity}\0${ignoreFile ?? "-"}`).digest("hex").slice(0, 16);
+  const key = scanIdentity(rulesText, version, ignoreInlineAllow, ignoreFile);
   const recordFile = path.join(opts.cacheDir, "scans", "clean", `${recordId}-${key}.tsv`);
   const record = opts.full ? new Map<string, number>() : readRecord(recordFile);
   const pending = entries.filter((e) => !record.has(pairKey(e)));

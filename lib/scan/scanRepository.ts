@@ -224,11 +224,13 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
 }
 
 /**
- * What makes two scans of the same file agree: the rules, the gitleaks version, the way we run it and
- * its options. A result (or a file found clean) is reused only under the same identity.
+ * What makes two scans of the same file agree: the rules, the gitleaks version, the way we run it, its
+ * options and the tree's `.gitleaksignore`. A verdict (a file or a history found clean) is reused only
+ * under the same identity.
  */
-export function scanIdentity(rulesText: string, toolVersion: string, ignoreInlineAllow: boolean): string {
-  return sha256([rulesText, toolVersion, SCAN_SCHEME, `ignoreInlineAllow=${ignoreInlineAllow}`].join("\0")).slice(0, 16);
+export function scanIdentity(rulesText: string, toolVersion: string, ignoreInlineAllow: boolean, ignoreFile: string | undefined): string {
+  const tool = sha256([rulesText, toolVersion, SCAN_SCHEME, `ignoreInlineAllow=${ignoreInlineAllow}`].join("\0")).slice(0, 16);
+  return sha256(`${tool}\0${ignoreFile ?? "-"}`).slice(0, 16);
 }
 
 /** The rules file a scan passes with --config (absolute), and its text. */

@@ -159,17 +159,16 @@ const BLOB_BY_BLOB_MAX = 16;
 async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, readIndex: () => Promise<unknown>, env: Record<string, string>): Promise<boolean> {
   const diff = await runProgram("git", ["-C", repoPath, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"], { timeoutMs: 600_000 });
   if (diff.exitCode !== 0) return false;
-  const cp = await runProgram("cp", ["-al", "--", base.dir, tree], { timeoutMs: 600_000 });
-  if (cp.exitCode !== 0) {
-    fs.rmSync(tree, { recursive: true, force: true });
-    return false;
-  }
   const changes = parseRawDiff(diff.stdout);
   // git's checkout refuses these; written by hand they would land outside the export (or in a .git).
   const unsafe = changes.find((c) => !isCheckoutSafePath(c.path));
   if (unsafe) {
-    fs.rmSync(tree, { recursive: true, force: true });
     throw new RepoSyncError("source", `commit ${commit.slice(0, 12)} holds the path ${JSON.stringify(unsafe.path)}, which git itself refuses to check out; nothing was exported`, { hint: "the commit was crafted or the repository is damaged: run `git fsck` and remove the entry" });
+  }
+  const cp = await runProgram("cp", ["-al", "--", base.dir, tree], { timeoutMs: 600_000 });
+  if (cp.exitCode !== 0) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    return false;
   }
   for (const c of changes) {
     fs.rmSync(path.join(tree, c.path), { recursive: true, force: true });

@@ -6,7 +6,7 @@ import type { Config, Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { describeChanges } from "../transfer/rsyncOutput";
-import { PendingSession, TargetSession } from "../target/session";
+import { PendingSession, TargetSession, whileConnecting } from "../target/session";
 import { convergeTarget, SyncResult } from "./converge";
 import { mapLimit } from "./pool";
 import { prepareSource, PreparedSource } from "./prepareSource";
@@ -51,13 +51,7 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
   // The first wave's SSH handshakes run while the source is exported and scanned; nothing happens on
   // a target until its session starts, so a refused source leaves no trace there.
   const early = new Map(targets.slice(0, config.repository.parallelism).map((t) => [t.vm, TargetSession.connect(t, config.repository.lockTimeoutS)]));
-  let source: PreparedSource;
-  try {
-    source = await prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger });
-  } catch (err) {
-    await Promise.all([...early.values()].map((s) => s.abandon()));
-    throw err;
-  }
+  const source = await whileConnecting([...early.values()], prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger }));
   const results = await convergeAll(config, targets, source, { ...opts, early });
   return { commit: source.commit, branch: source.branch, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
 }

@@ -71,6 +71,19 @@ export interface PendingSession {
 }
 
 /**
+ * Awaits the source side's `work` while `sessions` connect; when it fails, the connections are ended
+ * untouched (no session started, so nothing happened on the VMs) and its error is thrown.
+ */
+export async function whileConnecting<T>(sessions: PendingSession[], work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    await Promise.all(sessions.map((s) => s.abandon()));
+    throw err;
+  }
+}
+
+/**
  * An exclusive session on a target: holds the target's lock until {@link TargetSession.close} (or until
  * the connection drops), changes the marker files on request, and carries rsync (`controlPath`).
  */
