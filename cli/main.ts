@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "../lib/config/load";
 import { errorMessage, isRepoSyncError } from "../lib/errors";
-import { scanBranch, verifySync } from "../lib/index";
+import { scanBranch, verifySync } from "../lib/api";
 import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
@@ -31,34 +31,69 @@ const USAGE = `usage:
   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]  what sync would push
 default config: ${DEFAULT_CONFIG_PATH}`;
 
+/** The CLI's options (one table for every command). */
+const OPTIONS = {
+  config: { type: "string", default: DEFAULT_CONFIG_PATH },
+  branch: { type: "string" },
+  force: { type: "boolean", default: false },
+  "no-pull": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  "gitleaks-config": { type: "string" },
+  checksum: { type: "boolean", default: false },
+  full: { type: "boolean", default: false },
+  "full-scan": { type: "boolean", default: false },
+} as const;
+
+/** The commands `main` runs. */
+export const COMMANDS = ["sync", "status", "verify", "scan"] as const;
+
+/** One of {@link COMMANDS}. */
+export type Command = (typeof COMMANDS)[number];
+
+function isCommand(s: string): s is Command {
+  return (COMMANDS as readonly string[]).includes(s);
+}
+
+/** A parsed command line: a command with its options, or why it is not one. */
+export type CommandLine =
+  | { command: Command; values: ReturnType<typeof parseOptions>["values"]; positionals: string[] }
+  | { help: true }
+  | { usageError: string };
+
+function parseOptions(args: string[]) {
+  return parseArgs({ args, allowPositionals: true, options: OPTIONS });
+}
+
+/** Parses `argv` (without node and script); pure, so the README test can check every command it shows. */
+export function parseCommandLine(argv: string[]): CommandLine {
+  const [command, ...rest] = argv;
+  if (command === "help" || command === "--help" || command === "-h") return { help: true };
+  if (!command) return { usageError: "no command given" };
+  if (!isCommand(command)) return { usageError: `unknown command ${JSON.stringify(command)}` };
+  try {
+    const { values, positionals } = parseOptions(rest);
+    return { command, values, positionals };
+  } catch (err) {
+    return { usageError: errorMessage(err) };
+  }
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "help" || command === "--help" || command === "-h") {
+  const parsed = parseCommandLine(argv);
+  if ("help" in parsed) {
     out(USAGE + "\n");
-    return command ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        config: { type: "string", default: DEFAULT_CONFIG_PATH },
-        branch: { type: "string" },
-        force: { type: "boolean", default: false },
-        "no-pull": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        "gitleaks-config": { type: "string" },
-        checksum: { type: "boolean", default: false },
-        full: { type: "boolean", default: false },
-        "full-scan": { type: "boolean", default: false },
-      },
-    });
-  } catch (err) {
-    process.stderr.write(`repo-sync: ${errorMessage(err)}\n${USAGE}\n`);
+  if ("usageError" in parsed) {
+    if (argv.length === 0) {
+      out(USAGE + "\n");
+      return EXIT.usage;
+    }
+    process.stderr.write(`repo-sync: ${parsed.usageError}\n${USAGE}\n`);
     return EXIT.usage;
   }
+  const command = parsed.command;
   const o = parsed.values;
   const json = o.json === true;
   const logger = json ? quietLogger : stderrLogger;
@@ -90,9 +125,6 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         out(json ? JSON.stringify(scanJson(result), null, 2) + "\n" : formatScan(result));
         return result.hasSecrets ? EXIT.secrets : EXIT.ok;
       }
-      default:
-        process.stderr.write(`repo-sync: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
-        return EXIT.usage;
     }
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;

@@ -57,6 +57,11 @@ export interface PrepareOptions {
   cacheDir?: string;
   /** Scan every file again, not only those not found clean before (rules edited by hand, doubt). */
   fullScan?: boolean;
+  /**
+   * false: build what would be pushed without running the secret gate (`status`/`verify` compare a
+   * target with it; whether it may be pushed is `sync`'s question). Default true.
+   */
+  gate?: boolean;
 }
 
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
@@ -73,6 +78,7 @@ export async function prepareSource(repo: SourceSettings, opts: PrepareOptions):
  */
 export async function prepareCommit(repo: SourceSettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
   const cache = opts.cacheDir ?? cacheDir();
+  const gated = repo.secretScanning.enabled && opts.gate !== false;
   let treeDir: string;
   let treeScan: IncrementalScanResult | undefined;
   if (repo.sourceMode === "worktree") {
@@ -88,7 +94,7 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
     refuseOwnNames(await topLevelNames(repo.mainRepoPath, commit), `commit ${commit.slice(0, 12)}`);
     // Export and scan side by side: a new commit's few changed files are scanned straight from git.
     const exported = exportCommitTree(repo.mainRepoPath, commit, cache);
-    const [dir, scanned] = await Promise.all([exported, repo.secretScanning.enabled ? scanSourceTree(repo, commit, exported, cache, opts.fullScan) : undefined]);
+    const [dir, scanned] = await Promise.all([exported, gated ? scanSourceTree(repo, commit, exported, cache, opts.fullScan) : undefined]);
     treeDir = dir;
     treeScan = scanned;
   }
@@ -97,7 +103,7 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
   const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, commit, opts.branch ?? repo.defaultBranch, cache);
 
   let scan: SecretScanResult | undefined;
-  if (repo.secretScanning.enabled) {
+  if (gated) {
     scan = treeScan ?? (await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan));
     if (gitDir) {
       const history = (await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow })).findings;

@@ -15,7 +15,9 @@ import { HistoryScanResult, scanHistory } from "../../lib/scan/scanHistory";
 import { readRules } from "../../lib/scan/scanRepository";
 import { exportHistory } from "../../lib/source/exportHistory";
 import { exportCommitTree, exportRoot } from "../../lib/source/exportTree";
-import { scanSourceTree } from "../../lib/sync/prepareSource";
+import { expectedState } from "../../lib/api";
+import { quietLogger } from "../../lib/log";
+import { prepareCommit, scanSourceTree } from "../../lib/sync/prepareSource";
 import { fakeAwsKeyLine, fakeGithubToken, makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 
 /** Every entry of a folder, empty folders included: type, mode, mtime and content (or link target). */
@@ -271,5 +273,48 @@ describe("incremental export and secret gate (same result as a full pass, less w
     fs.rmSync(path.join(repo.path, "untracked.env"));
     fs.appendFileSync(path.join(repo.path, "src/app.py"), `# ${fakeAwsKeyLine()}\n`);
     assert.deepEqual(found(await gate(wt)), ["src/app.py:2:aws-access-token"]);
+  });
+});
+
+describe("status and the provider expect the same tree (one builder, with or without the gate)", function () {
+  this.timeout(120_000);
+  let repo: SourceRepo;
+  let cache: string;
+  beforeEach(() => {
+    repo = makeSourceRepo();
+    cache = fs.mkdtempSync(path.join(os.tmpdir(), "rs-expect-"));
+  });
+  afterEach(() => {
+    fs.rmSync(repo.path, { recursive: true, force: true });
+    fs.rmSync(cache, { recursive: true, force: true });
+  });
+  const gated = (settings: RepositorySettings) => prepareCommit(settings, repo.head(), { logger: quietLogger, cacheDir: cache });
+  const expected = (settings: RepositorySettings) => expectedState(settings, { cacheDir: cache });
+
+  for (const mode of ["commit", "worktree"] as const) {
+    it(`${mode} mode: the same transfer (folder, extra sources, excludes) for status as for a sync`, async () => {
+      const settings = repoSettings(repo.path, { sourceMode: mode, excludeDotGit: false });
+      const [a, b] = await Promise.all([expected(settings), gated(settings)]);
+      assert.equal(a.commit, repo.head());
+      assert.deepEqual(a.transfer, b.transfer);
+      assert.equal(a.transfer.sourceDir === repo.path, mode === "worktree");
+      assert.equal(a.transfer.extraSources?.length, 1); // the .git built for the commit
+    });
+  }
+
+  it("a dirty worktree is refused by status exactly as by a sync (not compared with a tree no commit describes)", async () => {
+    fs.appendFileSync(path.join(repo.path, "src/app.py"), "# edited, not committed\n");
+    const settings = repoSettings(repo.path, { sourceMode: "worktree" });
+    const messageOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: Error) => e.message);
+    const [a, b] = await Promise.all([messageOf(expected(settings)), messageOf(gated(settings))]);
+    assert.match(a, /uncommitted changes to tracked files \(src\/app\.py\)/);
+    assert.equal(a, b);
+  });
+
+  it("a secret blocks the sync but not the status (status says what the VM holds, not whether it may be pushed)", async () => {
+    repo.commit({ "creds.env": `TOKEN=${fakeGithubToken()}\n` });
+    const settings = repoSettings(repo.path);
+    await assert.rejects(gated(settings), (e: Error) => e.name === "SecretsFoundError");
+    assert.equal((await expected(settings)).commit, repo.head());
   });
 });

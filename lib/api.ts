@@ -1,0 +1,79 @@
+/**
+ * The original service's API (sync_repository_to_vm, sync_repository_to_all_vms, check_repo_status,
+ * verify_sync, scan_repository) over configs/config.yml: what the CLI runs, and what a script that
+ * imports the library calls.
+ */
+import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load";
+import type { Config, SourceSettings } from "./config/types";
+import { quietLogger, stderrLogger, Logger } from "./log";
+import { cacheDir } from "./paths";
+import { exportCommitTree } from "./source/exportTree";
+import { resolveSource } from "./source/git";
+import type { SyncResult } from "./sync/converge";
+import { mapLimit } from "./sync/pool";
+import type { IncrementalScanResult } from "./scan/scanIncremental";
+import { prepareSource, scanSourceTree } from "./sync/prepareSource";
+import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
+import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
+
+/** Common options: which config, which branch, where messages go. */
+export interface ApiOptions {
+  configPath?: string;
+  /** An already loaded config (wins over configPath). */
+  config?: Config;
+  branch?: string;
+  logger?: Logger;
+}
+
+function configOf(opts: ApiOptions): Config {
+  return opts.config ?? loadConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
+}
+
+/** Syncs one VM (pull, hash, scan, export, push, `.sync_rev`). Throws when that VM failed. */
+export async function syncRepositoryToVm(vm: string, opts: ApiOptions & { force?: boolean } = {}): Promise<SyncResult> {
+  const summary = await syncTargets(configOf(opts), { vms: [vm], branch: opts.branch, force: opts.force, logger: opts.logger ?? stderrLogger });
+  const r = summary.results[0];
+  if (r.error) throw r.error;
+  return r;
+}
+
+/** Syncs every push target in parallel; failures are reported per VM in the summary. */
+export async function syncRepositoryToAllVms(opts: ApiOptions & { force?: boolean; vms?: string[] } = {}): Promise<SyncSummary> {
+  return syncTargets(configOf(opts), { vms: opts.vms, branch: opts.branch, force: opts.force, logger: opts.logger ?? stderrLogger });
+}
+
+/**
+ * What a sync of the branch tip (as it is: no pull) would push, built by the same steps as the sync
+ * and the Pulumi provider (dirty-worktree and own-name refusals, export, history) minus the secret
+ * gate: so `status`, `verify` and `pulumi preview` compare a target with the same tree.
+ */
+export async function expectedState(repo: SourceSettings, opts: { branch?: string; logger?: Logger; cacheDir?: string } = {}): Promise<Expected> {
+  return prepareSource(repo, { branch: opts.branch, pull: false, gate: false, logger: opts.logger ?? quietLogger, cacheDir: opts.cacheDir });
+}
+
+/**
+ * The secret gate over what `sync` would push now (the branch tip, no pull), as sync runs it:
+ * incremental, or every file with `full` (which also rebuilds the record of files found clean).
+ */
+export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
+  const repo = config.repository;
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
+  const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
+  return scanSourceTree(repo, src.commit, treeDir, cacheDir(), opts.full);
+}
+
+/** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */
+export async function checkRepoStatus(vm: string, opts: ApiOptions & CheckOptions = {}): Promise<RepoStatus> {
+  const config = configOf(opts);
+  const [target] = selectTargets(config, [vm]);
+  return checkTarget(target, await expectedState(config.repository, opts), opts);
+}
+
+/** Checks every push target concurrently; `ok` when all hold the expected commit with no drift. */
+export async function verifySync(opts: ApiOptions & CheckOptions & { vms?: string[] } = {}): Promise<{ ok: boolean; commit: string; statuses: RepoStatus[] }> {
+  const config = configOf(opts);
+  const targets = selectTargets(config, opts.vms);
+  const expected = await expectedState(config.repository, opts);
+  const statuses = await mapLimit(targets, Math.max(config.repository.parallelism, 8), (t) => checkTarget(t, expected, opts));
+  return { ok: statuses.every((s) => s.inSync), commit: expected.commit, statuses };
+}
