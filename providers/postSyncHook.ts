@@ -44,8 +44,8 @@ export interface HookTarget {
   revision: pulumi.Output<string>;
 }
 
-/** Declares the hook of one VM, run after `dependsOn` (its RepoSyncTarget). */
-export function postSyncHook(h: HookTarget, opts: pulumi.CustomResourceOptions): command.remote.Command {
+/** Declares the hook of one VM (resource `name`), run after `dependsOn` (its RepoSyncTarget). */
+export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const t = h.target;
   // Read when the sync is done (the revision is known): the key the sync itself verified or pinned.
   const hostKey = pulumi.all([h.host, h.port, h.revision]).apply(([host, port]) => {
@@ -54,7 +54,7 @@ export function postSyncHook(h: HookTarget, opts: pulumi.CustomResourceOptions):
     return key;
   });
   return new command.remote.Command(
-    `${t.vm}-post-sync`,
+    name,
     {
       connection: {
         host: h.host,

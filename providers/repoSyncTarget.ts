@@ -18,6 +18,8 @@ export interface SecretScanArgs {
 
 /** Inputs of a RepoSyncTarget. Any of them may be an Output (e.g. hosts from another stack). */
 export interface RepoSyncTargetArgs {
+  /** The VM's id (vm01...): names it in messages and ids; default: the resource name. */
+  vm?: string;
   host: pulumi.Input<string>;
   port?: pulumi.Input<number>;
   user: pulumi.Input<string>;
@@ -114,14 +116,14 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
   /** Its kind: `in-sync`, `revision`, `drift` or `error`. */
   declare readonly observedState: pulumi.Output<string>;
 
-  /** @param vmId logical name: the VM id (vm01...). */
-  constructor(vmId: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
+  /** @param name the resource name; also the VM id unless `args.vm` is given. */
+  constructor(name: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       provider,
-      vmId,
+      name,
       {
         ...args,
-        vm: vmId,
+        vm: args.vm ?? name,
         revision: undefined,
         filesTransferred: undefined,
         bytesTransferred: undefined,

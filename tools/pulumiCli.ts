@@ -102,7 +102,7 @@ export class PulumiProject {
 /** Shape of `pulumi stack export` we read. */
 export interface StackState {
   deployment: {
-    resources?: Array<{ urn: string; type: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>;
+    resources?: Array<{ urn: string; type: string; id?: string; parent?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>;
     pending_operations?: unknown[];
   };
 }

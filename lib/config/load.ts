@@ -39,8 +39,10 @@ export interface LoadOptions {
   /** Also check keys, known_hosts and the source repo on disk (default true). */
   checkLocalFiles?: boolean;
   homeDir?: string;
-  /** Hosts come from another stack: `vms.<id>.host` is optional (see PathContext.hostsFromStack). */
-  hostsFromStack?: boolean;
+  /** The program supplies hosts: `vms.<id>.host` is optional (see PathContext.hostsSupplied). */
+  hostsSupplied?: boolean;
+  /** Where relative paths of an inline document resolve (default: the current folder). */
+  baseDir?: string;
 }
 
 /** Reads, parses and validates a config file; throws {@link ConfigError} listing every problem. */
@@ -73,7 +75,16 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
 export function parseConfigText(text: string, file: string, options: LoadOptions = {}): Config {
   const { data, problems } = parseYamlText(text);
   if (problems) throw new ConfigError(file, problems);
-  const ctx = { baseDir: path.dirname(file), homeDir: options.homeDir ?? os.homedir(), file, hostsFromStack: options.hostsFromStack };
+  return parseConfigDocument(data, file, { baseDir: path.dirname(file), ...options });
+}
+
+/**
+ * Validates a config document that is already data (the YAML's shape: `ssh`, `vms`, `repository`),
+ * e.g. settings given inline to the RepoSync component: the same schema, defaults and messages as a
+ * file. `file` names it in messages ("<inline>").
+ */
+export function parseConfigDocument(data: unknown, file: string, options: LoadOptions = {}): Config {
+  const ctx = { baseDir: options.baseDir ?? process.cwd(), homeDir: options.homeDir ?? os.homedir(), file, hostsSupplied: options.hostsSupplied };
   const result = validateConfig(data, ctx);
   if (!result.config) throw new ConfigError(file, result.problems);
   if (options.checkLocalFiles !== false) {

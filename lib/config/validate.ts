@@ -16,10 +16,10 @@ export interface PathContext {
   /** Config file name, for messages. */
   file: string;
   /**
-   * VM hosts come from another stack (a StackReference): `vms.<id>.host` may be left out; it is then
-   * "" here and filled in by the program.
+   * The Pulumi program supplies VM hosts (another stack's outputs, or the resources that create the
+   * VMs): `vms.<id>.host` may be left out; it is then "" here and filled in by the program.
    */
-  hostsFromStack?: boolean;
+  hostsSupplied?: boolean;
 }
 
 /** The result of {@link validateConfig}: a config when there is no problem. */
@@ -166,7 +166,7 @@ class Validator {
       const vm = this.mapping(raw, prefix);
       if (!vm) continue;
       this.unknownKeys(vm, VM_KEYS, prefix);
-      const host = this.ctx.hostsFromStack && vm.host === undefined ? "" : this.str(vm, "host", prefix);
+      const host = this.ctx.hostsSupplied && vm.host === undefined ? "" : this.str(vm, "host", prefix);
       const hostWhy = host === undefined || host === "" ? undefined : invalidHostReason(host);
       if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
       const user = this.str(vm, "ssh_user", prefix);

@@ -29,7 +29,7 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     const up = await project.ok(["up", "--yes", "--json"]);
     const summary = parseUpJson(up).events.find((e) => e.summaryEvent)?.summaryEvent;
     assert.equal(summary?.result, "succeeded");
-    assert.equal(summary?.resourceChanges.create, 4); // stack + 3 targets
+    assert.equal(summary?.resourceChanges.create, 5); // stack + the RepoSync component + 3 targets
     for (const vm of fleet.vms) {
       assert.equal(syncRev(fleet, vm.id), `${repo.head()}\n`);
       assert.equal(fs.readFileSync(path.join(vm.targetPath, "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
@@ -41,9 +41,16 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.equal(targets.vm02.revision, repo.head());
     assert.equal(targets.vm02.host, "127.0.0.22");
     // The key path is in state; the key itself never is.
-    const state = JSON.stringify(await project.exportState());
+    const exported = await project.exportState();
+    const state = JSON.stringify(exported);
     assert.doesNotMatch(state, /PRIVATE KEY/);
     const keyBody = fs.readFileSync(fleet.clientKeyPath, "utf8").split("\n")[1];
+    // The targets are children of the component, named by VM id (the names stacks had before it).
+    const resources = exported.deployment.resources ?? [];
+    const component = resources.find((r) => r.type === "repo-sync:index:RepoSync");
+    assert.ok(component, "the RepoSync component is in state");
+    const children = resources.filter((r) => r.parent === component.urn);
+    assert.deepEqual(children.map((r) => [r.urn.split("::").pop(), r.type]).sort(), ["vm01", "vm02", "vm03"].map((vm) => [vm, "pulumi-nodejs:dynamic/repo-sync:RepoSyncTarget"]));
     assert.equal(state.includes(keyBody), false);
   });
 
@@ -52,7 +59,7 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.equal(pre.code, 0, pre.stdout + pre.stderr);
     const up = await project.ok(["up", "--yes", "--json"]);
     const summary = parseUpJson(up).events.find((e) => e.summaryEvent)?.summaryEvent;
-    assert.deepEqual(summary?.resourceChanges, { same: 4 });
+    assert.deepEqual(summary?.resourceChanges, { same: 5 });
   });
 
   it("a new commit: preview shows 3 updates with the revision change, up converges", async () => {
@@ -87,7 +94,7 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     // Unchanged targets are "same" steps (which --json may leave out): never an update.
     assert.notEqual(stepFor(preview, "vm01")?.op ?? "same", "update");
     assert.notEqual(stepFor(preview, "vm03")?.op ?? "same", "update");
-    assert.deepEqual(preview.changeSummary, { same: 3, update: 1 });
+    assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
     await project.ok(["up", "--yes"]);
     assert.equal(fs.readFileSync(edited, "utf8"), "print('v2')\n");
     assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);

@@ -1,0 +1,8 @@
+/**
+ * The package's entry point (`import { RepoSync } from "repo-sync"`): the Pulumi surface. The plain
+ * library (config, source, scan, transfer, status) is `repo-sync/lib`.
+ */
+export { RepoSync, loadSettings } from "./repoSync";
+export type { HostInput, RepoSyncArgs, RepoSyncVmOutputs } from "./repoSync";
+export { RepoSyncTarget } from "./repoSyncTarget";
+export type { RepoSyncTargetArgs, SecretScanArgs } from "./repoSyncTarget";

@@ -1,0 +1,201 @@
+/**
+ * `RepoSync`: a fleet converged onto one git revision, as one component any Pulumi TypeScript or
+ * JavaScript program can declare next to the resources that create its VMs:
+ *
+ *   const vm = new aws.ec2.Instance("web", {...});
+ *   const sync = new RepoSync("app", { configPath: "configs/config.yml", hosts: { vm01: vm.publicIp } });
+ *   export const revision = sync.revision;
+ *
+ * It reads the settings (a config file, or the same document inline), resolves the desired commit once
+ * (pull, hash, export, secret gate: once per run, not per VM) and declares one {@link RepoSyncTarget}
+ * child per push target, plus a post-sync hook where one is set. A secret found, a bad commit or a bad
+ * setting fails the component before any target is registered: no VM changes.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type * as command from "@pulumi/command";
+import { checkLocalFiles, ConfigError, loadConfig, parseConfigDocument } from "../lib/config/load";
+import type { Config, ConfigProblem, Target } from "../lib/config/types";
+import type { Logger } from "../lib/log";
+import { cacheDir } from "../lib/paths";
+import { prepareSource } from "../lib/sync/prepareSource";
+import { normalizeInputs } from "./inputs";
+import { postSyncHook } from "./postSyncHook";
+import { probePlanPath, writeProbePlan } from "./probePlan";
+import { RepoSyncTarget } from "./repoSyncTarget";
+
+/** A VM's address: a host (an Output of the resource that creates the VM), or host and port. */
+export type HostInput = pulumi.Input<string> | { host: pulumi.Input<string>; port?: pulumi.Input<number> };
+
+/** Inputs of a {@link RepoSync}. */
+export interface RepoSyncArgs {
+  /** The YAML config file (configs/config.yml format); relative to the program's folder. */
+  configPath?: string;
+  /**
+   * The same settings inline, as the YAML document's data (`{ ssh, vms, repository }`, snake_case keys,
+   * same schema, defaults and messages); used instead of `configPath`. Relative paths resolve against
+   * the program's folder.
+   */
+  config?: Record<string, unknown>;
+  /**
+   * Addresses per VM id, typically Outputs of the resources that create the VMs; they win over
+   * `vms.<id>.host`, which may then be left out. The VM's targets wait on them.
+   */
+  hosts?: Record<string, HostInput>;
+  /** Branch to deploy (default: repository.default_branch). */
+  branch?: string;
+  /** Pull from origin before resolving the branch (default true). */
+  pull?: boolean;
+  /** Scan every file, not only those not found clean before. */
+  fullScan?: boolean;
+  /** Any new value re-syncs every target even when it matches. */
+  force?: string;
+  /** `pulumi destroy` removes the synced trees (default: only repo-sync's markers). */
+  removeOnDelete?: boolean;
+  /** Probe by content (rsync --checksum) instead of size + mtime. */
+  checksum?: boolean;
+  /** A post-sync hook for every VM that has no `post_sync_command` of its own. */
+  postSyncCommand?: string;
+  /**
+   * Name the children by VM id at the top of the stack's tree, as repo-sync's own program did before
+   * the component existed: stacks deployed then keep their targets (aliases, no replacement). Only for
+   * one RepoSync per stack.
+   */
+  topLevelNames?: boolean;
+}
+
+/** What the component exposes of one VM. */
+export interface RepoSyncVmOutputs {
+  host: pulumi.Output<string>;
+  path: pulumi.Output<string>;
+  /** The commit the VM holds after this run. */
+  revision: pulumi.Output<string>;
+}
+
+/** Messages from the program go to the engine (shown in preview/up output). */
+function programLogger(parent: pulumi.Resource): Logger {
+  return {
+    info: (m) => void pulumi.log.info(m, parent),
+    warn: (m) => void pulumi.log.warn(m, parent),
+    alert: (a) => {
+      process.stderr.write(`${JSON.stringify({ level: "alert", time: new Date().toISOString(), ...a })}\n`);
+      void pulumi.log.warn(`ALERT ${a.alert}: ${JSON.stringify(a)}`, parent);
+    },
+  };
+}
+
+/** The connection inputs of a target. */
+function connection(t: Target) {
+  return {
+    vm: t.vm,
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    keyPath: t.keyPath,
+    knownHostsPath: t.knownHostsPath,
+    connectTimeoutS: t.connectTimeoutS,
+    acceptNewHostKeys: t.acceptNewHostKeys,
+    path: t.path,
+  };
+}
+
+/**
+ * The settings, with every problem at once: the schema's, a `hosts` entry for a VM that is not a push
+ * target, a push target with no host anywhere, then the local files (keys, known_hosts of the hosts
+ * known now, source repo). A VM whose host is supplied is checked against known_hosts on connect.
+ */
+export function loadSettings(args: Pick<RepoSyncArgs, "configPath" | "config" | "hosts">): Config {
+  const hosts = args.hosts ?? {};
+  const options = { hostsSupplied: true, checkLocalFiles: false };
+  const file = args.config ? "<inline>" : (args.configPath ?? "configs/config.yml");
+  const loaded = args.config ? parseConfigDocument(args.config, file, options) : loadConfig(file, options);
+  const config: Config = { ...loaded, targets: loaded.targets.map((t) => (t.vm in hosts ? { ...t, host: "" } : t)) };
+  const problems: ConfigProblem[] = [];
+  const targetIds = new Set(config.targets.map((t) => t.vm));
+  for (const vm of Object.keys(hosts)) {
+    if (!targetIds.has(vm)) problems.push({ key: `hosts.${vm}`, message: `names no push target (push targets: ${[...targetIds].join(", ")})` });
+  }
+  for (const t of config.targets) {
+    if (t.host === "" && !(t.vm in hosts)) problems.push({ key: `vms.${t.vm}.host`, message: "is not set, and RepoSync's `hosts` has no entry for it; set one of the two" });
+  }
+  problems.push(...checkLocalFiles(config));
+  if (problems.length > 0) throw new ConfigError(loaded.file, problems);
+  return config;
+}
+
+function addressOf(h: HostInput): { host: pulumi.Input<string>; port?: pulumi.Input<number> } {
+  return typeof h === "object" && h !== null && "host" in h ? h : { host: h };
+}
+
+/** A fleet converged onto one git revision: one RepoSyncTarget per push target. */
+export class RepoSync extends pulumi.ComponentResource {
+  /** The commit deployed by this run. */
+  readonly revision: pulumi.Output<string>;
+  /** The branch it came from. */
+  readonly branch: pulumi.Output<string>;
+  /** The targets, by VM id. */
+  readonly targets: Record<string, RepoSyncTarget> = {};
+  /** Post-sync hooks, by VM id (VMs with a hook only). */
+  readonly hooks: Record<string, command.remote.Command> = {};
+  /** host, path and revision per VM id. */
+  readonly vms: Record<string, RepoSyncVmOutputs> = {};
+
+  constructor(name: string, args: RepoSyncArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("repo-sync:index:RepoSync", name, {}, opts);
+    const config = loadSettings(args);
+    const repo = config.repository;
+    // Once per run, before any target registers: a refused source fails every target's inputs, so none
+    // is registered and no VM changes.
+    const source = prepareSource(repo, { branch: args.branch, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) });
+    const commit = pulumi.output(source.then((s) => s.commit));
+    const branch = pulumi.output(source.then((s) => s.branch));
+    const common = {
+      repoPath: repo.mainRepoPath,
+      branch,
+      commit,
+      excludes: repo.rsyncExcludes,
+      excludeDotGit: repo.excludeDotGit,
+      secretScan: {
+        enabled: repo.secretScanning.enabled,
+        configPath: repo.secretScanning.configPath,
+        blockOnSecrets: repo.secretScanning.blockOnSecrets,
+        // Only when set: stacks that never used the option keep identical inputs (no diff on upgrade).
+        ...(repo.secretScanning.ignoreInlineAllow ? { ignoreInlineAllow: true } : {}),
+      },
+      force: args.force ?? "",
+      adoptExisting: repo.adoptExisting,
+      maxDelete: repo.maxDelete,
+      lockTimeoutS: repo.lockTimeoutS,
+      ioTimeoutS: repo.ioTimeoutS,
+      removeOnDelete: args.removeOnDelete === true,
+      // Only when set, like ignoreInlineAllow: a probe option, not a change of what the target holds.
+      ...(args.checksum ? { checksum: true } : {}),
+    };
+    // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
+    const probePlan = probePlanPath(cacheDir(), process.cwd(), args.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
+    const known = config.targets.filter((t) => t.host !== "");
+    const planned = source.then((s) => {
+      const resolved = { ...common, branch: s.branch, commit: s.commit };
+      writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
+      return probePlan;
+    });
+
+    const childName = (vm: string) => (args.topLevelNames ? vm : `${name}-${vm}`);
+    const aliases = (n: string) => (args.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
+    for (const t of config.targets) {
+      const supplied = args.hosts?.[t.vm];
+      const address = supplied === undefined ? { host: t.host, port: t.port } : addressOf(supplied);
+      const port = pulumi.output(address.port ?? t.port);
+      const target = new RepoSyncTarget(childName(t.vm), { ...connection(t), ...common, host: address.host, port, probePlan: planned }, { parent: this, aliases: aliases(t.vm) });
+      this.targets[t.vm] = target;
+      this.vms[t.vm] = { host: target.host, path: target.path, revision: target.revision };
+      const hook = t.postSyncCommand ?? args.postSyncCommand;
+      if (hook) {
+        const hookName = `${childName(t.vm)}-post-sync`;
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+      }
+    }
+    this.revision = commit;
+    this.branch = branch;
+    this.registerOutputs({ revision: commit, branch, vms: this.vms });
+  }
+}
