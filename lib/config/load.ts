@@ -109,7 +109,9 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
   try {
     knownHostsText = fs.readFileSync(config.ssh.knownHostsPath, "utf8");
   } catch {
-    if (!config.ssh.acceptNewHostKeys) {
+    // Hosts supplied by the program (not known yet) are checked against the file when connecting:
+    // their keys may well be added by the step that creates the VMs.
+    if (!config.ssh.acceptNewHostKeys && config.targets.some((t) => t.host !== "")) {
       problems.push({
         key: "ssh.known_hosts_path",
         message: `${config.ssh.knownHostsPath} cannot be read; create it with \`ssh-keyscan -p PORT HOST >> ${config.ssh.knownHostsPath}\` (check the fingerprints) or set ssh.accept_new_host_keys: true to trust on first use`,

@@ -1,0 +1,125 @@
+/**
+ * repo-sync as a package another Pulumi program installs: `npm pack` of this clone, installed into
+ * examples/in-program (a program that creates its VMs with @pulumi/command local.Command and syncs to
+ * them with the RepoSync component in the same `pulumi up`), then up, a clean preview, drift shown and
+ * repaired, a new commit, destroy. The dynamic provider must run from the installed package.
+ */
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { PROJECT_ROOT, PulumiProject, runCollect } from "../../tools/pulumiCli";
+
+const FIRST_OCTET = 51;
+
+/** `npm pack` of this clone (already built: no prepack, dist/ is in use by other tests). */
+async function packThisClone(dest: string): Promise<{ tarball: string; files: string[] }> {
+  const r = await runCollect("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dest], { cwd: PROJECT_ROOT, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const [info] = JSON.parse(r.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  return { tarball: path.join(dest, info.filename), files: info.files.map((f) => f.path) };
+}
+
+describe("examples/in-program: the packed package in another program that creates its VMs (real engine, real plugin)", function () {
+  this.timeout(600_000);
+  let work: string;
+  let repo: SourceRepo;
+  let project: PulumiProject;
+  let vmDir: string;
+  let packed: { tarball: string; files: string[] };
+  const appDir = (vm: string) => path.join(vmDir, vm, "files", "app");
+  const deploys = (vm: string) => {
+    const f = path.join(vmDir, vm, "files", "deploys.log");
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n") : [];
+  };
+
+  before(async function () {
+    if (spawnSync("sh", ["-c", "command -v pulumi-resource-command"]).status !== 0) {
+      throw new Error("pulumi-resource-command is not on PATH: run ./run.sh setup (see its warning for what is missing)");
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-inprog-"));
+    packed = await packThisClone(work);
+    const example = path.join(work, "example");
+    fs.cpSync(path.join(PROJECT_ROOT, "examples", "in-program"), example, { recursive: true });
+    // The example's own dependencies and the packed repo-sync, as a user would install them.
+    const npm = await runCollect("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", packed.tarball], { cwd: example, timeoutMs: 480_000 });
+    assert.equal(npm.code, 0, `npm install failed:\n${npm.stdout}\n${npm.stderr}`);
+    repo = makeSourceRepo();
+    const key = path.join(work, "id_ed25519");
+    assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
+    vmDir = path.join(work, "vms");
+    const backend = fs.mkdtempSync(path.join(work, "backend-"));
+    project = new PulumiProject(example, backend);
+    await project.init();
+    for (const [k, v] of Object.entries({ repoPath: repo.path, keyPath: key, vmDir, firstOctet: String(FIRST_OCTET) })) {
+      await project.ok(["config", "set", `repo-sync-in-program:${k}`, v]);
+    }
+  });
+  after(() => {
+    // Whatever a failed test left running.
+    if (vmDir) spawnSync("pkill", ["-KILL", "-f", `${vmDir}/`]);
+    if (repo) fs.rmSync(repo.path, { recursive: true, force: true });
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("the package holds the component, its types and the provider, not the tests or tools", () => {
+    for (const f of ["dist/providers/index.js", "dist/providers/index.d.ts", "dist/providers/runtime.js", "dist/lib/index.d.ts", "dist/cli/main.js", "bin/repo-sync", "package.json"]) {
+      assert.ok(packed.files.includes(f), `${f} is in the package`);
+    }
+    assert.deepEqual(packed.files.filter((f) => /^dist\/(test|tools|bench|demo)\/|\.map$|^dist\/index\.js$/.test(f)), []);
+  });
+
+  it("one `pulumi up` creates the VMs, then syncs to them; the provider runs from the installed package", async () => {
+    const up = await project.ok(["up", "--yes"]);
+    const head = repo.head();
+    for (const vm of ["vm01", "vm02"]) {
+      assert.equal(fs.readFileSync(path.join(appDir(vm), ".sync_rev"), "utf8"), `${head}\n`, vm);
+      assert.equal(fs.readFileSync(path.join(appDir(vm), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
+      assert.deepEqual(deploys(vm), [head], `${vm}'s post-sync hook ran once`);
+    }
+    const outputs = await project.outputs();
+    assert.equal(outputs.revision, head);
+    assert.deepEqual(outputs.vms, {
+      vm01: { host: `127.0.0.${FIRST_OCTET}`, path: appDir("vm01"), revision: head },
+      vm02: { host: `127.0.0.${FIRST_OCTET + 1}`, path: appDir("vm02"), revision: head },
+    });
+    // The serialized provider loads its implementation from the package the example installed.
+    const state = JSON.stringify(await project.exportState());
+    assert.ok(state.includes(path.join(project.dir, "node_modules", "repo-sync", "dist", "providers", "runtime.js")), "provider path is the installed package's");
+    assert.equal(state.includes(path.join(PROJECT_ROOT, "dist")), false, "nothing in state points into this clone");
+    assert.doesNotMatch(up.stderr, /error/i);
+  });
+
+  it("a second preview plans no changes", async () => {
+    const r = await project.run(["preview", "--expect-no-changes"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  });
+
+  it("a hand edit on vm02 shows in preview and `up` repairs it (the hook does not run again: same revision)", async () => {
+    fs.writeFileSync(path.join(appDir("vm02"), "src/app.py"), "hand edit\n");
+    const preview = await project.run(["preview", "--expect-no-changes", "--diff"]);
+    assert.notEqual(preview.code, 0);
+    assert.match(preview.stdout, /vm02[\s\S]*(drift|differ)/i);
+    await project.ok(["up", "--yes"]);
+    assert.equal(fs.readFileSync(path.join(appDir("vm02"), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
+    assert.equal(deploys("vm02").length, 1);
+  });
+
+  it("a new commit lands on both VMs and runs each hook once more", async () => {
+    const next = repo.commit({ "src/app.py": "print('v2')\n" }, "v2");
+    await project.ok(["up", "--yes"]);
+    for (const vm of ["vm01", "vm02"]) {
+      assert.equal(fs.readFileSync(path.join(appDir(vm), "src/app.py"), "utf8"), "print('v2')\n");
+      assert.equal(deploys(vm).at(-1), next);
+      assert.equal(deploys(vm).length, 2);
+    }
+  });
+
+  it("`pulumi destroy` removes the targets, then the VMs (their sshd stopped, their files gone)", async () => {
+    await project.ok(["destroy", "--yes"]);
+    for (const vm of ["vm01", "vm02"]) assert.equal(fs.existsSync(path.join(vmDir, vm)), false, `${vm} is gone`);
+    assert.notEqual(spawnSync("pgrep", ["-f", `${vmDir}/`]).status, 0, "no sshd of the example is left");
+  });
+});
