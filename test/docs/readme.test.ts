@@ -113,7 +113,19 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
     },
   }],
   [/^pulumi (preview|up|refresh|destroy|cancel)\b/, { run: pulumiRunByATest }],
-  [/^pulumi stack init prod$/, { run: pulumiAccepts }],
+  [/^pulumi stack init (prod|dev)$/, { run: pulumiAccepts }],
+  [/^pulumi config set repo-sync-in-program:repoPath \S+$/, {
+    run: (cmd) => {
+      pulumiAccepts(cmd);
+      assert.match(fs.readFileSync(path.join(PROJECT_ROOT, "examples", "in-program", "index.js"), "utf8"), /cfg\.require\("repoPath"\)/);
+    },
+  }],
+  [/^(npm run build && )?npm pack$/, { exercisedBy: "test/e2e/inProgram.test.ts", invocation: "[\"pack\", \"--ignore-scripts\"" }],
+  [/^npm install \.\.\/\.\.\/repo-sync-\S+\.tgz$/, {
+    exercisedBy: "test/e2e/inProgram.test.ts", invocation: "[\"install\", ",
+    // The tarball the README names is the one `npm pack` makes of this version.
+    also: (cmd) => assert.equal(cmd.split("/").pop(), `repo-sync-${(JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version}.tgz`),
+  }],
   [/^pulumi config set repo-sync:configPath configs\/config\.yml$/, { run: pulumiAccepts }],
   [/^pulumi config set repo-sync:<key> \.\.\.$/, { run: () => pulumiAccepts("pulumi config set repo-sync:branch main") }],
   [/^pulumi plugin install resource command v1\.2\.1$/, { run: pulumiAccepts }],
