@@ -91,7 +91,7 @@ describe("./run.sh demo on a fresh machine's first run (empty cache, the system'
     for (const heading of ["=== 1. Start a local fleet", "=== 3. pulumi up", "=== 4. Someone edits a file by hand on vm02", "=== 5. pulumi up repairs vm02", "=== 6. Done"]) {
       assert.ok(out.includes(heading), heading);
     }
-    assert.match(out, /\+ 4 created/);
+    assert.match(out, /\+ 5 created/); // the stack, the RepoSync component, 3 targets
     assert.match(out, /tree drift: 1 modified, 0 added, 0 deleted \(first: src\/app\.py\)/);
     assert.match(out, /pulumi preview --expect-no-changes exited [1-9]/);
     assert.match(out, /vm02: repaired [0-9a-f]{12} \(1 files/);
