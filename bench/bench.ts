@@ -128,18 +128,18 @@ async function main(): Promise<void> {
         const tCli = await measure(runs, () => clearTargets(fleet, n), () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "repo-sync sync"));
         let tUp: number | undefined;
         let peakKb = 0;
+        // The last run's stack stays for the no-change `pulumi up` below (as CopyToRemote's does).
+        let upProject: PulumiProject | undefined;
+        const upOnce = (project: PulumiProject) => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: project.dir, env: project.env }), "pulumi up");
         if (load === loads[0] || !smoke) {
           tUp = await measure(runs, () => clearTargets(fleet, n), async () => {
-            const project = await programProject(cfgPath);
-            try {
-              await project.ok(["config", "set", "repo-sync:pull", "false"]);
-              const stop = watchPeakRss("cmd/dynamic-provider", (kb) => (peakKb = Math.max(peakKb, kb)));
-              const r = await must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: project.dir, env: project.env }), "pulumi up");
-              stop();
-              return r;
-            } finally {
-              project.dispose();
-            }
+            upProject?.dispose();
+            upProject = await programProject(cfgPath);
+            await upProject.ok(["config", "set", "repo-sync:pull", "false"]);
+            const stop = watchPeakRss("cmd/dynamic-provider", (kb) => (peakKb = Math.max(peakKb, kb)));
+            const r = await upOnce(upProject);
+            stop();
+            return r;
           });
         }
         let tAnsible: number | undefined;
@@ -185,7 +185,13 @@ async function main(): Promise<void> {
           const play = writeAnsible(work, fleet, n, tree, cfgPath);
           tAnsibleNo = await measure(runs, () => undefined, () => must(timed("ansible-playbook", ["-i", play.inventory, play.playbook, "--check"], { env: { ...process.env, ANSIBLE_NOCOLOR: "1" } }), "ansible --check"));
         }
-        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}), "CopyToRemote (no-change up)": tCopyNo } });
+        let tUpNo: number | undefined;
+        if (upProject) {
+          const p = upProject;
+          tUpNo = await measure(runs, () => undefined, () => upOnce(p));
+          p.dispose();
+        }
+        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tUpNo !== undefined ? { "pulumi up (no change)": tUpNo } : {}), ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}), "CopyToRemote (no-change up)": tCopyNo } });
       }
     }
 
