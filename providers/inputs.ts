@@ -4,7 +4,7 @@
  * Pure: no I/O.
  */
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
-import { DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
+import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
 import type { SourceSettings, Target } from "../lib/config/types";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
@@ -99,6 +99,8 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     force: raw.force === undefined || raw.force === null ? "" : String(raw.force),
     adoptExisting: raw.adoptExisting === true,
     maxDelete: typeof raw.maxDelete === "number" ? raw.maxDelete : undefined,
+    // Left out when unset: stacks that never used it keep identical inputs.
+    ...(typeof raw.bwlimitKbps === "number" ? { bwlimitKbps: raw.bwlimitKbps } : {}),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
     removeOnDelete: raw.removeOnDelete === true,
@@ -148,13 +150,15 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     if (why) add(prop, `${JSON.stringify(v)} ${why}`);
   }
   if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
+  const bwlimitWhy = i.bwlimitKbps === undefined ? undefined : bwlimitProblem(i.bwlimitKbps);
+  if (bwlimitWhy) add("bwlimitKbps", bwlimitWhy);
   return f;
 }
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */

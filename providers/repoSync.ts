@@ -95,6 +95,7 @@ function connection(t: Target) {
     connectTimeoutS: t.connectTimeoutS,
     acceptNewHostKeys: t.acceptNewHostKeys,
     path: t.path,
+    ...(t.bwlimitKbps !== undefined ? { bwlimitKbps: t.bwlimitKbps } : {}),
   };
 }
 

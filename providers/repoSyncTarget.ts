@@ -50,6 +50,11 @@ export interface RepoSyncTargetArgs {
    * VM with its size and mtime put back. Reads every byte of the tree on both ends at every preview.
    */
   checksum?: pulumi.Input<boolean>;
+  /**
+   * rsync --bwlimit in KiB/s for this VM's transfers (a way of syncing, not desired state: changing it
+   * alone plans no update).
+   */
+  bwlimitKbps?: pulumi.Input<number>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */

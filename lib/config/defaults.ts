@@ -14,6 +14,14 @@ export const NUMBERS = {
   ioTimeoutS: { default: 60, min: 5, max: 3600 },
 } as const;
 
+/** rsync --bwlimit in KiB/s, rsync's unit (1 KiB/s up to about 10 GiB/s); no default: no limit. */
+export const BWLIMIT_KBPS = { min: 1, max: 10_000_000 } as const;
+
+/** Why `n` is not a valid bandwidth limit, or undefined (pure). */
+export function bwlimitProblem(n: number): string | undefined {
+  return Number.isInteger(n) && n >= BWLIMIT_KBPS.min && n <= BWLIMIT_KBPS.max ? undefined : `${n} is not a whole number of KiB/s from ${BWLIMIT_KBPS.min} to ${BWLIMIT_KBPS.max}`;
+}
+
 /** The branch pushed when none is named. */
 export const DEFAULT_BRANCH = "main";
 

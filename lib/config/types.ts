@@ -28,6 +28,8 @@ export interface VmSettings {
   keyPath: string;
   /** Optional command run on the VM after its sync (through @pulumi/command in the Pulumi program). */
   postSyncCommand?: string;
+  /** rsync --bwlimit for this VM in KiB/s (overrides repository.bwlimit_kbps). */
+  bwlimitKbps?: number;
 }
 
 /** What the source tree is. */
@@ -71,6 +73,8 @@ export interface RepositorySettings {
   lockTimeoutS: number;
   /** rsync --timeout: seconds without I/O before a transfer is abandoned. */
   ioTimeoutS: number;
+  /** rsync --bwlimit for every VM, in KiB/s (rsync's unit); undefined: no limit. */
+  bwlimitKbps?: number;
 }
 
 /**
@@ -92,6 +96,8 @@ export interface Target {
   /** Remote directory that receives the tree (passed the safety check). */
   path: string;
   postSyncCommand?: string;
+  /** rsync --bwlimit in KiB/s; undefined: no limit. */
+  bwlimitKbps?: number;
 }
 
 /** The whole validated configuration. */

@@ -2,7 +2,7 @@
  * Turns the parsed YAML document into a {@link Config}, collecting every problem at once (each named
  * by its key path) instead of stopping at the first. Pure: no file system, no network.
  */
-import { DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
+import { BWLIMIT_KBPS, DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import type { Config, ConfigProblem, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
@@ -26,10 +26,10 @@ export interface PathContext {
 export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
 
 const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys"];
-const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "description", "role"];
+const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "description", "role"];
 const REPO_KEYS = [
   "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
-  "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "adopt_existing",
+  "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "bwlimit_kbps", "adopt_existing",
   "parallelism", "lock_timeout_s", "io_timeout_s",
 ];
 const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
@@ -54,6 +54,7 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     acceptNewHostKeys: ssh.acceptNewHostKeys,
     path: repository.vmRepoPaths[vm],
     postSyncCommand: vms[vm].postSyncCommand,
+    bwlimitKbps: vms[vm].bwlimitKbps ?? repository.bwlimitKbps,
   }));
   return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
 }
@@ -175,6 +176,7 @@ class Validator {
       const port = this.number(vm, "ssh_port", prefix, "sshPort");
       const enabled = this.bool(vm, "enabled", prefix, true);
       const key = this.str(vm, "ssh_key_path", prefix, "");
+      const bwlimit = this.int(vm, "bwlimit_kbps", prefix, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max);
       const post = vm.post_sync_command;
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
@@ -184,6 +186,7 @@ class Validator {
           id, host, user, port, enabled,
           keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
           postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
+          bwlimitKbps: bwlimit,
         };
       }
     }
@@ -271,6 +274,7 @@ class Validator {
       sourceMode: mode === "worktree" ? "worktree" : "commit",
       allowDirty: this.bool(m, "allow_dirty", P, false),
       maxDelete: this.int(m, "max_delete", P, undefined, 0, 100_000_000),
+      bwlimitKbps: this.int(m, "bwlimit_kbps", P, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max),
       adoptExisting: this.bool(m, "adopt_existing", P, false),
       parallelism: this.int(m, "parallelism", P, 4, 1, 64) ?? 4,
       lockTimeoutS: this.number(m, "lock_timeout_s", P, "lockTimeoutS"),

@@ -121,6 +121,8 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
     "-e", rsyncRemoteShell(t, controlPath),
   ];
   if (dryRun) args.push("--dry-run");
+  // A dry run moves no file data: only a real transfer is held to the VM's limit.
+  else if (t.bwlimitKbps !== undefined) args.push(`--bwlimit=${t.bwlimitKbps}`);
   if (spec.checksum) args.push("--checksum");
   if (spec.maxDelete !== undefined) args.push(`--max-delete=${spec.maxDelete}`);
   for (const f of OWN_EXCLUDES) args.push(`--exclude=${f}`);

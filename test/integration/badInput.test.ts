@@ -68,6 +68,8 @@ const CASES: BadCase[] = [
   { name: "key file that does not exist", edit: (d) => void (d.ssh.key_path = "/nonexistent/id_ed25519"), expect: /ssh\.key_path: \/nonexistent\/id_ed25519 does not exist/ },
   { name: "key file with open permissions", edit: (d, fleet) => { const open = path.join(fleet.baseDir, "open_key"); fs.copyFileSync(fleet.clientKeyPath, open); fs.chmodSync(open, 0o644); d.ssh.key_path = open; }, expect: /ssh\.key_path: .*open_key is accessible by group or others \(mode 644\).*chmod 600/ },
   { name: "known_hosts without the host", edit: (d, fleet) => { const kh = path.join(fleet.baseDir, "partial_known_hosts"); fs.writeFileSync(kh, fs.readFileSync(fleet.knownHostsPath, "utf8").split("\n").filter((l) => !l.startsWith("127.0.0.82 ")).join("\n")); d.ssh.known_hosts_path = kh; }, expect: /vms\.vm02\.host: 127\.0\.0\.82:22 has no key in .*partial_known_hosts; add it with `ssh-keyscan -p 22 127\.0\.0\.82/ },
+  { name: "bandwidth limit that is text", edit: (d) => void (R(d).bwlimit_kbps = "1M"), expect: /repository\.bwlimit_kbps: .*"1M"/ },
+  { name: "bandwidth limit of zero on one VM", edit: (d) => void (V(d, "vm02").bwlimit_kbps = 0), expect: /vms\.vm02\.bwlimit_kbps: .*0/ },
   { name: "huge file", edit: () => "# padding\n" + "#".repeat(2 * 1024 * 1024) + "\n", expect: /\(file\): is \d+ bytes; a config larger than 1048576 bytes is refused/ },
 ];
 

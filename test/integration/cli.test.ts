@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import type { SyncDoc, StatusDoc } from "../../cli/format";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -136,6 +137,27 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
     }
     assert.equal((await runCli(["sync", "--config", cfg])).code, 0);
     assert.equal(read(fleet, "vm01", ".sync_rev"), `${next}\n`);
+  });
+
+  it("bwlimit_kbps holds that VM's transfer to the limit; the others go at full speed", async function () {
+    this.timeout(120_000);
+    writeCfg({ vms: { vm01: { bwlimit_kbps: 256 } } });
+    try {
+      // 1 MiB that rsync cannot shorten (no delta base on the target, no compression).
+      const lines = Array.from({ length: 16_384 }, () => crypto.randomBytes(32).toString("hex")).join("\n");
+      repo.commit({ "data/blob.txt": `${lines}\n` }, "a 1 MiB file");
+      const run = await runCli(["sync", "--config", cfg, "--json"]);
+      const results = json<SyncDoc>(run).results;
+      const ms = (vm: string) => results.find((r) => r.vm === vm)?.duration_ms ?? NaN;
+      const bytes = results.find((r) => r.vm === "vm01")?.bytes_transferred ?? 0;
+      assert.ok(bytes > 1_000_000, `vm01 was sent the file (${bytes} bytes)`);
+      // 1 MiB at 256 KiB/s is 4 s; rsync lets the first buffer through, so allow a quarter less.
+      assert.ok(ms("vm01") >= 3_000, `vm01 took ${ms("vm01")} ms at 256 KiB/s`);
+      assert.ok(ms("vm02") < ms("vm01") / 2, `vm02 (no limit) took ${ms("vm02")} ms, vm01 ${ms("vm01")} ms`);
+      assert.equal(read(fleet, "vm01", "data/blob.txt"), `${lines}\n`);
+    } finally {
+      writeCfg();
+    }
   });
 
   it("a disabled VM is skipped", async () => {

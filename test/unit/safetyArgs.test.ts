@@ -42,6 +42,12 @@ describe("path safety and rsync/ssh argv (pure)", () => {
     assert.throws(() => rsyncPushArgs(target({ path: "/srv/x/app[1]" }), spec), /wildcard/);
   });
 
+  it("push argv: --bwlimit for a real transfer of a limited VM, never for a dry run (it moves no file data)", () => {
+    assert.equal(rsyncPushArgs(target({ bwlimitKbps: 512 }), spec).includes("--bwlimit=512"), true);
+    assert.equal(rsyncPushArgs(target({ bwlimitKbps: 512 }), spec, true).some((a) => a.startsWith("--bwlimit")), false);
+    assert.equal(rsyncPushArgs(target(), spec).some((a) => a.startsWith("--bwlimit")), false);
+  });
+
   it("push argv: --delay-updates unless told there is nothing to keep; over a shared connection when given one", () => {
     assert.equal(rsyncPushArgs(target(), spec).includes("--delay-updates"), true);
     assert.equal(rsyncPushArgs(target(), { ...spec, delayUpdates: false }).includes("--delay-updates"), false);

@@ -5,7 +5,7 @@ import { ConfigError } from "../../lib/config/load";
 import { isRepoSyncError, RepoSyncError } from "../../lib/errors";
 import { SecretsFoundError } from "../../lib/sync/prepareSource";
 import { describeState, describeStatus, RepoStatus, stateOf } from "../../lib/sync/status";
-import { decideDiff, normalizeInputs, validateInputs } from "../../providers/inputs";
+import { decideDiff, normalizeInputs, toTarget, validateInputs } from "../../providers/inputs";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -88,5 +88,16 @@ describe("one set of defaults for the YAML config and the resource inputs", () =
     const bad = validateInputs({ ...i, port: 0, connectTimeoutS: 601, lockTimeoutS: -1, ioTimeoutS: 1.5, vm: "-x" });
     assert.deepEqual(bad.map((f) => f.property).sort(), ["connectTimeoutS", "ioTimeoutS", "lockTimeoutS", "port", "vm"]);
     assert.match(bad.find((f) => f.property === "ioTimeoutS")?.reason ?? "", /1\.5 is not a whole number from 5 to 3600/);
+  });
+
+  it("bwlimitKbps: carried to the target only when set, range-checked like the config, not desired state", () => {
+    const raw = { vm: "vm01", host: "10.0.0.11", user: "deploy", keyPath: "/k", knownHostsPath: "/kh", path: "/srv/app", repoPath: "/repo", commit: A };
+    assert.equal("bwlimitKbps" in normalizeInputs(raw), false);
+    const limited = normalizeInputs({ ...raw, bwlimitKbps: 256 });
+    assert.equal(toTarget(limited).bwlimitKbps, 256);
+    assert.deepEqual(validateInputs({ ...limited, bwlimitKbps: 0 }).map((f) => f.reason), ["vm01: 0 is not a whole number of KiB/s from 1 to 10000000"]);
+    // Changing only the limit plans no update of an in-sync target.
+    const olds = { ...raw, revision: A, observedState: "in-sync" };
+    assert.equal(decideDiff(olds, { ...raw, bwlimitKbps: 64, observedState: "in-sync" }).changes, false);
   });
 });
