@@ -5,7 +5,8 @@
  */
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
 import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
-import type { SourceSettings, Target } from "../lib/config/types";
+import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
+import { jumpHostProblem } from "../lib/remote/jumpHosts";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -101,6 +102,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     maxDelete: typeof raw.maxDelete === "number" ? raw.maxDelete : undefined,
     // Left out when unset: stacks that never used it keep identical inputs.
     ...(typeof raw.bwlimitKbps === "number" ? { bwlimitKbps: raw.bwlimitKbps } : {}),
+    ...(Array.isArray(raw.jumpHosts) && raw.jumpHosts.length > 0 ? { jumpHosts: raw.jumpHosts.map(jumpHostOf) } : {}),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
     removeOnDelete: raw.removeOnDelete === true,
@@ -109,6 +111,12 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     observedState: typeof raw.observedState === "string" ? raw.observedState : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
   };
+}
+
+/** A hop as the engine hands it back (a plain object). */
+function jumpHostOf(raw: unknown): JumpHost {
+  const h = (raw ?? {}) as Record<string, unknown>;
+  return { host: String(h.host ?? ""), port: typeof h.port === "number" ? h.port : NUMBERS.sshPort.default, user: String(h.user ?? ""), keyPath: String(h.keyPath ?? "") };
 }
 
 /** Validates inputs; every problem is returned (unknown values are skipped). */
@@ -150,6 +158,10 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     if (why) add(prop, `${JSON.stringify(v)} ${why}`);
   }
   if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
+  (i.jumpHosts ?? []).forEach((h, n) => {
+    const why = jumpHostProblem(h);
+    if (why) add(`jumpHosts[${n}]`, `jump host ${n + 1}: ${why}`);
+  });
   const bwlimitWhy = i.bwlimitKbps === undefined ? undefined : bwlimitProblem(i.bwlimitKbps);
   if (bwlimitWhy) add("bwlimitKbps", bwlimitWhy);
   return f;
@@ -157,8 +169,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */

@@ -96,6 +96,7 @@ function connection(t: Target) {
     acceptNewHostKeys: t.acceptNewHostKeys,
     path: t.path,
     ...(t.bwlimitKbps !== undefined ? { bwlimitKbps: t.bwlimitKbps } : {}),
+    ...(t.jumpHosts ? { jumpHosts: t.jumpHosts } : {}),
   };
 }
 

@@ -55,6 +55,11 @@ export interface RepoSyncTargetArgs {
    * alone plans no update).
    */
   bwlimitKbps?: pulumi.Input<number>;
+  /**
+   * Hops to the VM, first hop first (OpenSSH ProxyJump), each `{ host, port, user, keyPath }` and
+   * pinned in knownHostsPath (how to reach the VM, not desired state: changing it plans no update).
+   */
+  jumpHosts?: pulumi.Input<pulumi.Input<{ host: string; port: number; user: string; keyPath: string }>[]>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */

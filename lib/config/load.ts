@@ -105,6 +105,14 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
     const why = privateKeyProblem(t.keyPath);
     if (why) problems.push({ key, message: why });
   }
+  for (const t of config.targets) {
+    for (const [i, hop] of (t.jumpHosts ?? []).entries()) {
+      if (keysSeen.has(hop.keyPath)) continue;
+      keysSeen.add(hop.keyPath);
+      const why = privateKeyProblem(hop.keyPath);
+      if (why) problems.push({ key: `${jumpKey(config, t.vm)}[${i}]`, message: `key ${why}` });
+    }
+  }
   let knownHostsText: string | undefined;
   try {
     knownHostsText = fs.readFileSync(config.ssh.knownHostsPath, "utf8");
@@ -122,6 +130,12 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
     const entries = parseKnownHosts(knownHostsText);
     for (const t of config.targets) {
       // A host that comes from another stack is checked when the provider connects.
+      for (const [i, hop] of (t.jumpHosts ?? []).entries()) {
+        const key = `${jumpKey(config, t.vm)}[${i}]`;
+        if (findHostKeys(entries, hop.host, hop.port).length === 0 && !problems.some((p) => p.key === key)) {
+          problems.push({ key, message: `jump host ${hop.host}:${hop.port} has no key in ${config.ssh.knownHostsPath}; add it with \`ssh-keyscan -p ${hop.port} ${hop.host} >> ${config.ssh.knownHostsPath}\` after checking the fingerprint` });
+        }
+      }
       if (t.host !== "" && findHostKeys(entries, t.host, t.port).length === 0) {
         problems.push({
           key: `vms.${t.vm}.host`,
@@ -160,4 +174,9 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The key that set a VM's hops: its own `jump_hosts`, or the shared one. */
+function jumpKey(config: Config, vm: string): string {
+  return config.vms[vm].jumpHosts !== undefined ? `vms.${vm}.jump_hosts` : "ssh.jump_hosts";
 }

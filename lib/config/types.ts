@@ -2,6 +2,23 @@
  * The validated shape of `configs/config.yml`: what every other part of repo-sync works from.
  */
 
+/** One hop on the way to a VM (OpenSSH's ProxyJump), complete: what the hop's connection uses. */
+export interface JumpHost {
+  host: string;
+  port: number;
+  user: string;
+  /** The key for this hop (default: the VM's key). */
+  keyPath: string;
+}
+
+/** A hop as written in the config: the parts left out take the VM's user, port 22 and the VM's key. */
+export interface JumpHostSpec {
+  host: string;
+  port?: number;
+  user?: string;
+  keyPath?: string;
+}
+
 /** How every target is reached over SSH. */
 export interface SshSettings {
   /** Private key (absolute, `~` expanded). */
@@ -15,6 +32,8 @@ export interface SshSettings {
    * off, an unknown host is refused.
    */
   acceptNewHostKeys: boolean;
+  /** Hops to every VM, first hop first (`ssh.jump_hosts`); empty: direct. */
+  jumpHosts: JumpHostSpec[];
 }
 
 /** One entry of `vms`. */
@@ -30,6 +49,8 @@ export interface VmSettings {
   postSyncCommand?: string;
   /** rsync --bwlimit for this VM in KiB/s (overrides repository.bwlimit_kbps). */
   bwlimitKbps?: number;
+  /** This VM's hops (overrides ssh.jump_hosts; `[]`: direct). */
+  jumpHosts?: JumpHostSpec[];
 }
 
 /** What the source tree is. */
@@ -98,6 +119,8 @@ export interface Target {
   postSyncCommand?: string;
   /** rsync --bwlimit in KiB/s; undefined: no limit. */
   bwlimitKbps?: number;
+  /** Hops to reach the VM, first hop first; absent: direct. Every hop's key is pinned in knownHostsPath. */
+  jumpHosts?: JumpHost[];
 }
 
 /** The whole validated configuration. */

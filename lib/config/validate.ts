@@ -5,7 +5,8 @@
 import { BWLIMIT_KBPS, DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
 import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
-import type { Config, ConfigProblem, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
+import { parseJumpHost } from "./jumpHost";
+import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
 /** Where relative paths and `~` resolve. */
 export interface PathContext {
@@ -25,8 +26,9 @@ export interface PathContext {
 /** The result of {@link validateConfig}: a config when there is no problem. */
 export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
 
-const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys"];
-const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "description", "role"];
+const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys", "jump_hosts"];
+const HOP_KEYS = ["host", "port", "user", "key_path"];
+const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "jump_hosts", "description", "role"];
 const REPO_KEYS = [
   "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
   "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "bwlimit_kbps", "adopt_existing",
@@ -55,6 +57,7 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     path: repository.vmRepoPaths[vm],
     postSyncCommand: vms[vm].postSyncCommand,
     bwlimitKbps: vms[vm].bwlimitKbps ?? repository.bwlimitKbps,
+    ...hopsOf(vms[vm], ssh),
   }));
   return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
 }
@@ -153,7 +156,44 @@ class Validator {
     const acceptNew = this.bool(m, "accept_new_host_keys", "ssh", false);
     if (!keyPath || !known || timeout === undefined) return undefined;
     this.defaultKeyPath = this.sshFilePath(keyPath, "ssh.key_path");
-    return { keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew };
+    const jumpHosts = this.jumpHosts(m.jump_hosts, "ssh.jump_hosts") ?? [];
+    return { keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew, jumpHosts };
+  }
+
+  /** A list of hops: `[user@]host[:port]` strings or `{ host, port?, user?, key_path? }` mappings. */
+  jumpHosts(value: unknown, key: string): JumpHostSpec[] | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value)) {
+      this.add(key, `must be a list of jump hosts ([user@]host[:port], first hop first), got ${describe(value)}`);
+      return undefined;
+    }
+    const out: JumpHostSpec[] = [];
+    value.forEach((item: unknown, i) => {
+      const k = `${key}[${i}]`;
+      let spec: JumpHostSpec | undefined;
+      if (typeof item === "string") {
+        const parsed = parseJumpHost(item);
+        if ("problem" in parsed) this.add(k, parsed.problem);
+        else spec = parsed;
+      } else {
+        const m = this.mapping(item, k);
+        if (!m) return;
+        this.unknownKeys(m, HOP_KEYS, k);
+        const host = this.str(m, "host", k);
+        const port = this.int(m, "port", k, undefined, NUMBERS.sshPort.min, NUMBERS.sshPort.max);
+        const user = this.str(m, "user", k, "");
+        const keyPath = this.str(m, "key_path", k, "");
+        if (host !== undefined) spec = { host, ...(port !== undefined ? { port } : {}), ...(user ? { user } : {}), ...(keyPath ? { keyPath: this.sshFilePath(keyPath, `${k}.key_path`) } : {}) };
+      }
+      if (!spec) return;
+      const hostWhy = invalidHostReason(spec.host);
+      if (hostWhy) this.add(`${k}`, `host ${JSON.stringify(spec.host)} ${hostWhy}`);
+      const userWhy = spec.user === undefined ? undefined : invalidUserReason(spec.user);
+      if (userWhy) this.add(`${k}`, `user ${JSON.stringify(spec.user)} ${userWhy}`);
+      out.push(spec);
+    });
+    if (out.length > 8) this.add(key, `lists ${out.length} hops; at most 8 are supported`);
+    return out;
   }
 
   vms(value: unknown): Record<string, VmSettings> | undefined {
@@ -177,6 +217,7 @@ class Validator {
       const enabled = this.bool(vm, "enabled", prefix, true);
       const key = this.str(vm, "ssh_key_path", prefix, "");
       const bwlimit = this.int(vm, "bwlimit_kbps", prefix, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max);
+      const jumps = this.jumpHosts(vm.jump_hosts, `${prefix}.jump_hosts`);
       const post = vm.post_sync_command;
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
@@ -187,6 +228,7 @@ class Validator {
           keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
           postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
           bwlimitKbps: bwlimit,
+          ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
         };
       }
     }
@@ -311,4 +353,11 @@ function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length][b.length];
+}
+
+/** A VM's hops, completed with its user, port 22 and its key; nothing when it is reached directly. */
+function hopsOf(vm: VmSettings, ssh: SshSettings): { jumpHosts?: JumpHost[] } {
+  const specs = vm.jumpHosts ?? ssh.jumpHosts;
+  if (specs.length === 0) return {};
+  return { jumpHosts: specs.map((h) => ({ host: h.host, port: h.port ?? NUMBERS.sshPort.default, user: h.user ?? vm.user, keyPath: h.keyPath ?? vm.keyPath })) };
 }

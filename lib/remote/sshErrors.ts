@@ -4,7 +4,7 @@
  * place for connection failures, whoever ran ssh: our target session, or rsync (whose transfer-level
  * failures are classified in transfer/rsyncErrors.ts).
  */
-import type { Target } from "../config/types";
+import type { JumpHost, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 
 /** `user@host:port`, as messages name a target. */
@@ -28,6 +28,10 @@ export function hostKeyProblem(stderr: string): HostKeyProblem | undefined {
  * unreachable, handshake timeout); undefined when it shows no such failure (pure).
  */
 export function connectionFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError | undefined {
+  if (t.jumpHosts?.length) {
+    const viaHop = hopFailure(t, exitCode, stderr, command);
+    if (viaHop) return viaHop;
+  }
   const vm = t.vm;
   const details = { vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined };
   if (/^cannot start ssh: /m.test(stderr)) {
@@ -83,4 +87,43 @@ export function sshFailure(t: Target, exitCode: number | null, stderr: string, c
       hint: "check that the VM is up and reachable; stderr above says what ssh saw",
     })
   );
+}
+
+/** The hop of `t` that OpenSSH's stderr speaks of (by its address), with its index. */
+function hopNamed(t: Target, stderr: string): { hop: JumpHost; index: number } | undefined {
+  const hops = t.jumpHosts ?? [];
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  for (const [index, hop] of hops.entries()) {
+    const h = esc(hop.host);
+    const forms = [`host ${h} port ${hop.port}\\b`, `\\[${h}\\]:${hop.port}\\b`, ...(hop.port === 22 ? [`(?:for|to) ${h}(?![\\w.:])`] : [])];
+    if (forms.some((f) => new RegExp(f).test(stderr))) return { hop, index };
+  }
+  return undefined;
+}
+
+/**
+ * A failure on the way to a VM behind jump hosts: a hop that could not be reached, verified or logged
+ * into (named by its place in the chain), or the last hop unable to reach the VM (pure).
+ */
+function hopFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError | undefined {
+  const hops = t.jumpHosts ?? [];
+  const named = hopNamed(t, stderr);
+  if (named) {
+    const { hop, index } = named;
+    const asTarget: Target = { ...t, host: hop.host, port: hop.port, user: hop.user, keyPath: hop.keyPath, jumpHosts: undefined };
+    const e = connectionFailure(asTarget, exitCode, stderr, command);
+    if (e) {
+      return new RepoSyncError(e.kind, `jump host ${index + 1} of ${hops.length} on the way to ${t.vm} (${sshWhere(asTarget)}): ${e.reason}`, {
+        vm: t.vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined, hint: e.hint,
+      });
+    }
+  }
+  if (/stdio forwarding failed|open failed: (connect failed|administratively prohibited)/i.test(stderr)) {
+    const last = hops[hops.length - 1];
+    return new RepoSyncError("unreachable", `the jump host ${last.user}@${last.host}:${last.port} could not open a connection to ${sshWhere(t)}`, {
+      vm: t.vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined,
+      hint: "check that the VM is up and that the jump host may reach it (its sshd's AllowTcpForwarding/PermitOpen, a firewall between them)",
+    });
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { sshOptionArgs } from "../transfer/rsyncArgs";
+import { describeHops, JUMP_CONFIG_NAME, jumpConfigText } from "./jumpHosts";
 import { privateKeyProblem } from "../config/load";
 import { sshFailure, sshWhere } from "./sshErrors";
 
@@ -86,10 +87,12 @@ export class SshLink {
     // The script is long and says nothing to a reader: messages show where it would be.
     const shown = ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];
     // A missing key makes OpenSSH say only "Permission denied": checked here, it is named with its fix.
-    const keyWhy = privateKeyProblem(target.keyPath);
+    const keyWhy = [target.keyPath, ...(target.jumpHosts ?? []).map((h) => h.keyPath)].map((k) => [k, privateKeyProblem(k)] as const).find(([, why]) => why);
     if (keyWhy) {
-      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}: ${keyWhy}`, { vm: target.vm }));
+      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key ${keyWhy[0]} for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy[1]}`, { vm: target.vm }));
     }
+    // The hops' options: only a -F file reaches a ProxyJump hop's own ssh (see remote/jumpHosts.ts).
+    if (target.jumpHosts?.length) fs.writeFileSync(path.join(dir, JUMP_CONFIG_NAME), jumpConfigText(target), { mode: 0o600 });
     const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     return new SshLink(target, controlPath, dir, child, shown);
   }

@@ -3,10 +3,12 @@
  * Every user value is one argv element (`--exclude=PATTERN`, the ssh command is built from quoted
  * parts, the remote path travels with `-s` so no remote shell parses it).
  */
+import * as path from "node:path";
 import { invalidSshFilePathReason, unsafeTargetPathReason } from "../config/safety";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
+import { hopAlias, JUMP_CONFIG_NAME } from "../remote/jumpHosts";
 
 /** What is pushed and how. */
 export interface TransferSpec {
@@ -56,6 +58,7 @@ export interface ControlSpec {
  */
 export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
   return [
+    ...jumpArgs(t, control),
     "-p", String(t.port),
     "-o", sshFileOption("IdentityFile", t.keyPath),
     "-l", t.user,
@@ -75,6 +78,18 @@ export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
     ...(control?.master ? ["-o", "ControlPersist=no"] : []),
     "-o", "LogLevel=ERROR",
   ];
+}
+
+/**
+ * A target behind jump hosts: its connection reads the hops from the file written beside the control
+ * socket (remote/jumpHosts.ts) and jumps through the last one. Without that folder there is no file:
+ * refused rather than connecting around the bastion.
+ */
+function jumpArgs(t: Target, control?: ControlSpec): string[] {
+  const hops = t.jumpHosts ?? [];
+  if (hops.length === 0) return [];
+  if (!control) throw new RepoSyncError("config", `${t.vm}: a connection through jump hosts needs its control folder (a bug in repo-sync; please report it)`, { vm: t.vm });
+  return ["-F", path.join(path.dirname(control.path), JUMP_CONFIG_NAME), "-o", `ProxyJump=${hopAlias(hops.length - 1)}`];
 }
 
 /**

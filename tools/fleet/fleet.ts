@@ -44,6 +44,11 @@ export interface FleetOptions {
   extraSshdConfig?: string[];
   /** sshd's LogLevel (default ERROR); INFO logs every accepted connection (see {@link Fleet.connectionCount}). */
   logLevel?: "ERROR" | "INFO";
+  /**
+   * A network namespace (`ip netns`, root only) the VMs' sshd run in: their loopback addresses are
+   * then not reachable from this one, only from a jump host in that namespace (see tools/fleet/bastion.ts).
+   */
+  netns?: string;
 }
 
 const SSHD = "/usr/sbin/sshd";
@@ -59,7 +64,7 @@ export class Fleet {
   private readonly procs = new Map<string, ChildProcess>();
   private readonly logs = new Map<string, string>();
 
-  constructor(readonly baseDir: string, private readonly extraConfig: string[], private readonly logLevel = "ERROR") {
+  constructor(readonly baseDir: string, private readonly extraConfig: string[], private readonly logLevel = "ERROR", readonly netns?: string) {
     this.clientKeyPath = path.join(baseDir, "client", "id_ed25519");
     this.knownHostsPath = path.join(baseDir, "client", "known_hosts");
   }
@@ -131,7 +136,10 @@ export class Fleet {
     if (this.procs.has(id)) return;
     const logPath = path.join(this.etc(vm), "sshd.log");
     const log = fs.openSync(logPath, "a");
-    const proc = spawn(SSHD, ["-f", path.join(this.etc(vm), "sshd_config"), "-D", "-e"], {
+    const sshd = [SSHD, "-f", path.join(this.etc(vm), "sshd_config"), "-D", "-e"];
+    // `ip netns exec` execs sshd in the namespace: the process is sshd itself (same pid, same stop).
+    const [cmd, ...args] = this.netns ? ["ip", "netns", "exec", this.netns, ...sshd] : sshd;
+    const proc = spawn(cmd, args, {
       stdio: ["ignore", log, log],
     });
     fs.closeSync(log);
@@ -140,7 +148,7 @@ export class Fleet {
     proc.on("exit", () => {
       if (this.procs.get(id) === proc) this.procs.delete(id);
     });
-    await waitForPort(vm.host, vm.port, 10_000, () => {
+    await waitForPort(vm.host, vm.port, this.netns, 10_000, () => {
       if (proc.exitCode !== null) {
         throw new Error(`sshd for ${id} exited with ${proc.exitCode}: ${fs.readFileSync(logPath, "utf8").trim()}`);
       }
@@ -172,7 +180,7 @@ export class Fleet {
       proc.once("exit", () => resolve());
     });
     this.procs.delete(id);
-    await waitForPortClosed(this.vm(id).host, this.vm(id).port, 5_000);
+    await waitForPortClosed(this.vm(id).host, this.vm(id).port, this.netns, 5_000);
   }
 
   /** Restarts a stopped or killed VM. */
@@ -272,7 +280,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-fleet-"));
   fs.chmodSync(baseDir, 0o755);
-  const fleet = new Fleet(baseDir, options.extraSshdConfig ?? [], options.logLevel);
+  const fleet = new Fleet(baseDir, options.extraSshdConfig ?? [], options.logLevel, options.netns);
   liveFleets.add(fleet);
   try {
     fs.mkdirSync(path.join(baseDir, "client"), { recursive: true, mode: 0o700 });
@@ -341,22 +349,32 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-async function waitForPort(host: string, port: number, timeoutMs: number, check: () => void): Promise<void> {
+async function waitForPort(host: string, port: number, netns: string | undefined, timeoutMs: number, check: () => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     check();
-    if (await canConnect(host, port)) return;
+    if (await canConnectIn(netns, host, port)) return;
     if (Date.now() > deadline) throw new Error(`sshd on ${host}:${port} did not accept connections within ${timeoutMs} ms`);
     await sleep(25);
   }
 }
 
-async function waitForPortClosed(host: string, port: number, timeoutMs: number): Promise<void> {
+async function waitForPortClosed(host: string, port: number, netns: string | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (await canConnect(host, port)) {
+  while (await canConnectIn(netns, host, port)) {
     if (Date.now() > deadline) throw new Error(`${host}:${port} still accepts connections after stop`);
     await sleep(25);
   }
+}
+
+/** {@link canConnect}, from inside a network namespace when one is named. */
+function canConnectIn(netns: string | undefined, host: string, port: number): Promise<boolean> {
+  if (!netns) return canConnect(host, port);
+  return new Promise((resolve) => {
+    const p = spawn("ip", ["netns", "exec", netns, "bash", "-c", `exec 3<>/dev/tcp/${host}/${port}`], { stdio: "ignore" });
+    p.on("error", () => resolve(false));
+    p.on("exit", (code) => resolve(code === 0));
+  });
 }
 
 /** True when a TCP connection to host:port is accepted. */
