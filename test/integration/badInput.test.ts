@@ -70,6 +70,8 @@ const CASES: BadCase[] = [
   { name: "known_hosts without the host", edit: (d, fleet) => { const kh = path.join(fleet.baseDir, "partial_known_hosts"); fs.writeFileSync(kh, fs.readFileSync(fleet.knownHostsPath, "utf8").split("\n").filter((l) => !l.startsWith("127.0.0.82 ")).join("\n")); d.ssh.known_hosts_path = kh; }, expect: /vms\.vm02\.host: 127\.0\.0\.82:22 has no key in .*partial_known_hosts; add it with `ssh-keyscan -p 22 127\.0\.0\.82/ },
   { name: "bandwidth limit that is text", edit: (d) => void (R(d).bwlimit_kbps = "1M"), expect: /repository\.bwlimit_kbps: .*"1M"/ },
   { name: "bandwidth limit of zero on one VM", edit: (d) => void (V(d, "vm02").bwlimit_kbps = 0), expect: /vms\.vm02\.bwlimit_kbps: .*0/ },
+  { name: "jump host whose key is not pinned", edit: (d) => void (d.ssh.jump_hosts = ["ops@127.0.0.99:2222"]), expect: /ssh\.jump_hosts\[0\]: jump host 127\.0\.0\.99:2222 has no key in .*ssh-keyscan -p 2222 127\.0\.0\.99/ },
+  { name: "jump hosts that are not a list", edit: (d) => void (V(d, "vm01").jump_hosts = "bastion"), expect: /vms\.vm01\.jump_hosts: must be a list of jump hosts/ },
   { name: "huge file", edit: () => "# padding\n" + "#".repeat(2 * 1024 * 1024) + "\n", expect: /\(file\): is \d+ bytes; a config larger than 1048576 bytes is refused/ },
 ];
 
