@@ -3,7 +3,7 @@
  * `check()` (property + reason), and their mapping onto the library's Target and transfer spec.
  * Pure: no I/O.
  */
-import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
+import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
 import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
@@ -25,6 +25,10 @@ export interface SecretScanInputs {
 
 /** Plain inputs of a RepoSyncTarget: how to reach the target (the library's Target), and what to push. */
 export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
+  /** Owner, group and modes of what lands (rsync --chown/--chmod): desired state. */
+  owner?: string;
+  group?: string;
+  chmod?: string;
   repoPath: string;
   branch: string;
   commit: string;
@@ -103,6 +107,8 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     // Left out when unset: stacks that never used it keep identical inputs.
     ...(typeof raw.bwlimitKbps === "number" ? { bwlimitKbps: raw.bwlimitKbps } : {}),
     ...(Array.isArray(raw.jumpHosts) && raw.jumpHosts.length > 0 ? { jumpHosts: raw.jumpHosts.map(jumpHostOf) } : {}),
+    ...(raw.sudo === true ? { sudo: true } : {}),
+    ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod"]),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
     removeOnDelete: raw.removeOnDelete === true,
@@ -111,6 +117,13 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     observedState: typeof raw.observedState === "string" ? raw.observedState : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
   };
+}
+
+/** The named keys of `raw` that hold non-empty strings (absent ones stay absent: stable inputs). */
+function optionalStrings<K extends string>(raw: Record<string, unknown>, keys: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const k of keys) if (typeof raw[k] === "string" && raw[k] !== "") out[k] = raw[k];
+  return out;
 }
 
 /** A hop as the engine hands it back (a plain object). */
@@ -162,6 +175,12 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = jumpHostProblem(h);
     if (why) add(`jumpHosts[${n}]`, `jump host ${n + 1}: ${why}`);
   });
+  const checks = [["rsyncPath", invalidRsyncPathReason], ["owner", invalidUserReason], ["group", invalidUserReason], ["chmod", invalidChmodReason]] as const;
+  for (const [prop, why] of checks) {
+    const v = i[prop];
+    const problem = v !== undefined && known(v) ? why(v) : undefined;
+    if (problem) add(prop, `${JSON.stringify(v)} ${problem}`);
+  }
   const bwlimitWhy = i.bwlimitKbps === undefined ? undefined : bwlimitProblem(i.bwlimitKbps);
   if (bwlimitWhy) add("bwlimitKbps", bwlimitWhy);
   return f;
@@ -169,8 +188,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */
@@ -180,7 +199,7 @@ export function toSourceSettings(i: TargetInputs): SourceSettings {
     // A resource pushes one resolved commit: never a worktree.
     sourceMode: "commit", allowDirty: false,
     secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks", configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets, ignoreInlineAllow: i.secretScan.ignoreInlineAllow === true },
-    maxDelete: i.maxDelete, ioTimeoutS: i.ioTimeoutS,
+    maxDelete: i.maxDelete, ioTimeoutS: i.ioTimeoutS, owner: i.owner, group: i.group, chmod: i.chmod,
   };
 }
 
@@ -191,7 +210,7 @@ export const REPLACE_ON = ["host", "port", "path"] as const;
 export const COMPARED_INPUTS = [
   "vm", "host", "port", "user", "keyPath", "knownHostsPath", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
   "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
-  "ioTimeoutS", "removeOnDelete",
+  "ioTimeoutS", "removeOnDelete", "owner", "group", "chmod",
 ] as const;
 
 /**

@@ -97,6 +97,8 @@ function connection(t: Target) {
     path: t.path,
     ...(t.bwlimitKbps !== undefined ? { bwlimitKbps: t.bwlimitKbps } : {}),
     ...(t.jumpHosts ? { jumpHosts: t.jumpHosts } : {}),
+    ...(t.sudo ? { sudo: true } : {}),
+    ...(t.rsyncPath ? { rsyncPath: t.rsyncPath } : {}),
   };
 }
 
@@ -169,6 +171,9 @@ export class RepoSync extends pulumi.ComponentResource {
       lockTimeoutS: repo.lockTimeoutS,
       ioTimeoutS: repo.ioTimeoutS,
       removeOnDelete: args.removeOnDelete === true,
+      ...(repo.owner ? { owner: repo.owner } : {}),
+      ...(repo.group ? { group: repo.group } : {}),
+      ...(repo.chmod ? { chmod: repo.chmod } : {}),
       // Only when set, like ignoreInlineAllow: a probe option, not a change of what the target holds.
       ...(args.checksum ? { checksum: true } : {}),
     };

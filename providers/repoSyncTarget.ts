@@ -60,6 +60,14 @@ export interface RepoSyncTargetArgs {
    * pinned in knownHostsPath (how to reach the VM, not desired state: changing it plans no update).
    */
   jumpHosts?: pulumi.Input<pulumi.Input<{ host: string; port: number; user: string; keyPath: string }>[]>;
+  /** rsync and repo-sync's target script run through `sudo -n` on the VM. */
+  sudo?: pulumi.Input<boolean>;
+  /** The VM's rsync program (absolute path). */
+  rsyncPath?: pulumi.Input<string>;
+  /** Owner, group and modes of what lands (rsync --chown/--chmod; ownership needs root on the VM). */
+  owner?: pulumi.Input<string>;
+  group?: pulumi.Input<string>;
+  chmod?: pulumi.Input<string>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */

@@ -19,6 +19,7 @@ command -v rsync >/dev/null || apt_missing+=(rsync)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
 command -v git >/dev/null || apt_missing+=(git)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || apt_missing+=(iproute2)  # the jump-host tests: ip netns
+command -v sudo >/dev/null || apt_missing+=(sudo)  # the privilege tests: rsync through sudo -n
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages: ${apt_missing[*]}; install them (sudo apt-get install ${apt_missing[*]}) and run again"
   say "installing Debian packages: ${apt_missing[*]}"

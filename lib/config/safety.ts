@@ -59,6 +59,17 @@ export function invalidHostReason(host: string): string | undefined {
   return "is not a hostname or IP address";
 }
 
+/** Why an rsync `--chmod` value is not acceptable (`D2775,F664`, `Dg+s,ug+w,Fo-w`), or undefined. */
+export function invalidChmodReason(c: string): string | undefined {
+  const item = /^[DF]?(?:[0-7]{3,4}|[ugoa]*[-+=][rwxXst]*)$/;
+  return c.length > 0 && c.length <= 200 && c.split(",").every((i) => item.test(i)) ? undefined : "is not an rsync --chmod value (comma-separated items such as D2775,F664 or Dg+s,ug+w,Fo-w)";
+}
+
+/** Why a remote rsync program path is not acceptable (an absolute path, plain characters), or undefined. */
+export function invalidRsyncPathReason(p: string): string | undefined {
+  return /^\/[A-Za-z0-9._/+-]{1,200}$/.test(p) && !p.includes("..") ? undefined : "is not an absolute path of plain characters (letters, digits, `._/+-`)";
+}
+
 /** Why a login user name is not acceptable, or undefined. */
 export function invalidUserReason(user: string): string | undefined {
   if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(user)) return undefined;

@@ -51,6 +51,8 @@ export interface VmSettings {
   bwlimitKbps?: number;
   /** This VM's hops (overrides ssh.jump_hosts; `[]`: direct). */
   jumpHosts?: JumpHostSpec[];
+  /** Run rsync and repo-sync's target script through `sudo -n` (overrides repository.sudo). */
+  sudo?: boolean;
 }
 
 /** What the source tree is. */
@@ -96,13 +98,23 @@ export interface RepositorySettings {
   ioTimeoutS: number;
   /** rsync --bwlimit for every VM, in KiB/s (rsync's unit); undefined: no limit. */
   bwlimitKbps?: number;
+  /** Every VM's rsync and target script through `sudo -n`. */
+  sudo: boolean;
+  /** The rsync program on the VMs (absolute path); default: `rsync` from the login PATH. */
+  rsyncPath?: string;
+  /** What lands is owned by this user (rsync --chown; needs root on the VM). */
+  owner?: string;
+  /** ... and this group. */
+  group?: string;
+  /** Modes of what lands (rsync --chmod, e.g. `D2775,F664`). */
+  chmod?: string;
 }
 
 /**
  * What the source side of a run needs (pull, export, scan, transfer spec): the part of the repository
  * settings that a single target's resource also has.
  */
-export type SourceSettings = Pick<RepositorySettings, "mainRepoPath" | "defaultBranch" | "excludeDotGit" | "rsyncExcludes" | "secretScanning" | "sourceMode" | "allowDirty" | "maxDelete" | "ioTimeoutS">;
+export type SourceSettings = Pick<RepositorySettings, "mainRepoPath" | "defaultBranch" | "excludeDotGit" | "rsyncExcludes" | "secretScanning" | "sourceMode" | "allowDirty" | "maxDelete" | "ioTimeoutS" | "owner" | "group" | "chmod">;
 
 /** Everything needed to reach and update one target. */
 export interface Target {
@@ -121,6 +133,10 @@ export interface Target {
   bwlimitKbps?: number;
   /** Hops to reach the VM, first hop first; absent: direct. Every hop's key is pinned in knownHostsPath. */
   jumpHosts?: JumpHost[];
+  /** rsync and the target script run through `sudo -n` on the VM. */
+  sudo?: boolean;
+  /** The VM's rsync program (absolute path); default `rsync`. */
+  rsyncPath?: string;
 }
 
 /** The whole validated configuration. */

@@ -4,7 +4,7 @@
  */
 import { BWLIMIT_KBPS, DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
-import { invalidBranchReason, invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
+import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
 import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
@@ -28,11 +28,11 @@ export type ValidationResult = { config: Config; problems: [] } | { config?: und
 
 const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys", "jump_hosts"];
 const HOP_KEYS = ["host", "port", "user", "key_path"];
-const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "jump_hosts", "description", "role"];
+const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "jump_hosts", "sudo", "description", "role"];
 const REPO_KEYS = [
   "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
   "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "bwlimit_kbps", "adopt_existing",
-  "parallelism", "lock_timeout_s", "io_timeout_s",
+  "parallelism", "lock_timeout_s", "io_timeout_s", "sudo", "rsync_path", "owner", "group", "chmod",
 ];
 const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
 
@@ -58,7 +58,18 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     postSyncCommand: vms[vm].postSyncCommand,
     bwlimitKbps: vms[vm].bwlimitKbps ?? repository.bwlimitKbps,
     ...hopsOf(vms[vm], ssh),
+    ...((vms[vm].sudo ?? repository.sudo) ? { sudo: true } : {}),
+    ...(repository.rsyncPath ? { rsyncPath: repository.rsyncPath } : {}),
   }));
+  // --chown needs a super-user receiver: refused up front rather than rsync failing on every file.
+  for (const t of targets) {
+    for (const k of ["owner", "group"] as const) {
+      if (repository[k] !== undefined && !t.sudo && t.user !== "root") {
+        v.add(`repository.${k}`, `needs root on ${t.vm} to set ownership (it logs in as ${t.user}): set vms.${t.vm}.sudo: true or repository.sudo: true, or log in as root`);
+      }
+    }
+  }
+  if (v.problems.length > 0) return { problems: v.problems };
   return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
 }
 
@@ -218,6 +229,7 @@ class Validator {
       const key = this.str(vm, "ssh_key_path", prefix, "");
       const bwlimit = this.int(vm, "bwlimit_kbps", prefix, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max);
       const jumps = this.jumpHosts(vm.jump_hosts, `${prefix}.jump_hosts`);
+      const sudo = vm.sudo === undefined ? undefined : this.bool(vm, "sudo", prefix, false);
       const post = vm.post_sync_command;
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
@@ -229,6 +241,7 @@ class Validator {
           postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
           bwlimitKbps: bwlimit,
           ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
+          ...(sudo !== undefined ? { sudo } : {}),
         };
       }
     }
@@ -317,12 +330,29 @@ class Validator {
       allowDirty: this.bool(m, "allow_dirty", P, false),
       maxDelete: this.int(m, "max_delete", P, undefined, 0, 100_000_000),
       bwlimitKbps: this.int(m, "bwlimit_kbps", P, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max),
+      sudo: this.bool(m, "sudo", P, false),
+      ...this.checked(m, "rsync_path", P, invalidRsyncPathReason),
+      ...this.checked(m, "owner", P, invalidUserReason),
+      ...this.checked(m, "group", P, invalidUserReason),
+      ...this.checked(m, "chmod", P, invalidChmodReason),
       adoptExisting: this.bool(m, "adopt_existing", P, false),
       parallelism: this.int(m, "parallelism", P, 4, 1, 64) ?? 4,
       lockTimeoutS: this.number(m, "lock_timeout_s", P, "lockTimeoutS"),
       ioTimeoutS: this.number(m, "io_timeout_s", P, "ioTimeoutS"),
     };
     return mainRepo ? result : undefined;
+  }
+
+  /** An optional string setting `k` checked by `why`, as `{ [camelCase k]: value }` when set and valid. */
+  checked(m: Mapping, k: string, prefix: string, why: (s: string) => string | undefined): Record<string, string> {
+    const s = this.str(m, k, prefix, "");
+    if (!s) return {};
+    const problem = why(s);
+    if (problem) {
+      this.add(`${prefix}.${k}`, `${JSON.stringify(s)} ${problem}`);
+      return {};
+    }
+    return { [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]: s };
   }
 
   stringList(value: unknown, key: string): string[] | undefined {

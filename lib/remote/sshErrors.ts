@@ -53,6 +53,8 @@ export function connectionFailure(t: Target, exitCode: number | null, stderr: st
           : `if the VM was reinstalled, verify its new fingerprint, then \`ssh-keygen -R ${name} -f ${t.knownHostsPath}\` and add the new key`,
     });
   }
+  const sudo = sudoProblem(t, stderr);
+  if (sudo) return new RepoSyncError(sudo.kind, sudo.reason, { ...details, hint: sudo.hint });
   // Before auth: a key that cannot be loaded ends in "Permission denied" too.
   if (/Load key .*: bad permissions|UNPROTECTED PRIVATE KEY FILE/i.test(stderr)) {
     return new RepoSyncError("config", `the SSH key ${t.keyPath} is accessible by group or others; OpenSSH ignores such keys`, { ...details, hint: `run \`chmod 600 ${t.keyPath}\`` });
@@ -124,6 +126,22 @@ function hopFailure(t: Target, exitCode: number | null, stderr: string, command:
       vm: t.vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined,
       hint: "check that the VM is up and that the jump host may reach it (its sshd's AllowTcpForwarding/PermitOpen, a firewall between them)",
     });
+  }
+  return undefined;
+}
+
+/** sudo on the VM refusing to run repo-sync's commands without a prompt (pure). */
+function sudoProblem(t: Target, stderr: string): { kind: "auth" | "config"; reason: string; hint: string } | undefined {
+  if (!t.sudo || !/\bsudo: /.test(stderr)) return undefined;
+  const rule = `${t.user} ALL=(root) NOPASSWD: /bin/sh, ${t.rsyncPath ?? "/usr/bin/rsync"}`;
+  if (/a password is required|a terminal is required/i.test(stderr)) {
+    return { kind: "auth", reason: `sudo on ${t.vm} asks ${t.user} for a password (repo-sync runs \`sudo -n\`: it never answers a prompt)`, hint: `allow it without a password in /etc/sudoers.d on the VM: \`${rule}\`, or set sudo: false for ${t.vm}` };
+  }
+  if (/not in the sudoers file|is not allowed to execute|may not run sudo/i.test(stderr)) {
+    return { kind: "auth", reason: `sudo on ${t.vm} does not allow ${t.user} to run repo-sync's commands as root`, hint: `add \`${rule}\` in /etc/sudoers.d on the VM` };
+  }
+  if (/sudo: (command )?not found|sudo: not found/i.test(stderr)) {
+    return { kind: "config", reason: `${t.vm} has no sudo`, hint: `install it on the VM, or set sudo: false and log in as a user who may write ${t.path}` };
   }
   return undefined;
 }

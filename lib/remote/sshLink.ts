@@ -87,9 +87,9 @@ export class SshLink {
     // The script is long and says nothing to a reader: messages show where it would be.
     const shown = ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];
     // A missing key makes OpenSSH say only "Permission denied": checked here, it is named with its fix.
-    const keyWhy = [target.keyPath, ...(target.jumpHosts ?? []).map((h) => h.keyPath)].map((k) => [k, privateKeyProblem(k)] as const).find(([, why]) => why);
+    const keyWhy = [target.keyPath, ...(target.jumpHosts ?? []).map((h) => h.keyPath)].map((k) => privateKeyProblem(k)).find((why) => why !== undefined);
     if (keyWhy) {
-      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key ${keyWhy[0]} for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy[1]}`, { vm: target.vm }));
+      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy}`, { vm: target.vm }));
     }
     // The hops' options: only a -F file reaches a ProxyJump hop's own ssh (see remote/jumpHosts.ts).
     if (target.jumpHosts?.length) fs.writeFileSync(path.join(dir, JUMP_CONFIG_NAME), jumpConfigText(target), { mode: 0o600 });

@@ -186,5 +186,8 @@ export function transferSpecFor(repo: SourceSettings, treeDir: string, gitDir?: 
     excludeDotGit: repo.sourceMode === "worktree",
     maxDelete: repo.maxDelete,
     ioTimeoutS: repo.ioTimeoutS,
+    ...(repo.owner ? { owner: repo.owner } : {}),
+    ...(repo.group ? { group: repo.group } : {}),
+    ...(repo.chmod ? { chmod: repo.chmod } : {}),
   };
 }

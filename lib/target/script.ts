@@ -16,8 +16,9 @@ export function shQuote(s: string): string {
 }
 
 /** Wraps a script so that it runs under /bin/sh whatever the login shell is. */
-export function asShCommand(script: string): string {
-  return `/bin/sh -c ${shQuote(script)}`;
+export function asShCommand(script: string, sudo = false): string {
+  // sudo -n: a password prompt would hang the session; it fails with "a password is required" instead.
+  return `${sudo ? "sudo -n -- " : ""}/bin/sh -c ${shQuote(script)}`;
 }
 
 /** What a target directory is, as far as `--delete` is concerned. */

@@ -48,7 +48,7 @@ export class TargetProbe {
 
   /** Connects and reads the target's directory state and `.sync_rev` without changing anything. */
   static async open(target: Target): Promise<TargetProbe> {
-    const link = SshLink.open(target, asShCommand(holdingProbeScript(target.path)));
+    const link = SshLink.open(target, asShCommand(holdingProbeScript(target.path), target.sudo));
     return new TargetProbe(link, await readHeader(link, PROBE_DONE, answerBudgetS(target) * 1000));
   }
 
@@ -100,7 +100,7 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS)));
+    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS), target.sudo));
     return {
       async start() {
         link.send("go");

@@ -4,7 +4,7 @@
  * parts, the remote path travels with `-s` so no remote shell parses it).
  */
 import * as path from "node:path";
-import { invalidSshFilePathReason, unsafeTargetPathReason } from "../config/safety";
+import { invalidRsyncPathReason, invalidSshFilePathReason, unsafeTargetPathReason } from "../config/safety";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
@@ -32,6 +32,11 @@ export interface TransferSpec {
    * empty), where it would only cost a second rename of every file (~30% of an initial sync).
    */
   delayUpdates?: boolean;
+  /** Owner and group of what lands (rsync --chown; the receiver must be root: sudo or a root login). */
+  owner?: string;
+  group?: string;
+  /** Modes of what lands (rsync --chmod). */
+  chmod?: string;
 }
 
 /**
@@ -108,6 +113,15 @@ export function quoteForRsyncShell(s: string): string {
   throw new RepoSyncError("config", `a path contains both ' and ": ${JSON.stringify(s)}`, { hint: "rename it or move it to a path without quotes" });
 }
 
+/** The VM's rsync command: its path (checked: it is part of a remote shell command) behind `sudo -n`. */
+export function remoteRsync(t: Target): string {
+  const p = t.rsyncPath ?? "rsync";
+  const why = t.rsyncPath === undefined ? undefined : invalidRsyncPathReason(p);
+  if (why) throw new RepoSyncError("config", `rsync path ${JSON.stringify(p)} ${why}`, { vm: t.vm, hint: "fix repository.rsync_path" });
+  // -n: never a password prompt (it would hang the transfer); refused with a message instead.
+  return t.sudo ? `sudo -n ${p}` : p;
+}
+
 /**
  * `host:path/` with IPv6 literals bracketed. The path is checked again here, at the last step before
  * it reaches rsync (which expands wildcards in it on the VM), whoever built the Target.
@@ -125,7 +139,13 @@ export function remoteSpec(t: Target): string {
  */
 export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, controlPath?: string): string[] {
   const args = [
-    "-a", "--no-owner", "--no-group",
+    "-a",
+    // Ownership only where asked for (--chown maps every file; it needs -o/-g to take effect).
+    spec.owner ? "--owner" : "--no-owner",
+    spec.group ? "--group" : "--no-group",
+    ...(spec.owner || spec.group ? [`--chown=${spec.owner ?? ""}:${spec.group ?? ""}`] : []),
+    ...(spec.chmod ? [`--chmod=${spec.chmod}`] : []),
+    ...(t.sudo || t.rsyncPath ? [`--rsync-path=${remoteRsync(t)}`] : []),
     "--omit-dir-times", "--omit-link-times",
     "--delete", "--delete-delay",
     ...(spec.delayUpdates === false ? [] : ["--delay-updates"]),

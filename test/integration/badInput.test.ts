@@ -72,6 +72,10 @@ const CASES: BadCase[] = [
   { name: "bandwidth limit of zero on one VM", edit: (d) => void (V(d, "vm02").bwlimit_kbps = 0), expect: /vms\.vm02\.bwlimit_kbps: .*0/ },
   { name: "jump host whose key is not pinned", edit: (d) => void (d.ssh.jump_hosts = ["ops@127.0.0.99:2222"]), expect: /ssh\.jump_hosts\[0\]: jump host 127\.0\.0\.99:2222 has no key in .*ssh-keyscan -p 2222 127\.0\.0\.99/ },
   { name: "jump hosts that are not a list", edit: (d) => void (V(d, "vm01").jump_hosts = "bastion"), expect: /vms\.vm01\.jump_hosts: must be a list of jump hosts/ },
+  { name: "owner without root on the VM", edit: (d) => void (R(d).owner = "www-data"), expect: /repository\.owner: needs root on vm01 to set ownership \(it logs in as \w+\): set vms\.vm01\.sudo: true/ },
+  { name: "chmod that rsync would not take", edit: (d) => void (R(d).chmod = "777; rm -rf /"), expect: /repository\.chmod: "777; rm -rf \/" is not an rsync --chmod value/ },
+  { name: "rsync path with a shell word", edit: (d) => void (R(d).rsync_path = "sudo rsync"), expect: /repository\.rsync_path: "sudo rsync" is not an absolute path/ },
+  { name: "sudo that is not a boolean", edit: (d) => void (V(d, "vm02").sudo = "yes"), expect: /vms\.vm02\.sudo: / },
   { name: "huge file", edit: () => "# padding\n" + "#".repeat(2 * 1024 * 1024) + "\n", expect: /\(file\): is \d+ bytes; a config larger than 1048576 bytes is refused/ },
 ];
 

@@ -48,6 +48,16 @@ describe("path safety and rsync/ssh argv (pure)", () => {
     assert.equal(rsyncPushArgs(target(), spec).some((a) => a.startsWith("--bwlimit")), false);
   });
 
+  it("push argv: sudo -n rsync on the VM, ownership and modes only when asked for", () => {
+    const plain = rsyncPushArgs(target(), spec);
+    assert.deepEqual([plain.includes("--no-owner"), plain.includes("--no-group"), plain.some((a) => /^--(chown|chmod|rsync-path)/.test(a))], [true, true, false]);
+    const owned = rsyncPushArgs(target({ sudo: true }), { ...spec, owner: "svc", group: "www-data", chmod: "D2775,F664" });
+    for (const a of ["--owner", "--group", "--chown=svc:www-data", "--chmod=D2775,F664", "--rsync-path=sudo -n rsync"]) assert.ok(owned.includes(a), a);
+    const groupOnly = rsyncPushArgs(target({ rsyncPath: "/opt/rsync/bin/rsync" }), { ...spec, group: "www-data" });
+    for (const a of ["--no-owner", "--group", "--chown=:www-data", "--rsync-path=/opt/rsync/bin/rsync"]) assert.ok(groupOnly.includes(a), a);
+    assert.throws(() => rsyncPushArgs(target({ rsyncPath: "/usr/bin/rsync; rm -rf /" }), spec), /rsync path/);
+  });
+
   it("push argv: --delay-updates unless told there is nothing to keep; over a shared connection when given one", () => {
     assert.equal(rsyncPushArgs(target(), spec).includes("--delay-updates"), true);
     assert.equal(rsyncPushArgs(target(), { ...spec, delayUpdates: false }).includes("--delay-updates"), false);

@@ -89,3 +89,20 @@ describe("OpenSSH connection failures (pure, from captured stderr)", () => {
     }
   });
 });
+
+describe("sudo on the VM (stderr of sudo 1.9.13)", () => {
+  const t = { vm: "vm01", host: "10.0.0.11", port: 22, user: "deploy", keyPath: "/k", knownHostsPath: "/kh", connectTimeoutS: 10, acceptNewHostKeys: false, path: "/srv/app", sudo: true };
+  const cases: Array<[string, string, string, RegExp]> = [
+    ["password", "sudo: a password is required\n", "auth", /sudo on vm01 asks deploy for a password.*deploy ALL=\(root\) NOPASSWD: \/bin\/sh, \/usr\/bin\/rsync/s],
+    ["not allowed", "Sorry, user deploy is not allowed to execute '/bin/sh -c x' as root on vm01.\nsudo: ...\n", "auth", /does not allow deploy to run repo-sync's commands as root/],
+    ["no sudo", "sh: 1: sudo: not found\n", "config", /vm01 has no sudo/],
+  ];
+  for (const [name, stderr, kind, message] of cases) {
+    it(name, () => {
+      const e = connectionFailure(t, 1, stderr, ["ssh"]);
+      assert.equal(e?.kind, kind);
+      assert.match(`${e?.message}`, message);
+    });
+  }
+  it("is not read into a target without sudo", () => assert.equal(connectionFailure({ ...t, sudo: undefined }, 1, "sudo: a password is required\n", ["ssh"]), undefined));
+});

@@ -307,7 +307,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 }
 
 /** Creates the fleet login user when missing (root only). */
-function ensureUser(user: string): void {
+/** Creates a local user (root only) that sshd accepts for key logins. */
+export function ensureUser(user: string): void {
   try {
     execFileSync("id", ["-u", user], { stdio: "ignore" });
   } catch {
