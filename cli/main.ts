@@ -18,6 +18,7 @@ import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
 import { syncTargets } from "../lib/sync/syncAll";
+import { TerminalProgress } from "./progress";
 import { formatScan, formatStatusTable, formatSyncSummary, scanJson, statusJson, syncJson } from "./format";
 
 /** Exit codes. */
@@ -101,7 +102,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     switch (command) {
       case "sync": {
         const config = loadConfig(o.config as string);
-        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], fullScan: o["full-scan"] === true, logger });
+        // Live progress only for a person at a terminal: never in --json, a pipe or a log file.
+        const progress = !json && process.stderr.isTTY ? new TerminalProgress(process.stderr, logger) : undefined;
+        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], fullScan: o["full-scan"] === true, logger: progress?.logger ?? logger, onProgress: progress?.update }).finally(() => progress?.done());
         out(json ? JSON.stringify(syncJson(summary), null, 2) + "\n" : formatSyncSummary(summary));
         return summary.ok ? EXIT.ok : EXIT.failed;
       }

@@ -25,6 +25,7 @@ import { TargetSession, whileConnecting } from "../lib/target/session";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
 import { limiter } from "../lib/sync/pool";
+import { describeProgress, RsyncProgress } from "../lib/transfer/rsyncOutput";
 import type { PreparedSource } from "../lib/sync/prepareSource";
 import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "../lib/sync/status";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
@@ -62,6 +63,9 @@ function plain<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
+
+/** How often a long transfer says how far it is (the engine has no progress bar for a provider). */
+const PROGRESS_EVERY_MS = 5_000;
 
 /** Export + scan per (repo, commit, settings): one per provider process, however many targets. */
 const sources = new Map<string, Promise<PreparedSource>>();
@@ -151,7 +155,14 @@ async function converge(raw: Record<string, unknown>, force: boolean): Promise<T
   // The handshake overlaps the export and scan; the target is untouched until the session starts.
   const session = TargetSession.connect(target, i.lockTimeoutS);
   const src = await whileConnecting([session], sourceFor(i));
-  const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session });
+  // The engine shows the provider's stderr as it comes: a line every few seconds on a long transfer.
+  let lastReport = Date.now();
+  const onProgress = (p: RsyncProgress) => {
+    if (Date.now() - lastReport < PROGRESS_EVERY_MS) return;
+    lastReport = Date.now();
+    providerLogger.info(`${i.vm}: transferring ${describeProgress(p)}`);
+  };
+  const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress });
   providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,

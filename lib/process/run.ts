@@ -32,6 +32,8 @@ export interface RunOptions {
   stdoutFd?: number;
   /** Receives stderr chunks as they arrive (progress). */
   onStderr?: (chunk: string) => void;
+  /** Called with each chunk of stdout as it arrives (stdout is still collected). */
+  onStdout?: (chunk: string) => void;
 }
 
 /** Runs `file args...`; resolves with the outcome whatever the exit code. */
@@ -55,7 +57,10 @@ export function runProgram(file: string, args: readonly string[], opts: RunOptio
           child.kill("SIGKILL");
         }, opts.timeoutMs)
       : undefined;
-    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stdout?.on("data", (d: Buffer) => {
+      out.push(d);
+      opts.onStdout?.(d.toString());
+    });
     child.stderr?.on("data", (d: Buffer) => {
       err.push(d);
       opts.onStderr?.(d.toString());

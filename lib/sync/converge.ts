@@ -9,7 +9,7 @@ import { RepoSyncError } from "../errors";
 import { PendingSession, TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync } from "../transfer/runRsync";
-import { changeCount, TreeChanges } from "../transfer/rsyncOutput";
+import { changeCount, RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import type { PreparedSource } from "./prepareSource";
 
 /** What happened on one VM. */
@@ -42,6 +42,8 @@ export interface ConvergeOptions {
   adoptExisting: boolean;
   lockTimeoutS: number;
   onStderr?: (s: string) => void;
+  /** Called as the push progresses (rsync --info=progress2); none: no progress is asked of rsync. */
+  onProgress?: (p: RsyncProgress) => void;
   /** A connection opened earlier (see {@link TargetSession.connect}); default: connect here. */
   session?: PendingSession;
 }
@@ -80,7 +82,7 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     const transfer = { ...source.transfer, ...(opts.force ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
     if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session.controlPath);
     if (!matches) await session.invalidate();
-    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, controlPath: session.controlPath });
+    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
     if (!matches) await session.commit(source.commit);
     const n = changeCount(out.changes);
     return {

@@ -5,7 +5,7 @@
 import type { Config, Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
-import { describeChanges } from "../transfer/rsyncOutput";
+import { describeChanges, RsyncProgress } from "../transfer/rsyncOutput";
 import { PendingSession, TargetSession, whileConnecting } from "../target/session";
 import { convergeTarget, SyncResult } from "./converge";
 import { mapLimit } from "./pool";
@@ -31,6 +31,8 @@ export interface SyncOptions {
   logger: Logger;
   /** Only these VM ids (default: every push target). */
   vms?: string[];
+  /** Live progress of each VM's push (asks rsync for it); none: rsync reports none. */
+  onProgress?: (vm: string, p: RsyncProgress) => void;
 }
 
 /** Picks the targets named in `vms` (all when empty); unknown or non-target ids are a config error. */
@@ -57,13 +59,13 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
 }
 
 /** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */
-export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger"> & { early?: Map<string, PendingSession> }): Promise<SyncResult[]> {
+export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger" | "onProgress"> & { early?: Map<string, PendingSession> }): Promise<SyncResult[]> {
   const repo = config.repository;
   return mapLimit(targets, repo.parallelism, async (t) => {
     const started = Date.now();
     opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
     try {
-      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm) });
+      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm), onProgress: opts.onProgress && ((p) => opts.onProgress?.(t.vm, p)) });
       opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
       return r;
     } catch (err) {

@@ -37,6 +37,8 @@ export interface TransferSpec {
   group?: string;
   /** Modes of what lands (rsync --chmod). */
   chmod?: string;
+  /** Report the whole transfer's progress on stdout (`--info=progress2`); pushes only. */
+  progress?: boolean;
 }
 
 /**
@@ -156,6 +158,7 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
     "-e", rsyncRemoteShell(t, controlPath),
   ];
   if (dryRun) args.push("--dry-run");
+  else if (spec.progress) args.push("--info=progress2");
   // A dry run moves no file data: only a real transfer is held to the VM's limit.
   else if (t.bwlimitKbps !== undefined) args.push(`--bwlimit=${t.bwlimitKbps}`);
   if (spec.checksum) args.push("--checksum");

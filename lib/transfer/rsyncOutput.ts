@@ -30,7 +30,8 @@ const ITEM = /^([<>ch.*])([fdLDS])([.+ ?a-zA-Z]{9,10}) (.+)$/;
 /** Splits itemized output into added / modified / deleted paths (stats lines are ignored). */
 export function parseItemizedChanges(stdout: string): TreeChanges {
   const out: TreeChanges = { added: [], modified: [], deleted: [] };
-  for (const line of stdout.split("\n")) {
+  // --info=progress2 records are \r-separated within the lines: every segment is read on its own.
+  for (const line of stdout.split(/[\r\n]/)) {
     if (line.startsWith("*deleting ")) {
       out.deleted.push(line.slice("*deleting ".length).trim());
       continue;
@@ -45,6 +46,49 @@ export function parseItemizedChanges(stdout: string): TreeChanges {
     else if ((update !== "." && type !== "d") || /[^. ]/.test(compared)) out.modified.push(name);
   }
   return out;
+}
+
+/** One `--info=progress2` record: the whole transfer so far. */
+export interface RsyncProgress {
+  /** Bytes of file data done (of the files that change). */
+  bytes: number;
+  percent: number;
+  /** As rsync prints it, e.g. `25.73MB/s`. */
+  rate: string;
+  /** `h:mm:ss`: time left while running, time taken on a file's last record. */
+  eta: string;
+  /** Files transferred so far, and files left to check of those known (`to-chk=1/4`). */
+  files?: number;
+  left?: number;
+  total?: number;
+}
+
+const PROGRESS = /^\s*([\d,]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:\s+\(xfr#([\d,]+), (?:to|ir)-chk=([\d,]+)\/([\d,]+)\))?\s*$/;
+
+/** Reads one progress record (a `\r`-separated segment of rsync's stdout), or undefined (pure). */
+export function parseProgress(segment: string): RsyncProgress | undefined {
+  const m = PROGRESS.exec(segment);
+  if (!m) return undefined;
+  const p: RsyncProgress = { bytes: Number(m[1].replace(/,/g, "")), percent: Number(m[2]), rate: m[3], eta: m[4] };
+  const n = (x: string) => Number(x.replace(/,/g, ""));
+  if (m[5] !== undefined) Object.assign(p, { files: n(m[5]), left: n(m[6]), total: n(m[7]) });
+  return p;
+}
+
+/** `45% 12.3MB/s ETA 0:00:03 (12 files, 30/40 checked)` (pure). */
+export function describeProgress(p: RsyncProgress): string {
+  const files = p.files !== undefined && p.total !== undefined ? ` (${p.files} files, ${p.total - (p.left ?? 0)}/${p.total} checked)` : "";
+  return `${p.percent}% ${p.rate} ETA ${p.eta}${files}`;
+}
+
+/** The last progress record in a chunk of stdout, or undefined (pure). */
+export function lastProgress(chunk: string): RsyncProgress | undefined {
+  const segments = chunk.split(/[\r\n]/);
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const p = parseProgress(segments[i]);
+    if (p) return p;
+  }
+  return undefined;
 }
 
 /** Total number of changed paths. */

@@ -8,7 +8,7 @@ import { runProgram } from "../process/run";
 import { connectionFailure } from "../remote/sshErrors";
 import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
 import { classifyRsyncFailure } from "./rsyncErrors";
-import { parseItemizedChanges, parseRsyncStats, RsyncStats, TreeChanges } from "./rsyncOutput";
+import { lastProgress, parseItemizedChanges, parseRsyncStats, RsyncProgress, RsyncStats, TreeChanges } from "./rsyncOutput";
 
 /** What one rsync run did (or, dry, would do). */
 export interface RsyncOutcome {
@@ -18,9 +18,21 @@ export interface RsyncOutcome {
 }
 
 /** Runs rsync; throws a classified RepoSyncError when it fails. */
-export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void; controlPath?: string } = {}): Promise<RsyncOutcome> {
-  const args = rsyncPushArgs(target, spec, dryRun, opts.controlPath);
-  const r = await runProgram(opts.rsyncBin ?? "rsync", args, { onStderr: opts.onStderr, env: { LC_ALL: "C" } });
+export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void; controlPath?: string; onProgress?: (p: RsyncProgress) => void } = {}): Promise<RsyncOutcome> {
+  const onProgress = opts.onProgress;
+  const args = rsyncPushArgs(target, { ...spec, progress: onProgress !== undefined }, dryRun, opts.controlPath);
+  // A record may be cut between chunks: only whole ones (ended by \r or \n) are read.
+  let pending = "";
+  const onStdout = onProgress && !dryRun
+    ? (chunk: string) => {
+        const text = pending + chunk;
+        const end = Math.max(text.lastIndexOf("\r"), text.lastIndexOf("\n"));
+        pending = text.slice(end + 1);
+        const p = end >= 0 ? lastProgress(text.slice(0, end)) : undefined;
+        if (p) onProgress(p);
+      }
+    : undefined;
+  const r = await runProgram(opts.rsyncBin ?? "rsync", args, { onStderr: opts.onStderr, onStdout, env: { LC_ALL: "C" } });
   if (r.spawnError) {
     throw new RepoSyncError("transfer", "rsync cannot be started", {
       vm: target.vm, command: r.command, stderr: r.spawnError.message, cause: r.spawnError,

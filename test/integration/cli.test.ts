@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { FleetConfigOptions, writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeNonRepoDir, makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { PROJECT_ROOT, runCollect } from "../../tools/pulumiCli";
 import { CliRun, json, runCli } from "../support/cli";
 
 
@@ -155,6 +156,29 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
       assert.ok(ms("vm01") >= 3_000, `vm01 took ${ms("vm01")} ms at 256 KiB/s`);
       assert.ok(ms("vm02") < ms("vm01") / 2, `vm02 (no limit) took ${ms("vm02")} ms, vm01 ${ms("vm01")} ms`);
       assert.equal(read(fleet, "vm01", "data/blob.txt"), `${lines}\n`);
+    } finally {
+      writeCfg();
+    }
+  });
+
+  it("on a terminal, sync shows live progress per VM; through a pipe and with --json it shows none", async function () {
+    this.timeout(120_000);
+    writeCfg({ vms: { vm01: { bwlimit_kbps: 256 } } });
+    try {
+      const mib = () => Array.from({ length: 16_384 }, () => crypto.randomBytes(32).toString("hex")).join("\n");
+      repo.commit({ "data/tty.txt": `${mib()}\n` }, "1 MiB for the terminal");
+      // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+      const tty = await runCollect("script", ["-qefc", `${path.join(PROJECT_ROOT, "bin", "repo-sync")} sync --config ${cfg} vm01`, "/dev/null"], { env: process.env, timeoutMs: 60_000 });
+      assert.equal(tty.code, 0, tty.stdout);
+      assert.match(tty.stdout, /\r\x1b\[Kvm01 \d+% \S+\/s ETA \d+:\d\d:\d\d/);
+      repo.commit({ "data/pipe.txt": `${mib()}\n` }, "1 MiB for the pipe");
+      const piped = await runCli(["sync", "--config", cfg, "vm01"]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.doesNotMatch(piped.stderr + piped.stdout, /ETA|\x1b\[K/);
+      repo.commit({ "data/json.txt": `${mib()}\n` }, "1 MiB for --json");
+      const asJson = await runCli(["sync", "--config", cfg, "--json", "vm01"]);
+      assert.doesNotMatch(asJson.stderr + asJson.stdout, /ETA|\x1b\[K/);
+      assert.equal(json<SyncDoc>(asJson).results[0].action, "synced");
     } finally {
       writeCfg();
     }

@@ -5,6 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { StatusDoc, SyncDoc } from "../../cli/format";
@@ -109,6 +110,15 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
       }
       const clean = await project.run(["preview", "--expect-no-changes"]);
       assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
+      // A long push says how far it is (every 5 s) among the stack's diagnostics.
+      const limited = writeFleetConfig(fleet, path.join(fleet.baseDir, "limited.yml"), {
+        repoPath: repo.path,
+        repository: { sudo: true, owner: SERVICE_USER, group: SERVICE_USER, chmod: "D2775,F664", bwlimit_kbps: 256 },
+      });
+      await project.ok(["config", "set", "repo-sync:configPath", limited]);
+      repo.commit({ "data/big.txt": `${Array.from({ length: 49_152 }, () => crypto.randomBytes(32).toString("hex")).join("\n")}\n` }, "3 MiB");
+      const up = await project.ok(["up", "--yes"]);
+      assert.match(up.stdout, /repo-sync: vm0[12]: transferring \d+% \S+ ETA \d+:\d\d:\d\d/);
     } finally {
       project.dispose();
     }

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { describeChanges, parseItemizedChanges, parseRsyncStats } from "../../lib/transfer/rsyncOutput";
+import { describeChanges, describeProgress, lastProgress, parseItemizedChanges, parseProgress, parseRsyncStats } from "../../lib/transfer/rsyncOutput";
+import { progressLine } from "../../cli/progress";
 
 // Captured from rsync 3.5.0 (local dry run, and a push over ssh where the update flag is `<`).
 const LOCAL_DRY_RUN = `*deleting   gone/g.txt
@@ -71,5 +72,37 @@ describe("rsync output parsers", () => {
 
   it("describes changes with the first paths", () => {
     assert.equal(describeChanges(parseItemizedChanges(REMOTE_PUSH)), "2 modified, 3 added, 1 deleted (first: README.md, data/blob.bin, src/)");
+  });
+});
+
+describe("rsync --info=progress2 (captured from rsync 3.5.0)", () => {
+  // -i --info=progress2 --stats of three 3 MB files: records are \r-separated inside the \n lines.
+  const captured =
+    ">f+++++++++ f1\n\r         32,768   0%    0.00kB/s    0:00:00  \r      3,000,000  33%   25.73MB/s    0:00:00 (xfr#1, to-chk=2/4)\n" +
+    ">f+++++++++ f2\n\r      6,000,000  66%   25.41MB/s    0:00:00 (xfr#2, to-chk=1/4)\n" +
+    ">f+++++++++ f3\n\r      9,000,000 100%   24.86MB/s    0:00:00 (xfr#3, to-chk=0/4)\r      9,000,000 100%   24.79MB/s    0:00:00 (xfr#3, to-chk=0/4)\n\n" +
+    "Number of files: 4 (reg: 3, dir: 1)\nNumber of regular files transferred: 3\nTotal transferred file size: 9,000,000 bytes\n";
+  const records: Array<[string, ReturnType<typeof parseProgress>]> = [
+    ["         32,768   0%    0.00kB/s    0:00:00  ", { bytes: 32768, percent: 0, rate: "0.00kB/s", eta: "0:00:00" }],
+    ["      3,000,000  33%   25.73MB/s    0:00:00 (xfr#1, to-chk=2/4)", { bytes: 3000000, percent: 33, rate: "25.73MB/s", eta: "0:00:00", files: 1, left: 2, total: 4 }],
+    ["    120,586,240  57%   11.42MB/s    0:00:08 (xfr#1,204, ir-chk=1,000/2,345)", { bytes: 120586240, percent: 57, rate: "11.42MB/s", eta: "0:00:08", files: 1204, left: 1000, total: 2345 }],
+    ["    120,586,240  57%   11.42MB/s    0:00:08 (xfr#1204, ir-chk=1000/2345)", { bytes: 120586240, percent: 57, rate: "11.42MB/s", eta: "0:00:08", files: 1204, left: 1000, total: 2345 }],
+    [">f+++++++++ f1", undefined],
+    ["Number of files: 4 (reg: 3, dir: 1)", undefined],
+  ];
+  for (const [text, want] of records) it(`record ${JSON.stringify(text.trim())}`, () => assert.deepEqual(parseProgress(text), want));
+
+  it("the itemized changes and the stats read the same with progress records in between", () => {
+    assert.deepEqual(parseItemizedChanges(captured), { added: ["f1", "f2", "f3"], modified: [], deleted: [] });
+    assert.equal(parseRsyncStats(captured).filesTransferred, 3);
+  });
+
+  it("the last record of a chunk; how it is said; a line cut to the terminal", () => {
+    const last = lastProgress(captured);
+    assert.equal(last?.percent, 100);
+    assert.equal(describeProgress(last!), "100% 24.79MB/s ETA 0:00:00 (3 files, 4/4 checked)");
+    const all = new Map([["vm01", last!], ["vm02", parseProgress("      3,000,000  33%   25.73MB/s    0:00:04 (xfr#1, to-chk=2/4)")!]]);
+    assert.equal(progressLine(all, 200), "vm01 100% 24.79MB/s ETA 0:00:00 (3 files, 4/4 checked) | vm02 33% 25.73MB/s ETA 0:00:04 (1 files, 2/4 checked)");
+    assert.equal(progressLine(all, 20), "vm01 100% 24.79MB/…");
   });
 });

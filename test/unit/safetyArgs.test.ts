@@ -42,6 +42,12 @@ describe("path safety and rsync/ssh argv (pure)", () => {
     assert.throws(() => rsyncPushArgs(target({ path: "/srv/x/app[1]" }), spec), /wildcard/);
   });
 
+  it("push argv: --info=progress2 only for a push that asks for progress", () => {
+    assert.equal(rsyncPushArgs(target(), { ...spec, progress: true }).includes("--info=progress2"), true);
+    assert.equal(rsyncPushArgs(target(), { ...spec, progress: true }, true).includes("--info=progress2"), false);
+    assert.equal(rsyncPushArgs(target(), spec).includes("--info=progress2"), false);
+  });
+
   it("push argv: --bwlimit for a real transfer of a limited VM, never for a dry run (it moves no file data)", () => {
     assert.equal(rsyncPushArgs(target({ bwlimitKbps: 512 }), spec).includes("--bwlimit=512"), true);
     assert.equal(rsyncPushArgs(target({ bwlimitKbps: 512 }), spec, true).some((a) => a.startsWith("--bwlimit")), false);
