@@ -157,10 +157,13 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
     "--stats",
     "-e", rsyncRemoteShell(t, controlPath),
   ];
-  if (dryRun) args.push("--dry-run");
-  else if (spec.progress) args.push("--info=progress2");
-  // A dry run moves no file data: only a real transfer is held to the VM's limit.
-  else if (t.bwlimitKbps !== undefined) args.push(`--bwlimit=${t.bwlimitKbps}`);
+  if (dryRun) {
+    args.push("--dry-run");
+  } else {
+    // A dry run moves no file data and reports no progress: both are for real transfers only.
+    if (spec.progress) args.push("--info=progress2");
+    if (t.bwlimitKbps !== undefined) args.push(`--bwlimit=${t.bwlimitKbps}`);
+  }
   if (spec.checksum) args.push("--checksum");
   if (spec.maxDelete !== undefined) args.push(`--max-delete=${spec.maxDelete}`);
   for (const f of OWN_EXCLUDES) args.push(`--exclude=${f}`);

@@ -46,6 +46,9 @@ describe("path safety and rsync/ssh argv (pure)", () => {
     assert.equal(rsyncPushArgs(target(), { ...spec, progress: true }).includes("--info=progress2"), true);
     assert.equal(rsyncPushArgs(target(), { ...spec, progress: true }, true).includes("--info=progress2"), false);
     assert.equal(rsyncPushArgs(target(), spec).includes("--info=progress2"), false);
+    // Both at once (the CLI on a terminal, the provider): neither displaces the other.
+    const both = rsyncPushArgs(target({ bwlimitKbps: 256 }), { ...spec, progress: true });
+    assert.deepEqual([both.includes("--info=progress2"), both.includes("--bwlimit=256")], [true, true]);
   });
 
   it("push argv: --bwlimit for a real transfer of a limited VM, never for a dry run (it moves no file data)", () => {
