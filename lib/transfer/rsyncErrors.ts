@@ -62,3 +62,9 @@ export function classifyRsyncFailure(exitCode: number, stderr: string): FailureC
   }
   return { kind: "transfer", reason: `rsync failed: ${what}`, hint: "see stderr above" };
 }
+
+/** The owner or group that rsync's receiver could not map (`Unknown --usermap name on receiver: x`). */
+export function unknownOwner(stderr: string): { kind: "owner" | "group"; name: string } | undefined {
+  const m = /Unknown --(usermap|groupmap) name on receiver: (\S+)/.exec(stderr);
+  return m ? { kind: m[1] === "usermap" ? "owner" : "group", name: m[2] } : undefined;
+}

@@ -7,7 +7,7 @@ import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
 import { connectionFailure } from "../remote/sshErrors";
 import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
-import { classifyRsyncFailure } from "./rsyncErrors";
+import { classifyRsyncFailure, unknownOwner } from "./rsyncErrors";
 import { lastProgress, parseItemizedChanges, parseRsyncStats, RsyncProgress, RsyncStats, TreeChanges } from "./rsyncOutput";
 
 /** What one rsync run did (or, dry, would do). */
@@ -49,6 +49,15 @@ export async function runRsync(target: Target, spec: TransferSpec, dryRun: boole
       exitCode: r.exitCode,
       stderr: r.stderr,
       hint: cls.hint,
+    });
+  }
+  // rsync only warns about an owner or group the VM does not have (exit 0, files left to the receiving
+  // user): a deploy that did not do what was asked is a failure, before the marker claims it.
+  const unknown = unknownOwner(r.stderr);
+  if (unknown) {
+    throw new RepoSyncError("config", `${unknown.kind} ${JSON.stringify(unknown.name)} does not exist on ${target.vm} (rsync ${dryRun ? "would leave" : "left"} the files to the user it runs as)`, {
+      vm: target.vm, command: r.command, exitCode: r.exitCode, stderr: r.stderr,
+      hint: `create the ${unknown.kind} on the VM, or fix repository.${unknown.kind}`,
     });
   }
   return { changes: parseItemizedChanges(r.stdout), stats: parseRsyncStats(r.stdout), durationMs: r.durationMs };

@@ -97,6 +97,18 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
     }
   });
 
+  it("an owner the VM does not have: a named config error, and the marker does not claim the commit", async () => {
+    const bad = writeFleetConfig(fleet, path.join(fleet.baseDir, "bad-owner.yml"), { repoPath: repo.path, repository: { sudo: true, owner: "rs-nosuch-user" } });
+    const next = repo.commit({ "src/app.py": "print('owner?')\n" }, "owner check");
+    const run = await runCli(["sync", "--config", bad, "--json", "vm01"]);
+    assert.equal(run.code, 1);
+    const [r] = json<SyncDoc>(run).results;
+    assert.equal(r.error?.kind, "config", r.error?.message);
+    assert.match(r.error?.message ?? "", /owner "rs-nosuch-user" does not exist on vm01/);
+    // The marker was taken down for the transfer and not written back: it names no commit at all.
+    assert.equal(fs.existsSync(path.join(fleet.vm("vm01").targetPath, ".sync_rev")), false, `marker left: ${next}`);
+  });
+
   it("pulumi up deploys the same way (the provider's session and rsync through sudo, --chown, --chmod)", async () => {
     const next = repo.commit({ "src/app.py": "print('v3')\n" }, "v3");
     const project = await programProject(cfg);
@@ -116,7 +128,7 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
         repository: { sudo: true, owner: SERVICE_USER, group: SERVICE_USER, chmod: "D2775,F664", bwlimit_kbps: 256 },
       });
       await project.ok(["config", "set", "repo-sync:configPath", limited]);
-      repo.commit({ "data/big.txt": `${Array.from({ length: 49_152 }, () => crypto.randomBytes(32).toString("hex")).join("\n")}\n` }, "3 MiB");
+      repo.commit({ "data/big.txt": `${Array.from({ length: 32_768 }, () => crypto.randomBytes(32).toString("hex")).join("\n")}\n` }, "2 MiB");
       const up = await project.ok(["up", "--yes"]);
       assert.match(up.stdout, /repo-sync: vm0[12]: transferring \d+% \S+ ETA \d+:\d\d:\d\d/);
     } finally {

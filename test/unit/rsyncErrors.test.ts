@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { classifyRsyncFailure } from "../../lib/transfer/rsyncErrors";
+import { classifyRsyncFailure, unknownOwner } from "../../lib/transfer/rsyncErrors";
 
 // stderr as rsync 3.5.0 + OpenSSH 9.2 print it (captured on the test fleet).
 const CASES: Array<[number, string, string]> = [
@@ -21,4 +21,12 @@ describe("rsync failure classification", () => {
       assert.ok(cls.hint.length > 10, "every class says how to fix it");
     });
   }
+});
+
+describe("an owner or group the VM does not have (rsync 3.5.0 warns and exits 0)", () => {
+  it("is read from the receiver's warning", () => {
+    assert.deepEqual(unknownOwner("Unknown --usermap name on receiver: nosuchuser\nUnknown --groupmap name on receiver: nosuchgroup\n"), { kind: "owner", name: "nosuchuser" });
+    assert.deepEqual(unknownOwner("Unknown --groupmap name on receiver: web\n"), { kind: "group", name: "web" });
+    assert.equal(unknownOwner("sent 100 bytes  received 20 bytes\n"), undefined);
+  });
 });
