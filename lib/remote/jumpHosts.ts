@@ -7,6 +7,8 @@
  */
 import { invalidHostReason, invalidSshFilePathReason, invalidUserReason } from "../config/safety";
 import type { JumpHost, Target } from "../config/types";
+import { sshWhere } from "./sshErrors";
+import { pinnedOptions, sshFileValue } from "./sshOptions";
 
 /** The config file's name, beside the control socket. */
 export const JUMP_CONFIG_NAME = "jump.conf";
@@ -28,11 +30,6 @@ export function jumpHostProblem(h: JumpHost): string | undefined {
   return undefined;
 }
 
-/** A hop's file path value: quoted, `%` escaped (ssh expands tokens in these). */
-function fileValue(p: string): string {
-  return `"${p.replace(/%/g, "%%")}"`;
-}
-
 /** The `-F` file for a target with hops: one block per hop, each jumping through the one before. */
 export function jumpConfigText(t: Target): string {
   const hops = t.jumpHosts ?? [];
@@ -44,16 +41,8 @@ export function jumpConfigText(t: Target): string {
       `  HostName ${h.host}`,
       `  Port ${h.port}`,
       `  User ${h.user}`,
-      `  IdentityFile ${fileValue(h.keyPath)}`,
-      "  IdentitiesOnly yes",
-      "  BatchMode yes",
-      `  StrictHostKeyChecking ${t.acceptNewHostKeys ? "accept-new" : "yes"}`,
-      `  UserKnownHostsFile ${fileValue(t.knownHostsPath)}`,
-      "  GlobalKnownHostsFile /dev/null",
-      "  HashKnownHosts no",
-      `  ConnectTimeout ${t.connectTimeoutS}`,
-      "  ServerAliveInterval 5",
-      "  ServerAliveCountMax 3",
+      `  IdentityFile ${sshFileValue("IdentityFile", h.keyPath)}`,
+      ...pinnedOptions(t).map(([name, value]) => `  ${name} ${value}`),
       "  ControlMaster no",
       "  ControlPath none",
       "  LogLevel ERROR",
@@ -66,5 +55,5 @@ export function jumpConfigText(t: Target): string {
 
 /** `user@host:port` of every hop, as messages name the path. */
 export function describeHops(t: Target): string {
-  return (t.jumpHosts ?? []).map((h) => `${h.user}@${h.host}:${h.port}`).join(" -> ");
+  return (t.jumpHosts ?? []).map(sshWhere).join(" -> ");
 }

@@ -8,7 +8,7 @@ import type { JumpHost, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 
 /** `user@host:port`, as messages name a target. */
-export function sshWhere(t: Target): string {
+export function sshWhere(t: Pick<Target, "user" | "host" | "port">): string {
   return `${t.user}@${t.host}:${t.port}`;
 }
 
@@ -122,7 +122,7 @@ function hopFailure(t: Target, exitCode: number | null, stderr: string, command:
   }
   if (/stdio forwarding failed|open failed: (connect failed|administratively prohibited)/i.test(stderr)) {
     const last = hops[hops.length - 1];
-    return new RepoSyncError("unreachable", `the jump host ${last.user}@${last.host}:${last.port} could not open a connection to ${sshWhere(t)}`, {
+    return new RepoSyncError("unreachable", `the jump host ${sshWhere(last)} could not open a connection to ${sshWhere(t)}`, {
       vm: t.vm, command, exitCode: exitCode ?? undefined, stderr: stderr.trim() || undefined,
       hint: "check that the VM is up and that the jump host may reach it (its sshd's AllowTcpForwarding/PermitOpen, a firewall between them)",
     });

@@ -4,7 +4,8 @@
  * parts, the remote path travels with `-s` so no remote shell parses it).
  */
 import * as path from "node:path";
-import { invalidRsyncPathReason, invalidSshFilePathReason, unsafeTargetPathReason } from "../config/safety";
+import { invalidRsyncPathReason, unsafeTargetPathReason } from "../config/safety";
+import { pinnedOptions, sshFileOption } from "../remote/sshOptions";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
@@ -41,16 +42,7 @@ export interface TransferSpec {
   progress?: boolean;
 }
 
-/**
- * A local path as the value of an OpenSSH option: double-quoted (ssh splits values at spaces) with
- * `%` doubled (ssh expands `%` tokens in IdentityFile and UserKnownHostsFile). Paths that cannot be
- * carried literally are refused.
- */
-export function sshFileOption(name: string, p: string): string {
-  const why = invalidSshFilePathReason(p);
-  if (why) throw new RepoSyncError("config", `the ${name} path ${JSON.stringify(p)} ${why}`, { hint: "rename the file or move it to a path without quotes, backslashes or `${`" });
-  return `${name}="${p.replace(/%/g, "%%")}"`;
-}
+export { sshFileOption } from "../remote/sshOptions";
 
 /** A shared connection: the master (our target session) or a client joining it (rsync's ssh). */
 export interface ControlSpec {
@@ -69,16 +61,7 @@ export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
     "-p", String(t.port),
     "-o", sshFileOption("IdentityFile", t.keyPath),
     "-l", t.user,
-    "-o", "BatchMode=yes",
-    "-o", "IdentitiesOnly=yes",
-    "-o", `StrictHostKeyChecking=${t.acceptNewHostKeys ? "accept-new" : "yes"}`,
-    "-o", sshFileOption("UserKnownHostsFile", t.knownHostsPath),
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", `ConnectTimeout=${t.connectTimeoutS}`,
-    "-o", "ServerAliveInterval=5",
-    "-o", "ServerAliveCountMax=3",
-    // Pinned keys stay readable (Debian's ssh_config hashes them), like the ones repo-sync's config check reads.
-    "-o", "HashKnownHosts=no",
+    ...pinnedOptions(t).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
     "-o", `ControlMaster=${control?.master ? "yes" : "no"}`,
     "-o", control ? sshFileOption("ControlPath", control.path) : "ControlPath=none",
     // The master lives exactly as long as our session on it: never left behind in the background.

@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseCommandLine } from "../../cli/main";
+import { hostLookupName } from "../../lib/config/knownHosts";
 import { loadConfig, parseConfigText } from "../../lib/config/load";
 import { parseDemoArgs } from "../../demo/demo";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
@@ -182,7 +183,7 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
       const vm = f.vms[0];
       const file = path.join(tmp("repo-sync-readme-kh-"), "known_hosts");
       fs.copyFileSync(f.knownHostsPath, file);
-      const host = vm.port === 22 ? vm.host : `[${vm.host}]:${vm.port}`;
+      const host = hostLookupName(vm.host, vm.port);
       bash(cmd.replace("HOST", host).replace("KNOWN_HOSTS", file));
       assert.ok(!fs.readFileSync(file, "utf8").includes(vm.host), "the VM's old key is gone");
     },

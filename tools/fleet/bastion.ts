@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { hostLookupName } from "../../lib/config/knownHosts";
 import type { Fleet } from "./fleet";
 
 /** A running jump host. */
@@ -45,7 +46,7 @@ export class Bastion {
 
   /** Pins the bastion's current key in the fleet's known_hosts (beside the VMs'). */
   pin(): void {
-    const name = this.port === 22 ? this.host : `[${this.host}]:${this.port}`;
+    const name = hostLookupName(this.host, this.port);
     const others = fs.readFileSync(this.fleet.knownHostsPath, "utf8").split("\n").filter((l) => l && !l.startsWith(`${name} `));
     fs.writeFileSync(this.fleet.knownHostsPath, [...others, `${name} ${this.hostPublicKey}`].join("\n") + "\n", { mode: 0o600 });
   }

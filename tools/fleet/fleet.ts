@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { hostLookupName } from "../../lib/config/knownHosts";
 import { readProcStat } from "../../lib/process/procStat";
 
 /** The login user that the fleet's sshd accept when we run as root (created by scripts/setup.sh). */
@@ -126,7 +127,7 @@ export class Fleet {
 
   /** Rewrites known_hosts from the VMs' current host keys. */
   writeKnownHosts(): void {
-    const lines = this.vms.map((vm) => `${knownHostsName(vm.host, vm.port)} ${vm.hostPublicKey}`);
+    const lines = this.vms.map((vm) => `${hostLookupName(vm.host, vm.port)} ${vm.hostPublicKey}`);
     fs.writeFileSync(this.knownHostsPath, lines.join("\n") + "\n", { mode: 0o600 });
   }
 
@@ -262,10 +263,6 @@ export class Fleet {
   }
 }
 
-/** The known_hosts host field: a bare address on port 22, `[addr]:port` otherwise. */
-export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
-}
 
 /** Starts a fleet of `count` VMs; every VM is up and pinned in known_hosts when this resolves. */
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
