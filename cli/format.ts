@@ -43,6 +43,7 @@ export function statusJson(commit: string, statuses: RepoStatus[]) {
     statuses: statuses.map((s) => ({
       vm: s.vm,
       host: s.host,
+      via: s.via ?? null,
       path: s.path,
       expected: s.expected ?? null,
       actual: s.actual ?? null,

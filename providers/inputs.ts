@@ -108,6 +108,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     ...(typeof raw.bwlimitKbps === "number" ? { bwlimitKbps: raw.bwlimitKbps } : {}),
     ...(Array.isArray(raw.jumpHosts) && raw.jumpHosts.length > 0 ? { jumpHosts: raw.jumpHosts.map(jumpHostOf) } : {}),
     ...(raw.sudo === true ? { sudo: true } : {}),
+    ...(raw.noUserSshConfig === true ? { noUserSshConfig: true } : {}),
     ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod"]),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
@@ -188,8 +189,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */

@@ -99,6 +99,7 @@ function connection(t: Target) {
     ...(t.jumpHosts ? { jumpHosts: t.jumpHosts } : {}),
     ...(t.sudo ? { sudo: true } : {}),
     ...(t.rsyncPath ? { rsyncPath: t.rsyncPath } : {}),
+    ...(t.noUserSshConfig ? { noUserSshConfig: true } : {}),
   };
 }
 

@@ -64,6 +64,8 @@ export interface RepoSyncTargetArgs {
   sudo?: pulumi.Input<boolean>;
   /** The VM's rsync program (absolute path). */
   rsyncPath?: pulumi.Input<string>;
+  /** OpenSSH reads no client config (`-F /dev/null`): the connection was resolved from `ssh.config_path`. */
+  noUserSshConfig?: pulumi.Input<boolean>;
   /** Owner, group and modes of what lands (rsync --chown/--chmod; ownership needs root on the VM). */
   owner?: pulumi.Input<string>;
   group?: pulumi.Input<string>;

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { findHostKeys, parseKnownHosts } from "./knownHosts";
+import { resolveSshConfig } from "./resolveSshConfig";
 import type { Config, ConfigProblem } from "./types";
 import { validateConfig } from "./validate";
 import { MAX_CONFIG_BYTES, parseYamlText } from "./yamlText";
@@ -87,11 +88,13 @@ export function parseConfigDocument(data: unknown, file: string, options: LoadOp
   const ctx = { baseDir: options.baseDir ?? process.cwd(), homeDir: options.homeDir ?? os.homedir(), file, hostsSupplied: options.hostsSupplied };
   const result = validateConfig(data, ctx);
   if (!result.config) throw new ConfigError(file, result.problems);
+  const resolved = resolveSshConfig(result.config, ctx.homeDir);
+  if (resolved.problems.length > 0) throw new ConfigError(file, resolved.problems);
   if (options.checkLocalFiles !== false) {
-    const problems = checkLocalFiles(result.config);
+    const problems = checkLocalFiles(resolved.config);
     if (problems.length > 0) throw new ConfigError(file, problems);
   }
-  return result.config;
+  return resolved.config;
 }
 
 /** Problems with the local files a config names: keys, known_hosts, source repo, gitleaks rules. */
@@ -101,7 +104,8 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
   for (const t of config.targets) {
     if (keysSeen.has(t.keyPath)) continue;
     keysSeen.add(t.keyPath);
-    const key = config.vms[t.vm].keyPath === config.ssh.keyPath ? "ssh.key_path" : `vms.${t.vm}.ssh_key_path`;
+    const vmKey = config.vms[t.vm].keyPath;
+    const key = t.keyPath !== vmKey ? `vms.${t.vm}.host (IdentityFile in ssh.config_path)` : vmKey === config.ssh.keyPath ? "ssh.key_path" : `vms.${t.vm}.ssh_key_path`;
     const why = privateKeyProblem(t.keyPath);
     if (why) problems.push({ key, message: why });
   }
@@ -113,42 +117,54 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
       if (why) problems.push({ key: `${jumpKey(config, t.vm)}[${i}]`, message: `key ${why}` });
     }
   }
-  let knownHostsText: string | undefined;
-  try {
-    knownHostsText = fs.readFileSync(config.ssh.knownHostsPath, "utf8");
-  } catch {
-    // Hosts supplied by the program (not known yet) are checked against the file when connecting:
-    // their keys may well be added by the step that creates the VMs.
-    if (!config.ssh.acceptNewHostKeys && config.targets.some((t) => t.host !== "")) {
-      problems.push({
-        key: "ssh.known_hosts_path",
-        message: `${config.ssh.knownHostsPath} cannot be read; create it with \`ssh-keyscan -p PORT HOST >> ${config.ssh.knownHostsPath}\` (check the fingerprints) or set ssh.accept_new_host_keys: true to trust on first use`,
-      });
-    }
-  }
-  if (knownHostsText !== undefined && !config.ssh.acceptNewHostKeys) {
-    const entries = parseKnownHosts(knownHostsText);
-    for (const t of config.targets) {
-      // A host that comes from another stack is checked when the provider connects.
-      for (const [i, hop] of (t.jumpHosts ?? []).entries()) {
-        const key = `${jumpKey(config, t.vm)}[${i}]`;
-        if (findHostKeys(entries, hop.host, hop.port).length === 0 && !problems.some((p) => p.key === key)) {
-          problems.push({ key, message: `jump host ${hop.host}:${hop.port} has no key in ${config.ssh.knownHostsPath}; add it with \`ssh-keyscan -p ${hop.port} ${hop.host} >> ${config.ssh.knownHostsPath}\` after checking the fingerprint` });
-        }
-      }
-      if (t.host !== "" && findHostKeys(entries, t.host, t.port).length === 0) {
-        problems.push({
-          key: `vms.${t.vm}.host`,
-          message: `${t.host}:${t.port} has no key in ${config.ssh.knownHostsPath}; add it with \`ssh-keyscan -p ${t.port} ${t.host} >> ${config.ssh.knownHostsPath}\` after checking the fingerprint`,
-        });
-      }
-    }
-  }
+  // Usually one known_hosts for all; ssh.config_path can name one per VM (UserKnownHostsFile).
+  const byFile = new Map<string, typeof config.targets>();
+  for (const t of config.targets) byFile.set(t.knownHostsPath, [...(byFile.get(t.knownHostsPath) ?? []), t]);
+  for (const [file, targets] of byFile) problems.push(...knownHostsProblems(config, file, targets, problems));
   const repo = config.repository.mainRepoPath;
   if (!isDirectory(repo)) problems.push({ key: "repository.main_repo_path", message: `${repo} is not a directory` });
   const rules = config.repository.secretScanning.configPath;
   if (config.repository.secretScanning.enabled && rules && !fs.existsSync(rules)) {
     problems.push({ key: "repository.secret_scanning.config_path", message: `${rules} does not exist (relative paths resolve against the config file's folder)` });
+  }
+  return problems;
+}
+
+/** Targets (and their hops) whose host keys `file` does not pin. */
+function knownHostsProblems(config: Config, file: string, targets: Config["targets"], found: ConfigProblem[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const fileKey = file === config.ssh.knownHostsPath ? "ssh.known_hosts_path" : "ssh.config_path";
+  const named = fileKey === "ssh.config_path" ? `UserKnownHostsFile ${file} (from ${config.ssh.configPath})` : file;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    // Hosts supplied by the program (not known yet) are checked against the file when connecting:
+    // their keys may well be added by the step that creates the VMs.
+    if (!config.ssh.acceptNewHostKeys && targets.some((t) => t.host !== "")) {
+      problems.push({
+        key: fileKey,
+        message: `${named} cannot be read; create it with \`ssh-keyscan -p PORT HOST >> ${file}\` (check the fingerprints) or set ssh.accept_new_host_keys: true to trust on first use`,
+      });
+    }
+    return problems;
+  }
+  if (config.ssh.acceptNewHostKeys) return problems;
+  const entries = parseKnownHosts(text);
+  for (const t of targets) {
+    // A host that comes from another stack is checked when the provider connects.
+    for (const [i, hop] of (t.jumpHosts ?? []).entries()) {
+      const key = `${jumpKey(config, t.vm)}[${i}]`;
+      if (findHostKeys(entries, hop.host, hop.port).length === 0 && ![...found, ...problems].some((p) => p.key === key)) {
+        problems.push({ key, message: `jump host ${hop.host}:${hop.port} has no key in ${named}; add it with \`ssh-keyscan -p ${hop.port} ${hop.host} >> ${file}\` after checking the fingerprint` });
+      }
+    }
+    if (t.host !== "" && findHostKeys(entries, t.host, t.port).length === 0) {
+      problems.push({
+        key: `vms.${t.vm}.host`,
+        message: `${t.host}:${t.port} has no key in ${named}; add it with \`ssh-keyscan -p ${t.port} ${t.host} >> ${file}\` after checking the fingerprint`,
+      });
+    }
   }
   return problems;
 }
@@ -178,5 +194,6 @@ function isDirectory(p: string): boolean {
 
 /** The key that set a VM's hops: its own `jump_hosts`, or the shared one. */
 function jumpKey(config: Config, vm: string): string {
+  if (config.ssh.configPath && !config.vms[vm].explicit?.jumpHosts) return `vms.${vm}.host (ProxyJump in ssh.config_path)`;
   return config.vms[vm].jumpHosts !== undefined ? `vms.${vm}.jump_hosts` : "ssh.jump_hosts";
 }

@@ -34,6 +34,23 @@ export interface SshSettings {
   acceptNewHostKeys: boolean;
   /** Hops to every VM, first hop first (`ssh.jump_hosts`); empty: direct. */
   jumpHosts: JumpHostSpec[];
+  /**
+   * An OpenSSH client config (`ssh.config_path`, absolute): each VM's HostName, Port, User,
+   * IdentityFile, ProxyJump and UserKnownHostsFile come from it where the YAML does not set them.
+   */
+  configPath?: string;
+}
+
+/**
+ * The connection keys a VM's YAML sets itself (its own or the `ssh` section's): with `ssh.config_path`
+ * they win over the OpenSSH config, like ssh's command line over its config file.
+ */
+export interface ExplicitKeys {
+  user: boolean;
+  port: boolean;
+  keyPath: boolean;
+  jumpHosts: boolean;
+  knownHostsPath: boolean;
 }
 
 /** One entry of `vms`. */
@@ -53,6 +70,8 @@ export interface VmSettings {
   jumpHosts?: JumpHostSpec[];
   /** Run rsync and repo-sync's target script through `sudo -n` (overrides repository.sudo). */
   sudo?: boolean;
+  /** With `ssh.config_path` only: which connection keys the YAML sets (the rest come from that file). */
+  explicit?: ExplicitKeys;
 }
 
 /** What the source tree is. */
@@ -137,6 +156,11 @@ export interface Target {
   sudo?: boolean;
   /** The VM's rsync program (absolute path); default `rsync`. */
   rsyncPath?: string;
+  /**
+   * The connection settings were resolved from `ssh.config_path`: OpenSSH reads no client config of
+   * its own (`-F /dev/null`), so ~/.ssh/config cannot add to what repo-sync resolved and pinned.
+   */
+  noUserSshConfig?: boolean;
 }
 
 /** The whole validated configuration. */

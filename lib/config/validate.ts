@@ -26,7 +26,7 @@ export interface PathContext {
 /** The result of {@link validateConfig}: a config when there is no problem. */
 export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
 
-const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys", "jump_hosts"];
+const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys", "jump_hosts", "config_path"];
 const HOP_KEYS = ["host", "port", "user", "key_path"];
 const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "jump_hosts", "sudo", "description", "role"];
 const REPO_KEYS = [
@@ -61,16 +61,23 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     ...((vms[vm].sudo ?? repository.sudo) ? { sudo: true } : {}),
     ...(repository.rsyncPath ? { rsyncPath: repository.rsyncPath } : {}),
   }));
-  // --chown needs a super-user receiver: refused up front rather than rsync failing on every file.
+  // A user still to come from ssh.config_path is checked once it is known (config/load.ts).
+  v.problems.push(...ownershipProblems(repository, targets.filter((t) => t.user !== "")));
+  if (v.problems.length > 0) return { problems: v.problems };
+  return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
+}
+
+/** `--chown` needs a super-user receiver: refused up front rather than rsync failing on every file. */
+export function ownershipProblems(repository: Pick<RepositorySettings, "owner" | "group">, targets: Target[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   for (const t of targets) {
     for (const k of ["owner", "group"] as const) {
       if (repository[k] !== undefined && !t.sudo && t.user !== "root") {
-        v.add(`repository.${k}`, `needs root on ${t.vm} to set ownership (it logs in as ${t.user}): set vms.${t.vm}.sudo: true or repository.sudo: true, or log in as root`);
+        problems.push({ key: `repository.${k}`, message: `needs root on ${t.vm} to set ownership (it logs in as ${t.user}): set vms.${t.vm}.sudo: true or repository.sudo: true, or log in as root` });
       }
     }
   }
-  if (v.problems.length > 0) return { problems: v.problems };
-  return { config: { file: ctx.file, ssh, vms, repository, targets }, problems: [] };
+  return problems;
 }
 
 type Mapping = Record<string, unknown>;
@@ -78,6 +85,8 @@ type Mapping = Record<string, unknown>;
 class Validator {
   readonly problems: ConfigProblem[] = [];
   private defaultKeyPath = "";
+  /** `ssh.config_path`, and which of the `ssh` section's connection keys the YAML sets. */
+  private sshConfig?: { path: string; keyPath: boolean; jumpHosts: boolean; knownHostsPath: boolean };
 
   constructor(private readonly ctx: PathContext) {}
 
@@ -168,7 +177,15 @@ class Validator {
     if (!keyPath || !known || timeout === undefined) return undefined;
     this.defaultKeyPath = this.sshFilePath(keyPath, "ssh.key_path");
     const jumpHosts = this.jumpHosts(m.jump_hosts, "ssh.jump_hosts") ?? [];
-    return { keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew, jumpHosts };
+    const configPath = this.str(m, "config_path", "ssh", "");
+    // Given but unusable: its problem is listed, and the VMs are not also told they lack a user.
+    if (given(m.config_path)) {
+      this.sshConfig = { path: configPath ? this.sshFilePath(configPath, "ssh.config_path") : "", keyPath: given(m.key_path), jumpHosts: given(m.jump_hosts), knownHostsPath: given(m.known_hosts_path) };
+    }
+    return {
+      keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew, jumpHosts,
+      ...(this.sshConfig ? { configPath: this.sshConfig.path } : {}),
+    };
   }
 
   /** A list of hops: `[user@]host[:port]` strings or `{ host, port?, user?, key_path? }` mappings. */
@@ -221,8 +238,9 @@ class Validator {
       const host = this.ctx.hostsSupplied && vm.host === undefined ? "" : this.str(vm, "host", prefix);
       const hostWhy = host === undefined || host === "" ? undefined : invalidHostReason(host);
       if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
-      const user = this.str(vm, "ssh_user", prefix);
-      const userWhy = user === undefined ? undefined : invalidUserReason(user);
+      // With ssh.config_path, a user the YAML leaves out comes from that file (filled in by load.ts).
+      const user = this.sshConfig && !given(vm.ssh_user) ? "" : this.str(vm, "ssh_user", prefix);
+      const userWhy = user === undefined || user === "" ? undefined : invalidUserReason(user);
       if (userWhy) this.add(`${prefix}.ssh_user`, `${JSON.stringify(user)} ${userWhy}`);
       const port = this.number(vm, "ssh_port", prefix, "sshPort");
       const enabled = this.bool(vm, "enabled", prefix, true);
@@ -234,7 +252,7 @@ class Validator {
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
       }
-      if (host !== undefined && user && port !== undefined) {
+      if (host !== undefined && user !== undefined && (user !== "" || this.sshConfig) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
           keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
@@ -242,6 +260,7 @@ class Validator {
           bwlimitKbps: bwlimit,
           ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
           ...(sudo !== undefined ? { sudo } : {}),
+          ...(this.sshConfig ? { explicit: { user: user !== "", port: given(vm.ssh_port), keyPath: given(vm.ssh_key_path) || this.sshConfig.keyPath, jumpHosts: given(vm.jump_hosts) || this.sshConfig.jumpHosts, knownHostsPath: this.sshConfig.knownHostsPath } } : {}),
         };
       }
     }
@@ -383,6 +402,11 @@ function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length][b.length];
+}
+
+/** Whether the YAML sets a key (null counts as left out, like everywhere else). */
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null;
 }
 
 /** A VM's hops, completed with its user, port 22 and its key; nothing when it is reached directly. */

@@ -67,7 +67,7 @@ async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, cont
 /** Converges one target; throws RepoSyncError (kind tells why) on failure. */
 export async function convergeTarget(target: Target, source: PreparedSource, opts: ConvergeOptions): Promise<SyncResult> {
   const started = Date.now();
-  const session = await (opts.session ?? TargetSession.connect(target, opts.lockTimeoutS)).start();
+  const session = await (opts.session ?? TargetSession.connect(target, opts.lockTimeoutS)).start({ owner: source.transfer.owner, group: source.transfer.group });
   try {
     const { state, revision } = session.header;
     if (state === "foreign" && !opts.adoptExisting) {

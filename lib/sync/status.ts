@@ -5,6 +5,7 @@
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { DirState, MarkerState } from "../target/script";
+import { describeHops } from "../remote/jumpHosts";
 import { TargetProbe } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
@@ -14,6 +15,8 @@ import { runRsync } from "../transfer/runRsync";
 export interface RepoStatus {
   vm: string;
   host: string;
+  /** The jump hosts on the way, `user@host:port -> ...` (absent: direct). */
+  via?: string;
   path: string;
   /** Commit the target should hold. */
   expected?: string;
@@ -47,7 +50,7 @@ export interface CheckOptions {
 
 /** Probes one target. Never throws for target problems: they land in `error`. */
 export async function checkTarget(target: Target, expected: Expected | undefined, opts: CheckOptions = {}): Promise<RepoStatus> {
-  const base = { vm: target.vm, host: target.host, path: target.path, expected: expected?.commit };
+  const base = { vm: target.vm, host: target.host, ...(target.jumpHosts?.length ? { via: describeHops(target) } : {}), path: target.path, expected: expected?.commit };
   try {
     // One connection: the probe's, which the dry run joins.
     const probe = await TargetProbe.open(target);

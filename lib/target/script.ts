@@ -5,6 +5,7 @@
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
  *    crashed run releases it with its connection), reports the directory state, then obeys one-line
  *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree).
+ *    It starts on `go [OWNER|- GROUP|-]`: the owner and group of what will land, checked first.
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
@@ -91,10 +92,14 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
   return [
     // Nothing happens on the target before `go`: a connection opened early (while the source is still
     // being scanned) ends without a trace when the source is refused.
-    'read -r GO && [ "$GO" = go ] || exit 0',
+    'read -r GO OWN GRP && [ "$GO" = go ] || exit 0',
     "umask 022",
     `P=${shQuote(targetPath)}`,
     NOT_A_LINK,
+    // rsync --chown to a name the VM lacks only warns and leaves files to the receiving user: refused
+    // here, before anything changes. A number is an id as it is; no `getent`: left to rsync's warning.
+    'case "$OWN" in -|"") ;; *[!0-9]*) id -u -- "$OWN" >/dev/null 2>&1 || { echo "ERR nouser"; exit 3; } ;; esac',
+    'case "$GRP" in -|"") ;; *[!0-9]*) ! command -v getent >/dev/null 2>&1 || getent group -- "$GRP" >/dev/null 2>&1 || { echo "ERR nogroup"; exit 3; } ;; esac',
     'if [ -e "$P" ] && [ ! -d "$P" ]; then echo "ERR notdir"; exit 3; fi',
     'mkdir -p -- "$P" 2>/dev/null || { echo "ERR mkdir"; exit 3; }',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
@@ -152,7 +157,9 @@ export function parseTargetHeader(stdout: string): TargetHeader {
 }
 
 /** Human explanations for the scripts' ERR codes. */
-export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" | "unsafe-target" }> = {
+export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" | "unsafe-target" | "config" }> = {
+  nouser: { kind: "config", reason: "repository.owner names a user this VM does not have; nothing was changed", hint: "create the user on the VM (e.g. `useradd --system NAME`) or fix repository.owner" },
+  nogroup: { kind: "config", reason: "repository.group names a group this VM does not have; nothing was changed", hint: "create the group on the VM (e.g. `groupadd --system NAME`) or fix repository.group" },
   symlink: { kind: "unsafe-target", reason: "the target path is a symlink; repo-sync does not write through links", hint: "point repository.vm_repo_paths at the real directory (resolve the link on the VM with `readlink -f`)" },
   notdir: { kind: "target-io", reason: "the target path exists and is not a directory", hint: "fix repository.vm_repo_paths for this VM, or remove the file on the VM" },
   mkdir: { kind: "target-io", reason: "the target directory cannot be created (permission denied or read-only file system)", hint: "create it on the VM and give the ssh_user write access" },

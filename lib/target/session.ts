@@ -62,10 +62,19 @@ export class TargetProbe {
   }
 }
 
+/** Owner and group of what lands (already checked as names by the config). */
+export interface Ownership {
+  owner?: string;
+  group?: string;
+}
+
 /** A connection whose session has not started (see {@link TargetSession.connect}). */
 export interface PendingSession {
-  /** Takes the lock and reads the target's state; a connection failure surfaces here. */
-  start(): Promise<TargetSession>;
+  /**
+   * Takes the lock and reads the target's state; a connection failure surfaces here. `ownership`: the
+   * owner and group what lands will have (rsync --chown), refused first when the VM lacks them.
+   */
+  start(ownership?: Ownership): Promise<TargetSession>;
   /** Ends the connection without touching the target. */
   abandon(): Promise<void>;
 }
@@ -102,8 +111,8 @@ export class TargetSession {
   static connect(target: Target, lockWaitS: number): PendingSession {
     const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS), target.sudo));
     return {
-      async start() {
-        link.send("go");
+      async start(ownership = {}) {
+        link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
         return new TargetSession(link, await readHeader(link, "READY", (lockWaitS + answerBudgetS(target)) * 1000));
       },
       abandon: () => link.close(),

@@ -77,7 +77,8 @@ export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
  */
 function jumpArgs(t: Target, control?: ControlSpec): string[] {
   const hops = t.jumpHosts ?? [];
-  if (hops.length === 0) return [];
+  // Resolved from ssh.config_path: no other client config may add to it (the hops' file already replaces it).
+  if (hops.length === 0) return t.noUserSshConfig ? ["-F", "/dev/null"] : [];
   if (!control) throw new RepoSyncError("config", `${t.vm}: a connection through jump hosts needs its control folder (a bug in repo-sync; please report it)`, { vm: t.vm });
   return ["-F", path.join(path.dirname(control.path), JUMP_CONFIG_NAME), "-o", `ProxyJump=${hopAlias(hops.length - 1)}`];
 }

@@ -7,10 +7,11 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { stringify } from "yaml";
 import type { StatusDoc, SyncDoc } from "../../cli/format";
 import { Bastion, makeNetns } from "../../tools/fleet/bastion";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
-import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { fleetConfig, writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { programProject } from "../../tools/pulumiCli";
 import { json, runCli } from "../support/cli";
@@ -109,6 +110,56 @@ describe("jump hosts: VMs reachable only through a bastion (network namespace, l
       const drift = await project.run(["preview", "--expect-no-changes", "--diff"]);
       assert.notEqual(drift.code, 0);
       assert.match(drift.stdout, /vm01/);
+    } finally {
+      project.dispose();
+    }
+  });
+
+  it("ssh.config_path: VMs named by alias, their host, port, user, key, known_hosts and the bastion (ProxyJump) from an OpenSSH config; CLI and pulumi up", async () => {
+    const user = fleet.vms[0].user;
+    const sshConfig = path.join(fleet.baseDir, "ssh config");
+    fs.writeFileSync(sshConfig, [
+      "Host bastion",
+      `  HostName ${BASTION}`,
+      ...fleet.vms.flatMap((vm) => [`Host app-${vm.id}`, `  HostName ${vm.host}`, `  Port ${vm.port}`]),
+      "Host app-* bastion",
+      `  User ${user}`,
+      `  IdentityFile "${fleet.clientKeyPath}"`,
+      `  UserKnownHostsFile "${fleet.knownHostsPath}"`,
+      "Host app-*",
+      "  ProxyJump bastion",
+      "",
+    ].join("\n"));
+    // Only the aliases in the YAML: no user, port, key, known_hosts or hops.
+    const doc = fleetConfig(fleet, { repoPath: repo.path }) as { ssh: Record<string, unknown>; vms: Record<string, Record<string, unknown>> };
+    doc.ssh = { config_path: sshConfig, connect_timeout_s: 5 };
+    for (const vm of fleet.vms) doc.vms[vm.id] = { host: `app-${vm.id}` };
+    const aliased = path.join(fleet.baseDir, "aliased.yml");
+    fs.writeFileSync(aliased, stringify(doc));
+
+    const next = repo.commit({ "src/app.py": "print('v4')\n" }, "v4");
+    const run = await runCli(["sync", "--config", aliased, "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const vm of fleet.vms) assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${next}\n`, vm.id);
+    const status = await runCli(["status", "--config", aliased, "--json"]);
+    // status names where each VM really is and the hop on the way (resolved from the file).
+    assert.deepEqual(json<StatusDoc>(status).statuses.map((s) => [s.vm, s.state, s.host, s.via]), fleet.vms.map((vm) => [vm.id, "in-sync", vm.host, `${user}@${BASTION}:22`]));
+
+    // Without the ProxyJump line the VMs are unreachable: the file is what routes through the bastion.
+    fs.writeFileSync(sshConfig, fs.readFileSync(sshConfig, "utf8").replace("  ProxyJump bastion", "  ProxyJump none"));
+    const direct = await runCli(["status", "--config", aliased, "--json", "vm01"]);
+    assert.equal(direct.code, 2);
+    assert.equal(json<StatusDoc>(direct).statuses[0].error?.kind, "unreachable");
+    fs.writeFileSync(sshConfig, fs.readFileSync(sshConfig, "utf8").replace("  ProxyJump none", "  ProxyJump bastion"));
+
+    const v5 = repo.commit({ "src/app.py": "print('v5')\n" }, "v5");
+    const project = await programProject(aliased);
+    try {
+      await project.ok(["config", "set", "repo-sync:pull", "false"]);
+      await project.ok(["up", "--yes"]);
+      for (const vm of fleet.vms) assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${v5}\n`, vm.id);
+      const clean = await project.run(["preview", "--expect-no-changes"]);
+      assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
     } finally {
       project.dispose();
     }

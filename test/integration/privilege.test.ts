@@ -97,16 +97,19 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
     }
   });
 
-  it("an owner the VM does not have: a named config error, and the marker does not claim the commit", async () => {
-    const bad = writeFleetConfig(fleet, path.join(fleet.baseDir, "bad-owner.yml"), { repoPath: repo.path, repository: { sudo: true, owner: "rs-nosuch-user" } });
-    const next = repo.commit({ "src/app.py": "print('owner?')\n" }, "owner check");
-    const run = await runCli(["sync", "--config", bad, "--json", "vm01"]);
-    assert.equal(run.code, 1);
-    const [r] = json<SyncDoc>(run).results;
-    assert.equal(r.error?.kind, "config", r.error?.message);
-    assert.match(r.error?.message ?? "", /owner "rs-nosuch-user" does not exist on vm01/);
-    // The marker was taken down for the transfer and not written back: it names no commit at all.
-    assert.equal(fs.existsSync(path.join(fleet.vm("vm01").targetPath, ".sync_rev")), false, `marker left: ${next}`);
+  it("an owner or group the VM does not have: a named config error before anything changes on the VM", async () => {
+    const target = fleet.vm("vm01").targetPath;
+    const before = { rev: fs.readFileSync(path.join(target, ".sync_rev"), "utf8"), app: fs.readFileSync(path.join(target, "src/app.py"), "utf8") };
+    repo.commit({ "src/app.py": "print('owner?')\n" }, "owner check");
+    for (const [key, value, reason] of [["owner", "rs-nosuch-user", "repository.owner names a user this VM does not have"], ["group", "rs-nosuch-group", "repository.group names a group this VM does not have"]]) {
+      const bad = writeFleetConfig(fleet, path.join(fleet.baseDir, `bad-${key}.yml`), { repoPath: repo.path, repository: { sudo: true, [key]: value } });
+      const run = await runCli(["sync", "--config", bad, "--json", "vm01"]);
+      assert.equal(run.code, 1);
+      const [r] = json<SyncDoc>(run).results;
+      assert.equal(r.error?.kind, "config", r.error?.message);
+      assert.match(r.error?.message ?? "", new RegExp(`^vm01: ${reason}; nothing was changed`));
+      assert.deepEqual({ rev: fs.readFileSync(path.join(target, ".sync_rev"), "utf8"), app: fs.readFileSync(path.join(target, "src/app.py"), "utf8") }, before, key);
+    }
   });
 
   it("pulumi up deploys the same way (the provider's session and rsync through sudo, --chown, --chmod)", async () => {
