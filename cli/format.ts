@@ -7,6 +7,7 @@ import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
 import { describeState, RepoStatus, stateOf } from "../lib/sync/status";
+import type { RollbackResult } from "../lib/sync/rollback";
 import type { SyncSummary } from "../lib/sync/syncAll";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
 
@@ -32,7 +33,31 @@ export function formatStatusTable(statuses: RepoStatus[]): string {
     const cell = st.kind === "in-sync" ? "in-sync" : st.kind === "error" ? describeState(st) : `drift: ${describeState(st)}`;
     rows.push([s.vm, s.host, short(s.expected), short(s.actual), cell]);
   }
-  return table(rows);
+  const kept = statuses.filter((s) => s.releases).map((s) => `${s.vm} releases (oldest first): ${describeReleases(s)}`);
+  return table(rows) + kept.map((l) => `${l}\n`).join("");
+}
+
+/** `a1b2c3d4e5f6, 0f9e8d7c6b5a (current), 123456789abc (partial)` (pure). */
+function describeReleases(s: RepoStatus): string {
+  const r = s.releases;
+  if (!r) return "";
+  const current = r.current.kind === "release" ? r.current.commit : undefined;
+  const list = r.kept.map((k) => `${short(k.commit)}${k.commit === current ? " (current)" : ""}${k.complete ? "" : " (partial)"}`);
+  const bad = r.current.kind === "bad" ? [`current ${r.current.why}`] : [];
+  return [...list, ...bad].join(", ") || "none";
+}
+
+/** `repo-sync rollback`: one line per VM. */
+export function formatRollback(results: RollbackResult[]): string {
+  return results.map((r) => (r.error ? `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}` : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${r.from === r.to ? " (already)" : ""}, nothing transferred`)).join("\n") + "\n";
+}
+
+/** The rollback document. */
+export function rollbackJson(results: RollbackResult[]) {
+  return {
+    ok: results.every((r) => !r.error),
+    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, from: r.from ?? null, to: r.to ?? null, error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
+  };
 }
 
 /** The seed-shaped status document. */
@@ -53,6 +78,7 @@ export function statusJson(commit: string, statuses: RepoStatus[]) {
       detail: describeState(stateOf(s)),
       drift: s.drift ?? null,
       error: s.error ? { kind: s.error.kind, message: s.error.message } : null,
+      ...(s.releases ? { current: s.releases.current.kind === "release" ? s.releases.current.commit : null, releases: s.releases.kept } : {}),
     })),
   };
 }
@@ -95,6 +121,7 @@ export function syncJson(s: SyncSummary) {
       changes: r.changes ?? null,
       duration_ms: r.durationMs,
       error: r.error ? { kind: r.error.kind, message: r.error.message, exit_code: r.error.exitCode ?? null } : null,
+      ...(r.release ? { release: r.release } : {}),
     })),
   };
 }

@@ -6,6 +6,7 @@
  *   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
  *   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]   the gate over what sync would push
+ *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back, no transfer
  *
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.
  */
@@ -17,9 +18,10 @@ import { scanBranch, verifySync } from "../lib/api";
 import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
+import { rollbackTargets } from "../lib/sync/rollback";
 import { syncTargets } from "../lib/sync/syncAll";
 import { TerminalProgress } from "./progress";
-import { formatScan, formatStatusTable, formatSyncSummary, scanJson, statusJson, syncJson } from "./format";
+import { formatRollback, formatScan, formatStatusTable, formatSyncSummary, rollbackJson, scanJson, statusJson, syncJson } from "./format";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
@@ -30,6 +32,7 @@ const USAGE = `usage:
   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]
   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]      a folder
   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]  what sync would push
+  repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: previous release
 default config: ${DEFAULT_CONFIG_PATH}`;
 
 /** The CLI's options (one table for every command). */
@@ -43,10 +46,11 @@ const OPTIONS = {
   checksum: { type: "boolean", default: false },
   full: { type: "boolean", default: false },
   "full-scan": { type: "boolean", default: false },
+  to: { type: "string" },
 } as const;
 
 /** The commands `main` runs. */
-export const COMMANDS = ["sync", "status", "verify", "scan"] as const;
+export const COMMANDS = ["sync", "status", "verify", "scan", "rollback"] as const;
 
 /** One of {@link COMMANDS}. */
 export type Command = (typeof COMMANDS)[number];
@@ -115,6 +119,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         if (command === "status") return statuses.some((s) => s.error) ? EXIT.error : EXIT.ok;
         if (statuses.some((s) => s.error)) return EXIT.error;
         return statuses.every((s) => s.inSync) ? EXIT.ok : EXIT.drift;
+      }
+      case "rollback": {
+        const results = await rollbackTargets(loadConfig(o.config as string), { vms: parsed.positionals, to: o.to, logger });
+        out(json ? JSON.stringify(rollbackJson(results), null, 2) + "\n" : formatRollback(results));
+        return results.every((r) => !r.error) ? EXIT.ok : EXIT.failed;
       }
       case "scan": {
         // A folder when one is named; else the gate over what `sync` would push (incremental unless --full).

@@ -7,6 +7,7 @@ import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidH
 import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
+import { KEEP_RELEASES } from "../lib/target/releases";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -109,6 +110,8 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     ...(Array.isArray(raw.jumpHosts) && raw.jumpHosts.length > 0 ? { jumpHosts: raw.jumpHosts.map(jumpHostOf) } : {}),
     ...(raw.sudo === true ? { sudo: true } : {}),
     ...(raw.noUserSshConfig === true ? { noUserSshConfig: true } : {}),
+    // Any other value is kept, for validateInputs to name it (never taken as in place silently).
+    ...(raw.layout !== undefined && raw.layout !== null && raw.layout !== "in_place" ? { layout: String(raw.layout) as "releases", keepReleases: typeof raw.keepReleases === "number" ? raw.keepReleases : KEEP_RELEASES.default } : {}),
     ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod"]),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
@@ -176,6 +179,10 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = jumpHostProblem(h);
     if (why) add(`jumpHosts[${n}]`, `jump host ${n + 1}: ${why}`);
   });
+  if (i.layout !== undefined && known(i.layout) && i.layout !== "releases") add("layout", `${JSON.stringify(i.layout)} is not a layout ("in_place" or "releases")`);
+  if (i.keepReleases !== undefined && (!Number.isInteger(i.keepReleases) || i.keepReleases < KEEP_RELEASES.min || i.keepReleases > KEEP_RELEASES.max)) {
+    add("keepReleases", `${i.keepReleases} is not a whole number from ${KEEP_RELEASES.min} to ${KEEP_RELEASES.max}`);
+  }
   const checks = [["rsyncPath", invalidRsyncPathReason], ["owner", invalidUserReason], ["group", invalidUserReason], ["chmod", invalidChmodReason]] as const;
   for (const [prop, why] of checks) {
     const v = i[prop];
@@ -189,8 +196,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig };
+  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases } = i;
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */
@@ -211,7 +218,7 @@ export const REPLACE_ON = ["host", "port", "path"] as const;
 export const COMPARED_INPUTS = [
   "vm", "host", "port", "user", "keyPath", "knownHostsPath", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
   "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
-  "ioTimeoutS", "removeOnDelete", "owner", "group", "chmod",
+  "ioTimeoutS", "removeOnDelete", "owner", "group", "chmod", "layout", "keepReleases",
 ] as const;
 
 /**

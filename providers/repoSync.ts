@@ -100,6 +100,7 @@ function connection(t: Target) {
     ...(t.sudo ? { sudo: true } : {}),
     ...(t.rsyncPath ? { rsyncPath: t.rsyncPath } : {}),
     ...(t.noUserSshConfig ? { noUserSshConfig: true } : {}),
+    ...(t.layout === "releases" ? { layout: t.layout, keepReleases: t.keepReleases } : {}),
   };
 }
 

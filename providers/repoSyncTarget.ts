@@ -66,6 +66,10 @@ export interface RepoSyncTargetArgs {
   rsyncPath?: pulumi.Input<string>;
   /** OpenSSH reads no client config (`-F /dev/null`): the connection was resolved from `ssh.config_path`. */
   noUserSshConfig?: pulumi.Input<boolean>;
+  /** `releases`: each commit in `<path>/releases/<commit>`, `<path>/current` switched atomically; absent: in place. */
+  layout?: pulumi.Input<"releases">;
+  /** With `layout: releases`: complete releases kept on the VM (default 5; current and previous always). */
+  keepReleases?: pulumi.Input<number>;
   /** Owner, group and modes of what lands (rsync --chown/--chmod; ownership needs root on the VM). */
   owner?: pulumi.Input<string>;
   group?: pulumi.Input<string>;

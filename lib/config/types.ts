@@ -2,6 +2,9 @@
  * The validated shape of `configs/config.yml`: what every other part of repo-sync works from.
  */
 
+/** How a target directory holds its tree: in place, or in releases behind a `current` link (target/releases.ts). */
+export type Layout = "in_place" | "releases";
+
 /** One hop on the way to a VM (OpenSSH's ProxyJump), complete: what the hop's connection uses. */
 export interface JumpHost {
   host: string;
@@ -94,6 +97,10 @@ export interface SecretScanSettings {
 /** The `repository` section. */
 export interface RepositorySettings {
   sourceVm: string;
+  /** `in_place` (default): the target directory is the tree; `releases`: releases/<commit> behind a `current` link. */
+  layout: Layout;
+  /** With `releases`: how many complete releases stay on each VM (the current and previous always do). */
+  keepReleases: number;
   mainRepoPath: string;
   vmRepoPaths: Record<string, string>;
   defaultBranch: string;
@@ -161,6 +168,10 @@ export interface Target {
    * its own (`-F /dev/null`), so ~/.ssh/config cannot add to what repo-sync resolved and pinned.
    */
   noUserSshConfig?: boolean;
+  /** `releases`: the tree lands in `<path>/releases/<commit>` and `<path>/current` is switched; absent: in place. */
+  layout?: "releases";
+  /** With `layout: releases`: complete releases kept (default 5). */
+  keepReleases?: number;
 }
 
 /** The whole validated configuration. */

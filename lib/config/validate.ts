@@ -6,6 +6,7 @@ import { BWLIMIT_KBPS, DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
 import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
+import { KEEP_RELEASES } from "../target/releases";
 import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
 /** Where relative paths and `~` resolve. */
@@ -33,6 +34,7 @@ const REPO_KEYS = [
   "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
   "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "bwlimit_kbps", "adopt_existing",
   "parallelism", "lock_timeout_s", "io_timeout_s", "sudo", "rsync_path", "owner", "group", "chmod",
+  "layout", "keep_releases",
 ];
 const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
 
@@ -60,6 +62,7 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     ...hopsOf(vms[vm], ssh),
     ...((vms[vm].sudo ?? repository.sudo) ? { sudo: true } : {}),
     ...(repository.rsyncPath ? { rsyncPath: repository.rsyncPath } : {}),
+    ...(repository.layout === "releases" ? { layout: "releases" as const, keepReleases: repository.keepReleases } : {}),
   }));
   // A user still to come from ssh.config_path is checked once it is known (config/load.ts).
   v.problems.push(...ownershipProblems(repository, targets.filter((t) => t.user !== "")));
@@ -330,8 +333,12 @@ class Validator {
     const mode = this.str(m, "source_mode", P, "commit");
     if (mode !== undefined && mode !== "commit" && mode !== "worktree") this.add(`${P}.source_mode`, `must be "commit" or "worktree", got ${JSON.stringify(mode)}`);
 
+    const layout = this.str(m, "layout", P, "in_place");
+    if (layout !== undefined && layout !== "in_place" && layout !== "releases") this.add(`${P}.layout`, `must be "in_place" or "releases", got ${JSON.stringify(layout)}`);
     const result: RepositorySettings = {
       sourceVm,
+      layout: layout === "releases" ? "releases" : "in_place",
+      keepReleases: this.int(m, "keep_releases", P, KEEP_RELEASES.default, KEEP_RELEASES.min, KEEP_RELEASES.max) ?? KEEP_RELEASES.default,
       mainRepoPath: mainRepo ? this.localPath(mainRepo) : "",
       vmRepoPaths,
       defaultBranch: branch ?? DEFAULT_BRANCH,

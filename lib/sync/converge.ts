@@ -3,6 +3,7 @@
  *   marker differs (or force)  -> remove .sync_rev, rsync, write .sync_rev
  *   marker matches             -> rsync anyway: a no-op when the tree matches, a repair when it drifted
  * `.sync_rev` is only ever written after rsync succeeded, so it never names a tree that did not arrive.
+ * The releases layout builds a new release instead and switches to it (convergeRelease.ts).
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
@@ -11,6 +12,7 @@ import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync } from "../transfer/runRsync";
 import { changeCount, RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import type { PreparedSource } from "./prepareSource";
+import { convergeRelease, refuseOtherLayout } from "./convergeRelease";
 
 /** What happened on one VM. */
 export type SyncAction = "synced" | "repaired" | "unchanged" | "failed";
@@ -33,6 +35,8 @@ export interface SyncResult {
   changes?: TreeChanges;
   durationMs: number;
   error?: RepoSyncError;
+  /** Releases layout: the folder `current` points at, and the releases removed by pruning. */
+  release?: { path: string; pruned: string[] };
 }
 
 /** Options for {@link convergeTarget}. */
@@ -53,7 +57,7 @@ export interface ConvergeOptions {
  * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
  * run as the backstop for a tree that changes in between.
  */
-async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, controlPath: string): Promise<void> {
+export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, controlPath: string): Promise<void> {
   const max = transfer.maxDelete ?? Infinity;
   // Without the limit: a dry run that stops at it would not tell how many deletions there are.
   const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath })).changes;
@@ -76,6 +80,8 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
         hint: "point repository.vm_repo_paths at a dedicated (new or empty) directory, or set repository.adopt_existing: true to let repo-sync take this one over",
       });
     }
+    refuseOtherLayout(target, session.header.otherLayout);
+    if (target.layout === "releases") return await convergeRelease(target, source, opts, session, started);
     const matches = revision === source.commit && !opts.force;
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
     // Nothing there to keep whole (missing or empty folder): files go straight to their names.

@@ -6,7 +6,9 @@ import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { DirState, MarkerState } from "../target/script";
 import { describeHops } from "../remote/jumpHosts";
+import { currentCommit, type CurrentState, type Release } from "../target/releases";
 import { TargetProbe } from "../target/session";
+import { refuseOtherLayout, releaseFolder } from "./convergeRelease";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
 import { runRsync } from "../transfer/runRsync";
@@ -32,6 +34,8 @@ export interface RepoStatus {
    */
   drift?: TreeChanges;
   error?: RepoSyncError;
+  /** Releases layout: what `current` is and the releases kept on the VM, oldest first. */
+  releases?: { current: CurrentState; kept: Release[] };
 }
 
 /** What the expected state is: a commit and how its tree would be pushed. */
@@ -55,11 +59,16 @@ export async function checkTarget(target: Target, expected: Expected | undefined
     // One connection: the probe's, which the dry run joins.
     const probe = await TargetProbe.open(target);
     const header = probe.header;
-    const actual = header.revision;
+    // Releases: what `current` serves, when that release's marker names it (a link to a missing, partial
+    // or foreign release serves no commit: drift for the preview).
+    const served = header.releases ? currentCommit(header.releases) : undefined;
+    const actual = header.releases ? (served !== undefined && header.revision === served ? served : undefined) : header.revision;
     let drift: TreeChanges | undefined;
     try {
+      refuseOtherLayout(target, header.otherLayout);
       if (expected && actual === expected.commit && opts.checkTree !== false) {
-        const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true }, true, { controlPath: probe.controlPath })).changes;
+        const destination = header.releases ? { destination: releaseFolder(actual) } : {};
+        const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true, ...destination }, true, { controlPath: probe.controlPath })).changes;
         // rsync plans from the source's side: what it would add is what the target lost, and so on.
         drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
       }
@@ -67,7 +76,8 @@ export async function checkTarget(target: Target, expected: Expected | undefined
       await probe.close();
     }
     const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
-    return { ...base, actual, inSync, state: header.state, marker: header.marker, drift };
+    const releases = header.releases ? { releases: { current: header.releases.current, kept: header.releases.releases } } : {};
+    return { ...base, actual, inSync, state: header.state, marker: header.marker, drift, ...releases };
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;
     return { ...base, inSync: false, error: err };

@@ -10,6 +10,10 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
+import type { Layout } from "../config/types";
+
+export type { Layout } from "../config/types";
 
 /** Quotes a value for a POSIX shell (single quotes; embedded quotes closed and escaped). */
 export function shQuote(s: string): string {
@@ -36,6 +40,10 @@ export interface TargetHeader {
   marker: MarkerState;
   /** Set when the script reported an error (ERR ...). */
   error?: string;
+  /** A layout other than the one asked for was found (`LAYOUT` line): the run must not go on as if not. */
+  otherLayout?: Layout;
+  /** In the releases layout: `current` and the releases kept. */
+  releases?: ReleasesView;
 }
 
 /** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
@@ -44,30 +52,42 @@ const MARKER_READ_BYTES = 64;
 // Classifies the current directory. Tests use -L beside -e so that a dangling symlink under one of our
 // names still counts (and is never followed). The marker travels as hex (od), so no byte of it is
 // interpreted by the shell or can forge a protocol line.
-const CLASSIFY = [
+const CLASSIFY_STATE = [
   `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
   `elif [ -z "$(ls -A | grep -v -x -e ${LEGACY_LOCK_FILE})" ]; then S=empty`,
   "else S=foreign; fi",
   'echo "STATE $S"',
-  `if [ -L ${MARKER_FILE} ]; then echo "REV symlink"`,
-  `elif [ ! -e ${MARKER_FILE} ]; then echo "REV absent"`,
-  `elif [ ! -f ${MARKER_FILE} ]; then echo "REV notfile"`,
-  `else printf 'REV hex:'; od -An -v -tx1 -N ${MARKER_READ_BYTES} ${MARKER_FILE} | tr -d ' \\n'; echo; fi`,
 ].join("\n");
+
+// The marker named by $M (empty: none).
+const REPORT_MARKER = [
+  `if [ -z "$M" ]; then echo "REV absent"`,
+  `elif [ -L "$M" ]; then echo "REV symlink"`,
+  `elif [ ! -e "$M" ]; then echo "REV absent"`,
+  `elif [ ! -f "$M" ]; then echo "REV notfile"`,
+  `else printf 'REV hex:'; od -An -v -tx1 -N ${MARKER_READ_BYTES} -- "$M" | tr -d ' \\n'; echo; fi`,
+].join("\n");
+
+/** The directory state and the served marker: the top-level one in place, the current release's otherwise. */
+function classify(layout: Layout): string {
+  if (layout === "releases") return [CLASSIFY_STATE, RELEASES_CLASSIFY, REPORT_MARKER].join("\n");
+  // A folder laid out in releases must not take an in-place --delete: flagged for the caller to refuse.
+  return [CLASSIFY_STATE, `if [ -e ${LAYOUT_FILE} ] || [ -L ${LAYOUT_FILE} ]; then echo "LAYOUT releases"; fi`, `M=${MARKER_FILE}`, REPORT_MARKER].join("\n");
+}
 
 // Refuses a target whose last component is a symlink: rsync, the lock and the markers would all act on
 // wherever it points.
 const NOT_A_LINK = 'if [ -L "$P" ]; then echo "ERR symlink"; exit 3; fi';
 
-/** Read-only probe: prints `STATE ...` and `REV ...`. */
-export function probeScript(targetPath: string): string {
+/** Read-only probe: prints `STATE ...` and `REV ...` (and, in releases, `CURRENT`/`RELEASE` lines). */
+export function probeScript(targetPath: string, layout: Layout = "in_place"): string {
   return [
     `P=${shQuote(targetPath)}`,
     NOT_A_LINK,
     'if [ ! -e "$P" ]; then echo "STATE missing"; echo "REV absent"; exit 0; fi',
     'if [ ! -d "$P" ]; then echo "STATE notdir"; echo "REV absent"; exit 0; fi',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
-    CLASSIFY,
+    classify(layout),
   ].join("\n");
 }
 
@@ -78,8 +98,8 @@ export const PROBE_DONE = "DONE";
  * The probe, then a wait for stdin to close: the connection stays up for an rsync dry run over it
  * (see sshLink.ts), and ends when the caller is done. Read-only like the probe.
  */
-export function holdingProbeScript(targetPath: string): string {
-  return ["(", probeScript(targetPath), ")", `echo ${PROBE_DONE}`, "read -r _ || true"].join("\n");
+export function holdingProbeScript(targetPath: string, layout: Layout = "in_place"): string {
+  return ["(", probeScript(targetPath, layout), ")", `echo ${PROBE_DONE}`, "read -r _ || true"].join("\n");
 }
 
 /**
@@ -88,7 +108,7 @@ export function holdingProbeScript(targetPath: string): string {
  * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
  * a planted symlink instead of writing through it, and refuses a planted directory.
  */
-export function sessionScript(targetPath: string, lockWaitS: number): string {
+export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place"): string {
   return [
     // Nothing happens on the target before `go`: a connection opened early (while the source is still
     // being scanned) ends without a trace when the source is refused.
@@ -110,7 +130,7 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
     `flock -w ${Math.max(0, Math.floor(lockWaitS))} 9 || { echo "ERR locked"; exit 4; }`,
     // A directory we cannot write to fails here, before anything is transferred.
     `T=$(mktemp ${TEMP_PREFIX}XXXXXX 2>/dev/null) && rm -f -- "$T" || { echo "ERR notwritable"; exit 3; }`,
-    CLASSIFY,
+    classify(layout),
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
     `  T=$(mktemp ${TEMP_PREFIX}XXXXXX) || return 1`,
@@ -118,15 +138,14 @@ export function sessionScript(targetPath: string, lockWaitS: number): string {
     '  rm -f -- "$T"; return 1',
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
+    ...(layout === "releases" ? [LAYOUT_HELPER] : []),
     'echo "READY"',
     'while read -r cmd arg; do',
+    `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
     '  case "$cmd" in',
     `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
-    "    commit)",
-    '      case "$arg" in',
-    '        *[!0-9a-f]*|"") echo "ERR badrev" ;;',
-    `        *) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
-    "      esac ;;",
+    `    commit) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
+    ...(layout === "releases" ? [RELEASE_COMMANDS] : []),
     // The managed flag stays: it lets a later run take back the tree repo-sync left (see README).
     `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null && echo OK || echo "ERR unmanage" ;;`,
     '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
@@ -152,7 +171,9 @@ export function parseTargetHeader(stdout: string): TargetHeader {
     if (line.startsWith("STATE ")) out.state = line.slice(6).trim() as DirState;
     else if (line.startsWith("REV ")) Object.assign(out, parseMarker(line.slice(4).trim()));
     else if (line.startsWith("ERR ")) out.error = line.slice(4).trim();
+    else if (line === "LAYOUT releases" || line === "LAYOUT in_place") out.otherLayout = line.slice(7) as Layout;
   }
+  if (/^CURRENT /m.test(stdout)) out.releases = parseReleases(stdout);
   return out;
 }
 
@@ -173,5 +194,12 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   badrev: { kind: "transfer", reason: "refused to write a malformed revision", hint: "this is a bug in repo-sync; please report it" },
   unmanage: { kind: "target-io", reason: "cannot remove repo-sync's marker files", hint: "check permissions in the target directory" },
   purge: { kind: "target-io", reason: "cannot remove the synced tree", hint: "check permissions on the target directory and its parent" },
+  prepare: { kind: "target-io", reason: "cannot create the release folder (releases/<commit>)", hint: "give the ssh_user write access to the target directory; remove a symlink planted as releases or releases/<commit>" },
+  release: { kind: "target-io", reason: "cannot write the release's .sync_rev after the transfer", hint: "check free space and permissions in the release folder" },
+  incomplete: { kind: "target-io", reason: "the release to switch to is not complete on the VM (its .sync_rev does not name it)", hint: "deploy that commit again (the release is rebuilt) or pick another one" },
+  currentnotlink: { kind: "unsafe-target", reason: "`current` in the target directory is not a symlink; repo-sync does not replace a real file or folder there", hint: "move it away on the VM (it may be an in-place tree: see README, Migration)" },
+  switch: { kind: "target-io", reason: "cannot switch `current` to the release", hint: "check permissions in the target directory" },
+  dropcurrent: { kind: "target-io", reason: "refused to remove the release `current` points at", hint: "this is a bug in repo-sync; please report it" },
+  drop: { kind: "target-io", reason: "cannot remove an old release", hint: "check permissions in releases/ on the VM" },
   unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
 };

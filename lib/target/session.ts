@@ -48,7 +48,7 @@ export class TargetProbe {
 
   /** Connects and reads the target's directory state and `.sync_rev` without changing anything. */
   static async open(target: Target): Promise<TargetProbe> {
-    const link = SshLink.open(target, asShCommand(holdingProbeScript(target.path), target.sudo));
+    const link = SshLink.open(target, asShCommand(holdingProbeScript(target.path, target.layout), target.sudo));
     return new TargetProbe(link, await readHeader(link, PROBE_DONE, answerBudgetS(target) * 1000));
   }
 
@@ -60,6 +60,12 @@ export class TargetProbe {
   close(): Promise<void> {
     return this.link.close();
   }
+}
+
+/** A full commit hash, or a refusal before anything is sent (it becomes part of a path on the VM). */
+function checkedHash(commit: string): string {
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new RepoSyncError("transfer", `refusing a malformed revision ${JSON.stringify(commit)}`);
+  return commit;
 }
 
 /** Owner and group of what lands (already checked as names by the config). */
@@ -109,7 +115,7 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS), target.sudo));
+    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout), target.sudo));
     return {
       async start(ownership = {}) {
         link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
@@ -140,8 +146,27 @@ export class TargetSession {
 
   /** Writes `.sync_rev` atomically; call only after the tree fully arrived. */
   commit(revision: string): Promise<void> {
-    if (!/^[0-9a-f]{40}$/.test(revision)) throw new RepoSyncError("transfer", `refusing to write a malformed revision ${JSON.stringify(revision)}`);
-    return this.command(`commit ${revision}`);
+    return this.command(`commit ${checkedHash(revision)}`);
+  }
+
+  /** Releases layout: makes `releases/<commit>` ready to receive the tree (its marker removed until it is whole). */
+  prepareRelease(commit: string): Promise<void> {
+    return this.command(`prepare ${checkedHash(commit)}`);
+  }
+
+  /** Releases layout: the release's `.sync_rev` (and its first-completion stamp); after the transfer only. */
+  completeRelease(commit: string): Promise<void> {
+    return this.command(`release ${checkedHash(commit)}`);
+  }
+
+  /** Releases layout: points `current` at a complete release with one rename (readers see one or the other). */
+  switchTo(commit: string): Promise<void> {
+    return this.command(`switch ${checkedHash(commit)}`);
+  }
+
+  /** Releases layout: removes a release that `current` does not point at. */
+  dropRelease(commit: string): Promise<void> {
+    return this.command(`drop ${checkedHash(commit)}`);
   }
 
   /** Removes what marks the folder as managed (`.sync_rev`, `.repo-sync.managed`). */

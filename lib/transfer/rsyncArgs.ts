@@ -38,6 +38,10 @@ export interface TransferSpec {
   group?: string;
   /** Modes of what lands (rsync --chmod). */
   chmod?: string;
+  /** A folder under the target path that receives the tree (releases layout: `releases/<commit>`). */
+  destination?: string;
+  /** Unchanged files are hard-linked from this folder instead of sent (rsync --link-dest; relative to the destination). */
+  linkDest?: string;
   /** Report the whole transfer's progress on stdout (`--info=progress2`); pushes only. */
   progress?: boolean;
 }
@@ -112,11 +116,13 @@ export function remoteRsync(t: Target): string {
  * `host:path/` with IPv6 literals bracketed. The path is checked again here, at the last step before
  * it reaches rsync (which expands wildcards in it on the VM), whoever built the Target.
  */
-export function remoteSpec(t: Target): string {
+export function remoteSpec(t: Target, destination?: string): string {
   const why = unsafeTargetPathReason(t.path);
   if (why) throw new RepoSyncError("unsafe-target", `target path ${JSON.stringify(t.path)} ${why}`, { vm: t.vm, hint: "fix repository.vm_repo_paths for this VM" });
+  // Only repo-sync's own release folders: never a path from a VM or a config value.
+  if (destination !== undefined && !/^releases\/[0-9a-f]{40}$/.test(destination)) throw new RepoSyncError("unsafe-target", `refusing the destination ${JSON.stringify(destination)} under ${t.path}`, { vm: t.vm });
   const host = t.host.includes(":") ? `[${t.host}]` : t.host;
-  return `${host}:${t.path}/`;
+  return `${host}:${t.path}/${destination ? `${destination}/` : ""}`;
 }
 
 /**
@@ -150,9 +156,13 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
   }
   if (spec.checksum) args.push("--checksum");
   if (spec.maxDelete !== undefined) args.push(`--max-delete=${spec.maxDelete}`);
+  if (spec.linkDest !== undefined) {
+    if (!/^\.\.\/[0-9a-f]{40}$/.test(spec.linkDest)) throw new RepoSyncError("unsafe-target", `refusing the link folder ${JSON.stringify(spec.linkDest)}`, { vm: t.vm });
+    args.push(`--link-dest=${spec.linkDest}`);
+  }
   for (const f of OWN_EXCLUDES) args.push(`--exclude=${f}`);
   if (spec.excludeDotGit) args.push("--exclude=.git");
   for (const e of spec.excludes) args.push(`--exclude=${e}`);
-  args.push(`${spec.sourceDir.replace(/\/+$/, "")}/`, ...(spec.extraSources ?? []), remoteSpec(t));
+  args.push(`${spec.sourceDir.replace(/\/+$/, "")}/`, ...(spec.extraSources ?? []), remoteSpec(t, spec.destination));
   return args;
 }

@@ -43,7 +43,7 @@ function repoSettings(repoPath: string, over: Partial<RepositorySettings> = {}):
   return {
     sourceVm: "vm04", mainRepoPath: repoPath, vmRepoPaths: {}, defaultBranch: "main", excludeDotGit: true, rsyncExcludes: [], pushTargets: [],
     sourceMode: "commit", allowDirty: false, secretScanning: { enabled: true, tool: "gitleaks", blockOnSecrets: true, ignoreInlineAllow: false },
-    adoptExisting: false, parallelism: 1, lockTimeoutS: 10, ioTimeoutS: 30, sudo: false, ...over,
+    adoptExisting: false, parallelism: 1, lockTimeoutS: 10, ioTimeoutS: 30, sudo: false, layout: "in_place", keepReleases: 5, ...over,
   };
 }
 

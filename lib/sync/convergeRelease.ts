@@ -1,0 +1,86 @@
+/**
+ * One target in the releases layout (target/releases.ts), under the target's lock:
+ *   current serves the commit (and no force) -> rsync into that release: a no-op, or a repair of drift
+ *   otherwise -> rsync into releases/<commit> (unchanged files hard-linked from the current release, so a
+ *                one-line commit sends about one line; a release still kept sends nothing), its marker,
+ *                then `current` renamed over in one step, then the oldest releases pruned.
+ * A transfer cut anywhere before the switch leaves `current` and what it serves untouched.
+ */
+import type { Layout, Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import { currentCommit, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
+import type { TargetSession } from "../target/session";
+import { runRsync } from "../transfer/runRsync";
+import { changeCount } from "../transfer/rsyncOutput";
+import { refuseTooManyDeletes, type ConvergeOptions, type SyncResult } from "./converge";
+import type { PreparedSource } from "./prepareSource";
+
+/** The folder of a release, relative to the target path. */
+export function releaseFolder(commit: string): string {
+  return `${RELEASES_DIR}/${commit}`;
+}
+
+/**
+ * A target laid out the other way is never converted silently: an in-place `--delete` would remove
+ * every release, and a release built beside an in-place tree would leave the service reading the old one.
+ */
+export function refuseOtherLayout(target: Target, found: Layout | undefined): void {
+  if (found === undefined) return;
+  const wanted: Layout = target.layout ?? "in_place";
+  if (found === wanted) return;
+  const reason = found === "releases"
+    ? `the target directory ${target.path} is laid out in releases (current -> releases/<commit>); an in-place sync would --delete them`
+    : `the target directory ${target.path} holds an in-place tree (.sync_rev at its top); releases are not built beside it without a migration`;
+  throw new RepoSyncError("unsafe-target", reason, {
+    vm: target.vm,
+    hint: `set repository.layout: ${found} again, or convert this VM explicitly: \`repo-sync migrate --to ${wanted} ${target.vm}\` (see README, Migration)`,
+  });
+}
+
+/** Converges one target in the releases layout (see the file comment). */
+export async function convergeRelease(target: Target, source: PreparedSource, opts: ConvergeOptions, session: TargetSession, started: number): Promise<SyncResult> {
+  const view: ReleasesView = session.header.releases ?? { current: { kind: "none" }, releases: [] };
+  const current = currentCommit(view);
+  // What current serves counts only when its release's marker names it (header.revision is that marker).
+  const serving = current !== undefined && session.header.revision === current ? current : undefined;
+  const matches = serving === source.commit && !opts.force;
+  const destination = releaseFolder(source.commit);
+  const live = serving === source.commit;
+  const transfer = {
+    ...source.transfer,
+    ...(opts.force ? { checksum: true } : {}),
+    destination,
+    // The served release changes file by file only in a repair; a new one is not read by anyone yet.
+    delayUpdates: live,
+    ...(!live && current !== undefined ? { linkDest: `../${current}` } : {}),
+  };
+  // max_delete guards against deleting what is served: counted against the current release.
+  if (transfer.maxDelete !== undefined && current !== undefined) {
+    await refuseTooManyDeletes(target, { ...transfer, destination: releaseFolder(current), linkDest: undefined }, session.controlPath);
+  }
+  if (!matches) await session.prepareRelease(source.commit);
+  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
+  let pruned: string[] = [];
+  if (!matches) {
+    await session.completeRelease(source.commit);
+    if (current !== source.commit) await session.switchTo(source.commit);
+    const after: ReleasesView = { current: { kind: "release", commit: source.commit }, releases: [...view.releases.filter((r) => r.commit !== source.commit), { commit: source.commit, stamp: Number.MAX_SAFE_INTEGER, complete: true }] };
+    pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? 5);
+    for (const old of pruned) await session.dropRelease(old);
+  }
+  const n = changeCount(out.changes);
+  return {
+    vm: target.vm,
+    host: target.host,
+    path: target.path,
+    action: matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
+    revision: source.commit,
+    previousRevision: serving,
+    filesTransferred: out.stats.filesTransferred,
+    bytesTransferred: out.stats.bytesSent,
+    literalBytes: out.stats.literalData,
+    changes: out.changes,
+    durationMs: Date.now() - started,
+    release: { path: `${target.path}/${destination}`, pruned },
+  };
+}
