@@ -7,6 +7,7 @@ import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
 import { describeState, RepoStatus, stateOf } from "../lib/sync/status";
+import type { MigrateResult } from "../lib/sync/migrate";
 import type { RollbackResult } from "../lib/sync/rollback";
 import type { SyncSummary } from "../lib/sync/syncAll";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
@@ -50,6 +51,24 @@ function describeReleases(s: RepoStatus): string {
 /** `repo-sync rollback`: one line per VM. */
 export function formatRollback(results: RollbackResult[]): string {
   return results.map((r) => (r.error ? `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}` : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${r.from === r.to ? " (already)" : ""}, nothing transferred`)).join("\n") + "\n";
+}
+
+/** `repo-sync migrate`: one line per VM. */
+export function formatMigrate(results: MigrateResult[]): string {
+  const line = (r: MigrateResult) => {
+    if (r.error) return `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}`;
+    if (r.action === "already") return `${r.vm}  already in that layout (or no tree yet): nothing moved`;
+    return `${r.vm}  migrated at ${short(r.revision)}${r.keptReleases ? `; every release kept in ${r.path}/${r.keptReleases} (remove it when you no longer need it)` : ""}`;
+  };
+  return results.map(line).join("\n") + "\n";
+}
+
+/** The migrate document. */
+export function migrateJson(results: MigrateResult[]) {
+  return {
+    ok: results.every((r) => !r.error),
+    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, action: r.action ?? "failed", revision: r.revision ?? null, kept_releases: r.keptReleases ?? null, error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
+  };
 }
 
 /** The rollback document. */

@@ -7,6 +7,7 @@
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
  *   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]   the gate over what sync would push
  *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back, no transfer
+ *   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]  convert a VM's layout (moves, deletes nothing)
  *
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.
  */
@@ -18,10 +19,11 @@ import { scanBranch, verifySync } from "../lib/api";
 import { quietLogger, stderrLogger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { scanRepository } from "../lib/scan/scanRepository";
+import { migrateTargets } from "../lib/sync/migrate";
 import { rollbackTargets } from "../lib/sync/rollback";
 import { syncTargets } from "../lib/sync/syncAll";
 import { TerminalProgress } from "./progress";
-import { formatRollback, formatScan, formatStatusTable, formatSyncSummary, rollbackJson, scanJson, statusJson, syncJson } from "./format";
+import { formatMigrate, formatRollback, formatScan, formatStatusTable, formatSyncSummary, migrateJson, rollbackJson, scanJson, statusJson, syncJson } from "./format";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
@@ -33,6 +35,7 @@ const USAGE = `usage:
   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]      a folder
   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]  what sync would push
   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: previous release
+  repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]
 default config: ${DEFAULT_CONFIG_PATH}`;
 
 /** The CLI's options (one table for every command). */
@@ -50,7 +53,7 @@ const OPTIONS = {
 } as const;
 
 /** The commands `main` runs. */
-export const COMMANDS = ["sync", "status", "verify", "scan", "rollback"] as const;
+export const COMMANDS = ["sync", "status", "verify", "scan", "rollback", "migrate"] as const;
 
 /** One of {@link COMMANDS}. */
 export type Command = (typeof COMMANDS)[number];
@@ -123,6 +126,15 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case "rollback": {
         const results = await rollbackTargets(loadConfig(o.config as string), { vms: parsed.positionals, to: o.to, logger });
         out(json ? JSON.stringify(rollbackJson(results), null, 2) + "\n" : formatRollback(results));
+        return results.every((r) => !r.error) ? EXIT.ok : EXIT.failed;
+      }
+      case "migrate": {
+        if (o.to !== "releases" && o.to !== "in_place") {
+          process.stderr.write(`repo-sync: migrate needs --to releases or --to in_place\n${USAGE}\n`);
+          return EXIT.usage;
+        }
+        const results = await migrateTargets(loadConfig(o.config as string), { to: o.to, vms: parsed.positionals, logger });
+        out(json ? JSON.stringify(migrateJson(results), null, 2) + "\n" : formatMigrate(results));
         return results.every((r) => !r.error) ? EXIT.ok : EXIT.failed;
       }
       case "scan": {

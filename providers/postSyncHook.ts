@@ -6,7 +6,8 @@
  *   so a no-change `up` does not run it, and neither does a drift repair (the tree is put back to the
  *   revision the hook already ran for; the service saw that tree before).
  * - Where: in the target directory, with `REPO_SYNC_REVISION` set from its `.sync_rev`, through the
- *   login shell of the ssh user.
+ *   login shell of the ssh user; in the releases layout, after the switch, in the release's folder
+ *   (`REPO_SYNC_RELEASE`).
  * - Trust: the same key as the sync and the host key pinned in the same known_hosts file (read after
  *   the sync, so a key the sync pinned on first use is the one enforced); a host with no pinned key is
  *   an error, never an unverified connection.
@@ -20,6 +21,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { findHostKeys, parseKnownHosts } from "../lib/config/knownHosts";
 import type { Target } from "../lib/config/types";
+import { RELEASES_DIR } from "../lib/target/releases";
 import { shQuote } from "../lib/target/script";
 
 /** The known_hosts line's key (`ssh-ed25519 AAAA...`) that OpenSSH would accept for host:port. */
@@ -28,9 +30,16 @@ export function pinnedHostKey(knownHostsText: string, host: string, port: number
   return entry ? `${entry.keyType} ${entry.key}` : undefined;
 }
 
-/** The remote command: the user's hook in the target directory, told which revision it runs for (pure). */
-export function hookScript(targetPath: string, hook: string): string {
-  return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && export REPO_SYNC_REVISION && ${hook}`;
+/**
+ * The remote command: the user's hook in the target directory, told which revision it runs for (pure).
+ * In the releases layout it runs after the switch, in the new release's folder, with its path in
+ * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
+ */
+export function hookScript(targetPath: string, hook: string, release?: string): string {
+  if (release === undefined) return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && export REPO_SYNC_REVISION && ${hook}`;
+  if (!/^[0-9a-f]{40}$/.test(release)) throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
+  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
 }
 
 /** What a hook needs of its target: how to reach it and when it was last synced. */
@@ -65,7 +74,7 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
         perDialTimeout: t.connectTimeoutS,
         dialErrorLimit: 3,
       },
-      create: hookScript(t.path, h.hook),
+      create: t.layout === "releases" ? h.revision.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
       triggers: [h.revision],
     },
     opts,

@@ -129,7 +129,7 @@ export function releasesToPrune(v: ReleasesView, now: string, previous: string |
 }
 
 /** The session commands whose argument must be a full commit hash (checked before the command runs). */
-export const HASH_COMMANDS = ["commit", "prepare", "release", "switch", "drop"];
+export const HASH_COMMANDS = ["commit", "prepare", "release", "switch", "drop", "adopt", "flatten"];
 
 /**
  * The session commands of the releases layout, as `case` arms of the session script's loop. Every
@@ -154,3 +154,27 @@ export const RELEASE_COMMANDS = [
 
 /** The helper the release commands use to mark the folder as laid out in releases. */
 export const LAYOUT_HELPER = `layout() { [ -f ${LAYOUT_FILE} ] && [ ! -L ${LAYOUT_FILE} ] || place ${LAYOUT_FILE} releases; }`;
+
+/** Prefix of the folder that keeps the releases when a target goes back in place (an own name: never synced over). */
+export const KEPT_RELEASES_PREFIX = ".repo-sync.releases.";
+
+// Top-level entries that are not repo-sync's own names (`find` prints them as ./NAME: never an option).
+const OTHERS = `find . -mindepth 1 -maxdepth 1 ! -name '.repo-sync.*' ! -name ${MARKER_FILE} ! -name '${MARKER_FILE}.*'`;
+
+/**
+ * The migration commands (`repo-sync migrate`), as session `case` arms; nothing is deleted by either.
+ *  - adopt H: an in-place tree whose top-level marker names H becomes releases/H (renamed within the
+ *    file system, not copied), and `current` points at it.
+ *  - flatten H: the release `current` points at (H) becomes the tree in place again; every release,
+ *    that one's empty folder included, is kept under `.repo-sync.releases.<time>`.
+ */
+export const MIGRATE_COMMANDS = [
+  "    adopt)",
+  `      if [ -L ${MARKER_FILE} ] || ! read -r X < ${MARKER_FILE} 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR adoptmarker"`,
+  `      elif [ -e ${RELEASES_DIR} ] || [ -L ${RELEASES_DIR} ] || [ -e ${CURRENT_LINK} ] || [ -L ${CURRENT_LINK} ]; then echo "ERR adoptnames"`,
+  `      else { mkdir -p "${RELEASES_DIR}/$arg" && ${OTHERS} ! -name ${RELEASES_DIR} -exec mv -t "${RELEASES_DIR}/$arg" -- {} + && mv -fT -- ${MARKER_FILE} "${RELEASES_DIR}/$arg/${MARKER_FILE}" && place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg" && flag && layout && T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && mv -fT -- "$T" ${CURRENT_LINK}; } 2>/dev/null && echo OK || echo "ERR adopt"; fi ;;`,
+  "    flatten)",
+  `      if [ -L ${RELEASES_DIR} ] || [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" != "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR flattenmarker"`,
+  `      elif [ -n "$(${OTHERS} ! -name ${RELEASES_DIR} ! -name ${CURRENT_LINK} -print)" ]; then echo "ERR flattennames"`,
+  `      else K="${KEPT_RELEASES_PREFIX}$(date +%Y%m%dT%H%M%S)"; { mv -T -- ${RELEASES_DIR} "$K" && rm -f -- ${CURRENT_LINK} && find "$K/$arg" -mindepth 1 -maxdepth 1 ! -name ${RELEASE_STAMP} -exec mv -t . -- {} + && rm -f -- ${LAYOUT_FILE}; } 2>/dev/null && echo "KEPT $K" && echo OK || echo "ERR flatten"; fi ;;`,
+].join("\n");

@@ -10,7 +10,7 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
-import { HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
+import { HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
 export type { Layout } from "../config/types";
@@ -108,7 +108,7 @@ export function holdingProbeScript(targetPath: string, layout: Layout = "in_plac
  * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
  * a planted symlink instead of writing through it, and refuses a planted directory.
  */
-export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place"): string {
+export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place", migrate = false): string {
   return [
     // Nothing happens on the target before `go`: a connection opened early (while the source is still
     // being scanned) ends without a trace when the source is refused.
@@ -138,7 +138,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '  rm -f -- "$T"; return 1',
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
-    ...(layout === "releases" ? [LAYOUT_HELPER] : []),
+    ...(layout === "releases" || migrate ? [LAYOUT_HELPER] : []),
     'echo "READY"',
     'while read -r cmd arg; do',
     `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
@@ -146,6 +146,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
     `    commit) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
     ...(layout === "releases" ? [RELEASE_COMMANDS] : []),
+    ...(migrate ? [MIGRATE_COMMANDS] : []),
     // The managed flag stays: it lets a later run take back the tree repo-sync left (see README).
     `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null && echo OK || echo "ERR unmanage" ;;`,
     '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
@@ -201,5 +202,11 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   switch: { kind: "target-io", reason: "cannot switch `current` to the release", hint: "check permissions in the target directory" },
   dropcurrent: { kind: "target-io", reason: "refused to remove the release `current` points at", hint: "this is a bug in repo-sync; please report it" },
   drop: { kind: "target-io", reason: "cannot remove an old release", hint: "check permissions in releases/ on the VM" },
+  adoptmarker: { kind: "target-io", reason: "the in-place tree's .sync_rev does not name the commit it was read as", hint: "run `repo-sync sync` in place first, then migrate" },
+  adoptnames: { kind: "unsafe-target", reason: "the in-place tree has its own `releases` or `current` entry; it cannot be moved into a release without a clash", hint: "rename that entry in the repository (or on the VM), sync, then migrate" },
+  adopt: { kind: "target-io", reason: "cannot move the in-place tree into its release folder", hint: "check permissions in the target directory; what was moved is under releases/<commit>" },
+  flattenmarker: { kind: "target-io", reason: "`current` does not point at a complete release", hint: "deploy a commit in the releases layout first (or roll back to a complete release), then migrate" },
+  flattennames: { kind: "unsafe-target", reason: "the target directory holds entries other than releases and current; moving a release up could clash with them", hint: "move those entries away on the VM, then migrate" },
+  flatten: { kind: "target-io", reason: "cannot move the current release back in place", hint: "check permissions in the target directory; the releases are under .repo-sync.releases.<time>" },
   unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
 };

@@ -106,16 +106,16 @@ export class TargetSession {
   private constructor(private readonly link: SshLink, readonly header: TargetHeader) {}
 
   /** Connects and takes the target's lock, waiting up to `lockWaitS` for another run's. */
-  static open(target: Target, lockWaitS: number): Promise<TargetSession> {
-    return TargetSession.connect(target, lockWaitS).start();
+  static open(target: Target, lockWaitS: number, migrate = false): Promise<TargetSession> {
+    return TargetSession.connect(target, lockWaitS, migrate).start();
   }
 
   /**
    * Starts the connection only: the target is not touched (no folder created, no lock taken) until
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
-  static connect(target: Target, lockWaitS: number): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout), target.sudo));
+  static connect(target: Target, lockWaitS: number, migrate = false): PendingSession {
+    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate), target.sudo));
     return {
       async start(ownership = {}) {
         link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
@@ -130,53 +130,69 @@ export class TargetSession {
     return this.link.controlPath;
   }
 
-  private async command(line: string): Promise<void> {
+  /** Sends one command; resolves with the `KEPT` lines it printed before its `OK`. */
+  private async command(line: string): Promise<string[]> {
     if (this.link.closed) throw scriptError(this.link, "unknown", "the session is closed (connection lost)");
     this.link.send(line);
-    const answer = await this.link.nextLine(60_000);
-    if (answer === "OK") return;
-    if (answer === undefined) throw await this.link.failure();
-    throw scriptError(this.link, answer.startsWith("ERR ") ? answer.slice(4).trim() : "unknown");
+    const kept: string[] = [];
+    for (;;) {
+      const answer = await this.link.nextLine(60_000);
+      if (answer === "OK") return kept;
+      if (answer === undefined) throw await this.link.failure();
+      if (answer.startsWith("KEPT ")) kept.push(answer.slice(5));
+      else throw scriptError(this.link, answer.startsWith("ERR ") ? answer.slice(4).trim() : "unknown");
+    }
   }
 
   /** Removes `.sync_rev` (and marks the folder as ours) before the tree changes. */
-  invalidate(): Promise<void> {
-    return this.command("invalidate");
+  async invalidate(): Promise<void> {
+    await this.command("invalidate");
   }
 
   /** Writes `.sync_rev` atomically; call only after the tree fully arrived. */
-  commit(revision: string): Promise<void> {
-    return this.command(`commit ${checkedHash(revision)}`);
+  async commit(revision: string): Promise<void> {
+    await this.command(`commit ${checkedHash(revision)}`);
   }
 
   /** Releases layout: makes `releases/<commit>` ready to receive the tree (its marker removed until it is whole). */
-  prepareRelease(commit: string): Promise<void> {
-    return this.command(`prepare ${checkedHash(commit)}`);
+  async prepareRelease(commit: string): Promise<void> {
+    await this.command(`prepare ${checkedHash(commit)}`);
   }
 
   /** Releases layout: the release's `.sync_rev` (and its first-completion stamp); after the transfer only. */
-  completeRelease(commit: string): Promise<void> {
-    return this.command(`release ${checkedHash(commit)}`);
+  async completeRelease(commit: string): Promise<void> {
+    await this.command(`release ${checkedHash(commit)}`);
   }
 
   /** Releases layout: points `current` at a complete release with one rename (readers see one or the other). */
-  switchTo(commit: string): Promise<void> {
-    return this.command(`switch ${checkedHash(commit)}`);
+  async switchTo(commit: string): Promise<void> {
+    await this.command(`switch ${checkedHash(commit)}`);
   }
 
   /** Releases layout: removes a release that `current` does not point at. */
-  dropRelease(commit: string): Promise<void> {
-    return this.command(`drop ${checkedHash(commit)}`);
+  async dropRelease(commit: string): Promise<void> {
+    await this.command(`drop ${checkedHash(commit)}`);
+  }
+
+  /** Migration: the in-place tree whose marker names `commit` becomes releases/<commit>, served by `current`. */
+  async adopt(commit: string): Promise<void> {
+    await this.command(`adopt ${checkedHash(commit)}`);
+  }
+
+  /** Migration: the release `current` serves goes back in place; returns the folder that keeps every release. */
+  async flatten(commit: string): Promise<string> {
+    const [kept] = await this.command(`flatten ${checkedHash(commit)}`);
+    return kept ?? "";
   }
 
   /** Removes what marks the folder as managed (`.sync_rev`, `.repo-sync.managed`). */
-  unmanage(): Promise<void> {
-    return this.command("unmanage");
+  async unmanage(): Promise<void> {
+    await this.command("unmanage");
   }
 
   /** Removes the whole target directory (its path passed the safety check). */
-  purge(): Promise<void> {
-    return this.command("purge");
+  async purge(): Promise<void> {
+    await this.command("purge");
   }
 
   /** Ends the session, releases the lock and waits for the connection to close. */

@@ -169,7 +169,12 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     write();
   });
 
-  it("pulumi up: deploys a release, preview sees a hand edit in current and a current pointing at a missing release, and a branch moved back reuses the kept release", async () => {
+  it("pulumi up: deploys a release and runs the hook after the switch; preview sees a hand edit in current and a current pointing at a missing release; a branch moved back reuses the kept release", async () => {
+    const hookLog = path.join(dir(), "hook.log");
+    writeFleetConfig(fleet, cfg, {
+      repoPath: repo.path, repository: { layout: "releases", keep_releases: 3 },
+      vms: { vm01: { post_sync_command: `printf '%s %s %s\\n' "$REPO_SYNC_REVISION" "$PWD" "$(readlink "$REPO_SYNC_RELEASE/../../current")" >> ${JSON.stringify(hookLog)}` } },
+    });
     const project = await programProject(cfg);
     try {
       await project.ok(["config", "set", "repo-sync:pull", "false"]);
@@ -177,21 +182,18 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       const head = repo.head();
       await project.ok(["up", "--yes"]);
       for (const vm of fleet.vms) assert.equal(current(vm.id), `releases/${head}`, vm.id);
+      assert.equal(fs.readFileSync(hookLog, "utf8"), `${head} ${dir()}/releases/${head} releases/${head}\n`, "the hook ran once, in the release, after the switch");
       const clean = await project.run(["preview", "--expect-no-changes"]);
       assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
 
-      fs.writeFileSync(path.join(dir("vm02"), "current", "src/app.py"), "hand edit\n");
-      const edited = await project.run(["preview", "--expect-no-changes", "--diff"]);
-      assert.notEqual(edited.code, 0, "a hand edit in current is drift");
-      assert.match(edited.stdout, /vm02/);
-      await project.ok(["up", "--yes"]);
-      assert.equal(fs.readFileSync(path.join(dir("vm02"), "current", "src/app.py"), "utf8"), "print('prune 2')\n");
-
+      fs.writeFileSync(path.join(dir("vm01"), "current", "src/app.py"), "hand edit\n");
       fs.rmSync(path.join(dir("vm02"), "current"));
       fs.symlinkSync("releases/ffffffffffffffffffffffffffffffffffffffff", path.join(dir("vm02"), "current"));
-      const dangling = await project.run(["preview", "--expect-no-changes", "--diff"]);
-      assert.notEqual(dangling.code, 0, "current pointing at a missing release is drift");
+      const drift = await project.run(["preview", "--expect-no-changes", "--diff"]);
+      assert.notEqual(drift.code, 0, "a hand edit in current, and current pointing at a missing release, are drift");
+      assert.match(drift.stdout, /vm01[\s\S]*vm02|vm02[\s\S]*vm01/);
       await project.ok(["up", "--yes"]);
+      assert.equal(fs.readFileSync(path.join(dir("vm01"), "current", "src/app.py"), "utf8"), "print('prune 2')\n");
       assert.equal(current("vm02"), `releases/${head}`);
 
       // The branch moved back to a commit vm02 still keeps: that release is switched to, not rebuilt.
@@ -207,5 +209,38 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     } finally {
       project.dispose();
     }
+  });
+
+  it("migrate: explicit both ways, by moves on the VM, deleting nothing; syncs go on in the new layout", async () => {
+    const serving = current("vm02").slice("releases/".length);
+    const kept = releases("vm02");
+    // The config must name the layout first.
+    const early = await runCli(["migrate", "vm02", "--to", "in_place", "--config", cfg, "--json"]);
+    assert.equal(early.code, 2);
+    assert.match(early.stderr, /repository\.layout is releases, not in_place: set it first/);
+
+    writeFleetConfig(fleet, cfg, { repoPath: repo.path });
+    const back = await runCli(["migrate", "vm02", "--to", "in_place", "--config", cfg, "--json"]);
+    assert.equal(back.code, 0, back.stderr);
+    const doc = json<{ results: Array<{ action: string; revision: string; kept_releases: string }> }>(back).results[0];
+    assert.deepEqual([doc.action, doc.revision], ["migrated", serving]);
+    assert.equal(fs.readFileSync(path.join(dir("vm02"), ".sync_rev"), "utf8"), `${serving}\n`);
+    assert.equal(fs.existsSync(path.join(dir("vm02"), "current")), false);
+    assert.deepEqual(fs.readdirSync(path.join(dir("vm02"), doc.kept_releases)).sort(), kept, "every release kept");
+    const inPlace = await sync("vm02");
+    assert.equal(inPlace.results[0].action, "synced");
+    assert.ok(fs.existsSync(path.join(dir("vm02"), doc.kept_releases)), "an in-place sync leaves the kept releases alone");
+
+    write();
+    const again = await runCli(["migrate", "vm02", "--to", "releases", "--config", cfg, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    const head = repo.head();
+    assert.equal(current("vm02"), `releases/${head}`);
+    assert.equal(fs.readFileSync(path.join(dir("vm02"), "current", "src/app.py"), "utf8"), "print('prune 2')\n");
+    assert.equal(fs.existsSync(path.join(dir("vm02"), "src")), false, "the tree moved into its release");
+    const st = json<StatusDoc>(await runCli(["status", "vm02", "--config", cfg, "--json"]));
+    assert.equal(st.statuses[0].state, "in-sync");
+    const second = await runCli(["migrate", "vm02", "--to", "releases", "--config", cfg, "--json"]);
+    assert.equal(json<{ results: Array<{ action: string }> }>(second).results[0].action, "already");
   });
 });

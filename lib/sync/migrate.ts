@@ -1,0 +1,75 @@
+/**
+ * `repo-sync migrate --to releases|in_place`: converts a target between the two layouts, explicitly and
+ * under its lock, moving files within the VM's file system (no transfer) and deleting nothing. The
+ * config must already name the new layout, so that the next sync keeps it.
+ */
+import type { Config, Layout, Target } from "../config/types";
+import { isRepoSyncError, RepoSyncError } from "../errors";
+import type { Logger } from "../log";
+import { currentCommit } from "../target/releases";
+import { TargetSession } from "../target/session";
+import { releaseFolder } from "./convergeRelease";
+import { mapLimit } from "./pool";
+import { selectTargets } from "./syncAll";
+
+/** What a migration did on one VM. */
+export interface MigrateResult {
+  vm: string;
+  host: string;
+  path: string;
+  /** `migrated`, or `already` (nothing to convert: the layout is there, or the folder holds no tree yet). */
+  action?: "migrated" | "already";
+  /** The commit the tree holds, as it was moved. */
+  revision?: string;
+  /** Going back in place: the folder under the target path that keeps every release. */
+  keptReleases?: string;
+  error?: RepoSyncError;
+}
+
+/** Migrates the selected VMs to `to`; one VM's failure is its own. */
+export async function migrateTargets(config: Config, opts: { to: Layout; vms?: string[]; logger: Logger }): Promise<MigrateResult[]> {
+  if (config.repository.layout !== opts.to) {
+    throw new RepoSyncError("config", `repository.layout is ${config.repository.layout}, not ${opts.to}: set it first, so that the next sync keeps the layout the VMs are migrated to`, {
+      hint: `set repository.layout: ${opts.to} in ${config.file}, then run \`repo-sync migrate --to ${opts.to}\` again`,
+    });
+  }
+  const targets = selectTargets(config, opts.vms);
+  return mapLimit(targets, config.repository.parallelism, async (t): Promise<MigrateResult> => {
+    const base = { vm: t.vm, host: t.host, path: t.path };
+    try {
+      const r = await migrateOne(t, opts.to, config.repository.lockTimeoutS);
+      opts.logger.info(`${t.vm}: ${r.action === "already" ? `already ${opts.to}` : `migrated to ${opts.to} at ${r.revision?.slice(0, 12)}`}${r.keptReleases ? ` (releases kept in ${t.path}/${r.keptReleases})` : ""}`);
+      return { ...base, ...r };
+    } catch (err) {
+      if (!isRepoSyncError(err)) throw err;
+      opts.logger.warn(err.message);
+      return { ...base, error: err };
+    }
+  });
+}
+
+async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pick<MigrateResult, "action" | "revision" | "keptReleases">> {
+  // The session reads the folder as it is now: in the layout being left.
+  const from: Target = to === "releases" ? { ...t, layout: undefined } : { ...t, layout: "releases" };
+  const session = await TargetSession.open(from, lockWaitS, true);
+  try {
+    const h = session.header;
+    if (h.state === "missing" || h.state === "empty") return { action: "already" };
+    if (h.state === "foreign") {
+      throw new RepoSyncError("unsafe-target", `the target directory ${t.path} holds files that repo-sync did not put there; it migrates only what it deployed`, { vm: t.vm, hint: "sync it first (repository.adopt_existing: true takes a folder over), then migrate" });
+    }
+    if (to === "releases") {
+      if (h.otherLayout === "releases") return { action: "already" };
+      if (!h.revision) throw new RepoSyncError("target-io", `the in-place tree in ${t.path} has no valid .sync_rev: it is not known to be one commit's tree`, { vm: t.vm, hint: "run `repo-sync sync` in place first, then migrate" });
+      await session.adopt(h.revision);
+      return { action: "migrated", revision: h.revision };
+    }
+    if (h.otherLayout === "in_place" || !h.releases || (h.releases.current.kind === "none" && h.releases.releases.length === 0)) return { action: "already" };
+    const cur = currentCommit(h.releases);
+    if (!cur || h.revision !== cur) throw new RepoSyncError("target-io", `current in ${t.path} does not point at a complete release (${cur ? releaseFolder(cur) : "none"})`, { vm: t.vm, hint: "deploy or roll back to a complete release first, then migrate" });
+    const kept = await session.flatten(cur);
+    return { action: "migrated", revision: cur, keptReleases: kept };
+  } finally {
+    await session.close();
+  }
+}
