@@ -249,8 +249,13 @@ async function main(): Promise<void> {
           const targets = loadConfig(cfgPath).targets;
           const copy = copyAvailable ? await copyToRemoteProject(targets, path.join(load.repo.path, "tree")) : undefined;
           if (copy) cleanups.push(() => copy.dispose());
+          // The releases layout, side by side: its own folders on the same VMs (releases/<commit> + current).
+          const releasesCfg = path.join(work, `cfg-loop-${n}-releases.yml`);
+          const releasesDoc = fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), parallelism: 64, layout: "releases" } }) as { repository: { vm_repo_paths: Record<string, string> } };
+          for (const vm of Object.keys(releasesDoc.repository.vm_repo_paths)) releasesDoc.repository.vm_repo_paths[vm] += "-releases";
+          fs.writeFileSync(releasesCfg, stringify(releasesDoc));
           rows.push(await measureDeployLoop({
-            load: load.name, repo: load.repo, targets, cfgPath, runs, project,
+            load: load.name, repo: load.repo, targets, cfgPath, releasesCfgPath: releasesCfg, runs, project,
             ansible: ansible ? writeAnsible(work, fleet, n, load.repo.path, cfgPath) : undefined,
             copy,
           }));

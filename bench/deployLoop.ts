@@ -4,6 +4,7 @@
  * Each tool pays for the commit itself too, so the columns compare what a user waits for.
  *   floor:   commit + bare `rsync -a --delete` of the checkout to every VM in parallel
  *   CLI:     commit + `repo-sync sync`
+ *   CLI (releases): the same with `repository.layout: releases` (a new release hard-linked from the last)
  *   up:      commit + `pulumi up --skip-preview`
  *   Ansible: commit + `ansible.posix.synchronize` of the checkout (no secret gate)
  *   CopyToRemote: the same one-line change in the pushed folder + `pulumi up` of remote.CopyToRemote
@@ -24,6 +25,8 @@ export interface DeployLoopSetup {
   repo: SourceRepo;
   targets: Target[];
   cfgPath: string;
+  /** The same fleet in the releases layout (its own folders): a "repo-sync CLI (releases)" column. */
+  releasesCfgPath?: string;
   runs: number;
   /** A Pulumi project on this config, already up (undefined: no `pulumi up` column). */
   project?: PulumiProject;
@@ -69,6 +72,17 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
   await settle(); // creates the target folders (and finds the tree's files clean once)
   const tBare = await measure(s.runs, settleCheckout, bare);
   cases["repo-sync CLI"] = await measure(s.runs, settle, viaCli);
+  if (s.releasesCfgPath) {
+    const cfg = s.releasesCfgPath;
+    const settleReleases = async () => void (await must(timed(cli, ["sync", "--config", cfg, "--no-pull"]), "settle (releases)"));
+    await settleReleases();
+    cases["repo-sync CLI (releases)"] = await measure(s.runs, settleReleases, async () => {
+      const t0 = performance.now();
+      oneLineCommit(s.repo);
+      await must(timed(cli, ["sync", "--config", cfg, "--no-pull"]), "repo-sync sync (deploy loop, releases)");
+      return performance.now() - t0;
+    });
+  }
   if (s.project) {
     const p = s.project;
     const up = () => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: p.dir, env: p.env }), "pulumi up (deploy loop)");

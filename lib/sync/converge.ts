@@ -9,7 +9,7 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { PendingSession, TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
-import { runRsync } from "../transfer/runRsync";
+import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
 import { changeCount, RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import type { PreparedSource } from "./prepareSource";
 import { convergeRelease, refuseOtherLayout } from "./convergeRelease";
@@ -90,21 +90,26 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     if (!matches) await session.invalidate();
     const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
     if (!matches) await session.commit(source.commit);
-    const n = changeCount(out.changes);
-    return {
-      vm: target.vm,
-      host: target.host,
-      path: target.path,
-      action: matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
-      revision: source.commit,
-      previousRevision: revision,
-      filesTransferred: out.stats.filesTransferred,
-      bytesTransferred: out.stats.bytesSent,
-      literalBytes: out.stats.literalData,
-      changes: out.changes,
-      durationMs: Date.now() - started,
-    };
+    return pushResult(target, { matches, revision: source.commit, previous: revision, out, started });
   } finally {
     await session.close();
   }
+}
+
+/** The result of a push that went through: synced, or (the marker matched) unchanged / repaired. */
+export function pushResult(target: Target, r: { matches: boolean; revision: string; previous?: string; out: RsyncOutcome; started: number }): SyncResult {
+  const n = changeCount(r.out.changes);
+  return {
+    vm: target.vm,
+    host: target.host,
+    path: target.path,
+    action: r.matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
+    revision: r.revision,
+    previousRevision: r.previous,
+    filesTransferred: r.out.stats.filesTransferred,
+    bytesTransferred: r.out.stats.bytesSent,
+    literalBytes: r.out.stats.literalData,
+    changes: r.out.changes,
+    durationMs: Date.now() - r.started,
+  };
 }

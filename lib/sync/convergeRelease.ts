@@ -8,11 +8,10 @@
  */
 import type { Layout, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { currentCommit, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
+import { currentCommit, KEEP_RELEASES, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
 import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
-import { changeCount } from "../transfer/rsyncOutput";
-import { refuseTooManyDeletes, type ConvergeOptions, type SyncResult } from "./converge";
+import { pushResult, refuseTooManyDeletes, type ConvergeOptions, type SyncResult } from "./converge";
 import type { PreparedSource } from "./prepareSource";
 
 /** The folder of a release, relative to the target path. */
@@ -65,22 +64,11 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
     await session.completeRelease(source.commit);
     if (current !== source.commit) await session.switchTo(source.commit);
     const after: ReleasesView = { current: { kind: "release", commit: source.commit }, releases: [...view.releases.filter((r) => r.commit !== source.commit), { commit: source.commit, stamp: Number.MAX_SAFE_INTEGER, complete: true }] };
-    pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? 5);
+    pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? KEEP_RELEASES.default);
     for (const old of pruned) await session.dropRelease(old);
   }
-  const n = changeCount(out.changes);
   return {
-    vm: target.vm,
-    host: target.host,
-    path: target.path,
-    action: matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
-    revision: source.commit,
-    previousRevision: serving,
-    filesTransferred: out.stats.filesTransferred,
-    bytesTransferred: out.stats.bytesSent,
-    literalBytes: out.stats.literalData,
-    changes: out.changes,
-    durationMs: Date.now() - started,
+    ...pushResult(target, { matches, revision: source.commit, previous: serving, out, started }),
     release: { path: `${target.path}/${destination}`, pruned },
   };
 }

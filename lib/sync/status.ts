@@ -91,7 +91,7 @@ export async function checkTarget(target: Target, expected: Expected | undefined
 export type TargetState =
   | { kind: "in-sync"; revision: string }
   /** `.sync_rev` names another commit, or none, or is not a marker at all (see `marker`). */
-  | { kind: "revision"; actual?: string; expected?: string; marker?: MarkerState }
+  | { kind: "revision"; actual?: string; expected?: string; marker?: MarkerState; current?: string }
   /** The marker matches but the tree differs (`drift` undefined: not compared). */
   | { kind: "drift"; revision: string; drift?: TreeChanges }
   | { kind: "error"; error: RepoSyncError };
@@ -100,7 +100,11 @@ export type TargetState =
 export function stateOf(s: RepoStatus): TargetState {
   if (s.error) return { kind: "error", error: s.error };
   if (s.inSync && s.actual) return { kind: "in-sync", revision: s.actual };
-  if (!s.actual || s.actual !== s.expected) return { kind: "revision", actual: s.actual, expected: s.expected, marker: s.marker };
+  if (!s.actual || s.actual !== s.expected) {
+    // Releases layout: a `current` that serves no release says why there is no revision.
+    const current = s.releases?.current.kind === "bad" ? `current ${s.releases.current.why}` : undefined;
+    return { kind: "revision", actual: s.actual, expected: s.expected, marker: s.marker, ...(current ? { current } : {}) };
+  }
   return { kind: "drift", revision: s.actual, drift: s.drift };
 }
 
@@ -113,7 +117,7 @@ export function describeState(st: TargetState): string {
     case "in-sync":
       return `in sync at ${short(st.revision)}`;
     case "revision": {
-      const why = markerProblem(st.marker);
+      const why = st.current ?? markerProblem(st.marker);
       return `revision ${short(st.actual) || "none"}${why ? ` (${why})` : ""} (expected ${short(st.expected)})`;
     }
     case "drift":

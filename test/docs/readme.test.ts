@@ -92,6 +92,12 @@ type Coverage =
   | { run: (cmd: string) => void | Promise<void> }
   | { exercisedBy: string; invocation: string; also?: (cmd: string) => void | Promise<void> };
 
+/** The CLI's own parser accepts a `repo-sync ...` line as the README shows it. */
+function cliAccepts(cmd: string): void {
+  const parsed = parseCommandLine(cmd.split(/\s+/).slice(1));
+  assert.ok("command" in parsed, `the CLI rejects \`${cmd}\`: ${JSON.stringify(parsed)}`);
+}
+
 const COVERAGE: Array<[RegExp, Coverage]> = [
   [/^\.\/run\.sh demo( --keep)?$/, {
     exercisedBy: "test/e2e/firstRun.test.ts", invocation: "\"run.sh\"), [\"demo\"",
@@ -108,10 +114,11 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
   [/^\.\/run\.sh bench$/, { exercisedBy: "test/bench/bench.test.ts", invocation: "\"bench.js\")" }],
   [/^repo-sync (sync|status|verify|scan)\b/, {
     exercisedBy: "test/integration/cli.test.ts", invocation: "runCli([\"",
-    also: (cmd) => {
-      const parsed = parseCommandLine(cmd.split(/\s+/).slice(1));
-      assert.ok("command" in parsed, `the CLI rejects \`${cmd}\`: ${JSON.stringify(parsed)}`);
-    },
+    also: cliAccepts,
+  }],
+  [/^repo-sync (rollback|migrate)\b/, {
+    exercisedBy: "test/integration/releases.test.ts", invocation: "runCli([\"",
+    also: cliAccepts,
   }],
   [/^pulumi (preview|up|refresh|destroy|cancel)\b/, { run: pulumiRunByATest }],
   [/^pulumi stack init (prod|dev)$/, { run: pulumiAccepts }],

@@ -124,10 +124,13 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
     const project = await programProject(cfg);
     try {
       await project.ok(["up", "--yes"]);
-      const next = repo.commit(bigFiles(60, "b"), "big b");
+      // A few MB at a low rate: the transfer is surely under way when the engine dies (no need for bulk).
+      const next = repo.commit(bigFiles(6, "b"), "big b");
+      writeCfg({ repository: { io_timeout_s: 10, bwlimit_kbps: 1024 } });
       const child = spawn("pulumi", ["up", "--yes", "--non-interactive"], { cwd: project.dir, env: project.env, stdio: "ignore" });
       await waitFor(() => fleet.vms.some((vm) => transferring(vm.targetPath)), 90_000, "a transfer to start");
       child.kill("SIGKILL");
+      writeCfg({ repository: { io_timeout_s: 10 } });
       await new Promise((r) => child.on("close", r));
       // The orphaned provider notices that the engine is gone and exits, dropping its sessions.
       await waitFor(() => processes("cmd/dynamic-provider", false, project.dir).length === 0, 15_000, "the orphaned provider to exit");

@@ -189,6 +189,8 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       fs.writeFileSync(path.join(dir("vm01"), "current", "src/app.py"), "hand edit\n");
       fs.rmSync(path.join(dir("vm02"), "current"));
       fs.symlinkSync("releases/ffffffffffffffffffffffffffffffffffffffff", path.join(dir("vm02"), "current"));
+      const st = json<StatusDoc>(await runCli(["status", "vm02", "--config", cfg, "--json"]));
+      assert.equal(st.statuses[0].detail, `revision none (current does not point at a release folder (releases/<commit>)) (expected ${head.slice(0, 12)})`);
       const drift = await project.run(["preview", "--expect-no-changes", "--diff"]);
       assert.notEqual(drift.code, 0, "a hand edit in current, and current pointing at a missing release, are drift");
       assert.match(drift.stdout, /vm01[\s\S]*vm02|vm02[\s\S]*vm01/);

@@ -8,6 +8,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ConfigError, parseConfigDocument } from "../../lib/config/load";
+import { normalizeInputs, validateInputs } from "../../providers/inputs";
 import { parseReleases, releasesToPrune, rollbackTarget, type ReleasesView } from "../../lib/target/releases";
 import { parseTargetHeader, probeScript, sessionScript } from "../../lib/target/script";
 
@@ -46,6 +48,38 @@ describe("releases layout (pure)", () => {
     assert.deepEqual(releasesToPrune(v, D, C, 3), [B]);
     // After a rollback to A, deploying D: A (previous) is spared even though it is the oldest.
     assert.deepEqual(releasesToPrune(view(D, [[A, 1], [C, 3], [D, 4]]), D, A, 2), [C]);
+  });
+});
+
+describe("releases layout: bad input is named by its key", () => {
+  const load = (repository: Record<string, unknown>) => parseConfigDocument({
+    vms: { src: { host: "127.0.0.1", ssh_user: "root" }, vm01: { host: "10.0.0.1", ssh_user: "deploy" } },
+    repository: { source_vm: "src", main_repo_path: "/repo", vm_repo_paths: { vm01: "/srv/app" }, ...repository },
+  }, "<inline>", { checkLocalFiles: false });
+  const problems = (repository: Record<string, unknown>) => {
+    try {
+      load(repository);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => `${p.key}: ${p.message}`);
+      throw err;
+    }
+    return [];
+  };
+
+  it("layout and keep_releases in the YAML", () => {
+    assert.deepEqual(problems({ layout: "release" }), ["repository.layout: must be \"in_place\" or \"releases\", got \"release\""]);
+    assert.deepEqual(problems({ layout: "releases", keep_releases: 1 }), ["repository.keep_releases: must be an integer from 2 to 100, got a number (1)"]);
+    assert.deepEqual(problems({ keep_releases: "5" }), ["repository.keep_releases: must be an integer from 2 to 100, got a string (\"5\")"]);
+    const t = load({ layout: "releases" }).targets[0];
+    assert.deepEqual([t.layout, t.keepReleases], ["releases", 5]);
+    assert.equal(load({}).targets[0].layout, undefined, "in place by default: the resource inputs of existing stacks do not change");
+  });
+
+  it("layout and keepReleases as resource inputs (the component or a program of one's own)", () => {
+    const base = { vm: "vm01", host: "10.0.0.1", user: "deploy", keyPath: "/k", knownHostsPath: "/kh", path: "/srv/app", repoPath: "/repo", commit: "a".repeat(40) };
+    assert.deepEqual(validateInputs(normalizeInputs({ ...base, layout: "blue" })).map((f) => f.reason), ["vm01: \"blue\" is not a layout (\"in_place\" or \"releases\")"]);
+    assert.deepEqual(validateInputs(normalizeInputs({ ...base, layout: "releases", keepReleases: 1 })).map((f) => f.reason), ["vm01: 1 is not a whole number from 2 to 100"]);
+    assert.equal(normalizeInputs({ ...base, layout: "in_place" }).layout, undefined);
   });
 });
 
