@@ -37,7 +37,10 @@ function hostsFromStack(stack: string, targets: Target[]): Record<string, HostIn
       }
       return e;
     });
-  return Object.fromEntries(targets.map((t) => [t.vm, { host: entry(t.vm).apply((e) => e.host), port: entry(t.vm).apply((e) => e.port ?? t.port) }]));
+  return Object.fromEntries(targets.map((t) => {
+    const e = entry(t.vm); // one check per VM: a missing entry is reported once
+    return [t.vm, { host: e.apply((v) => v.host), port: e.apply((v) => v.port ?? t.port) }];
+  }));
 }
 
 export = () => {

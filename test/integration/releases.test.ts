@@ -166,6 +166,9 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     assert.match(r.error?.message ?? "", /repo-sync migrate --to in_place vm01/);
     assert.equal(current(), before);
     assert.ok(releases().length >= 2);
+    const noReleases = await runCli(["rollback", "vm01", "--config", cfg]);
+    assert.equal(noReleases.code, 2);
+    assert.match(noReleases.stderr, /rollback needs the releases layout; vm01 is updated in place/);
     write();
   });
 
@@ -182,6 +185,9 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       const head = repo.head();
       await project.ok(["up", "--yes"]);
       for (const vm of fleet.vms) assert.equal(current(vm.id), `releases/${head}`, vm.id);
+      // vm02 went from its first release to the head: the unchanged blob was linked, not sent again.
+      const blobOf = (c: string) => fs.statSync(path.join(dir("vm02"), "releases", c, "assets/blob.bin")).ino;
+      assert.equal(blobOf(head), blobOf(older));
       assert.equal(fs.readFileSync(hookLog, "utf8"), `${head} ${dir()}/releases/${head} releases/${head}\n`, "the hook ran once, in the release, after the switch");
       const clean = await project.run(["preview", "--expect-no-changes"]);
       assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
@@ -207,6 +213,10 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       assert.equal(current("vm02"), `releases/${older}`);
       assert.equal(fs.statSync(blob).ino, inode, "the kept release was reused as it was");
       assert.deepEqual(releases("vm02"), kept);
+      // vm01 no longer kept that commit: rebuilt, and pruned back to keep_releases (3) with head as previous.
+      assert.equal(current("vm01"), `releases/${older}`);
+      assert.equal(releases("vm01").length, 3);
+      assert.ok(releases("vm01").includes(head));
       repo.git("reset", "-q", "--hard", head);
     } finally {
       project.dispose();
