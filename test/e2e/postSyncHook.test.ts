@@ -57,7 +57,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
   });
 
   it("runs once per VM after its tree landed, in the target directory, told the revision", async () => {
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     const head = repo.head();
     for (const vm of ["vm01", "vm02"]) {
       assert.equal(syncRev(fleet, vm), `${head}\n`);
@@ -74,7 +74,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
     const up = await project.ok(["up", "--yes", "--json"]);
     assert.deepEqual(parseUpJson(up).events.find((e) => e.summaryEvent)?.summaryEvent?.resourceChanges, { same: 6 }); // stack, component, 2 targets, 2 hooks
     fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "hand edit\n");
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     assert.equal(fs.readFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "utf8"), "print('hello from th_timmy')\n", "repaired");
     assert.equal(log("vm01").length, 1, "the hook did not run again for the same revision");
     assert.equal(log("vm02").length, 1);
@@ -92,7 +92,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
     assert.equal(log("vm02").length, 1, "no line from the failed run");
 
     fs.rmSync(block());
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     assert.deepEqual(log("vm02").slice(-1), [`${next} print('v2')`], "retried by the next up");
     assert.equal(log("vm01").length, 2, "vm01's hook is not run again");
   });

@@ -24,7 +24,7 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
     repo.commit({ "src/app.py": "print('v2')\n" }, "v2");
     const cfg = writeFleetConfig(fleet, path.join(fleet.baseDir, "config.yml"), { repoPath: repo.path });
     project = await programProject(cfg);
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
   });
   after(async () => {
     project?.dispose();
@@ -48,7 +48,7 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
       await project.ok(["config", "rm", "repo-sync:checksum"]);
     }
     await project.ok(["config", "set", "repo-sync:force", "tampering-1"]);
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     assert.equal(fs.readFileSync(p, "utf8"), original, "the forced run compared contents and repaired the file");
   });
 
@@ -74,7 +74,7 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
     } finally {
       await fleet.startVm("vm02");
     }
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     assert.equal(syncRev(fleet, "vm02"), `${next}\n`);
     assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
   });
@@ -85,14 +85,14 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
     const state = await project.exportState();
     const vm03 = state.deployment.resources?.find((r) => r.urn.endsWith("::vm03"));
     assert.equal(vm03?.outputs?.revision, "");
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     assert.equal(syncRev(fleet, "vm03"), `${repo.head()}\n`);
   });
 
   it("a planted secret: up fails with the findings and no VM changes", async () => {
     const before = repo.head();
     plantSecret(repo);
-    const up = await project.run(["up", "--yes"]);
+    const up = await project.run(["up", "--yes", "--skip-preview"]);
     assert.notEqual(up.code, 0);
     assert.match(up.stdout + up.stderr, /secret scan \(gitleaks\) found 2 secrets/);
     assert.match(up.stdout + up.stderr, /config\/deploy\.env:3:aws-access-token/);
@@ -113,7 +113,7 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
       assert.equal(fs.existsSync(path.join(vm.targetPath, ".repo-sync.managed")), true);
     }
     fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "left-over.txt"), "made after the destroy\n");
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     for (const vm of fleet.vms) assert.equal(syncRev(fleet, vm.id), `${repo.head()}\n`);
     assert.equal(fs.existsSync(path.join(fleet.vm("vm01").targetPath, "left-over.txt")), false);
     assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);

@@ -29,7 +29,7 @@ describe("composing with the stack that created the VMs (StackReference)", funct
     vmsStack = projectFromFixture(path.join(PROJECT_ROOT, "examples", "vms-stack"));
     await vmsStack.init();
     for (const vm of fleet.vms) await vmsStack.ok(["config", "set", "--path", `vms.${vm.id}.host`, vm.host]);
-    await vmsStack.ok(["up", "--yes"]);
+    await vmsStack.ok(["up", "--yes", "--skip-preview"]);
 
     // The YAML names the VMs, users and paths, but no hosts.
     const doc = fleetConfig(fleet, { repoPath: repo.path }) as { vms: Record<string, Record<string, unknown>> };
@@ -39,7 +39,7 @@ describe("composing with the stack that created the VMs (StackReference)", funct
 
     project = await programProject(cfg, "dev", vmsStack.backendDir);
     await project.ok(["config", "set", "repo-sync:vmsStack", "organization/vms/dev"]);
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     for (const vm of fleet.vms) {
       assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${repo.head()}\n`);
     }
@@ -50,7 +50,7 @@ describe("composing with the stack that created the VMs (StackReference)", funct
 
   it("a VM the other stack does not export is a clear error", async () => {
     await vmsStack.ok(["config", "rm", "--path", "vms.vm02"]);
-    await vmsStack.ok(["up", "--yes"]);
+    await vmsStack.ok(["up", "--yes", "--skip-preview"]);
     const r = await project.run(["preview"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /stack organization\/vms\/dev does not export vms\.vm02\.host \(it exports: vm01\)/);

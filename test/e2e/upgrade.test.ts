@@ -34,7 +34,7 @@ describe("upgrading a stack from top-level targets to the RepoSync component", f
   });
 
   it("keeps every target (no create, no delete, no replace) and syncs nothing again", async () => {
-    await project.ok(["up", "--yes"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     const marker = path.join(fleet.vm("vm01").targetPath, ".sync_rev");
     const before = fs.statSync(marker);
     // The same stack, now run by repo-sync's own program (the component with topLevelNames).

@@ -123,7 +123,7 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
   it("`pulumi up` killed with SIGKILL mid-transfer: no marker lies, and the next up converges", async () => {
     const project = await programProject(cfg);
     try {
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       // A few MB at a low rate: the transfer is surely under way when the engine dies (no need for bulk).
       const next = repo.commit(bigFiles(6, "b"), "big b");
       writeCfg({ repository: { io_timeout_s: 10, bwlimit_kbps: 1024 } });
@@ -137,7 +137,7 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
       await noMarkerLies();
       // The DIY backend keeps the killed run's lock; `pulumi cancel` removes it (documented in the README).
       await project.run(["cancel", "--yes"]);
-      const up = await project.run(["up", "--yes"]);
+      const up = await project.run(["up", "--yes", "--skip-preview"]);
       assert.equal(up.code, 0, up.stdout + up.stderr);
       for (const vm of fleet.vms) assert.equal(marker(vm.id), next, vm.id);
       assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);

@@ -102,7 +102,7 @@ describe("jump hosts: VMs reachable only through a bastion (network namespace, l
     const project = await programProject(cfg);
     try {
       await project.ok(["config", "set", "repo-sync:pull", "false"]);
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       for (const vm of fleet.vms) assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${next}\n`, vm.id);
       const clean = await project.run(["preview", "--expect-no-changes"]);
       assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);
@@ -156,7 +156,7 @@ describe("jump hosts: VMs reachable only through a bastion (network namespace, l
     const project = await programProject(aliased);
     try {
       await project.ok(["config", "set", "repo-sync:pull", "false"]);
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       for (const vm of fleet.vms) assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${v5}\n`, vm.id);
       const clean = await project.run(["preview", "--expect-no-changes"]);
       assert.equal(clean.code, 0, `${clean.stdout}\n${clean.stderr}`);

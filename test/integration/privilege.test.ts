@@ -117,7 +117,7 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
     const project = await programProject(cfg);
     try {
       await project.ok(["config", "set", "repo-sync:pull", "false"]);
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       for (const vm of fleet.vms) {
         assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${next}\n`);
         const file = fs.statSync(path.join(vm.targetPath, "src/app.py"));
@@ -132,7 +132,7 @@ describe("privilege on the target: sudo -n, a root-owned target, a service user'
       });
       await project.ok(["config", "set", "repo-sync:configPath", limited]);
       repo.commit({ "data/big.txt": `${Array.from({ length: 32_768 }, () => crypto.randomBytes(32).toString("hex")).join("\n")}\n` }, "2 MiB");
-      const up = await project.ok(["up", "--yes"]);
+      const up = await project.ok(["up", "--yes", "--skip-preview"]);
       assert.match(up.stdout, /repo-sync: vm0[12]: transferring \d+% \S+ ETA \d+:\d\d:\d\d/);
     } finally {
       project.dispose();

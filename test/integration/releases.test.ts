@@ -183,7 +183,7 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       await project.ok(["config", "set", "repo-sync:pull", "false"]);
       const older = current("vm02").slice("releases/".length);
       const head = repo.head();
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       for (const vm of fleet.vms) assert.equal(current(vm.id), `releases/${head}`, vm.id);
       // vm02 went from its first release to the head: the unchanged blob was linked, not sent again.
       const blobOf = (c: string) => fs.statSync(path.join(dir("vm02"), "releases", c, "assets/blob.bin")).ino;
@@ -200,7 +200,7 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       const drift = await project.run(["preview", "--expect-no-changes", "--diff"]);
       assert.notEqual(drift.code, 0, "a hand edit in current, and current pointing at a missing release, are drift");
       assert.match(drift.stdout, /vm01[\s\S]*vm02|vm02[\s\S]*vm01/);
-      await project.ok(["up", "--yes"]);
+      await project.ok(["up", "--yes", "--skip-preview"]);
       assert.equal(fs.readFileSync(path.join(dir("vm01"), "current", "src/app.py"), "utf8"), "print('prune 2')\n");
       assert.equal(current("vm02"), `releases/${head}`);
 
@@ -209,7 +209,20 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       const inode = fs.statSync(blob).ino;
       const kept = releases("vm02");
       repo.git("reset", "-q", "--hard", older);
-      await project.ok(["up", "--yes"]);
+      // A reader on vm01 during this up (head -> older, through the provider): one release per read.
+      const newer = `${fs.readFileSync(path.join(dir(), "current", "src/app.py"), "utf8")}${fs.readFileSync(path.join(dir(), "current", "mix/f00.txt"), "utf8")}`.replace(/\n/g, " ");
+      const reader = spawn("/bin/sh", ["-c", `cd ${JSON.stringify(dir())} && while [ ! -e stop ]; do (cd current && cat src/app.py mix/f00.txt 2>/dev/null | tr '\\n' ' '; echo); done`], { stdio: ["ignore", "pipe", "inherit"] });
+      let seen = "";
+      reader.stdout.on("data", (d: Buffer) => (seen += d.toString()));
+      try {
+        await project.ok(["up", "--yes", "--skip-preview"]);
+      } finally {
+        fs.writeFileSync(path.join(dir(), "stop"), "");
+        await new Promise((resolve) => reader.on("close", resolve));
+        fs.rmSync(path.join(dir(), "stop"));
+      }
+      const reads = new Set(seen.split("\n").filter((l) => l !== ""));
+      assert.deepEqual([...reads].filter((r) => r !== newer && r !== "print('hello from th_timmy') "), [], "every read saw one release");
       assert.equal(current("vm02"), `releases/${older}`);
       assert.equal(fs.statSync(blob).ino, inode, "the kept release was reused as it was");
       assert.deepEqual(releases("vm02"), kept);
