@@ -11,8 +11,9 @@ import { RepoSyncError } from "../errors";
 import { currentCommit, KEEP_RELEASES, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
 import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
-import { pushResult, refuseTooManyDeletes, type ConvergeOptions, type SyncResult } from "./converge";
+import type { ConvergeOptions, SyncResult } from "./converge";
 import type { PreparedSource } from "./prepareSource";
+import { pushResult, refuseTooManyDeletes } from "./push";
 
 /** The folder of a release, relative to the target path. */
 export function releaseFolder(commit: string): string {

@@ -1,0 +1,44 @@
+/**
+ * The parts of a push shared by both layouts (converge.ts, convergeRelease.ts): the `max_delete`
+ * guard and the result of a push that went through.
+ */
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import type { TransferSpec } from "../transfer/rsyncArgs";
+import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
+import { changeCount } from "../transfer/rsyncOutput";
+import type { SyncResult } from "./converge";
+
+/**
+ * rsync's own `--max-delete` stops deleting at the limit but still adds and updates files: a half-applied
+ * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
+ * run as the backstop for a tree that changes in between.
+ */
+export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, controlPath: string): Promise<void> {
+  const max = transfer.maxDelete ?? Infinity;
+  // Without the limit: a dry run that stops at it would not tell how many deletions there are.
+  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath })).changes;
+  if (plan.deleted.length <= max) return;
+  throw new RepoSyncError("unsafe-target", `the sync would delete ${plan.deleted.length} paths on ${target.path} (first: ${plan.deleted.slice(0, 3).join(", ")}), more than repository.max_delete (${max}); nothing was changed`, {
+    vm: target.vm,
+    hint: "check that repository.vm_repo_paths points at the right directory and the commit is the one you mean; raise repository.max_delete if the deletions are intended",
+  });
+}
+
+/** The result of a push that went through: synced, or (the marker matched) unchanged / repaired. */
+export function pushResult(target: Target, r: { matches: boolean; revision: string; previous?: string; out: RsyncOutcome; started: number }): SyncResult {
+  const n = changeCount(r.out.changes);
+  return {
+    vm: target.vm,
+    host: target.host,
+    path: target.path,
+    action: r.matches ? (n === 0 ? "unchanged" : "repaired") : "synced",
+    revision: r.revision,
+    previousRevision: r.previous,
+    filesTransferred: r.out.stats.filesTransferred,
+    bytesTransferred: r.out.stats.bytesSent,
+    literalBytes: r.out.stats.literalData,
+    changes: r.out.changes,
+    durationMs: Date.now() - r.started,
+  };
+}
