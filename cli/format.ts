@@ -3,6 +3,7 @@
  * had them (RepoStatus: vm, host, path, expected, actual, in_sync, error).
  */
 import * as path from "node:path";
+import type { RepoSyncError } from "../lib/errors";
 import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
@@ -50,13 +51,13 @@ function describeReleases(s: RepoStatus): string {
 
 /** `repo-sync rollback`: one line per VM. */
 export function formatRollback(results: RollbackResult[]): string {
-  return results.map((r) => (r.error ? `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}` : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${r.from === r.to ? " (already)" : ""}, nothing transferred`)).join("\n") + "\n";
+  return results.map((r) => (r.error ? failedLine(r.vm, r.error) : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${r.from === r.to ? " (already)" : ""}, nothing transferred`)).join("\n") + "\n";
 }
 
 /** `repo-sync migrate`: one line per VM. */
 export function formatMigrate(results: MigrateResult[]): string {
   const line = (r: MigrateResult) => {
-    if (r.error) return `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}`;
+    if (r.error) return failedLine(r.vm, r.error);
     if (r.action === "already") return `${r.vm}  already in that layout (or no tree yet): nothing moved`;
     return `${r.vm}  migrated at ${short(r.revision)}${r.keptReleases ? `; every release kept in ${r.path}/${r.keptReleases} (remove it when you no longer need it)` : ""}`;
   };
@@ -102,8 +103,13 @@ export function statusJson(commit: string, statuses: RepoStatus[]) {
   };
 }
 
+/** A VM's failure, its message indented under it. */
+function failedLine(vm: string, err: RepoSyncError): string {
+  return `${vm}  FAILED  ${err.message.split("\n").join("\n      ")}`;
+}
+
 function resultLine(r: SyncResult): string {
-  if (r.error) return `${r.vm}  FAILED  ${r.error.message.split("\n").join("\n      ")}`;
+  if (r.error) return failedLine(r.vm, r.error);
   const what = r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : "";
   return `${r.vm}  ${r.action}  ${short(r.revision)}  ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent, ${(r.durationMs / 1000).toFixed(1)} s${what}`;
 }

@@ -9,6 +9,7 @@
 import type { Layout, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { currentCommit, KEEP_RELEASES, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
+import { servedRevision } from "../target/script";
 import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
 import type { ConvergeOptions, SyncResult } from "./converge";
@@ -41,8 +42,7 @@ export function refuseOtherLayout(target: Target, found: Layout | undefined): vo
 export async function convergeRelease(target: Target, source: PreparedSource, opts: ConvergeOptions, session: TargetSession, started: number): Promise<SyncResult> {
   const view: ReleasesView = session.header.releases ?? { current: { kind: "none" }, releases: [] };
   const current = currentCommit(view);
-  // What current serves counts only when its release's marker names it (header.revision is that marker).
-  const serving = current !== undefined && session.header.revision === current ? current : undefined;
+  const serving = servedRevision(session.header);
   const matches = serving === source.commit && !opts.force;
   const destination = releaseFolder(source.commit);
   const live = serving === source.commit;

@@ -4,13 +4,13 @@
  * config must already name the new layout, so that the next sync keeps it.
  */
 import type { Config, Layout, Target } from "../config/types";
-import { isRepoSyncError, RepoSyncError } from "../errors";
+import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { currentCommit } from "../target/releases";
+import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
 import { releaseFolder } from "./convergeRelease";
-import { mapLimit } from "./pool";
-import { selectTargets } from "./syncAll";
+import { eachTarget, selectTargets } from "./syncAll";
 
 /** What a migration did on one VM. */
 export interface MigrateResult {
@@ -34,18 +34,11 @@ export async function migrateTargets(config: Config, opts: { to: Layout; vms?: s
     });
   }
   const targets = selectTargets(config, opts.vms);
-  return mapLimit(targets, config.repository.parallelism, async (t): Promise<MigrateResult> => {
-    const base = { vm: t.vm, host: t.host, path: t.path };
-    try {
-      const r = await migrateOne(t, opts.to, config.repository.lockTimeoutS);
-      opts.logger.info(`${t.vm}: ${r.action === "already" ? `already ${opts.to}` : `migrated to ${opts.to} at ${r.revision?.slice(0, 12)}`}${r.keptReleases ? ` (releases kept in ${t.path}/${r.keptReleases})` : ""}`);
-      return { ...base, ...r };
-    } catch (err) {
-      if (!isRepoSyncError(err)) throw err;
-      opts.logger.warn(err.message);
-      return { ...base, error: err };
-    }
-  });
+  return eachTarget(targets, config.repository.parallelism, opts.logger, async (t): Promise<MigrateResult> => {
+    const r = await migrateOne(t, opts.to, config.repository.lockTimeoutS);
+    opts.logger.info(`${t.vm}: ${r.action === "already" ? `already ${opts.to}` : `migrated to ${opts.to} at ${r.revision?.slice(0, 12)}`}${r.keptReleases ? ` (releases kept in ${t.path}/${r.keptReleases})` : ""}`);
+    return { vm: t.vm, host: t.host, path: t.path, ...r };
+  }, (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
 }
 
 async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pick<MigrateResult, "action" | "revision" | "keptReleases">> {
@@ -65,8 +58,9 @@ async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pic
       return { action: "migrated", revision: h.revision };
     }
     if (h.otherLayout === "in_place" || !h.releases || (h.releases.current.kind === "none" && h.releases.releases.length === 0)) return { action: "already" };
-    const cur = currentCommit(h.releases);
-    if (!cur || h.revision !== cur) throw new RepoSyncError("target-io", `current in ${t.path} does not point at a complete release (${cur ? releaseFolder(cur) : "none"})`, { vm: t.vm, hint: "deploy or roll back to a complete release first, then migrate" });
+    const cur = servedRevision(h);
+    const linked = currentCommit(h.releases);
+    if (!cur) throw new RepoSyncError("target-io", `current in ${t.path} does not point at a complete release (${linked ? releaseFolder(linked) : "none"})`, { vm: t.vm, hint: "deploy or roll back to a complete release first, then migrate" });
     const kept = await session.flatten(cur);
     return { action: "migrated", revision: cur, keptReleases: kept };
   } finally {

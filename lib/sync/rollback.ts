@@ -4,13 +4,12 @@
  * not complete on the VM is refused by the session script before the link moves.
  */
 import type { Config } from "../config/types";
-import { isRepoSyncError, RepoSyncError } from "../errors";
+import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { currentCommit, rollbackTarget } from "../target/releases";
 import { TargetSession } from "../target/session";
 import { refuseOtherLayout } from "./convergeRelease";
-import { mapLimit } from "./pool";
-import { selectTargets } from "./syncAll";
+import { eachTarget, selectTargets } from "./syncAll";
 
 /** What a rollback did on one VM. */
 export interface RollbackResult {
@@ -42,26 +41,19 @@ export async function rollbackTargets(config: Config, opts: RollbackOptions): Pr
       hint: "set repository.layout: releases (see README, Releases and rollback); to go back in place, deploy the older commit",
     });
   }
-  return mapLimit(targets, config.repository.parallelism, async (t): Promise<RollbackResult> => {
-    const base = { vm: t.vm, host: t.host, path: t.path };
+  return eachTarget(targets, config.repository.parallelism, opts.logger, async (t): Promise<RollbackResult> => {
+    const session = await TargetSession.open(t, config.repository.lockTimeoutS);
     try {
-      const session = await TargetSession.open(t, config.repository.lockTimeoutS);
-      try {
-        refuseOtherLayout(t, session.header.otherLayout);
-        const view = session.header.releases ?? { current: { kind: "none" as const }, releases: [] };
-        const from = currentCommit(view);
-        const choice = rollbackTarget(view, opts.to);
-        if ("problem" in choice) throw new RepoSyncError("config", `cannot roll back: ${choice.problem}`, { vm: t.vm, hint: "`repo-sync status VM --json` lists the releases kept on each VM; deploy the commit instead if it is gone" });
-        if (choice.commit !== from) await session.switchTo(choice.commit);
-        opts.logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${choice.commit.slice(0, 12)} (no transfer)`);
-        return { ...base, from, to: choice.commit };
-      } finally {
-        await session.close();
-      }
-    } catch (err) {
-      if (!isRepoSyncError(err)) throw err;
-      opts.logger.warn(err.message);
-      return { ...base, error: err };
+      refuseOtherLayout(t, session.header.otherLayout);
+      const view = session.header.releases ?? { current: { kind: "none" as const }, releases: [] };
+      const from = currentCommit(view);
+      const choice = rollbackTarget(view, opts.to);
+      if ("problem" in choice) throw new RepoSyncError("config", `cannot roll back: ${choice.problem}`, { vm: t.vm, hint: "`repo-sync status VM --json` lists the releases kept on each VM; deploy the commit instead if it is gone" });
+      if (choice.commit !== from) await session.switchTo(choice.commit);
+      opts.logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${choice.commit.slice(0, 12)} (no transfer)`);
+      return { vm: t.vm, host: t.host, path: t.path, from, to: choice.commit };
+    } finally {
+      await session.close();
     }
-  });
+  }, (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
 }

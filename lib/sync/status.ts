@@ -4,9 +4,9 @@
  */
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import type { DirState, MarkerState } from "../target/script";
+import { servedRevision, type DirState, type MarkerState } from "../target/script";
 import { describeHops } from "../remote/jumpHosts";
-import { currentCommit, type CurrentState, type Release } from "../target/releases";
+import type { CurrentState, Release } from "../target/releases";
 import { TargetProbe } from "../target/session";
 import { refuseOtherLayout, releaseFolder } from "./convergeRelease";
 import type { TransferSpec } from "../transfer/rsyncArgs";
@@ -59,10 +59,8 @@ export async function checkTarget(target: Target, expected: Expected | undefined
     // One connection: the probe's, which the dry run joins.
     const probe = await TargetProbe.open(target);
     const header = probe.header;
-    // Releases: what `current` serves, when that release's marker names it (a link to a missing, partial
-    // or foreign release serves no commit: drift for the preview).
-    const served = header.releases ? currentCommit(header.releases) : undefined;
-    const actual = header.releases ? (served !== undefined && header.revision === served ? served : undefined) : header.revision;
+    // Releases: a link to a missing, partial or foreign release serves no commit (drift for the preview).
+    const actual = servedRevision(header);
     let drift: TreeChanges | undefined;
     try {
       refuseOtherLayout(target, header.otherLayout);

@@ -47,6 +47,24 @@ export function selectTargets(config: Config, vms: string[] | undefined): Target
   return config.targets.filter((t) => vms.includes(t.vm));
 }
 
+/**
+ * Runs `run` on every target, at most `limit` at once, results in target order. A RepoSyncError is that
+ * VM's alone: logged as a warning and turned into its result by `failed` (told how long that VM took);
+ * the others go on.
+ */
+export function eachTarget<R>(targets: Target[], limit: number, logger: Logger, run: (t: Target) => Promise<R>, failed: (t: Target, err: RepoSyncError, ms: number) => R): Promise<R[]> {
+  return mapLimit(targets, limit, async (t) => {
+    const started = Date.now();
+    try {
+      return await run(t);
+    } catch (err) {
+      if (!isRepoSyncError(err)) throw err;
+      logger.warn(err.message);
+      return failed(t, err, Date.now() - started);
+    }
+  });
+}
+
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
@@ -61,17 +79,10 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
 /** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */
 export function convergeAll(config: Config, targets: Target[], source: PreparedSource, opts: Pick<SyncOptions, "force" | "logger" | "onProgress"> & { early?: Map<string, PendingSession> }): Promise<SyncResult[]> {
   const repo = config.repository;
-  return mapLimit(targets, repo.parallelism, async (t) => {
-    const started = Date.now();
+  return eachTarget(targets, repo.parallelism, opts.logger, async (t) => {
     opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
-    try {
-      const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm), onProgress: opts.onProgress && ((p) => opts.onProgress?.(t.vm, p)) });
-      opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
-      return r;
-    } catch (err) {
-      if (!isRepoSyncError(err)) throw err;
-      opts.logger.warn(err.message);
-      return { vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs: Date.now() - started, error: err };
-    }
-  });
+    const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm), onProgress: opts.onProgress && ((p) => opts.onProgress?.(t.vm, p)) });
+    opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
+    return r;
+  }, (t, error, durationMs) => ({ vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs, error }));
 }

@@ -10,7 +10,7 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
-import { HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
+import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
 export type { Layout } from "../config/types";
@@ -154,6 +154,16 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     "  esac",
     "done",
   ].join("\n");
+}
+
+/**
+ * The commit the target serves: in place, what `.sync_rev` names; in releases, the release `current`
+ * points at, and only when that release's own marker names it (a partial or foreign one serves none).
+ */
+export function servedRevision(h: TargetHeader): string | undefined {
+  if (!h.releases) return h.revision;
+  const current = currentCommit(h.releases);
+  return current !== undefined && h.revision === current ? current : undefined;
 }
 
 /** Decodes the hex a script printed for `.sync_rev` into what it says (pure). */
