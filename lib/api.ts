@@ -7,7 +7,6 @@ import { DEFAULT_CONFIG_PATH, loadConfig } from "./config/load";
 import type { Config, SourceSettings } from "./config/types";
 import { quietLogger, stderrLogger, Logger } from "./log";
 import { cacheDir } from "./paths";
-import { exportCommitTree } from "./source/exportTree";
 import { resolveSource } from "./source/git";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
@@ -58,8 +57,7 @@ export async function expectedState(repo: SourceSettings, opts: { branch?: strin
 export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
   const repo = config.repository;
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
-  const treeDir = repo.sourceMode === "worktree" ? repo.mainRepoPath : exportCommitTree(repo.mainRepoPath, src.commit, cacheDir());
-  return scanSourceTree(repo, src.commit, treeDir, cacheDir(), opts.full);
+  return scanSourceTree(repo, src.commit, cacheDir(), opts.full);
 }
 
 /** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */

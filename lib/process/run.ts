@@ -27,7 +27,7 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Hard wall-clock limit; the process is killed when it passes. */
   timeoutMs?: number;
-  input?: string;
+  input?: string | Buffer;
   /** Send stdout to this open file instead of collecting it (large binary output). */
   stdoutFd?: number;
   /** Receives stderr chunks as they arrive (progress). */

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-/** One file of a tree: its path (relative, `/`-separated) and its content id. */
+/** One file of a tree: its path (relative, `/`-separated, one char per byte: see source/treeListing.ts) and its content id. */
 export interface TreeEntry {
   path: string;
   id: string;

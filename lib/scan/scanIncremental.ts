@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fsPath } from "../source/treeListing";
 import { advanceRecord, pairKey, readRecord, TreeEntry, writeRecord } from "./cleanRecord";
 import { gitleaksVersion, readIgnoreFile, readRules, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
 
@@ -42,7 +43,7 @@ export interface ScanTree {
   dir: Promise<string>;
   /** The text of the tree's top-level `.gitleaksignore` (undefined: none). */
   ignoreFile: string | undefined;
-  /** Writes a few files into a folder under their paths, straight from the source (a commit's blobs). */
+  /** Writes a few files (and their parent folders) into a folder under their paths, straight from the source (a commit's blobs). */
   writeFiles?: (files: TreeEntry[], into: string) => Promise<void>;
 }
 
@@ -78,7 +79,6 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
     const work = fs.mkdtempSync(path.join(opts.cacheDir, "scans", ".pending-"));
     try {
       if (tree.writeFiles && pending.length <= FEW_FILES) {
-        for (const e of pending) fs.mkdirSync(path.dirname(path.join(work, e.path)), { recursive: true });
         await tree.writeFiles(pending, work);
       } else {
         linkFiles(await tree.dir, work, pending);
@@ -97,12 +97,13 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
 /** Hard-links (or copies, across file systems) the pending files into `work` under their paths. */
 function linkFiles(treeDir: string, work: string, pending: TreeEntry[]): void {
   for (const e of pending) {
-    const to = path.join(work, e.path);
-    fs.mkdirSync(path.dirname(to), { recursive: true });
+    const to = fsPath(work, e.path);
+    const slash = e.path.lastIndexOf("/");
+    if (slash > 0) fs.mkdirSync(fsPath(work, e.path.slice(0, slash)), { recursive: true });
     try {
-      fs.linkSync(path.join(treeDir, e.path), to);
+      fs.linkSync(fsPath(treeDir, e.path), to);
     } catch {
-      fs.copyFileSync(path.join(treeDir, e.path), to);
+      fs.copyFileSync(fsPath(treeDir, e.path), to, fs.constants.COPYFILE_EXCL);
     }
   }
 }

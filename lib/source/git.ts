@@ -116,12 +116,6 @@ export async function modifiedTrackedFiles(repoPath: string): Promise<string[]> 
   return status.files.map((f) => f.path);
 }
 
-/** Names at the top of a commit's tree (files, folders, links, submodules). */
-export async function topLevelNames(repoPath: string, commit: string): Promise<string[]> {
-  const out = await gitAt(repoPath, 60_000).raw(["ls-tree", "-z", "--name-only", commit]);
-  return out.split("\0").filter((n) => n !== "");
-}
-
 function notARepo(repoPath: string, cause?: unknown): RepoSyncError {
   return new RepoSyncError("source", `${NOT_A_REPO_MESSAGE}: ${repoPath}`, {
     hint: `make ${repoPath} a git repository with at least one commit (git init && git add . && git commit -m initial)`,

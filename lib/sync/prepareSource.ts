@@ -13,9 +13,12 @@ import { scanHistory } from "../scan/scanHistory";
 import { IncrementalScanResult, folderTree, ScanTree, scanTreeIncremental } from "../scan/scanIncremental";
 import type { SecretScanResult } from "../scan/scanRepository";
 import { exportHistory } from "../source/exportHistory";
-import { blobBytes, commitFiles, exportCommitTree, exportRoot, writeBlobFile } from "../source/exportTree";
-import { worktreeEntries } from "../source/worktreeFiles";
-import { modifiedTrackedFiles, resolveSource, topLevelNames } from "../source/git";
+import { writeTreeEntries } from "../source/blobWriter";
+import { exportCommitTree, exportRoot } from "../source/exportTree";
+import { modifiedTrackedFiles, resolveSource } from "../source/git";
+import { blobBytes } from "../source/runGit";
+import { displayPath, listCommitTree, regularFiles, TreeRow } from "../source/treeListing";
+import { snapshotWorktree } from "../source/worktreeSnapshot";
 import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 
@@ -79,32 +82,16 @@ export async function prepareSource(repo: SourceSettings, opts: PrepareOptions):
 export async function prepareCommit(repo: SourceSettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
   const cache = opts.cacheDir ?? cacheDir();
   const gated = repo.secretScanning.enabled && opts.gate !== false;
-  let treeDir: string;
-  let treeScan: IncrementalScanResult | undefined;
-  if (repo.sourceMode === "worktree") {
-    const dirty = await modifiedTrackedFiles(repo.mainRepoPath);
-    if (dirty.length > 0 && !repo.allowDirty) {
-      throw new RepoSyncError("source", `the checkout ${repo.mainRepoPath} has uncommitted changes to tracked files (${dirty.slice(0, 5).join(", ")}${dirty.length > 5 ? ", ..." : ""}); refusing to push a tree that no commit describes`, {
-        hint: "commit or stash them, use source_mode: commit, or set repository.allow_dirty: true",
-      });
-    }
-    treeDir = repo.mainRepoPath;
-    refuseOwnNames(fs.readdirSync(treeDir), `the checkout ${treeDir}`);
-  } else {
-    refuseOwnNames(await topLevelNames(repo.mainRepoPath, commit), `commit ${commit.slice(0, 12)}`);
-    // Export and scan side by side: a new commit's few changed files are scanned straight from git.
-    const exported = exportCommitTree(repo.mainRepoPath, commit, cache);
-    const [dir, scanned] = await Promise.all([exported, gated ? scanSourceTree(repo, commit, exported, cache, opts.fullScan) : undefined]);
-    treeDir = dir;
-    treeScan = scanned;
-  }
+  const tree = await sourceTree(repo, commit, cache, opts.logger);
+  // Export and scan side by side: a new commit's few changed files are scanned straight from git.
+  const [treeDir, treeScan] = await Promise.all([tree.dir, gated ? scanTree(repo, tree, cache, opts.fullScan) : undefined]);
   // The checkout's own .git holds more than the commit's history (other branches, stashes, reflogs,
   // remote URLs with credentials): a .git built for this commit is pushed instead, and scanned.
   const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, commit, opts.branch ?? repo.defaultBranch, cache);
 
   let scan: SecretScanResult | undefined;
   if (gated) {
-    scan = treeScan ?? (await scanSourceTree(repo, commit, treeDir, cache, opts.fullScan));
+    scan = treeScan as IncrementalScanResult;
     if (gitDir) {
       const history = (await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow })).findings;
       scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
@@ -136,28 +123,65 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
 }
 
 /**
- * The secret gate over the tree to push. Only files not found clean before are scanned (see
- * scan/scanIncremental.ts); a worktree's files are named by their content hash like a commit's blobs.
- * A commit's few new files are read from git, so the scan need not wait for the export (`treeDir`).
+ * The tree a run pushes and the gate scans, with its regular files named by content: a commit's export
+ * (the listing is checked before anything is written; a commit's few new files are scanned straight
+ * from git, so the scan need not wait for the export), or a snapshot of the worktree.
  */
-export async function scanSourceTree(repo: SourceSettings, commit: string, treeDir: string | Promise<string>, cache: string, full?: boolean): Promise<IncrementalScanResult> {
-  const recordId = path.basename(exportRoot(cache, repo.mainRepoPath));
-  const opts = { configPath: repo.secretScanning.configPath, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow, cacheDir: cache, full };
+export async function sourceTree(repo: SourceSettings, commit: string, cache: string, logger?: Logger): Promise<ScanTree> {
   if (repo.sourceMode === "worktree") {
-    const dir = await treeDir;
-    return scanTreeIncremental(folderTree(dir, await worktreeEntries(dir, path.join(cache, "scans", `stat-${recordId}.json`))), recordId, opts);
+    const dirty = await modifiedTrackedFiles(repo.mainRepoPath);
+    if (dirty.length > 0 && !repo.allowDirty) {
+      throw new RepoSyncError("source", `the checkout ${repo.mainRepoPath} has uncommitted changes to tracked files (${dirty.slice(0, 5).join(", ")}${dirty.length > 5 ? ", ..." : ""}); refusing to push a tree that no commit describes`, {
+        hint: "commit or stash them, use source_mode: commit, or set repository.allow_dirty: true",
+      });
+    }
+    refuseOwnNames(fs.readdirSync(repo.mainRepoPath), `the checkout ${repo.mainRepoPath}`);
+    const snap = await snapshotWorktree(repo.mainRepoPath, path.join(cache, "worktrees", recordIdOf(repo, cache)));
+    return folderTree(snap.dir, snap.entries);
   }
-  const entries = await commitFiles(repo.mainRepoPath, commit);
-  const ignore = entries.find((e) => e.path === ".gitleaksignore");
-  const tree: ScanTree = {
-    entries,
-    dir: Promise.resolve(treeDir),
-    ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.id)).toString("utf8") : undefined,
-    writeFiles: async (files, into) => {
-      for (const e of files) await writeBlobFile(repo.mainRepoPath, e.id, path.join(into, e.path), false);
-    },
+  const rows = await listCommitTree(repo.mainRepoPath, commit);
+  refuseOwnNames([...new Set(rows.map((r) => displayPath(r.path.split("/")[0])))], `commit ${commit.slice(0, 12)}`);
+  await warnAboutFilters(repo.mainRepoPath, rows, logger);
+  const ignore = rows.find((r) => r.path === ".gitleaksignore" && r.mode !== "120000" && r.mode !== "160000");
+  const byPath = new Map(rows.map((r) => [r.path, r]));
+  return {
+    entries: regularFiles(rows).map((r) => ({ path: r.path, id: r.hash })),
+    dir: exportCommitTree(repo.mainRepoPath, commit, cache, { rows, warn: (m) => logger?.warn(m) }),
+    ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.hash)).toString("utf8") : undefined,
+    writeFiles: (files, into) => writeTreeEntries(repo.mainRepoPath, into, files.map((e) => byPath.get(e.path) as TreeRow)),
   };
-  return scanTreeIncremental(tree, recordId, opts);
+}
+
+/**
+ * The secret gate over a source tree. Only files not found clean before are scanned (see
+ * scan/scanIncremental.ts); a worktree's files are named by their content hash like a commit's blobs.
+ */
+export function scanTree(repo: SourceSettings, tree: ScanTree, cache: string, full?: boolean): Promise<IncrementalScanResult> {
+  const opts = { configPath: repo.secretScanning.configPath, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow, cacheDir: cache, full };
+  return scanTreeIncremental(tree, recordIdOf(repo, cache), opts);
+}
+
+/** The gate over what a run would push for `commit`: {@link sourceTree} then {@link scanTree}. */
+export async function scanSourceTree(repo: SourceSettings, commit: string, cache: string, full?: boolean): Promise<IncrementalScanResult> {
+  return scanTree(repo, await sourceTree(repo, commit, cache), cache, full);
+}
+
+function recordIdOf(repo: SourceSettings, cache: string): string {
+  return path.basename(exportRoot(cache, repo.mainRepoPath));
+}
+
+/**
+ * The export holds blobs as git stores them: a file under a clean/smudge filter (Git LFS, git-crypt)
+ * lands as its pointer or ciphertext. Said once per run when the commit's attributes name a filter.
+ */
+async function warnAboutFilters(repoPath: string, rows: TreeRow[], logger?: Logger): Promise<void> {
+  if (!logger) return;
+  const attrs = rows.filter((r) => (r.path === ".gitattributes" || r.path.endsWith("/.gitattributes")) && r.mode !== "120000" && r.size >= 0 && r.size < 1_000_000);
+  if (attrs.length === 0) return;
+  const found = await Promise.all(attrs.map((r) => blobBytes(repoPath, r.hash).then((b) => /\bfilter=/.test(b.toString("latin1")))));
+  if (found.some(Boolean)) {
+    logger.warn("the commit's .gitattributes name a filter (e.g. Git LFS, git-crypt): repo-sync pushes files as git stores them (LFS pointers, encrypted bytes), with no filter, eol or ident conversion; see README, 'What is pushed'");
+  }
 }
 
 /**

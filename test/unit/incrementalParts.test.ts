@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { advanceRecord, KEEP_GENERATIONS, pairKey, parseRecord } from "../../lib/scan/cleanRecord";
-import { isCheckoutSafePath, parseRawDiff } from "../../lib/source/exportTree";
+import { parseRawDiff } from "../../lib/source/exportTree";
+import { isCheckoutSafePath } from "../../lib/source/treeListing";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);

@@ -1,0 +1,45 @@
+/**
+ * Local git plumbing (ls-tree, cat-file, diff) for the export and the scan, under one environment
+ * policy: nothing from the caller's environment may point git at another repository, index or work
+ * tree (GIT_DIR and friends are set inside git hooks), or change what a command prints.
+ */
+import { RepoSyncError } from "../errors";
+import { runProgram, RunOptions, RunResult } from "../process/run";
+
+/**
+ * The environment git runs with: every `GIT_*` variable of the caller cleared (`extra` may set some
+ * back, e.g. our own `GIT_INDEX_FILE`), no prompts.
+ */
+export function gitEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of Object.keys(process.env)) if (k.toUpperCase().startsWith("GIT_")) env[k] = undefined;
+  return { ...env, GIT_TERMINAL_PROMPT: "0", ...extra };
+}
+
+/** Runs `git -C repoPath args...` under {@link gitEnv}; the outcome whatever the exit code. */
+export function runGit(repoPath: string, args: readonly string[], opts: RunOptions & { gitEnv?: Record<string, string> } = {}): Promise<RunResult> {
+  const { gitEnv: extra, ...rest } = opts;
+  return runProgram("git", ["-C", repoPath, ...args], { timeoutMs: 600_000, ...rest, env: { ...gitEnv(extra), ...rest.env } });
+}
+
+/** Runs git and returns stdout as bytes; a non-zero exit is a source error naming `what`. */
+export async function gitBytes(repoPath: string, args: readonly string[], what: string): Promise<Buffer> {
+  const r = await runGit(repoPath, args);
+  if (r.exitCode !== 0) throw gitError(r, what);
+  return r.stdoutBytes;
+}
+
+/** The error for a failed git command: the command, its exit code and stderr, and what to check. */
+export function gitError(r: Pick<RunResult, "command" | "exitCode" | "stderr">, what: string): RepoSyncError {
+  return new RepoSyncError("source", `git ${r.command[3] ?? ""} failed while ${what}`, {
+    command: r.command,
+    exitCode: r.exitCode,
+    stderr: r.stderr,
+    hint: "check that the repository is intact (git fsck)",
+  });
+}
+
+/** A (small) blob's bytes, e.g. a tree's `.gitleaksignore`, as git stores them. */
+export function blobBytes(repoPath: string, blob: string): Promise<Buffer> {
+  return gitBytes(repoPath, ["cat-file", "blob", blob], `reading the blob ${blob}`);
+}

@@ -1,0 +1,180 @@
+/**
+ * Worktree source mode pushes the checkout as it is (tracked, modified and untracked files alike,
+ * `.git` left out). A live folder can change between the scan and the transfer, so the run works on
+ * a snapshot: a private copy in the cache that the gate scans and rsync sends. What is scanned is
+ * then byte for byte what lands.
+ *
+ * The snapshot costs what changed: a file whose stat data (device, inode, size, mode, mtime and
+ * ctime, as git's index keeps them) is the one recorded for the last snapshot is hard-linked from it
+ * with its known blob hash; any other file is copied, checked unchanged across the copy, and hashed
+ * from the copy. ctime cannot be set by a user, so an edit that restores size and mtime (`touch -r`)
+ * is still seen; a file changed within the last {@link RACY_MS} is never trusted (git's "racy" case).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RepoSyncError } from "../errors";
+import type { TreeEntry } from "../scan/cleanRecord";
+import { runGit } from "./runGit";
+import { displayPath, fsPath, TreePath } from "./treeListing";
+
+/** A file changed this recently may change again within the same timestamp tick: never trusted. */
+const RACY_MS = 2_000;
+/** Snapshots kept per checkout (a concurrent run may still be pushing the one before). */
+const KEEP_SNAPSHOTS = 3;
+/** Copies of a file that kept changing while it was copied, before the run gives up. */
+const COPY_TRIES = 3;
+
+/** A worktree snapshot: the folder to scan and push, and its regular files with their blob hashes. */
+export interface WorktreeSnapshot {
+  dir: string;
+  entries: TreeEntry[];
+}
+
+interface StatRow {
+  /** `dev:ino:size:mode:mtimeNs:ctimeNs` of the checkout's file when it was copied. */
+  key: string;
+  id: string;
+}
+
+/** The stat data a file is trusted by (pure). */
+export function statKey(st: fs.BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mode}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** Takes a snapshot of the checkout `root` under `stateDir` (see the module comment). */
+export async function snapshotWorktree(root: string, stateDir: string): Promise<WorktreeSnapshot> {
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const prev = latest(stateDir);
+  const prevRows = prev ? readRows(path.join(stateDir, `${prev}.json`)) : new Map<TreePath, StatRow>();
+  const name = `snap-${Date.now()}-${process.pid}`;
+  const tmp = path.join(stateDir, `.tmp-${name}`);
+  fs.mkdirSync(tmp, { mode: 0o700 });
+  const rows = new Map<TreePath, StatRow>();
+  const copied: TreePath[] = [];
+  const keys = new Map<TreePath, string>();
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const racy = BigInt(RACY_MS) * 1_000_000n;
+  try {
+    const walk = (rel: TreePath) => {
+      for (const n of fs.readdirSync(rel === "" ? root : fsPath(root, rel), { encoding: "buffer" })) {
+        const name = n.toString("latin1");
+        if (name === ".git") continue;
+        const p = rel === "" ? name : `${rel}/${name}`;
+        const st = fs.lstatSync(fsPath(root, p), { bigint: true });
+        if (st.isDirectory()) {
+          fs.mkdirSync(fsPath(tmp, p));
+          walk(p);
+          fs.chmodSync(fsPath(tmp, p), Number(st.mode & 0o7777n));
+        } else if (st.isSymbolicLink()) {
+          fs.symlinkSync(fs.readlinkSync(fsPath(root, p), { encoding: "buffer" }), fsPath(tmp, p));
+        } else if (st.isFile()) {
+          const known = prevRows.get(p);
+          const key = statKey(st);
+          if (prev && known && known.key === key && now - st.mtimeNs > racy && now - st.ctimeNs > racy && linked(path.join(stateDir, prev), tmp, p)) {
+            rows.set(p, known);
+          } else {
+            keys.set(p, copyStable(root, tmp, p));
+            copied.push(p);
+          }
+        }
+        // sockets, fifos and devices are not part of a source tree: left out
+      }
+    };
+    walk("");
+    const ids = await hashFiles(tmp, copied);
+    copied.forEach((p, i) => rows.set(p, { key: keys.get(p) as string, id: ids[i] }));
+    fs.writeFileSync(path.join(stateDir, `${name}.json`), JSON.stringify([...rows].map(([p, r]) => [Buffer.from(p, "latin1").toString("base64"), r.key, r.id])));
+    fs.renameSync(tmp, path.join(stateDir, name));
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  prune(stateDir, name);
+  return { dir: path.join(stateDir, name), entries: [...rows].map(([p, r]) => ({ path: p, id: r.id })) };
+}
+
+/** Hard-links the last snapshot's copy of `rel` into the new one; false when that copy is gone. */
+function linked(prevDir: string, into: string, rel: TreePath): boolean {
+  try {
+    fs.linkSync(fsPath(prevDir, rel), fsPath(into, rel));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies one file with its mode and times, and returns the stat key it had: the copy counts only when
+ * the file's stat data is the same before and after it (a file being written is copied again).
+ */
+function copyStable(root: string, into: string, rel: TreePath): string {
+  const from = fsPath(root, rel);
+  const to = fsPath(into, rel);
+  for (let i = 0; i < COPY_TRIES; i++) {
+    const before = fs.lstatSync(from, { bigint: true });
+    fs.rmSync(to, { force: true });
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
+    const after = fs.lstatSync(from, { bigint: true });
+    if (after.isFile() && statKey(before) === statKey(after)) {
+      fs.chmodSync(to, Number(before.mode & 0o7777n));
+      fs.utimesSync(to, Number(before.atimeMs) / 1000, Number(before.mtimeNs) / 1e9);
+      return statKey(before);
+    }
+  }
+  throw new RepoSyncError("source", `${JSON.stringify(displayPath(rel))} in the checkout ${root} kept changing while repo-sync copied it (${COPY_TRIES} tries); nothing was pushed`, {
+    hint: "stop whatever writes to the checkout during the sync, or use source_mode: commit",
+  });
+}
+
+/** git blob hashes of the snapshot's copies (raw bytes: gitleaks reads the raw bytes too). */
+async function hashFiles(dir: string, rels: TreePath[]): Promise<string[]> {
+  if (rels.length === 0) return [];
+  // Paths go through stdin one per line: a name with a newline is hashed on its own.
+  const plain = rels.filter((p) => !p.includes("\n"));
+  const ids = new Map<TreePath, string>();
+  if (plain.length > 0) {
+    const r = await runGit(dir, ["hash-object", "--no-filters", "--stdin-paths"], { input: Buffer.concat(plain.map((p) => Buffer.concat([fsPath(dir, p), Buffer.from("\n")]))) });
+    const out = r.stdout.split("\n").filter((l) => l !== "");
+    if (r.exitCode !== 0 || out.length !== plain.length) {
+      throw new RepoSyncError("source", `git hash-object failed hashing ${plain.length} files of the worktree snapshot ${dir}`, { command: r.command.slice(0, 6), exitCode: r.exitCode, stderr: r.stderr });
+    }
+    plain.forEach((p, i) => ids.set(p, out[i]));
+  }
+  for (const p of rels.filter((q) => q.includes("\n"))) {
+    const r = await runGit(dir, ["hash-object", "--no-filters", "--stdin"], { input: fs.readFileSync(fsPath(dir, p)) });
+    if (r.exitCode !== 0) throw new RepoSyncError("source", `git hash-object failed hashing ${JSON.stringify(displayPath(p))}`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
+    ids.set(p, r.stdout.trim());
+  }
+  return rels.map((p) => ids.get(p) as string);
+}
+
+/** The newest complete snapshot's name, if any. */
+function latest(stateDir: string): string | undefined {
+  return fs
+    .readdirSync(stateDir)
+    .filter((n) => /^snap-\d+-\d+$/.test(n) && fs.existsSync(path.join(stateDir, `${n}.json`)))
+    .sort((a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1]))
+    .pop();
+}
+
+function readRows(file: string): Map<TreePath, StatRow> {
+  try {
+    const data = JSON.parse(fs.readFileSync(file, "utf8")) as Array<[string, string, string]>;
+    return new Map(data.map(([p, key, id]) => [Buffer.from(p, "base64").toString("latin1"), { key, id }]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Keeps the newest snapshots (never `keep`), removing older ones with their records. */
+function prune(stateDir: string, keep: string): void {
+  const snaps = fs
+    .readdirSync(stateDir)
+    .filter((n) => /^snap-\d+-\d+$/.test(n))
+    .sort((a, b) => Number(b.split("-")[1]) - Number(a.split("-")[1]));
+  for (const n of snaps.slice(KEEP_SNAPSHOTS)) {
+    if (n === keep) continue;
+    fs.rmSync(path.join(stateDir, n), { recursive: true, force: true });
+    fs.rmSync(path.join(stateDir, `${n}.json`), { force: true });
+  }
+}
