@@ -11,6 +11,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
+import { writeTreeEntries } from "../source/blobWriter";
+import { runGit } from "../source/runGit";
+import { treePath } from "../source/treeListing";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, scanIdentity, scanRepository } from "./scanRepository";
 
@@ -48,7 +51,7 @@ export async function scanHistory(gitDir: string, commit: string, opts: HistoryS
   const range = base ? `${base}..${commit}` : undefined;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-history-"));
   try {
-    const findings = [...(await scanChanges(bin, gitDir, opts, work, range)), ...(await scanMessages(gitDir, opts, work, range))];
+    const findings = [...(await scanChanges(bin, gitDir, opts, work, range)), ...(await scanUnseenBlobs(gitDir, opts, work, range)), ...(await scanMessages(gitDir, opts, work, range))];
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(`${verdictFile(commit)}.tmp`, JSON.stringify(findings));
     fs.renameSync(`${verdictFile(commit)}.tmp`, verdictFile(commit));
@@ -121,6 +124,74 @@ function pruneHistoryCache(dir: string): void {
     .map((n) => ({ p: path.join(dir, n), t: fs.statSync(path.join(dir, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
   for (const f of files.slice(KEEP_HISTORY_VERDICTS)) fs.rmSync(f.p, { force: true });
+}
+
+/**
+ * Content `gitleaks git` does not read (it follows `git log -p`): what a merge commit itself brings (an
+ * "evil" merge, a conflict resolution: `git diff-tree --cc` lists the paths that differ from every
+ * parent), and files that replaced a symlink or a submodule (type changes). Their blobs are written
+ * under their paths, one folder per round of repeated paths, and scanned as files.
+ */
+async function scanUnseenBlobs(gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
+  const git = (args: string[]) => runGit(path.dirname(gitDir), [`--git-dir=${gitDir}`, ...args]);
+  const revs = async (args: string[]) => {
+    const r = await git(["rev-list", ...args, ...(range ? [range] : ["--all"])]);
+    if (r.exitCode !== 0) throw new RepoSyncError("scan", `git rev-list failed reading the history to push (${gitDir})`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
+    return r.stdout.split("\n").filter((l) => /^[0-9a-f]{40,64}$/.test(l));
+  };
+  const found: Array<{ commit: string; path: string; blob: string }> = [];
+  for (const [commits, diffArgs] of [
+    [await revs(["--merges"]), ["--cc"]],
+    [await typeChanged(git, range), ["--diff-filter=T", "--no-renames"]],
+  ] as const) {
+    for (const c of commits) {
+      const r = await git(["diff-tree", "-r", "--raw", "-z", "--no-abbrev", ...diffArgs, c]);
+      if (r.exitCode !== 0) throw new RepoSyncError("scan", `git diff-tree failed reading ${c.slice(0, 12)} of the history to push`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
+      for (const e of parseRawEntries(r.stdoutBytes.toString("latin1"))) if (/^100[67]55$|^100644$/.test(e.mode)) found.push({ commit: c, path: e.path, blob: e.hash });
+    }
+  }
+  const findings: Finding[] = [];
+  const rounds: Array<Map<string, { commit: string; blob: string }>> = [];
+  for (const f of found) {
+    let round = rounds.find((m) => !m.has(f.path) || m.get(f.path)?.blob === f.blob);
+    if (!round) rounds.push((round = new Map()));
+    if (!round.has(f.path)) round.set(f.path, { commit: f.commit, blob: f.blob });
+  }
+  for (const [n, round] of rounds.entries()) {
+    const dir = path.join(work, `unseen-${n}`);
+    fs.mkdirSync(dir);
+    await writeTreeEntries(path.dirname(gitDir), dir, [...round].map(([p, v]) => ({ mode: "100644", hash: v.blob, size: -1, path: p })), gitDir);
+    const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
+    for (const f of scan.findings) {
+      const at = round.get(treePath(f.file));
+      findings.push({ ...f, file: `.git@${(at?.commit ?? "").slice(0, 12)}:${f.file}` });
+    }
+  }
+  return findings;
+}
+
+/** Commits of the range whose diff holds a type change (symlink or submodule turned file, or back). */
+async function typeChanged(git: (args: string[]) => Promise<{ exitCode: number; stdout: string }>, range: string | undefined): Promise<string[]> {
+  const r = await git(["log", "--format=%H", "--no-renames", "--diff-filter=T", ...(range ? [range] : ["--all"])]);
+  return r.exitCode === 0 ? r.stdout.split("\n").filter((l) => /^[0-9a-f]{40,64}$/.test(l)) : [];
+}
+
+/**
+ * Entries of `git diff-tree --raw -z` (plain or `--cc`), decoded one char per byte (pure): the mode and
+ * blob the commit holds for each path (the last mode and hash of a combined line).
+ */
+export function parseRawEntries(z: string): Array<{ mode: string; hash: string; path: string }> {
+  const out: Array<{ mode: string; hash: string; path: string }> = [];
+  const parts = z.split("\0");
+  for (let i = 0; i < parts.length; i++) {
+    const m = /^:+((?:\d{6} )+)((?:[0-9a-f]{40,64} )+)[A-Z]+\d*$/.exec(parts[i]);
+    if (!m || i + 1 >= parts.length) continue;
+    const modes = m[1].trim().split(" ");
+    const hashes = m[2].trim().split(" ");
+    out.push({ mode: modes[modes.length - 1], hash: hashes[hashes.length - 1], path: parts[i + 1] });
+    i++;
+  }
+  return out;
 }
 
 /** Commit messages travel in the pushed `.git` too: one file per commit, scanned as a folder. */

@@ -43,11 +43,11 @@ interface Sink {
  * Writes `rows` under `root` (whose folders may or may not exist yet; the paths were checked by
  * listCommitTree). Submodule pointers become empty folders, as `git checkout-index` makes them.
  */
-export async function writeTreeEntries(repoPath: string, root: string, rows: TreeRow[]): Promise<void> {
+export async function writeTreeEntries(repoPath: string, root: string, rows: TreeRow[], gitDir?: string): Promise<void> {
   makeParents(root, rows.map((r) => r.path));
   for (const r of rows) if (r.mode === "160000") fs.mkdirSync(fsPath(root, r.path));
   const blobs = rows.filter((r) => r.mode !== "160000");
-  if (blobs.length > 0) await streamBlobs(repoPath, root, blobs);
+  if (blobs.length > 0) await streamBlobs(repoPath, root, blobs, gitDir);
 }
 
 /** Creates the folders the paths need, parents first (a folder that exists is fine). */
@@ -60,8 +60,8 @@ function makeParents(root: string, paths: TreePath[]): void {
   for (const d of [...dirs].sort()) fs.mkdirSync(fsPath(root, d), { recursive: true });
 }
 
-function streamBlobs(repoPath: string, root: string, rows: TreeRow[]): Promise<void> {
-  const command = ["git", "-C", repoPath, "cat-file", "--batch"];
+function streamBlobs(repoPath: string, root: string, rows: TreeRow[], gitDir?: string): Promise<void> {
+  const command = ["git", "-C", repoPath, ...(gitDir ? [`--git-dir=${gitDir}`] : []), "cat-file", "--batch"];
   return new Promise((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...gitEnv() }, stdio: ["pipe", "pipe", "pipe"] });
     const stderr: Buffer[] = [];

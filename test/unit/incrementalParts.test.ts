@@ -1,7 +1,10 @@
 import * as assert from "node:assert/strict";
 import { advanceRecord, KEEP_GENERATIONS, pairKey, parseRecord } from "../../lib/scan/cleanRecord";
 import { parseRawDiff } from "../../lib/source/exportTree";
-import { isCheckoutSafePath } from "../../lib/source/treeListing";
+import { isCheckoutSafePath, displayPath, parseLsTreeLong, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
+import { parseBatchHeader } from "../../lib/source/blobWriter";
+import { gitBlobHash } from "../../lib/source/exportCheck";
+import { parseRawEntries } from "../../lib/scan/scanHistory";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -41,5 +44,55 @@ describe("incremental parts (pure)", () => {
   it("writes by hand only the paths git would check out", () => {
     for (const ok of ["a", "src/app.py", "a b/ünï.txt", ".gitignore", "x/.github/y", "..x", "x.."]) assert.equal(isCheckoutSafePath(ok), true, ok);
     for (const bad of ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", ".git/config", "x/.GIT/hooks/post-checkout", "..", "."]) assert.equal(isCheckoutSafePath(bad), false, bad);
+  });
+});
+
+describe("one export of a commit: listing, checks and parsers (captured git output)", () => {
+  const lsTree = Buffer.from(
+    "100644 blob 587be6b4c3f93f93c489c0111bba5596147a26cb       2\ta.txt\x00100755 blob 975fbec8256d3e8a3797e7a3611380f27c49f4ac       2\td/sp ace.sh\x00" +
+      "120000 blob 8d14cbf983b3fad683171c9418998d9f68340823       5\tl\x00160000 commit 42ff98618b3f71427e63fe0bba916cbc9cc6a2ba       -\tsub\x00" +
+      "100644 blob 53c74cd6c8f3911ae716f60f9b79f575aab0e975       5\tcaf\xe9.txt\x00",
+    "latin1",
+  );
+
+  it("parses git ls-tree -r -z -l, names kept as bytes", () => {
+    const rows = parseLsTreeLong(lsTree);
+    assert.deepEqual(rows.map((r) => [r.mode, r.size, r.path]), [["100644", 2, "a.txt"], ["100755", 2, "d/sp ace.sh"], ["120000", 5, "l"], ["160000", -1, "sub"], ["100644", 5, "caf\xe9.txt"]]);
+    assert.deepEqual(pathBytes(rows[4].path), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74]));
+    assert.equal(displayPath(rows[4].path), "caf\ufffd.txt");
+    assert.equal(treePath("ünï"), Buffer.from("ünï").toString("latin1"));
+    assert.equal(treeProblem(rows), undefined);
+  });
+
+  it("refuses what git would not check out, or would write through a link", () => {
+    const row = (mode: string, p: string) => ({ mode, hash: "0".repeat(40), size: 1, path: p });
+    const cases: Array<[string, ReturnType<typeof row>[], RegExp]> = [
+      ["dot-dot", [row("100644", "../x")], /refuses to check out/],
+      [".GIT", [row("100644", "a/.GIT/config")], /refuses to check out/],
+      ["odd mode", [row("100664", "a")], /mode 100664/],
+      ["tree mode", [row("040000", "a")], /mode 040000/],
+      ["twice", [row("100644", "a"), row("100644", "a")], /twice/],
+      ["below a symlink", [row("120000", "a"), row("100644", "a/b")], /below the entry "a"/],
+      ["below a file", [row("100644", "a/b"), row("100644", "a/b/c")], /below the entry "a\/b"/],
+      ["below a submodule", [row("160000", "s"), row("100644", "s/x")], /below the entry "s"/],
+    ];
+    for (const [name, rows, re] of cases) assert.match(treeProblem(rows) ?? "", re, name);
+    assert.equal(treeProblem([row("100644", "ab"), row("100644", "a/b"), row("120000", "a.b")]), undefined);
+  });
+
+  it("parses git cat-file --batch headers", () => {
+    assert.deepEqual(parseBatchHeader("587be6b4c3f93f93c489c0111bba5596147a26cb blob 2"), { hash: "587be6b4c3f93f93c489c0111bba5596147a26cb", type: "blob", size: 2 });
+    assert.equal(parseBatchHeader("587be6b4c3f93f93c489c0111bba5596147a26cb missing"), undefined);
+  });
+
+  it("parses git diff-tree --raw -z, plain and combined (--cc), to the commit's own mode and blob", () => {
+    const cc = "42ff98618b3f71427e63fe0bba916cbc9cc6a2ba\x00::000000 000000 100644 " + "0".repeat(40) + " " + "0".repeat(40) + " 53c74cd6c8f3911ae716f60f9b79f575aab0e975 AA\x00e.txt\x00";
+    assert.deepEqual(parseRawEntries(cc), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "e.txt" }]);
+    const t = ":120000 100644 8d14cbf983b3fad683171c9418998d9f68340823 53c74cd6c8f3911ae716f60f9b79f575aab0e975 T\x00link.env\x00";
+    assert.deepEqual(parseRawEntries(t), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "link.env" }]);
+  });
+
+  it("git's blob hash of bytes (a symlink target is checked by it)", () => {
+    assert.equal(gitBlobHash(Buffer.from("a.txt"), "8d14cbf983b3fad683171c9418998d9f68340823"), "8d14cbf983b3fad683171c9418998d9f68340823");
   });
 });
