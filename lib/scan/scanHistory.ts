@@ -160,7 +160,7 @@ async function scanUnseenBlobs(gitDir: string, opts: HistoryScanOptions, work: s
   for (const [n, round] of rounds.entries()) {
     const dir = path.join(work, `unseen-${n}`);
     fs.mkdirSync(dir);
-    await writeTreeEntries(path.dirname(gitDir), dir, [...round].map(([p, v]) => ({ mode: "100644", hash: v.blob, size: -1, path: p })), gitDir);
+    await writeTreeEntries(path.dirname(gitDir), dir, [...round].map(([p, v]) => ({ mode: "100644", hash: v.blob, path: p })), gitDir);
     const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
     for (const f of scan.findings) {
       const at = round.get(treePath(f.file));

@@ -76,11 +76,9 @@ function streamBlobs(repoPath: string, root: string, rows: TreeRow[], gitDir?: s
       sink = undefined;
       child.kill("SIGKILL");
     };
-    const open = (row: TreeRow, size: number): Sink => {
+    const open = (row: TreeRow): Sink => {
       if (row.mode === "120000") return { row, link: [] };
-      const fd = fs.openSync(fsPath(root, row.path), "wx", row.mode === "100755" ? 0o777 : 0o666);
-      if (size !== row.size && row.size >= 0) throw new Error(`blob ${row.hash} has ${size} bytes, the tree listed ${row.size}`);
-      return { row, fd };
+      return { row, fd: fs.openSync(fsPath(root, row.path), "wx", row.mode === "100755" ? 0o777 : 0o666) };
     };
     const finish = (s: Sink) => {
       const full = fsPath(root, s.row.path);
@@ -110,8 +108,8 @@ function streamBlobs(repoPath: string, root: string, rows: TreeRow[], gitDir?: s
             at = nl + 1;
             const row = rows[next++];
             const h = parseBatchHeader(line);
-            if (!row || !h || h.type !== "blob") throw new Error(`git cat-file answered ${JSON.stringify(line)} for blob ${row?.hash ?? "(none asked)"}`);
-            sink = open(row, h.size);
+            if (!row || !h || h.type !== "blob" || h.hash !== row.hash) throw new Error(`git cat-file answered ${JSON.stringify(line)} for blob ${row?.hash ?? "(none asked)"}`);
+            sink = open(row);
             remaining = h.size;
             state = remaining === 0 ? "newline" : "body";
           } else if (state === "body" && sink) {

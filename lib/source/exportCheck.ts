@@ -1,39 +1,19 @@
 /**
- * Checks a cached export against its commit before it is pushed or derived from: the cache is a
- * folder on disk, and a file planted or edited there would otherwise be pushed unscanned while
- * `status` says in sync.
+ * Checks a cached export against its commit before it is pushed or derived from: a file planted or
+ * edited there would otherwise be pushed unscanned while `status` says in sync.
  *
- * The cheap part covers every entry: the names (nothing more, nothing less), each entry's type, a
- * file's size, blob-derived mtime and executable bit, a symlink's target (its blob hash is computed
- * from readlink). Content is hashed only for files whose ctime is not older than the export's seal
- * (written when the export was complete): an edit, even one that puts the size and mtime back
- * (`touch -r`), moves the ctime, which no user can set. Hard-linking a file into a newer export also
- * moves it, so an old export reused later is hashed once and sealed again.
+ * The exports live in a private cache folder (0700, see paths.ts): only this user (or root) can write
+ * there. The check every run makes is cheap and covers every entry: the names (nothing planted,
+ * nothing missing), each entry's type, a file's blob-derived mtime and executable bit, a symlink's
+ * target (its blob hash is computed from readlink). An edit through the ordinary tools moves the
+ * mtime. Content is hashed on demand (`full`: `sync --full-scan`), which also catches an edit that put
+ * the mtime back (`touch -r`). ctime cannot serve as a cheaper seal here: exports share files as hard
+ * links, and every export made or pruned changes the ctime of the files it shares.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { blobMtime } from "./blobWriter";
 import { displayPath, fsPath, TreePath, TreeRow } from "./treeListing";
-
-/** What {@link checkExport} found. */
-export interface ExportCheck {
-  /** Why the folder is not the commit's tree, or undefined when it is. */
-  problem?: string;
-  /** Files whose content was hashed (edited since the seal, or no seal). */
-  hashed: number;
-}
-
-/** The seal file of an export folder (beside it: the folder itself is pushed whole). */
-export function sealFile(dir: string): string {
-  return `${dir}.seal`;
-}
-
-/** Seals an export: files changed after this moment get their content checked on next use. */
-export function sealExport(dir: string): void {
-  const file = sealFile(dir);
-  fs.rmSync(file, { force: true });
-  fs.writeFileSync(file, "repo-sync export seal\n", { flag: "wx" });
-}
 
 /** git's blob hash of some bytes (SHA-1, or SHA-256 for a repository that uses it). */
 export function gitBlobHash(bytes: Buffer, like: string): string {
@@ -43,24 +23,19 @@ export function gitBlobHash(bytes: Buffer, like: string): string {
   return h.digest("hex");
 }
 
-/** Checks `dir` against the commit's listing (see the module comment). */
-export function checkExport(dir: string, rows: TreeRow[]): ExportCheck {
-  let seal = -1n;
-  try {
-    seal = fs.statSync(sealFile(dir), { bigint: true }).ctimeNs;
-  } catch {
-    // no seal: every file's content is checked
-  }
+/**
+ * Why `dir` is not the commit's tree (see the module comment), or undefined when it is; `full` also
+ * hashes every file's content.
+ */
+export function exportProblem(dir: string, rows: TreeRow[], full = false): string | undefined {
   const byPath = new Map<TreePath, TreeRow>(rows.map((r) => [r.path, r]));
   const folders = new Set<TreePath>();
   for (const r of rows) for (let i = r.path.indexOf("/"); i > 0; i = r.path.indexOf("/", i + 1)) folders.add(r.path.slice(0, i));
   let seen = 0;
-  let hashed = 0;
   const walk = (rel: TreePath): string | undefined => {
-    const full = rel === "" ? Buffer.from(dir) : fsPath(dir, rel);
-    for (const name of fs.readdirSync(full, { encoding: "buffer" })) {
+    for (const name of fs.readdirSync(rel === "" ? dir : fsPath(dir, rel), { encoding: "buffer" })) {
       const p = rel === "" ? name.toString("latin1") : `${rel}/${name.toString("latin1")}`;
-      const st = fs.lstatSync(fsPath(dir, p), { bigint: true });
+      const st = fs.lstatSync(fsPath(dir, p));
       const row = byPath.get(p);
       const shown = JSON.stringify(displayPath(p));
       if (st.isDirectory()) {
@@ -82,18 +57,14 @@ export function checkExport(dir: string, rows: TreeRow[]): ExportCheck {
         continue;
       }
       if (!st.isFile() || (row.mode !== "100644" && row.mode !== "100755")) return `${shown} is not the ${row.mode === "120000" ? "symlink" : "file"} the commit has`;
-      if (Number(st.size) !== row.size) return `${shown} has ${st.size} bytes, the commit's blob ${row.size}`;
-      if (st.mtimeMs / 1000n !== BigInt(blobMtime(row.hash))) return `${shown} was modified (its mtime is not the blob's)`;
-      if (((st.mode & 0o111n) !== 0n) !== (row.mode === "100755")) return `${shown} has another executable bit than in the commit`;
-      if (st.ctimeNs >= seal) {
-        hashed++;
-        if (gitBlobHash(fs.readFileSync(fsPath(dir, p)), row.hash) !== row.hash) return `${shown} does not hold the commit's content`;
-      }
+      if (Math.floor(st.mtimeMs / 1000) !== blobMtime(row.hash)) return `${shown} was modified (its mtime is not the blob's)`;
+      if (((st.mode & 0o111) !== 0) !== (row.mode === "100755")) return `${shown} has another executable bit than in the commit`;
+      if (full && gitBlobHash(fs.readFileSync(fsPath(dir, p)), row.hash) !== row.hash) return `${shown} does not hold the commit's content`;
     }
     return undefined;
   };
   const problem = walk("");
-  if (problem) return { problem, hashed };
-  if (seen !== rows.length) return { problem: `${rows.length - seen} of the commit's entries are missing`, hashed };
-  return { hashed };
+  if (problem) return problem;
+  if (seen !== rows.length) return `${rows.length - seen} of the commit's entries are missing`;
+  return undefined;
 }

@@ -8,14 +8,15 @@
  * end-of-line or `ident` conversion, no `export-subst`/`export-ignore`. It is a function of the commit
  * alone, so every route that builds it (from scratch, derived, any number of changed paths) gives the
  * same bytes, and the secret scan reads exactly those bytes. A cached export is checked against its
- * commit before each use (exportCheck.ts) and built again when it was changed.
+ * commit before each use, and before a new one is derived from it (exportCheck.ts), and built again
+ * when it was changed.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { writeTreeEntries } from "./blobWriter";
-import { checkExport, sealExport, sealFile } from "./exportCheck";
+import { exportProblem } from "./exportCheck";
 import { runProgram } from "../process/run";
 import { runGit } from "./runGit";
 import { displayPath, fsPath, isCheckoutSafePath, listCommitTree, TreePath, TreeRow } from "./treeListing";
@@ -35,6 +36,8 @@ export interface ExportOptions {
   rows?: TreeRow[];
   /** Told when a cached export had been changed and is built again. */
   warn?: (message: string) => void;
+  /** Check cached exports byte for byte (hash every file), not only by name, type, mtime and mode. */
+  full?: boolean;
 }
 
 /**
@@ -47,7 +50,7 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   const rows = opts.rows ?? (await listCommitTree(repoPath, commit));
   const root = exportRoot(cacheDir, repoPath);
   const final = path.join(root, commit);
-  if (fs.existsSync(final) && usable(final, commit, rows, opts.warn)) {
+  if (fs.existsSync(final) && usable(final, commit, rows, opts)) {
     touch(final);
     return final;
   }
@@ -55,18 +58,17 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   const tmp = fs.mkdtempSync(path.join(root, `.tmp-${commit.slice(0, 12)}-`));
   const tree = path.join(tmp, "tree");
   try {
-    const base = await checkedBase(repoPath, root, commit, opts.warn);
-    if (!(base && (await deriveExport(repoPath, base, commit, tree, rows)))) {
+    const base = latestExport(root, commit);
+    if (!(base && (await deriveExport(repoPath, base, commit, tree, rows, opts)))) {
       fs.rmSync(tree, { recursive: true, force: true });
       fs.mkdirSync(tree);
       await writeTreeEntries(repoPath, tree, rows);
     }
     try {
       fs.renameSync(tree, final);
-      sealExport(final);
     } catch (err) {
       // Another run exported the same commit meanwhile: its copy is used once it passes the check.
-      if (!(fs.existsSync(final) && usable(final, commit, rows, opts.warn))) throw err;
+      if (!(fs.existsSync(final) && usable(final, commit, rows, opts))) throw err;
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -76,38 +78,22 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
 }
 
 /**
- * True when a cached export still holds exactly the commit's tree (sealed again when some content had
- * to be hashed); otherwise it is removed, with a warning, to be built again.
+ * True when a cached export still holds exactly the commit's tree; otherwise it is removed, with a
+ * warning, to be built again.
  */
-function usable(dir: string, commit: string, rows: TreeRow[], warn?: (m: string) => void): boolean {
-  const check = checkExport(dir, rows);
-  if (!check.problem) {
-    if (check.hashed > 0) sealExport(dir);
-    return true;
-  }
-  warn?.(`the cached export of ${commit.slice(0, 12)} in ${dir} was changed (${check.problem}): it is built again from git`);
+function usable(dir: string, commit: string, rows: TreeRow[], opts: ExportOptions): boolean {
+  const problem = exportProblem(dir, rows, opts.full);
+  if (!problem) return true;
+  opts.warn?.(`the cached export of ${commit.slice(0, 12)} in ${dir} was changed (${problem}): it is built again from git`);
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(sealFile(dir), { force: true });
   return false;
-}
-
-/** The latest export to derive from, checked against its own commit (undefined: none usable). */
-async function checkedBase(repoPath: string, root: string, commit: string, warn?: (m: string) => void): Promise<{ dir: string; commit: string } | undefined> {
-  const base = latestExport(root, commit);
-  if (!base) return undefined;
-  let rows: TreeRow[];
-  try {
-    rows = await listCommitTree(repoPath, base.commit);
-  } catch {
-    return undefined; // a commit the repository no longer has (or refuses): export from scratch
-  }
-  return usable(base.dir, base.commit, rows, warn) ? base : undefined;
 }
 
 /** One line of `git diff --raw -z`: modes, blobs, status letter and path. */
 export interface RawChange {
   oldMode: string;
   newMode: string;
+  oldHash: string;
   newHash: string;
   status: string;
   path: TreePath;
@@ -118,9 +104,9 @@ export function parseRawDiff(z: string): RawChange[] {
   const parts = z.split("\0");
   const out: RawChange[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    const m = /^:(\d{6}) (\d{6}) [0-9a-f]+ ([0-9a-f]+) ([A-Z])\d*$/.exec(parts[i]);
+    const m = /^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])\d*$/.exec(parts[i]);
     if (!m) break;
-    out.push({ oldMode: m[1], newMode: m[2], newHash: m[3], status: m[4], path: parts[i + 1] });
+    out.push({ oldMode: m[1], newMode: m[2], oldHash: m[3], newHash: m[4], status: m[5], path: parts[i + 1] });
   }
   return out;
 }
@@ -141,16 +127,19 @@ function latestExport(root: string, commit: string): { dir: string; commit: stri
  * Builds `tree` for `commit` from an earlier export: a hard-linked copy of it (cheap: no file data is
  * copied), then only the paths `git diff --raw` names are removed and written again. Files are never
  * changed in place (they are shared with the base): a changed path is unlinked first and written as
- * a new file. Returns false (nothing usable built) when the base commit is unknown to the repository,
- * so that the caller exports from scratch.
+ * a new file. Returns false (nothing usable built) when the base commit is unknown to the repository
+ * or its export was changed, so that the caller exports from scratch.
  */
-async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, rows: TreeRow[]): Promise<boolean> {
+async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, rows: TreeRow[], opts: ExportOptions): Promise<boolean> {
   const diff = await runGit(repoPath, ["diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"]);
   if (diff.exitCode !== 0) return false;
   const changes = parseRawDiff(diff.stdoutBytes.toString("latin1"));
   // The listing was checked whole; a diff path outside it would be a bug, and is refused as one.
   const unsafe = changes.find((c) => !isCheckoutSafePath(c.path));
   if (unsafe) throw new RepoSyncError("source", `git diff named the path ${JSON.stringify(displayPath(unsafe.path))} between ${base.commit.slice(0, 12)} and ${commit.slice(0, 12)}; nothing was exported`, { hint: "run `git fsck`; please report this to repo-sync" });
+  // The base is checked first (its listing is this commit's, with the diff's paths as they were there):
+  // whatever was planted in it would otherwise be carried into every later export.
+  if (!usable(base.dir, base.commit, baseRows(rows, changes), opts)) return false;
   if (!(await copyLinked(base.dir, tree))) return false;
   for (const c of changes) {
     fs.rmSync(fsPath(tree, c.path), { recursive: true, force: true });
@@ -166,6 +155,14 @@ async function deriveExport(repoPath: string, base: { dir: string; commit: strin
   }
   await writeTreeEntries(repoPath, tree, added);
   return true;
+}
+
+/** The base commit's listing from the new one and the diff between them (pure). */
+export function baseRows(rows: TreeRow[], changes: RawChange[]): TreeRow[] {
+  const changed = new Set(changes.map((c) => c.path));
+  const out = rows.filter((r) => !changed.has(r.path));
+  for (const c of changes) if (c.oldMode !== "000000") out.push({ mode: c.oldMode, hash: c.oldHash, path: c.path });
+  return out;
 }
 
 /** `cp -al`: a copy of the folder whose files are hard links (no data copied); false on failure. */
@@ -192,7 +189,7 @@ function touch(p: string): void {
   fs.utimesSync(p, now, now);
 }
 
-/** Keeps the most recently used exports; removes older ones (never `keep`) with their seals. */
+/** Keeps the most recently used exports; removes older ones (never `keep`). */
 function prune(root: string, keep: string): void {
   const entries = fs
     .readdirSync(root)
@@ -200,8 +197,6 @@ function prune(root: string, keep: string): void {
     .map((n) => ({ p: path.join(root, n), t: fs.statSync(path.join(root, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
   for (const e of entries.slice(KEEP_EXPORTS)) {
-    if (e.p === keep) continue;
-    fs.rmSync(e.p, { recursive: true, force: true });
-    fs.rmSync(sealFile(e.p), { force: true });
+    if (e.p !== keep) fs.rmSync(e.p, { recursive: true, force: true });
   }
 }

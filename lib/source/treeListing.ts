@@ -19,8 +19,6 @@ export interface TreeRow {
   mode: string;
   /** Blob hash (commit hash for a submodule). */
   hash: string;
-  /** Blob size in bytes; -1 for a submodule. */
-  size: number;
   path: TreePath;
 }
 
@@ -47,14 +45,14 @@ export function fsPath(root: string, rel: TreePath): Buffer {
   return Buffer.concat([Buffer.from(root.endsWith("/") ? root : `${root}/`, "utf8"), pathBytes(rel)]);
 }
 
-/** Parses `git ls-tree -r -z -l` output (pure). */
-export function parseLsTreeLong(z: Buffer): TreeRow[] {
+/** Parses `git ls-tree -r -z` output (pure). */
+export function parseLsTree(z: Buffer): TreeRow[] {
   const rows: TreeRow[] = [];
   for (const rec of z.toString("latin1").split("\0")) {
     if (rec === "") continue;
-    const m = /^(\d{6}) (blob|commit|tree) ([0-9a-f]{40}|[0-9a-f]{64}) +(-|\d+)\t([^]*)$/.exec(rec);
+    const m = /^(\d{6}) (blob|commit|tree) ([0-9a-f]{40}|[0-9a-f]{64})\t([^]*)$/.exec(rec);
     if (!m) throw new RepoSyncError("source", `cannot read a line of git ls-tree: ${JSON.stringify(displayPath(rec.slice(0, 200)))}`, { hint: "check that the repository is intact (git fsck)" });
-    rows.push({ mode: m[1], hash: m[3], size: m[4] === "-" ? -1 : Number(m[4]), path: m[5] });
+    rows.push({ mode: m[1], hash: m[3], path: m[4] });
   }
   return rows;
 }
@@ -95,7 +93,7 @@ export function treeProblem(rows: TreeRow[]): string | undefined {
  * bad entry. Nothing is written anywhere before this passed.
  */
 export async function listCommitTree(repoPath: string, commit: string): Promise<TreeRow[]> {
-  const rows = parseLsTreeLong(await gitBytes(repoPath, ["ls-tree", "-r", "-z", "-l", "--full-tree", commit], `listing the tree of ${commit.slice(0, 12)}`));
+  const rows = parseLsTree(await gitBytes(repoPath, ["ls-tree", "-r", "-z", "--full-tree", commit], `listing the tree of ${commit.slice(0, 12)}`));
   const problem = treeProblem(rows);
   if (problem) {
     throw new RepoSyncError("source", `commit ${commit.slice(0, 12)} holds ${problem}; nothing was exported, scanned or pushed`, {

@@ -82,7 +82,7 @@ export async function prepareSource(repo: SourceSettings, opts: PrepareOptions):
 export async function prepareCommit(repo: SourceSettings, commit: string, opts: PrepareOptions): Promise<PreparedSource> {
   const cache = opts.cacheDir ?? cacheDir();
   const gated = repo.secretScanning.enabled && opts.gate !== false;
-  const tree = await sourceTree(repo, commit, cache, opts.logger);
+  const tree = await sourceTree(repo, commit, cache, opts.logger, opts.fullScan);
   // Export and scan side by side: a new commit's few changed files are scanned straight from git.
   const [treeDir, treeScan] = await Promise.all([tree.dir, gated ? scanTree(repo, tree, cache, opts.fullScan) : undefined]);
   // The checkout's own .git holds more than the commit's history (other branches, stashes, reflogs,
@@ -125,9 +125,10 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
 /**
  * The tree a run pushes and the gate scans, with its regular files named by content: a commit's export
  * (the listing is checked before anything is written; a commit's few new files are scanned straight
- * from git, so the scan need not wait for the export), or a snapshot of the worktree.
+ * from git, so the scan need not wait for the export), or a snapshot of the worktree. `full` (a full
+ * scan) also checks a cached export byte for byte.
  */
-export async function sourceTree(repo: SourceSettings, commit: string, cache: string, logger?: Logger): Promise<ScanTree> {
+export async function sourceTree(repo: SourceSettings, commit: string, cache: string, logger?: Logger, full?: boolean): Promise<ScanTree> {
   if (repo.sourceMode === "worktree") {
     const dirty = await modifiedTrackedFiles(repo.mainRepoPath);
     if (dirty.length > 0 && !repo.allowDirty) {
@@ -146,7 +147,7 @@ export async function sourceTree(repo: SourceSettings, commit: string, cache: st
   const byPath = new Map(rows.map((r) => [r.path, r]));
   return {
     entries: regularFiles(rows).map((r) => ({ path: r.path, id: r.hash })),
-    dir: exportCommitTree(repo.mainRepoPath, commit, cache, { rows, warn: (m) => logger?.warn(m) }),
+    dir: exportCommitTree(repo.mainRepoPath, commit, cache, { rows, full, warn: (m) => logger?.warn(m) }),
     ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.hash)).toString("utf8") : undefined,
     writeFiles: (files, into) => writeTreeEntries(repo.mainRepoPath, into, files.map((e) => byPath.get(e.path) as TreeRow)),
   };
@@ -163,7 +164,7 @@ export function scanTree(repo: SourceSettings, tree: ScanTree, cache: string, fu
 
 /** The gate over what a run would push for `commit`: {@link sourceTree} then {@link scanTree}. */
 export async function scanSourceTree(repo: SourceSettings, commit: string, cache: string, full?: boolean): Promise<IncrementalScanResult> {
-  return scanTree(repo, await sourceTree(repo, commit, cache), cache, full);
+  return scanTree(repo, await sourceTree(repo, commit, cache, undefined, full), cache, full);
 }
 
 function recordIdOf(repo: SourceSettings, cache: string): string {
@@ -176,7 +177,7 @@ function recordIdOf(repo: SourceSettings, cache: string): string {
  */
 async function warnAboutFilters(repoPath: string, rows: TreeRow[], logger?: Logger): Promise<void> {
   if (!logger) return;
-  const attrs = rows.filter((r) => (r.path === ".gitattributes" || r.path.endsWith("/.gitattributes")) && r.mode !== "120000" && r.size >= 0 && r.size < 1_000_000);
+  const attrs = rows.filter((r) => (r.path === ".gitattributes" || r.path.endsWith("/.gitattributes")) && r.mode !== "120000" && r.mode !== "160000");
   if (attrs.length === 0) return;
   const found = await Promise.all(attrs.map((r) => blobBytes(repoPath, r.hash).then((b) => /\bfilter=/.test(b.toString("latin1")))));
   if (found.some(Boolean)) {

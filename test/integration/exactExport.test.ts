@@ -183,8 +183,9 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
         assert.match(r.stderr, /nothing was exported, scanned or pushed/, name);
       }
       assert.deepEqual(fs.readdirSync(victimDir), [], `${name}: nothing written through the link`);
-      const stray = execFileSync("find", [os.tmpdir(), cache, "/", "-maxdepth", "3", "-name", "pwned.txt"], { encoding: "utf8" }).trim();
+      const stray = execFileSync("find", [os.tmpdir(), cache, "-maxdepth", "3", "-name", "pwned.txt"], { encoding: "utf8" }).trim();
       assert.equal(stray, "", `${name}: no file written outside a checked tree`);
+      assert.equal(fs.existsSync("/pwned.txt"), false, name);
     }
   });
 
@@ -204,7 +205,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const c2 = repo.commit({ "docs/x.md": "x\n" });
     const r2 = await sync();
     assert.equal(r2.code, 0, r2.stderr);
-    assert.match(r2.stderr, /cached export of .* was changed/);
+    assert.match(r2.stderr, /cached export of .* was changed \("planted\.env" is not in the commit\)/);
     assert.deepEqual(onVm(), gitTree(repo, c2));
     // The export just built, tampered in turn, pushed again to a VM that is in sync.
     const exp2 = path.join(exportRoot(cache, repo.path), c2);
@@ -214,6 +215,19 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const again = await sync("--force");
     assert.equal(again.code, 0, again.stderr);
     assert.equal(marker(), c2);
+    assert.deepEqual(onVm(), gitTree(repo, c2));
+    // Same size and mtime put back in the cache (which only this user can write): a full pass hashes
+    // every cached file, and builds the export again.
+    const exp3 = path.join(exportRoot(cache, repo.path), c2);
+    const readme = path.join(exp3, "README.md");
+    const rst = fs.statSync(readme);
+    const same = Buffer.from(fs.readFileSync(readme, "utf8").toUpperCase());
+    fs.rmSync(readme);
+    fs.writeFileSync(readme, same);
+    fs.utimesSync(readme, rst.atime, rst.mtime);
+    const full = await sync("--force", "--full-scan");
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stderr, /does not hold the commit's content/);
     assert.deepEqual(onVm(), gitTree(repo, c2));
     assert.equal(grepVm(fakeGithubToken()), "");
   });

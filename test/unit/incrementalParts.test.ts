@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { advanceRecord, KEEP_GENERATIONS, pairKey, parseRecord } from "../../lib/scan/cleanRecord";
-import { parseRawDiff } from "../../lib/source/exportTree";
-import { isCheckoutSafePath, displayPath, parseLsTreeLong, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
+import { baseRows, parseRawDiff } from "../../lib/source/exportTree";
+import { isCheckoutSafePath, displayPath, parseLsTree, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
 import { parseBatchHeader } from "../../lib/source/blobWriter";
 import { gitBlobHash } from "../../lib/source/exportCheck";
 import { parseRawEntries } from "../../lib/scan/scanHistory";
@@ -49,15 +49,15 @@ describe("incremental parts (pure)", () => {
 
 describe("one export of a commit: listing, checks and parsers (captured git output)", () => {
   const lsTree = Buffer.from(
-    "100644 blob 587be6b4c3f93f93c489c0111bba5596147a26cb       2\ta.txt\x00100755 blob 975fbec8256d3e8a3797e7a3611380f27c49f4ac       2\td/sp ace.sh\x00" +
-      "120000 blob 8d14cbf983b3fad683171c9418998d9f68340823       5\tl\x00160000 commit 42ff98618b3f71427e63fe0bba916cbc9cc6a2ba       -\tsub\x00" +
-      "100644 blob 53c74cd6c8f3911ae716f60f9b79f575aab0e975       5\tcaf\xe9.txt\x00",
+    "100644 blob 587be6b4c3f93f93c489c0111bba5596147a26cb\ta.txt\x00100755 blob 975fbec8256d3e8a3797e7a3611380f27c49f4ac\td/sp ace.sh\x00" +
+      "120000 blob 8d14cbf983b3fad683171c9418998d9f68340823\tl\x00160000 commit 42ff98618b3f71427e63fe0bba916cbc9cc6a2ba\tsub\x00" +
+      "100644 blob 53c74cd6c8f3911ae716f60f9b79f575aab0e975\tcaf\xe9.txt\x00",
     "latin1",
   );
 
-  it("parses git ls-tree -r -z -l, names kept as bytes", () => {
-    const rows = parseLsTreeLong(lsTree);
-    assert.deepEqual(rows.map((r) => [r.mode, r.size, r.path]), [["100644", 2, "a.txt"], ["100755", 2, "d/sp ace.sh"], ["120000", 5, "l"], ["160000", -1, "sub"], ["100644", 5, "caf\xe9.txt"]]);
+  it("parses git ls-tree -r -z, names kept as bytes", () => {
+    const rows = parseLsTree(lsTree);
+    assert.deepEqual(rows.map((r) => [r.mode, r.path]), [["100644", "a.txt"], ["100755", "d/sp ace.sh"], ["120000", "l"], ["160000", "sub"], ["100644", "caf\xe9.txt"]]);
     assert.deepEqual(pathBytes(rows[4].path), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74]));
     assert.equal(displayPath(rows[4].path), "caf\ufffd.txt");
     assert.equal(treePath("ünï"), Buffer.from("ünï").toString("latin1"));
@@ -65,7 +65,7 @@ describe("one export of a commit: listing, checks and parsers (captured git outp
   });
 
   it("refuses what git would not check out, or would write through a link", () => {
-    const row = (mode: string, p: string) => ({ mode, hash: "0".repeat(40), size: 1, path: p });
+    const row = (mode: string, p: string) => ({ mode, hash: "0".repeat(40), path: p });
     const cases: Array<[string, ReturnType<typeof row>[], RegExp]> = [
       ["dot-dot", [row("100644", "../x")], /refuses to check out/],
       [".GIT", [row("100644", "a/.GIT/config")], /refuses to check out/],
@@ -90,6 +90,15 @@ describe("one export of a commit: listing, checks and parsers (captured git outp
     assert.deepEqual(parseRawEntries(cc), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "e.txt" }]);
     const t = ":120000 100644 8d14cbf983b3fad683171c9418998d9f68340823 53c74cd6c8f3911ae716f60f9b79f575aab0e975 T\x00link.env\x00";
     assert.deepEqual(parseRawEntries(t), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "link.env" }]);
+  });
+
+  it("the base export's listing is the new one with the diff's paths as they were", () => {
+    const row = (mode: string, hash: string, p: string) => ({ mode, hash, path: p });
+    const rows = [row("100644", "a".repeat(40), "kept"), row("100644", "b".repeat(40), "changed"), row("120000", "c".repeat(40), "added")];
+    const diff = parseRawDiff(
+      `:100644 100644 ${"d".repeat(40)} ${"b".repeat(40)} M\x00changed\x00:000000 120000 ${"0".repeat(40)} ${"c".repeat(40)} A\x00added\x00:100755 000000 ${"e".repeat(40)} ${"0".repeat(40)} D\x00gone\x00`,
+    );
+    assert.deepEqual(baseRows(rows, diff).map((r) => `${r.mode} ${r.hash.slice(0, 1)} ${r.path}`).sort(), ["100644 a kept", "100644 d changed", "100755 e gone"]);
   });
 
   it("git's blob hash of bytes (a symlink target is checked by it)", () => {
