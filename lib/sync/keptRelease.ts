@@ -9,7 +9,7 @@
  * repair pushes that tree into the release (after the secret gate), sending only what differs.
  */
 import type { SourceSettings, Target } from "../config/types";
-import { isRepoSyncError, RepoSyncError } from "../errors";
+import { errorMessage, isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import type { TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
@@ -55,8 +55,10 @@ export class CommitTrees {
     let p = this.built.get(key);
     if (!p) {
       p = prepareCommit(this.repo, commit, { gate, logger: this.logger, cacheDir: this.cacheDir }).catch((err: unknown) => {
-        if (!isRepoSyncError(err) || err.kind === "secrets") throw err;
-        throw new RepoSyncError(err.kind, `cannot build the tree of commit ${commit.slice(0, 12)} to check its release against: ${err.reason}`, { hint: "the commit must be in repository.main_repo_path (git fetch it there), or deploy another commit instead", cause: err });
+        if (isRepoSyncError(err) && err.kind === "secrets") throw err;
+        // Most often the commit is gone from the checkout (git reports "not a tree object").
+        const why = isRepoSyncError(err) ? err.reason : errorMessage(err).trim();
+        throw new RepoSyncError("source", `cannot build the tree of commit ${commit.slice(0, 12)} to check its release against: ${why}`, { hint: "the commit must be in repository.main_repo_path (git fetch it there), or deploy another commit instead", cause: err });
       });
       this.built.set(key, p);
     }
@@ -71,7 +73,11 @@ export class CommitTrees {
  * tell (worktree mode).
  */
 export async function verifyRelease(target: Target, commit: string, session: TargetSession, trees: CommitTrees, logger: Logger): Promise<TreeChanges | undefined> {
-  const tree = await trees.tree(commit);
+  const tree = await trees.tree(commit).catch((err: unknown) => {
+    // Built once for every VM: named here for the one that needs it.
+    if (!isRepoSyncError(err) || err.vm) throw err;
+    throw new RepoSyncError(err.kind, err.reason, { vm: target.vm, hint: err.hint, cause: err });
+  });
   if (!tree) {
     logger.warn(`${target.vm}: ${releaseFolder(commit)} switched to unchecked: with source_mode: worktree a release holds the checkout as it was, which no commit describes`);
     return undefined;

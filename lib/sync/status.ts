@@ -87,8 +87,7 @@ export async function checkTarget(target: Target, expected: Expected | undefined
         drift = driftOf((await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true, ...destination }, true, { controlPath: probe.controlPath })).changes);
       }
       if (header.releases && opts.keptTree && opts.checkTree !== false) {
-        const served = drift && actual;
-        kept = await checkKept(target, header.releases.releases, { ...opts, keptTree: opts.keptTree }, probe.controlPath, served ? { [served]: drift as TreeChanges } : {});
+        kept = await checkKept(target, header.releases.releases, opts.keptTree, opts.checksum === true, probe.controlPath, drift && actual ? { [actual]: drift } : {});
       }
     } finally {
       await probe.close();
@@ -107,18 +106,19 @@ export async function checkTarget(target: Target, expected: Expected | undefined
  * over the probe's connection. A hand edit through a file shared by hard links changes older releases
  * too; their markers still say complete, so only this tells.
  */
-async function checkKept(target: Target, releases: Release[], opts: CheckOptions & Required<Pick<CheckOptions, "keptTree">>, controlPath: string, known: Record<string, TreeChanges>): Promise<KeptRelease[]> {
+async function checkKept(target: Target, releases: Release[], keptTree: NonNullable<CheckOptions["keptTree"]>, checksum: boolean, controlPath: string, known: Record<string, TreeChanges>): Promise<KeptRelease[]> {
   const out: KeptRelease[] = [];
   for (const r of releases) {
     if (!r.complete) {
       out.push(r);
       continue;
     }
-    const tree = r.commit in known ? undefined : await opts.keptTree(r.commit).catch((err: unknown) => {
+    // A commit whose tree cannot be built (no longer in the repository) leaves its release unchecked.
+    const tree = r.commit in known ? undefined : await keptTree(r.commit).catch((err: unknown) => {
       if (isRepoSyncError(err)) return undefined;
       throw err;
     });
-    const drift = known[r.commit] ?? (tree ? await releaseDrift(target, tree, r.commit, controlPath, opts.checksum === true) : undefined);
+    const drift = known[r.commit] ?? (tree ? await releaseDrift(target, tree, r.commit, controlPath, checksum) : undefined);
     if (!drift) out.push({ ...r, verified: false });
     else out.push(changeCount(drift) > 0 ? { ...r, complete: false, verified: true, drift } : { ...r, verified: true });
   }

@@ -3,7 +3,8 @@
  * complete tree each (its own `.sync_rev` written last) and `current` is a symlink to the one served,
  * replaced by `rename(2)` only after the release is complete. This file holds the shell pieces the
  * target scripts add for it (script.ts), the parser of what they print, and the pure choices made from
- * it: which release a rollback goes to, which ones pruning removes.
+ * it: which release a rollback goes to, which ones pruning removes. The VM's own data is shared
+ * between releases (shared.ts).
  */
 import { MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
 import { SHARED_DIR, sharedCalls } from "./shared";
