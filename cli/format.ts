@@ -7,7 +7,7 @@ import type { RepoSyncError } from "../lib/errors";
 import type { IncrementalScanResult } from "../lib/scan/scanIncremental";
 import type { SecretScanResult } from "../lib/scan/scanRepository";
 import type { SyncResult } from "../lib/sync/converge";
-import { describeState, RepoStatus, stateOf } from "../lib/sync/status";
+import { describeState, type KeptRelease, RepoStatus, stateOf } from "../lib/sync/status";
 import type { MigrateResult } from "../lib/sync/migrate";
 import type { RollbackResult } from "../lib/sync/rollback";
 import type { SyncSummary } from "../lib/sync/syncAll";
@@ -39,19 +39,21 @@ export function formatStatusTable(statuses: RepoStatus[]): string {
   return table(rows) + kept.map((l) => `${l}\n`).join("");
 }
 
-/** `a1b2c3d4e5f6, 0f9e8d7c6b5a (current), 123456789abc (partial)` (pure). */
+/** `a1b2c3d4e5f6, 0f9e8d7c6b5a (current), 123456789abc (partial), 3c2b1a... (tampered: 1 modified, ...)` (pure). */
 function describeReleases(s: RepoStatus): string {
   const r = s.releases;
   if (!r) return "";
   const current = r.current.kind === "release" ? r.current.commit : undefined;
-  const list = r.kept.map((k) => `${short(k.commit)}${k.commit === current ? " (current)" : ""}${k.complete ? "" : " (partial)"}`);
+  const state = (k: KeptRelease) => (k.drift ? ` (tampered: ${describeChanges(k.drift)})` : !k.complete ? " (partial)" : k.verified === false ? " (not checked)" : "");
+  const list = r.kept.map((k) => `${short(k.commit)}${k.commit === current ? " (current)" : ""}${state(k)}`);
   const bad = r.current.kind === "bad" ? [`current ${r.current.why}`] : [];
   return [...list, ...bad].join(", ") || "none";
 }
 
 /** `repo-sync rollback`: one line per VM. */
 export function formatRollback(results: RollbackResult[]): string {
-  return results.map((r) => (r.error ? failedLine(r.vm, r.error) : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${r.from === r.to ? " (already)" : ""}, nothing transferred`)).join("\n") + "\n";
+  const how = (r: RollbackResult) => (r.from === r.to ? " (already)" : r.repaired ? `, the release repaired first (${describeChanges(r.repaired)})` : ", release intact: nothing transferred");
+  return results.map((r) => (r.error ? failedLine(r.vm, r.error) : `${r.vm}  current ${short(r.from)} -> ${short(r.to)}${how(r)}`)).join("\n") + "\n";
 }
 
 /** `repo-sync migrate`: one line per VM. */
@@ -68,7 +70,7 @@ export function formatMigrate(results: MigrateResult[]): string {
 export function migrateJson(results: MigrateResult[]) {
   return {
     ok: results.every((r) => !r.error),
-    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, action: r.action ?? "failed", revision: r.revision ?? null, kept_releases: r.keptReleases ?? null, error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
+    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, action: r.action ?? "failed", revision: r.revision ?? null, kept_releases: r.keptReleases ?? null, displaced: r.displaced ?? [], error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
   };
 }
 
@@ -76,7 +78,7 @@ export function migrateJson(results: MigrateResult[]) {
 export function rollbackJson(results: RollbackResult[]) {
   return {
     ok: results.every((r) => !r.error),
-    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, from: r.from ?? null, to: r.to ?? null, error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
+    results: results.map((r) => ({ vm: r.vm, host: r.host, path: r.path, from: r.from ?? null, to: r.to ?? null, repaired: r.repaired ?? null, displaced: r.displaced ?? [], error: r.error ? { kind: r.error.kind, message: r.error.message } : null })),
   };
 }
 

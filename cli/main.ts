@@ -6,7 +6,7 @@
  *   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
  *   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]   the gate over what sync would push
- *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back, no transfer
+ *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back (the release checked first)
  *   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]  convert a VM's layout (moves, deletes nothing)
  *
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.

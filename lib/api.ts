@@ -12,6 +12,7 @@ import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
 import type { IncrementalScanResult } from "./scan/scanIncremental";
 import { prepareSource, scanSourceTree } from "./sync/prepareSource";
+import { CommitTrees } from "./sync/keptRelease";
 import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
 import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
 
@@ -60,11 +61,22 @@ export async function scanBranch(config: Config, opts: { branch?: string; full?:
   return scanSourceTree(repo, src.commit, cacheDir(), opts.full);
 }
 
-/** Reads one VM's `.sync_rev` (host key verified) and checks its tree for drift. */
+/**
+ * Releases layout: the tree each kept release's commit should hold, to check them all (a release
+ * tampered through a file it shares with `current` still has a complete marker); built once per commit.
+ */
+function keptTrees(config: Config, expected: Expected, logger: Logger = quietLogger): CheckOptions["keptTree"] {
+  if (!config.targets.some((t) => t.layout === "releases")) return undefined;
+  const trees = new CommitTrees(config.repository, logger);
+  return async (commit) => (commit === expected.commit ? expected.transfer : (await trees.tree(commit))?.transfer);
+}
+
+/** Reads one VM's `.sync_rev` (host key verified) and checks its tree (and, in releases, each kept one) for drift. */
 export async function checkRepoStatus(vm: string, opts: ApiOptions & CheckOptions = {}): Promise<RepoStatus> {
   const config = configOf(opts);
   const [target] = selectTargets(config, [vm]);
-  return checkTarget(target, await expectedState(config.repository, opts), opts);
+  const expected = await expectedState(config.repository, opts);
+  return checkTarget(target, expected, { keptTree: keptTrees(config, expected), ...opts });
 }
 
 /** Checks every push target concurrently; `ok` when all hold the expected commit with no drift. */
@@ -72,6 +84,7 @@ export async function verifySync(opts: ApiOptions & CheckOptions & { vms?: strin
   const config = configOf(opts);
   const targets = selectTargets(config, opts.vms);
   const expected = await expectedState(config.repository, opts);
-  const statuses = await mapLimit(targets, Math.max(config.repository.parallelism, 8), (t) => checkTarget(t, expected, opts));
+  const keptTree = keptTrees(config, expected);
+  const statuses = await mapLimit(targets, Math.max(config.repository.parallelism, 8), (t) => checkTarget(t, expected, { keptTree, ...opts }));
   return { ok: statuses.every((s) => s.inSync), commit: expected.commit, statuses };
 }

@@ -8,6 +8,7 @@ import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from ".
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { KEEP_RELEASES } from "../lib/target/releases";
+import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -180,6 +181,9 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     if (why) add(`jumpHosts[${n}]`, `jump host ${n + 1}: ${why}`);
   });
   if (i.layout !== undefined && known(i.layout) && i.layout !== "releases") add("layout", `${JSON.stringify(i.layout)} is not a layout ("in_place" or "releases")`);
+  if (i.layout === "releases" && i.excludes.every(known)) {
+    for (const { index, reason } of sharedPathsProblems(i.excludes)) if (!invalidExcludeReason(i.excludes[index])) add(`excludes[${index}]`, `${JSON.stringify(i.excludes[index])} ${reason}`);
+  }
   if (i.keepReleases !== undefined && (!Number.isInteger(i.keepReleases) || i.keepReleases < KEEP_RELEASES.min || i.keepReleases > KEEP_RELEASES.max)) {
     add("keepReleases", `${i.keepReleases} is not a whole number from ${KEEP_RELEASES.min} to ${KEEP_RELEASES.max}`);
   }
@@ -197,7 +201,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
   const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases } = i;
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases };
+  const shared = layout === "releases" && i.excludes.length > 0 ? { shared: sharedPaths(i.excludes) } : {};
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */

@@ -172,6 +172,11 @@ export interface Target {
   layout?: "releases";
   /** With `layout: releases`: complete releases kept (default 5). */
   keepReleases?: number;
+  /**
+   * With `layout: releases`: the paths (from the top of the tree, no slashes at the ends) whose data
+   * every release shares through a link to `shared/<path>` (the `rsync_excludes` entries; target/shared.ts).
+   */
+  shared?: string[];
 }
 
 /** The whole validated configuration. */

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
 import { KEEP_RELEASES } from "../target/releases";
+import { sharedPaths, sharedPathsProblems } from "../target/shared";
 import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
 /** Where relative paths and `~` resolve. */
@@ -38,6 +39,11 @@ const REPO_KEYS = [
 ];
 const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
 
+/** The shared paths of a releases target, when there are any (the list passed validation). */
+function sharedOf(excludes: string[]): Pick<Target, "shared"> {
+  return excludes.length > 0 ? { shared: sharedPaths(excludes) } : {};
+}
+
 /** Validates a parsed config document. */
 export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult {
   const v = new Validator(ctx);
@@ -62,7 +68,7 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     ...hopsOf(vms[vm], ssh),
     ...((vms[vm].sudo ?? repository.sudo) ? { sudo: true } : {}),
     ...(repository.rsyncPath ? { rsyncPath: repository.rsyncPath } : {}),
-    ...(repository.layout === "releases" ? { layout: "releases" as const, keepReleases: repository.keepReleases } : {}),
+    ...(repository.layout === "releases" ? { layout: "releases" as const, keepReleases: repository.keepReleases, ...sharedOf(repository.rsyncExcludes) } : {}),
   }));
   // A user still to come from ssh.config_path is checked once it is known (config/load.ts).
   v.problems.push(...ownershipProblems(repository, targets.filter((t) => t.user !== "")));
@@ -335,6 +341,12 @@ class Validator {
 
     const layout = this.str(m, "layout", P, "in_place");
     if (layout !== undefined && layout !== "in_place" && layout !== "releases") this.add(`${P}.layout`, `must be "in_place" or "releases", got ${JSON.stringify(layout)}`);
+    // Releases share each excluded path between releases (target/shared.ts): a pattern names none.
+    if (layout === "releases") {
+      for (const { index, reason } of sharedPathsProblems(excludes)) {
+        if (!invalidExcludeReason(excludes[index])) this.add(`${P}.rsync_excludes[${index}]`, `${JSON.stringify(excludes[index])} ${reason}`);
+      }
+    }
     const result: RepositorySettings = {
       sourceVm,
       layout: layout === "releases" ? "releases" : "in_place",

@@ -35,8 +35,11 @@ export interface SyncResult {
   changes?: TreeChanges;
   durationMs: number;
   error?: RepoSyncError;
-  /** Releases layout: the folder `current` points at, and the releases removed by pruning. */
-  release?: { path: string; pruned: string[] };
+  /**
+   * Releases layout: the folder `current` points at, the releases removed by pruning, and the folders
+   * (under the target path) a release's own copy of a shared path was moved aside to.
+   */
+  release?: { path: string; pruned: string[]; displaced?: string[] };
 }
 
 /** Options for {@link convergeTarget}. */

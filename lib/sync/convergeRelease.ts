@@ -2,9 +2,11 @@
  * One target in the releases layout (target/releases.ts), under the target's lock:
  *   current serves the commit (and no force) -> rsync into that release: a no-op, or a repair of drift
  *   otherwise -> rsync into releases/<commit> (unchanged files hard-linked from the current release, so a
- *                one-line commit sends about one line; a release still kept sends nothing), its marker,
- *                then `current` renamed over in one step, then the oldest releases pruned.
- * A transfer cut anywhere before the switch leaves `current` and what it serves untouched.
+ *                one-line commit sends about one line; a release still kept sends nothing), the shared
+ *                paths linked into it, its marker, then `current` renamed over in one step, then the
+ *                oldest releases pruned.
+ * A transfer cut anywhere before the switch leaves `current` and what it serves untouched. The VM's own
+ * data (`rsync_excludes`) lives in `shared/`, linked into every release (target/shared.ts).
  */
 import type { Layout, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
@@ -60,6 +62,9 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   }
   if (!matches) await session.prepareRelease(source.commit);
   const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
+  // The served release first: what the service wrote at a shared path there becomes shared/ before
+  // the new release links it (a no-op once both hold their links).
+  const displaced = [...(current !== undefined && current !== source.commit ? await session.share(current) : []), ...(await session.share(source.commit))];
   let pruned: string[] = [];
   if (!matches) {
     await session.completeRelease(source.commit);
@@ -70,6 +75,6 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   }
   return {
     ...pushResult(target, { matches, revision: source.commit, previous: serving, out, started }),
-    release: { path: `${target.path}/${destination}`, pruned },
+    release: { path: `${target.path}/${destination}`, pruned, ...(displaced.length > 0 ? { displaced } : {}) },
   };
 }

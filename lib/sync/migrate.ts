@@ -9,6 +9,7 @@ import type { Logger } from "../log";
 import { currentCommit } from "../target/releases";
 import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
+import { usableSharedPaths } from "../target/shared";
 import { releaseFolder } from "./convergeRelease";
 import { eachTarget, selectTargets } from "./syncAll";
 
@@ -23,6 +24,8 @@ export interface MigrateResult {
   revision?: string;
   /** Going back in place: the folder under the target path that keeps every release. */
   keptReleases?: string;
+  /** Folders under the target path that something in the way of a shared path was moved aside to. */
+  displaced?: string[];
   error?: RepoSyncError;
 }
 
@@ -35,13 +38,16 @@ export async function migrateTargets(config: Config, opts: { to: Layout; vms?: s
   }
   const targets = selectTargets(config, opts.vms);
   return eachTarget(targets, config.repository.parallelism, opts.logger, async (t): Promise<MigrateResult> => {
-    const r = await migrateOne(t, opts.to, config.repository.lockTimeoutS);
+    // Back in place, the entries that were shared come back from shared/ (those that can be shared
+    // paths: in place, rsync_excludes may also hold patterns, which the releases layout never shared).
+    const shared = opts.to === "in_place" ? { shared: usableSharedPaths(config.repository.rsyncExcludes) } : {};
+    const r = await migrateOne({ ...t, ...shared }, opts.to, config.repository.lockTimeoutS);
     opts.logger.info(`${t.vm}: ${r.action === "already" ? `already ${opts.to}` : `migrated to ${opts.to} at ${r.revision?.slice(0, 12)}`}${r.keptReleases ? ` (releases kept in ${t.path}/${r.keptReleases})` : ""}`);
     return { vm: t.vm, host: t.host, path: t.path, ...r };
   }, (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
 }
 
-async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pick<MigrateResult, "action" | "revision" | "keptReleases">> {
+async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pick<MigrateResult, "action" | "revision" | "keptReleases" | "displaced">> {
   // The session reads the folder as it is now: in the layout being left.
   const from: Target = to === "releases" ? { ...t, layout: undefined } : { ...t, layout: "releases" };
   const session = await TargetSession.open(from, lockWaitS, true);
@@ -55,7 +61,9 @@ async function migrateOne(t: Target, to: Layout, lockWaitS: number): Promise<Pic
       if (h.otherLayout === "releases") return { action: "already" };
       if (!h.revision) throw new RepoSyncError("target-io", `the in-place tree in ${t.path} has no valid .sync_rev: it is not known to be one commit's tree`, { vm: t.vm, hint: "run `repo-sync sync` in place first, then migrate" });
       await session.adopt(h.revision);
-      return { action: "migrated", revision: h.revision };
+      // The VM's own data (rsync_excludes) moves on to shared/, linked from the release.
+      const displaced = await session.share(h.revision);
+      return { action: "migrated", revision: h.revision, ...(displaced.length > 0 ? { displaced } : {}) };
     }
     if (h.otherLayout === "in_place" || !h.releases || (h.releases.current.kind === "none" && h.releases.releases.length === 0)) return { action: "already" };
     const cur = servedRevision(h);

@@ -1,14 +1,18 @@
 /**
  * `repo-sync rollback`: points each VM's `current` back at a release still kept there (releases
- * layout), under the target's lock. Nothing is transferred: no rsync runs at all; a release that is
- * not complete on the VM is refused by the session script before the link moves.
+ * layout), under the target's lock. Before the link moves, the release is checked against its commit
+ * (a dry run: a hand edit through a hard-linked file may have changed it) and repaired when it differs,
+ * and the shared paths are linked into it; an intact release is switched to with nothing sent. A
+ * release that is not complete on the VM is refused by the session script.
  */
 import type { Config } from "../config/types";
 import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { currentCommit, rollbackTarget } from "../target/releases";
 import { TargetSession } from "../target/session";
+import { describeChanges, type TreeChanges } from "../transfer/rsyncOutput";
 import { refuseOtherLayout } from "./convergeRelease";
+import { CommitTrees, verifyRelease } from "./keptRelease";
 import { eachTarget, selectTargets } from "./syncAll";
 
 /** What a rollback did on one VM. */
@@ -20,6 +24,10 @@ export interface RollbackResult {
   from?: string;
   /** The release it points at now (undefined when the rollback failed). */
   to?: string;
+  /** What was put back in that release before the switch (undefined: it was intact, nothing sent). */
+  repaired?: TreeChanges;
+  /** Folders under the target path that a release's own copy of a shared path was moved aside to. */
+  displaced?: string[];
   error?: RepoSyncError;
 }
 
@@ -41,6 +49,7 @@ export async function rollbackTargets(config: Config, opts: RollbackOptions): Pr
       hint: "set repository.layout: releases (see README, Releases and rollback); to go back in place, deploy the older commit",
     });
   }
+  const trees = new CommitTrees(config.repository, opts.logger);
   return eachTarget(targets, config.repository.parallelism, opts.logger, async (t): Promise<RollbackResult> => {
     const session = await TargetSession.open(t, config.repository.lockTimeoutS);
     try {
@@ -49,9 +58,16 @@ export async function rollbackTargets(config: Config, opts: RollbackOptions): Pr
       const from = currentCommit(view);
       const choice = rollbackTarget(view, opts.to);
       if ("problem" in choice) throw new RepoSyncError("config", `cannot roll back: ${choice.problem}`, { vm: t.vm, hint: "`repo-sync status VM --json` lists the releases kept on each VM; deploy the commit instead if it is gone" });
-      if (choice.commit !== from) await session.switchTo(choice.commit);
-      opts.logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${choice.commit.slice(0, 12)} (no transfer)`);
-      return { vm: t.vm, host: t.host, path: t.path, from, to: choice.commit };
+      if (choice.commit === from) {
+        opts.logger.info(`${t.vm}: current is ${from.slice(0, 12)} already (nothing to do)`);
+        return { vm: t.vm, host: t.host, path: t.path, from, to: from };
+      }
+      const repaired = await verifyRelease(t, choice.commit, session, trees, opts.logger);
+      const displaced = [...(from ? await session.share(from) : []), ...(await session.share(choice.commit))];
+      await session.switchTo(choice.commit);
+      for (const d of displaced) opts.logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
+      opts.logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${choice.commit.slice(0, 12)} (${repaired ? `release repaired first: ${describeChanges(repaired)}` : "intact: nothing sent"})`);
+      return { vm: t.vm, host: t.host, path: t.path, from, to: choice.commit, ...(repaired ? { repaired } : {}), ...(displaced.length > 0 ? { displaced } : {}) };
     } finally {
       await session.close();
     }

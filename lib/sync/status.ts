@@ -9,6 +9,7 @@ import { describeHops } from "../remote/jumpHosts";
 import type { CurrentState, Release } from "../target/releases";
 import { TargetProbe } from "../target/session";
 import { refuseOtherLayout, releaseFolder } from "./convergeRelease";
+import { driftOf, releaseDrift } from "./keptRelease";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";
 import { runRsync } from "../transfer/runRsync";
@@ -35,7 +36,18 @@ export interface RepoStatus {
   drift?: TreeChanges;
   error?: RepoSyncError;
   /** Releases layout: what `current` is and the releases kept on the VM, oldest first. */
-  releases?: { current: CurrentState; kept: Release[] };
+  releases?: { current: CurrentState; kept: KeptRelease[] };
+}
+
+/**
+ * A release on the VM as status reports it: `complete` only when its marker names its commit and, when
+ * compared (`verified`), its tree is that commit's; `drift` says how a tampered one differs.
+ */
+export interface KeptRelease extends Release {
+  /** Compared with its commit's tree (false: that tree could not be built; absent: not compared). */
+  verified?: boolean;
+  /** How it differs from its commit's tree (only when it does). */
+  drift?: TreeChanges;
 }
 
 /** What the expected state is: a commit and how its tree would be pushed. */
@@ -50,6 +62,11 @@ export interface CheckOptions {
   checkTree?: boolean;
   /** Compare file contents, not size + mtime (reads every byte on both ends). */
   checksum?: boolean;
+  /**
+   * Releases layout: the tree a sync of a kept release's commit pushes (undefined: none can be built),
+   * to compare every kept release with (keptRelease.ts); absent: only the served one is compared.
+   */
+  keptTree?: (commit: string) => Promise<TransferSpec | undefined>;
 }
 
 /** Probes one target. Never throws for target problems: they land in `error`. */
@@ -62,24 +79,50 @@ export async function checkTarget(target: Target, expected: Expected | undefined
     // Releases: a link to a missing, partial or foreign release serves no commit (drift for the preview).
     const actual = servedRevision(header);
     let drift: TreeChanges | undefined;
+    let kept: KeptRelease[] | undefined;
     try {
       refuseOtherLayout(target, header.otherLayout);
       if (expected && actual === expected.commit && opts.checkTree !== false) {
         const destination = header.releases ? { destination: releaseFolder(actual) } : {};
-        const plan = (await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true, ...destination }, true, { controlPath: probe.controlPath })).changes;
-        // rsync plans from the source's side: what it would add is what the target lost, and so on.
-        drift = { modified: plan.modified, added: plan.deleted, deleted: plan.added };
+        drift = driftOf((await runRsync(target, { ...expected.transfer, checksum: opts.checksum === true, ...destination }, true, { controlPath: probe.controlPath })).changes);
+      }
+      if (header.releases && opts.keptTree && opts.checkTree !== false) {
+        kept = await checkKept(target, header.releases.releases, opts.keptTree, opts.checksum === true, probe.controlPath, drift && actual ? { [actual]: drift } : {});
       }
     } finally {
       await probe.close();
     }
     const inSync = !!expected && actual === expected.commit && (!drift || changeCount(drift) === 0);
-    const releases = header.releases ? { releases: { current: header.releases.current, kept: header.releases.releases } } : {};
+    const releases = header.releases ? { releases: { current: header.releases.current, kept: kept ?? header.releases.releases } } : {};
     return { ...base, actual, inSync, state: header.state, marker: header.marker, drift, ...releases };
   } catch (err) {
     if (!isRepoSyncError(err)) throw err;
     return { ...base, inSync: false, error: err };
   }
+}
+
+/**
+ * Every complete release compared with its commit's tree (`known`: the drift already found for one),
+ * over the probe's connection. A hand edit through a file shared by hard links changes older releases
+ * too; their markers still say complete, so only this tells.
+ */
+async function checkKept(target: Target, releases: Release[], keptTree: NonNullable<CheckOptions["keptTree"]>, checksum: boolean, controlPath: string, known: Record<string, TreeChanges>): Promise<KeptRelease[]> {
+  const out: KeptRelease[] = [];
+  for (const r of releases) {
+    if (!r.complete) {
+      out.push(r);
+      continue;
+    }
+    // A commit whose tree cannot be built (no longer in the repository) leaves its release unchecked.
+    const tree = r.commit in known ? undefined : await keptTree(r.commit).catch((err: unknown) => {
+      if (isRepoSyncError(err)) return undefined;
+      throw err;
+    });
+    const drift = known[r.commit] ?? (tree ? await releaseDrift(target, tree, r.commit, controlPath, checksum) : undefined);
+    if (!drift) out.push({ ...r, verified: false });
+    else out.push(changeCount(drift) > 0 ? { ...r, complete: false, verified: true, drift } : { ...r, verified: true });
+  }
+  return out;
 }
 
 /**

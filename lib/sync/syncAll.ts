@@ -82,6 +82,7 @@ export function convergeAll(config: Config, targets: Target[], source: PreparedS
   return eachTarget(targets, repo.parallelism, opts.logger, async (t) => {
     opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
     const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm), onProgress: opts.onProgress && ((p) => opts.onProgress?.(t.vm, p)) });
+    for (const d of r.release?.displaced ?? []) opts.logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
     opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
     return r;
   }, (t, error, durationMs) => ({ vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs, error }));

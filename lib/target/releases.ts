@@ -3,9 +3,11 @@
  * complete tree each (its own `.sync_rev` written last) and `current` is a symlink to the one served,
  * replaced by `rename(2)` only after the release is complete. This file holds the shell pieces the
  * target scripts add for it (script.ts), the parser of what they print, and the pure choices made from
- * it: which release a rollback goes to, which ones pruning removes.
+ * it: which release a rollback goes to, which ones pruning removes. The VM's own data is shared
+ * between releases (shared.ts).
  */
 import { MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { SHARED_DIR, sharedCalls } from "./shared";
 
 /** The symlink the service reads through. */
 export const CURRENT_LINK = "current";
@@ -129,7 +131,7 @@ export function releasesToPrune(v: ReleasesView, now: string, previous: string |
 }
 
 /** The session commands whose argument must be a full commit hash (checked before the command runs). */
-export const HASH_COMMANDS = ["commit", "prepare", "release", "switch", "drop", "adopt", "flatten"];
+export const HASH_COMMANDS = ["commit", "prepare", "release", "switch", "drop", "adopt", "flatten", "share"];
 
 /**
  * The session commands of the releases layout, as `case` arms of the session script's loop. Every
@@ -164,17 +166,20 @@ const OTHERS = `find . -mindepth 1 -maxdepth 1 ! -name '.repo-sync.*' ! -name ${
 /**
  * The migration commands (`repo-sync migrate`), as session `case` arms; nothing is deleted by either.
  *  - adopt H: an in-place tree whose top-level marker names H becomes releases/H (renamed within the
- *    file system, not copied), and `current` points at it.
- *  - flatten H: the release `current` points at (H) becomes the tree in place again; every release,
- *    that one's empty folder included, is kept under `.repo-sync.releases.<time>`.
+ *    file system, not copied), and `current` points at it (its shared paths are then linked: `share H`).
+ *  - flatten H: the release `current` points at (H) becomes the tree in place again, the data of its
+ *    shared paths back where the links were; every release, that one's empty folder included, is kept
+ *    under `.repo-sync.releases.<time>`, with whatever `shared/` still holds.
  */
-export const MIGRATE_COMMANDS = [
-  "    adopt)",
-  `      if [ -L ${MARKER_FILE} ] || ! read -r X < ${MARKER_FILE} 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR adoptmarker"`,
-  `      elif [ -e ${RELEASES_DIR} ] || [ -L ${RELEASES_DIR} ] || [ -e ${CURRENT_LINK} ] || [ -L ${CURRENT_LINK} ]; then echo "ERR adoptnames"`,
-  `      else { mkdir -p "${RELEASES_DIR}/$arg" && ${OTHERS} ! -name ${RELEASES_DIR} -exec mv -t "${RELEASES_DIR}/$arg" -- {} + && mv -fT -- ${MARKER_FILE} "${RELEASES_DIR}/$arg/${MARKER_FILE}" && place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg" && flag && layout && T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && mv -fT -- "$T" ${CURRENT_LINK}; } 2>/dev/null && echo OK || echo "ERR adopt"; fi ;;`,
-  "    flatten)",
-  `      if [ -L ${RELEASES_DIR} ] || [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" != "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR flattenmarker"`,
-  `      elif [ -n "$(${OTHERS} ! -name ${RELEASES_DIR} ! -name ${CURRENT_LINK} -print)" ]; then echo "ERR flattennames"`,
-  `      else K="${KEPT_RELEASES_PREFIX}$(date +%Y%m%dT%H%M%S)"; { mv -T -- ${RELEASES_DIR} "$K" && rm -f -- ${CURRENT_LINK} && find "$K/$arg" -mindepth 1 -maxdepth 1 ! -name ${RELEASE_STAMP} -exec mv -t . -- {} + && rm -f -- ${LAYOUT_FILE}; } 2>/dev/null && echo "KEPT $K" && echo OK || echo "ERR flatten"; fi ;;`,
-].join("\n");
+export function migrateCommands(shared: string[]): string {
+  return [
+    "    adopt)",
+    `      if [ -L ${MARKER_FILE} ] || ! read -r X < ${MARKER_FILE} 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR adoptmarker"`,
+    `      elif [ -e ${RELEASES_DIR} ] || [ -L ${RELEASES_DIR} ] || [ -e ${CURRENT_LINK} ] || [ -L ${CURRENT_LINK} ]; then echo "ERR adoptnames"`,
+    `      else { mkdir -p "${RELEASES_DIR}/$arg" && ${OTHERS} ! -name ${RELEASES_DIR} -exec mv -t "${RELEASES_DIR}/$arg" -- {} + && mv -fT -- ${MARKER_FILE} "${RELEASES_DIR}/$arg/${MARKER_FILE}" && place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg" && flag && layout && T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && mv -fT -- "$T" ${CURRENT_LINK}; } 2>/dev/null && echo OK || echo "ERR adopt"; fi ;;`,
+    "    flatten)",
+    `      if [ -L ${RELEASES_DIR} ] || [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" != "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR flattenmarker"`,
+    `      elif [ -n "$(${OTHERS} ! -name ${RELEASES_DIR} ! -name ${CURRENT_LINK} ! -name ${SHARED_DIR} -print)" ]; then echo "ERR flattennames"`,
+    `      else K="${KEPT_RELEASES_PREFIX}$(date +%Y%m%dT%H%M%S)"; { mv -T -- ${RELEASES_DIR} "$K" && rm -f -- ${CURRENT_LINK} && find "$K/$arg" -mindepth 1 -maxdepth 1 ! -name ${RELEASE_STAMP} -exec mv -t . -- {} + && ${sharedCalls("unshare1", shared)} && { [ ! -d ${SHARED_DIR} ] || [ -L ${SHARED_DIR} ] || mv -T -- ${SHARED_DIR} "$K/${SHARED_DIR}"; } && rm -f -- ${LAYOUT_FILE}; } 2>/dev/null && echo "KEPT $K" && echo OK || echo "ERR flatten"; fi ;;`,
+  ].join("\n");
+}

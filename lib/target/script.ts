@@ -4,21 +4,22 @@
  *  - the probe (read-only): directory state and `.sync_rev`;
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
  *    crashed run releases it with its connection), reports the directory state, then obeys one-line
- *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree).
+ *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree),
+ *    and in the releases layout those of releases.ts and `share <hash>` (shared.ts).
  *    It starts on `go [OWNER|- GROUP|-]`: the owner and group of what will land, checked first.
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
 import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
-import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
+import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
 export type { Layout } from "../config/types";
 
-/** Quotes a value for a POSIX shell (single quotes; embedded quotes closed and escaped). */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { shQuote } from "./quote";
+import { SHARE_FUNCTIONS, shareCommand } from "./shared";
+
+export { shQuote } from "./quote";
 
 /** Wraps a script so that it runs under /bin/sh whatever the login shell is. */
 export function asShCommand(script: string, sudo = false): string {
@@ -108,7 +109,8 @@ export function holdingProbeScript(targetPath: string, layout: Layout = "in_plac
  * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
  * a planted symlink instead of writing through it, and refuses a planted directory.
  */
-export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place", migrate = false): string {
+export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place", migrate = false, shared: string[] = []): string {
+  const releases = layout === "releases" || migrate;
   return [
     // Nothing happens on the target before `go`: a connection opened early (while the source is still
     // being scanned) ends without a trace when the source is refused.
@@ -138,7 +140,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '  rm -f -- "$T"; return 1',
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
-    ...(layout === "releases" || migrate ? [LAYOUT_HELPER] : []),
+    ...(releases ? [LAYOUT_HELPER, SHARE_FUNCTIONS] : []),
     'echo "READY"',
     'while read -r cmd arg; do',
     `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
@@ -146,7 +148,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
     `    commit) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
     ...(layout === "releases" ? [RELEASE_COMMANDS] : []),
-    ...(migrate ? [MIGRATE_COMMANDS] : []),
+    ...(releases ? [shareCommand(shared)] : []),
+    ...(migrate ? [migrateCommands(shared)] : []),
     // The managed flag stays: it lets a later run take back the tree repo-sync left (see README).
     `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null && echo OK || echo "ERR unmanage" ;;`,
     '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
@@ -218,5 +221,6 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   flattenmarker: { kind: "target-io", reason: "`current` does not point at a complete release", hint: "deploy a commit in the releases layout first (or roll back to a complete release), then migrate" },
   flattennames: { kind: "unsafe-target", reason: "the target directory holds entries other than releases and current; moving a release up could clash with them", hint: "move those entries away on the VM, then migrate" },
   flatten: { kind: "target-io", reason: "cannot move the current release back in place", hint: "check permissions in the target directory; the releases are under .repo-sync.releases.<time>" },
+  share: { kind: "unsafe-target", reason: "cannot link the shared paths (repository.rsync_excludes) into the release: a symlink, or a file where a folder belongs, is on the way to one of them under the release or under shared/ (or permission is denied); the release was not switched to", hint: "look at releases/<commit>/<path> and shared/<path> in the target directory on the VM (see README, Releases: VM-local data)" },
   unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
 };

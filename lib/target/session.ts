@@ -115,7 +115,7 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number, migrate = false): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate), target.sudo));
+    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate, target.shared ?? []), target.sudo));
     return {
       async start(ownership = {}) {
         link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
@@ -167,6 +167,15 @@ export class TargetSession {
   /** Releases layout: points `current` at a complete release with one rename (readers see one or the other). */
   async switchTo(commit: string): Promise<void> {
     await this.command(`switch ${checkedHash(commit)}`);
+  }
+
+  /**
+   * Releases layout: links the shared paths (target/shared.ts) into `releases/<commit>`, moving what
+   * the release holds there to `shared/` the first time; returns the folders it moved anything aside to.
+   */
+  async share(commit: string): Promise<string[]> {
+    if (!this.link.target.shared?.length) return [];
+    return this.command(`share ${checkedHash(commit)}`);
   }
 
   /** Releases layout: removes a release that `current` does not point at. */

@@ -9,6 +9,7 @@ import { pinnedOptions, sshFileOption } from "../remote/sshOptions";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
+import { releaseExcludes } from "../target/shared";
 import { hopAlias, JUMP_CONFIG_NAME } from "../remote/jumpHosts";
 
 /** What is pushed and how. */
@@ -162,7 +163,8 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
   }
   for (const f of OWN_EXCLUDES) args.push(`--exclude=${f}`);
   if (spec.excludeDotGit) args.push("--exclude=.git");
-  for (const e of spec.excludes) args.push(`--exclude=${e}`);
+  // Into a release, an excluded path is shared (target/shared.ts): anchored, and its link never deleted.
+  for (const e of spec.destination === undefined ? spec.excludes : releaseExcludes(spec.excludes)) args.push(`--exclude=${e}`);
   args.push(`${spec.sourceDir.replace(/\/+$/, "")}/`, ...(spec.extraSources ?? []), remoteSpec(t, spec.destination));
   return args;
 }

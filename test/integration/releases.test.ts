@@ -1,8 +1,8 @@
 /**
  * The releases layout on the loopback fleet: releases/<commit> behind a `current` symlink switched by
  * one rename. Proven here with the real CLI and `pulumi up`: a reader on the VM never sees a mixed
- * tree, a cut transfer leaves `current` alone, a one-line commit sends about one line, rollback is a
- * link switch only (no rsync runs), pruning spares current and previous, layouts never mix silently.
+ * tree, a cut transfer leaves `current` alone, a one-line commit sends about one line, rollback to an
+ * intact release sends nothing, pruning spares current and previous, layouts never mix silently.
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -16,7 +16,7 @@ import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { PROJECT_ROOT, programProject } from "../../tools/pulumiCli";
 import { json, runCli } from "../support/cli";
 
-type RollbackDoc = { ok: boolean; results: Array<{ vm: string; from: string | null; to: string | null; error: { kind: string; message: string } | null }> };
+type RollbackDoc = { ok: boolean; results: Array<{ vm: string; from: string | null; to: string | null; repaired: unknown; error: { kind: string; message: string } | null }> };
 
 describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)", function () {
   this.timeout(240_000);
@@ -118,14 +118,14 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     assert.equal(fs.statSync(path.join(dir(), "current", "assets/big.bin")).size, 3 << 20);
   });
 
-  it("rollback switches current back without transferring anything (the VM's rsync is not even usable)", async () => {
+  it("rollback switches current back; an intact release is checked (a dry run) and nothing is transferred", async () => {
     const now = current().slice("releases/".length);
-    write({ rsync_path: "/nonexistent/rsync" });
     const run = await runCli(["rollback", "vm01", "--config", cfg, "--json"]);
     assert.equal(run.code, 0, run.stderr);
     const [r] = json<RollbackDoc>(run).results;
     assert.equal(r.from, now);
     assert.notEqual(r.to, now);
+    assert.equal(r.repaired, null, "an intact release is switched to as it is");
     assert.equal(current(), `releases/${r.to}`);
     // --to a prefix of a kept release; a commit that is not kept is a named error and changes nothing.
     const back = await runCli(["rollback", "vm01", "--to", now.slice(0, 10), "--config", cfg, "--json"]);
@@ -135,7 +135,6 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     assert.equal(missing.code, 1);
     assert.match(json<RollbackDoc>(missing).results[0].error?.message ?? "", /^vm01: cannot roll back: no complete release 0000000 on the VM \(kept: /);
     assert.equal(current(), `releases/${now}`);
-    write();
   });
 
   it("pruning keeps keep_releases, never the current nor the previous one", async () => {
