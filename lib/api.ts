@@ -58,7 +58,7 @@ export async function expectedState(repo: SourceSettings, opts: { branch?: strin
 export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
   const repo = config.repository;
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
-  return scanSourceTree(repo, src.commit, cacheDir(), opts.full);
+  return scanSourceTree(repo, src.commit, cacheDir(), opts.full, src.branch);
 }
 
 /**

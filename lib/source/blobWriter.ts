@@ -143,7 +143,7 @@ function streamBlobs(repoPath: string, root: string, rows: TreeRow[], gitDir?: s
           command,
           exitCode: code ?? -1,
           stderr: Buffer.concat(stderr).toString("utf8"),
-          hint: "check that the repository is intact (git fsck) and that the cache folder is writable",
+          hint: /ENOSPC/.test(failure.message) ? "the disk of repo-sync's cache is full: free space there (or point REPO_SYNC_CACHE at another disk) and run again" : "check that the repository is intact (git fsck) and that the cache folder is writable",
           cause: failure,
         }),
       );

@@ -71,6 +71,9 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
   const head = await git.revparse(["--verify", "--quiet", "HEAD^{commit}"]).catch((err: unknown) => {
     throw notARepo(repoPath, err);
   });
+  if (/^[0-9a-f]{64}$/.test(head.trim())) {
+    throw new RepoSyncError("source", `${repoPath} is a SHA-256 git repository (object format sha256), which repo-sync does not support yet: its markers on the VMs hold 40-hex SHA-1 commit hashes`, { hint: "push from a SHA-1 repository (git init --object-format=sha1, the default)" });
+  }
   if (!/^[0-9a-f]{40}$/.test(head.trim())) throw notARepo(repoPath);
   // A folder inside some other repository is not "a git repo": its commit's tree is a different tree.
   const top = (await git.revparse(["--show-toplevel"])).trim();

@@ -91,11 +91,7 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
 
   let scan: SecretScanResult | undefined;
   if (gated) {
-    scan = treeScan as IncrementalScanResult;
-    if (gitDir) {
-      const history = (await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow })).findings;
-      scan = { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
-    }
+    scan = await withHistory(repo, treeScan as IncrementalScanResult, commit, treeDir, gitDir, cache);
     if (scan.hasSecrets) {
       opts.logger.alert({
         alert: "secrets_found",
@@ -162,9 +158,22 @@ export function scanTree(repo: SourceSettings, tree: ScanTree, cache: string, fu
   return scanTreeIncremental(tree, recordIdOf(repo, cache), opts);
 }
 
-/** The gate over what a run would push for `commit`: {@link sourceTree} then {@link scanTree}. */
-export async function scanSourceTree(repo: SourceSettings, commit: string, cache: string, full?: boolean): Promise<IncrementalScanResult> {
-  return scanTree(repo, await sourceTree(repo, commit, cache, undefined, full), cache, full);
+/**
+ * The gate over what a run would push for `commit`: {@link sourceTree} then {@link scanTree}, and the
+ * pushed history's scan when `.git` goes along (exclude_dot_git: false), as a sync runs them.
+ */
+export async function scanSourceTree(repo: SourceSettings, commit: string, cache: string, full?: boolean, branch?: string): Promise<IncrementalScanResult> {
+  const tree = await sourceTree(repo, commit, cache, undefined, full);
+  const [treeDir, scan] = await Promise.all([tree.dir, scanTree(repo, tree, cache, full)]);
+  const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, commit, branch ?? repo.defaultBranch, cache);
+  return withHistory(repo, scan, commit, treeDir, gitDir, cache);
+}
+
+/** The tree's scan result with the pushed history's findings added (none when no `.git` is pushed). */
+async function withHistory<T extends SecretScanResult>(repo: SourceSettings, scan: T, commit: string, treeDir: string, gitDir: string | undefined, cache: string): Promise<T> {
+  if (!gitDir) return scan;
+  const history = (await scanHistory(gitDir, commit, { rulesPath: scan.configPath, ignoreDir: treeDir, cacheDir: cache, ignoreInlineAllow: repo.secretScanning.ignoreInlineAllow })).findings;
+  return { ...scan, findings: [...scan.findings, ...history], hasSecrets: scan.hasSecrets || history.length > 0 };
 }
 
 function recordIdOf(repo: SourceSettings, cache: string): string {
@@ -207,8 +216,8 @@ export function transferSpecFor(repo: SourceSettings, treeDir: string, gitDir?: 
     sourceDir: treeDir,
     extraSources: gitDir ? [gitDir] : [],
     excludes: repo.rsyncExcludes,
-    // A worktree holds the checkout's own .git: never sent from there.
-    excludeDotGit: repo.sourceMode === "worktree",
+    // Neither an export nor a worktree snapshot holds a .git: the one built for the commit goes beside.
+    excludeDotGit: false,
     maxDelete: repo.maxDelete,
     ioTimeoutS: repo.ioTimeoutS,
     ...(repo.owner ? { owner: repo.owner } : {}),

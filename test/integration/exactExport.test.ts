@@ -324,6 +324,9 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(evil.code, 2, evil.stderr);
     assert.match(evil.stderr, /merged\.env/);
     assert.equal(grepVm(fakeGithubToken()), "");
+    // `repo-sync scan` runs the gate sync runs, history included.
+    const scan = await runCli(["scan", "--config", cfg], { env: env() });
+    assert.equal(scan.code, 1, scan.stdout + scan.stderr);
 
     // A symlink turned into a file holding the secret, then removed.
     repo.git("reset", "-q", "--hard", base);
@@ -339,5 +342,12 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(typed.code, 2, typed.stderr);
     assert.match(typed.stderr, /link\.env/);
     assert.equal(grepVm(fakeGithubToken()), "");
+
+    // Worktree mode pushes the .git built for the commit too (it used to be excluded with the checkout's).
+    repo.git("reset", "-q", "--hard", base);
+    writeCfg({ repository: { exclude_dot_git: false, source_mode: "worktree", rsync_excludes: [] } });
+    const wt = await sync();
+    assert.equal(wt.code, 0, wt.stderr);
+    assert.equal(fs.readFileSync(path.join(vm.targetPath, ".git/HEAD"), "utf8"), "ref: refs/heads/main\n");
   });
 });
