@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isRepoSyncError, RepoSyncError } from "../errors";
+import { cachePath, ensurePrivateDir } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { loadRulesChain, rulesIdentityText } from "./rulesChain";
@@ -184,8 +185,9 @@ function readVersionFile(file: string): Record<string, string> {
  */
 export async function scanRepository(dir: string, opts: ScanOptions = {}): Promise<SecretScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
-  const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), "repo-sync-cache");
-  const toolVersion = await gitleaksVersion(bin, opts.cacheDir);
+  // Never a shared folder such as $TMPDIR/repo-sync-cache: another user could plant rules or a link there.
+  const cacheDir = ensurePrivateDir(opts.cacheDir ?? cachePath());
+  const toolVersion = await gitleaksVersion(bin, cacheDir);
   const ignoreInlineAllow = opts.ignoreInlineAllow === true;
   const root = path.resolve(dir);
   if (!isDirectory(root)) {
