@@ -5,12 +5,14 @@
  *   found under the old rules, so a file found clean before is blocked on the next sync.
  * - gitleaks' directory walk skips whole folders whose own name matches a file pattern of its
  *   default allowlist (`assets.png/`): their text files are scanned all the same.
+ * And (sharing this file's fleet) two VM entries on one sshd with nested folders are refused.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
-import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { stringify } from "yaml";
+import { fleetConfig, writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { fakeGithubToken, makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { runCli } from "../support/cli";
 
@@ -134,5 +136,28 @@ describe("secret gate: extended rules and folders named like images (CLI, real g
     assert.equal(marker("vm01"), accepted);
     assert.equal(fs.readFileSync(target("vm01", "assets.png/prod.env"), "utf8"), planted["assets.png/prod.env"]);
     assert.notEqual(evil, accepted);
+  });
+
+  it("a second VM entry on the same sshd with a folder inside the first's is refused at load (exit 2): nothing pushed to either", async () => {
+    const cfg = writeFleetConfig(fleet, path.join(work, "config.yml"), { repoPath: repo.path });
+    const first = await sync(cfg, "vm01");
+    assert.equal(first.code, 0, first.stderr);
+    const served = marker("vm01");
+    // Added later: a staging copy on the same VM, inside the production folder.
+    const vm01 = fleet.vm("vm01");
+    const doc = fleetConfig(fleet, { repoPath: repo.path }) as { vms: Record<string, unknown>; repository: { vm_repo_paths: Record<string, string> } };
+    doc.vms.staging = { host: vm01.host, ssh_port: vm01.port, ssh_user: vm01.user };
+    doc.repository.vm_repo_paths.staging = `${vm01.targetPath}/staging`;
+    const both = path.join(work, "both.yml");
+    fs.writeFileSync(both, stringify(doc));
+    repo.commit({ "README.md": "# next\n" }, "next");
+    for (const args of [["staging"], ["vm01"], []]) {
+      const run = await sync(both, ...args);
+      assert.equal(run.code, 2, `sync ${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`repository\\.vm_repo_paths\\.staging: staging \\(${vm01.targetPath}/staging\\) and vm01 \\(${vm01.targetPath}\\) are on one machine \\(both at \\[${vm01.host.replace(/\./g, "\\.")}\\]:${vm01.port}\\)`));
+    }
+    assert.equal(onVm("vm01", "staging"), false, "no staging tree inside vm01's");
+    assert.equal(marker("vm01"), served, "vm01 untouched");
+    assert.equal(marker("vm02"), undefined);
   });
 });
