@@ -15,7 +15,7 @@ import { cachePath, ensurePrivateDir } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { loadRulesChain, rulesIdentityText } from "./rulesChain";
-import { rescueTarget, skippedFolders } from "./skippedFolders";
+import { listFolders, readFolderVerdicts, rescueTarget, skippedFolders, writeFolderVerdicts } from "./skippedFolders";
 
 /** Exit code we ask gitleaks to use for "leaks found", to tell it apart from errors (1). */
 export const LEAKS_EXIT_CODE = 3;
@@ -195,7 +195,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       hint: "pass an existing folder (repo-sync scan PATH), or check repository.main_repo_path",
     });
   }
-  const { rulesPath } = readRules(opts.configPath, cacheDir);
+  const { rulesPath, rulesText } = readRules(opts.configPath, cacheDir);
 
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
   const timeoutMs = opts.timeoutMs ?? 600_000;
@@ -216,7 +216,11 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     // The walk skips a folder whose own name matches a file pattern (`assets.png/`): scanned again.
     const skeleton = path.join(reportDir, "skeleton");
     fs.mkdirSync(skeleton);
-    const [whole, skipped] = await Promise.all([scanOne(".", 0), skippedFolders(root, rulesPath, { bin, work: skeleton, reportPath: path.join(reportDir, "skeleton.json"), timeoutMs })]);
+    const verdictFile = path.join(cacheDir, "scans", `folders-${sha256([rulesText, toolVersion, SCAN_SCHEME].join("\0")).slice(0, 16)}.json`);
+    const verdicts = readFolderVerdicts(verdictFile);
+    const known = verdicts.size;
+    const [whole, skipped] = await Promise.all([scanOne(".", 0), skippedFolders(root, rulesPath, { bin, work: skeleton, reportPath: path.join(reportDir, "skeleton.json"), timeoutMs, verdicts })]);
+    if (verdicts.size !== known) writeFolderVerdicts(verdictFile, verdicts, listFolders(root));
     const runs = [whole];
     for (const [i, folder] of skipped.entries()) runs.push(await scanOne(rescueTarget(folder), i + 1));
     const findings = runs.flatMap((x) => x.findings);

@@ -99,6 +99,13 @@ export function listFolders(root: string): string[] {
   return out;
 }
 
+/**
+ * What gitleaks' walk does with a folder, by its path alone (so it can be kept per rule set):
+ * `walk` it; `rescue`: skip it although the paths below may not match (scanned again by repo-sync);
+ * `skip`: skip it, and every path below matches the same pattern (gitleaks judges those files so).
+ */
+export type FolderVerdict = "walk" | "rescue" | "skip";
+
 /** Options of {@link skippedFolders}. */
 export interface SkippedFoldersOptions {
   /** gitleaks binary. */
@@ -108,19 +115,33 @@ export interface SkippedFoldersOptions {
   /** Where gitleaks may write its (empty) report. */
   reportPath: string;
   timeoutMs: number;
+  /** Verdicts known under these rules and this gitleaks (`.` included); this call adds the ones it learns. */
+  verdicts?: Map<string, FolderVerdict>;
 }
 
 /**
- * The folders of `root` that a `gitleaks dir .` with `rulesPath` skips whole, nested ones included
- * (each is a folder to scan again with {@link rescueTarget}); usually none, then it costs one start
- * of gitleaks on an empty skeleton, which runs beside the real scan. A path allowlist that matches the
- * top folder itself (`^\.`, meant for dotfiles) would make gitleaks scan nothing: refused.
+ * The folders of `root` that a `gitleaks dir .` with `rulesPath` skips whole although the files below
+ * do not match, nested ones included: each is a folder to scan again with {@link rescueTarget}.
+ * Asking gitleaks costs one start on a skeleton of the folders without a verdict yet (none: no start
+ * at all), beside the real scan. A path allowlist that matches the top folder itself (`^\.`, meant
+ * for dotfiles) would make gitleaks scan nothing: refused.
  */
 export async function skippedFolders(root: string, rulesPath: string, opts: SkippedFoldersOptions): Promise<string[]> {
+  const verdicts = opts.verdicts ?? new Map<string, FolderVerdict>();
   const folders = listFolders(root);
-  for (const f of folders) fs.mkdirSync(path.join(opts.work, f), { recursive: true });
-  const known = new Set(folders);
-  const found = new Set<string>();
+  const inSkipped = (f: string) => {
+    for (let up = f.lastIndexOf("/"); up > 0; up = f.lastIndexOf("/", up - 1)) if (verdicts.get(f.slice(0, up)) === "skip") return true;
+    return false;
+  };
+  const unknown = folders.filter((f) => !verdicts.has(f) && !inSkipped(f));
+  if (unknown.length > 0 || !verdicts.has(".")) await askGitleaks(root, rulesPath, unknown, new Set(folders), verdicts, opts);
+  return folders.filter((f) => verdicts.get(f) === "rescue" && !inSkipped(f));
+}
+
+/** Runs the walks over a skeleton of `unknown` and records what gitleaks did with each folder. */
+async function askGitleaks(root: string, rulesPath: string, unknown: string[], known: Set<string>, verdicts: Map<string, FolderVerdict>, opts: SkippedFoldersOptions): Promise<void> {
+  for (const f of unknown) fs.mkdirSync(path.join(opts.work, f), { recursive: true });
+  const learned = new Map<string, FolderVerdict>();
   let round = ["."];
   while (round.length > 0) {
     const next: string[] = [];
@@ -137,16 +158,16 @@ export async function skippedFolders(root: string, rulesPath: string, opts: Skip
       }
       let skipped: string[];
       try {
-        skipped = parseSkippedFolders(r.stderr).map((p) => p.replace(/^\.\//, ""));
+        skipped = parseSkippedFolders(r.stderr).map((p) => p.replace(/^\.\//, "").replace(/\/+$/, ""));
       } catch (err) {
         throw new RepoSyncError("scan", `gitleaks skipped a folder of ${root} whose name repo-sync cannot read back`, { hint: "rename the folder (plain UTF-8 names)", cause: err });
       }
-      for (const p of skipped.map((x) => x.replace(/\/+$/, ""))) {
+      for (const p of skipped) {
         if (target !== "." && p === target) {
           // The folder matched again with its slash (an unanchored pattern: `gitleaks\.toml`,
           // `(?:^|/)node_modules(?:/.*)?$`): every path below matches it too, so gitleaks judges each
           // file by its own path and skips it. Nothing to scan again.
-          found.delete(p);
+          learned.set(p, "skip");
           continue;
         }
         if (p === "." || p === "") {
@@ -155,14 +176,48 @@ export async function skippedFolders(root: string, rulesPath: string, opts: Skip
           });
         }
         if (!known.has(p)) throw new RepoSyncError("scan", `gitleaks skipped a folder ${JSON.stringify(p)} that repo-sync cannot find in ${root}`, { hint: "rename the folder (plain UTF-8 names)" });
-        if (found.has(p)) continue;
-        found.add(p);
+        if (learned.has(p)) continue;
+        learned.set(p, "rescue");
         next.push(p);
       }
     }
     round = next;
   }
-  return [...found];
+  // Every other folder the walks visited was judged by its own path and walked.
+  verdicts.set(".", "walk");
+  const underSkip = (f: string) => [...learned].some(([w, v]) => v === "skip" && f.startsWith(`${w}/`));
+  for (const [f, v] of learned) verdicts.set(f, v);
+  for (const f of unknown) if (!learned.has(f) && !underSkip(f)) verdicts.set(f, "walk");
+}
+
+/** Verdicts kept per rule set; past this the record starts again from one tree's. */
+const MAX_VERDICTS = 100_000;
+
+/** Reads a record of folder verdicts (a JSON object, path to verdict); missing or damaged: empty. */
+export function readFolderVerdicts(file: string): Map<string, FolderVerdict> {
+  try {
+    const data: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
+    if (data === null || typeof data !== "object" || Array.isArray(data)) return new Map();
+    return new Map(Object.entries(data).filter((e): e is [string, FolderVerdict] => e[1] === "walk" || e[1] === "rescue" || e[1] === "skip"));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Writes the record atomically; bounded in size, and in number of rule sets (the newest 8 files). */
+export function writeFolderVerdicts(file: string, verdicts: Map<string, FolderVerdict>, current: string[]): void {
+  const kept = verdicts.size > MAX_VERDICTS ? new Map([".", ...current].filter((f) => verdicts.has(f)).map((f) => [f, verdicts.get(f) as FolderVerdict])) : verdicts;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(kept)));
+  fs.renameSync(tmp, file);
+  const dir = path.dirname(file);
+  const files = fs
+    .readdirSync(dir)
+    .filter((n) => /^folders-[0-9a-f]{16}\.json$/.test(n))
+    .map((n) => ({ p: path.join(dir, n), t: fs.statSync(path.join(dir, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const f of files.slice(8)) fs.rmSync(f.p, { force: true });
 }
 
 /**

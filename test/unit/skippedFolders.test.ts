@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
-import { goUnquote, parseSkippedFolders, rescueTarget } from "../../lib/scan/skippedFolders";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { goUnquote, parseSkippedFolders, readFolderVerdicts, rescueTarget, writeFolderVerdicts } from "../../lib/scan/skippedFolders";
 
 // stderr of gitleaks v8.30.1 (`dir . --log-level debug --no-color`) over folders named -dash.png,
 // "a b.png", q"uote\.svg, "tab<TAB>.gif" and ü.jpg, captured verbatim (the first lines still colored:
@@ -47,5 +50,22 @@ describe("folders gitleaks skips whole (pure parts)", () => {
     assert.equal(rescueTarget("."), ".");
     assert.equal(rescueTarget("assets.png"), "./assets.png/");
     assert.equal(rescueTarget("-x.jpg/y.gif"), "./-x.jpg/y.gif/");
+  });
+
+  it("keeps folder verdicts per rule set; a damaged record is empty (everything asked again)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rs-verdicts-"));
+    try {
+      const file = path.join(dir, "folders-0123456789abcdef.json");
+      const verdicts = new Map([[".", "walk"], ["assets.png", "rescue"], ["node_modules", "skip"]] as const);
+      writeFolderVerdicts(file, new Map(verdicts), []);
+      assert.deepEqual(readFolderVerdicts(file), new Map(verdicts));
+      fs.writeFileSync(file, '{"assets.png": "maybe", "src": "walk"');
+      assert.deepEqual(readFolderVerdicts(file), new Map());
+      fs.writeFileSync(file, '{"assets.png": "maybe", "src": "walk"}');
+      assert.deepEqual(readFolderVerdicts(file), new Map([["src", "walk"]]), "an unknown verdict is dropped: that folder is asked again");
+      assert.deepEqual(readFolderVerdicts(path.join(dir, "missing.json")), new Map());
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
