@@ -9,7 +9,9 @@
  *
  * Which folders gitleaks skips is asked of gitleaks itself, on a skeleton of the tree (its folders
  * only, no file content), at debug level, where the walk names each folder it skips. No regular
- * expression is evaluated here (gitleaks' are Go's RE2, with Go's flags).
+ * expression is evaluated here (gitleaks' are Go's RE2, with Go's flags). The answer depends on the
+ * folder's path, the rules and gitleaks alone, so it is kept per rule set (scanRepository.ts): a
+ * tree whose folders are all known asks nothing.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
