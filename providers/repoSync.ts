@@ -14,6 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import { checkLocalFiles, ConfigError, loadConfig, parseConfigDocument } from "../lib/config/load";
+import { overlapProblems, sameAddress } from "../lib/config/overlap";
 import type { Config, ConfigProblem, Target } from "../lib/config/types";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
@@ -124,8 +125,18 @@ export function loadSettings(args: Pick<RepoSyncArgs, "configPath" | "config" | 
     if (t.host === "" && !(t.vm in hosts)) problems.push({ key: `vms.${t.vm}.host`, message: "is not set, and RepoSync's `hosts` has no entry for it; set one of the two" });
   }
   problems.push(...checkLocalFiles(config));
+  // Hosts the program gives as plain values are known now: the same overlap check as the YAML's.
+  const plain = config.targets.map((t) => ({ ...t, ...plainAddress(hosts[t.vm]) }));
+  problems.push(...overlapProblems(plain, sameAddress).filter((p) => !problems.some((q) => q.message === p.message)));
   if (problems.length > 0) throw new ConfigError(loaded.file, problems);
   return config;
+}
+
+/** A `hosts` entry given as plain values (not Outputs), or nothing. */
+function plainAddress(h: HostInput | undefined): { host: string; port?: number } | undefined {
+  if (typeof h === "string") return { host: h };
+  if (typeof h === "object" && h !== null && "host" in h && typeof h.host === "string") return { host: h.host, ...(typeof h.port === "number" ? { port: h.port } : {}) };
+  return undefined;
 }
 
 function addressOf(h: HostInput): { host: pulumi.Input<string>; port?: pulumi.Input<number> } {

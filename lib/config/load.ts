@@ -6,7 +6,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import { findHostKeys, parseKnownHosts } from "./knownHosts";
+import { findHostKeys, KnownHostEntry, parseKnownHosts } from "./knownHosts";
+import { overlapProblems, sameAddress } from "./overlap";
 import { resolveSshConfig } from "./resolveSshConfig";
 import type { Config, ConfigProblem } from "./types";
 import { validateConfig } from "./validate";
@@ -90,6 +91,9 @@ export function parseConfigDocument(data: unknown, file: string, options: LoadOp
   if (!result.config) throw new ConfigError(file, result.problems);
   const resolved = resolveSshConfig(result.config, ctx.homeDir);
   if (resolved.problems.length > 0) throw new ConfigError(file, resolved.problems);
+  // After ssh.config_path: two aliases may name one HostName.
+  const overlapping = overlapProblems(resolved.config.targets, sameAddress);
+  if (overlapping.length > 0) throw new ConfigError(file, overlapping);
   if (options.checkLocalFiles !== false) {
     const problems = checkLocalFiles(resolved.config);
     if (problems.length > 0) throw new ConfigError(file, problems);
@@ -121,6 +125,7 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
   const byFile = new Map<string, typeof config.targets>();
   for (const t of config.targets) byFile.set(t.knownHostsPath, [...(byFile.get(t.knownHostsPath) ?? []), t]);
   for (const [file, targets] of byFile) problems.push(...knownHostsProblems(config, file, targets, problems));
+  problems.push(...overlapProblems(config.targets, sameMachine()));
   const repo = config.repository.mainRepoPath;
   if (!isDirectory(repo)) problems.push({ key: "repository.main_repo_path", message: `${repo} is not a directory` });
   const rules = config.repository.secretScanning.configPath;
@@ -128,6 +133,33 @@ export function checkLocalFiles(config: Config): ConfigProblem[] {
     problems.push({ key: "repository.secret_scanning.config_path", message: `${rules} does not exist (relative paths resolve against the config file's folder)` });
   }
   return problems;
+}
+
+/**
+ * One machine behind two push targets: the same address, or a host key both are pinned to (one sshd
+ * under two names or addresses; or machines cloned with one host key, which can impersonate each other).
+ */
+function sameMachine(): (a: Config["targets"][number], b: Config["targets"][number]) => string | undefined {
+  const files = new Map<string, KnownHostEntry[]>();
+  const keysOf = (t: Config["targets"][number]): Set<string> => {
+    let entries = files.get(t.knownHostsPath);
+    if (!entries) {
+      try {
+        entries = parseKnownHosts(fs.readFileSync(t.knownHostsPath, "utf8"));
+      } catch {
+        entries = []; // reported by knownHostsProblems
+      }
+      files.set(t.knownHostsPath, entries);
+    }
+    return new Set(findHostKeys(entries, t.host, t.port).filter((e) => !e.revoked).map((e) => `${e.keyType} ${e.key}`));
+  };
+  return (a, b) => {
+    const byAddress = sameAddress(a, b);
+    if (byAddress) return byAddress;
+    const mine = keysOf(a);
+    const shared = [...keysOf(b)].find((k) => mine.has(k));
+    return shared ? `both pinned to one ${shared.split(" ")[0]} host key in known_hosts; if they are two machines cloned with one host key, give each its own (ssh-keygen -A on each, then update known_hosts)` : undefined;
+  };
 }
 
 /** Targets (and their hops) whose host keys `file` does not pin. */

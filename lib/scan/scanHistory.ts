@@ -15,7 +15,7 @@ import { writeTreeEntries } from "../source/blobWriter";
 import { runGit } from "../source/runGit";
 import { treePath } from "../source/treeListing";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
-import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, scanIdentity, scanRepository } from "./scanRepository";
+import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, readRules, scanIdentity, scanRepository } from "./scanRepository";
 
 /** Options for {@link scanHistory}. */
 export interface HistoryScanOptions {
@@ -41,7 +41,7 @@ export interface HistoryScanResult {
 export async function scanHistory(gitDir: string, commit: string, opts: HistoryScanOptions): Promise<HistoryScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
   const version = await gitleaksVersion(bin, opts.cacheDir);
-  const rules = fs.readFileSync(opts.rulesPath, "utf8");
+  const rules = readRules(opts.rulesPath, opts.cacheDir).rulesText;
   const key = scanIdentity(rules, version, opts.ignoreInlineAllow === true, readIgnoreFile(opts.ignoreDir));
   const dir = path.join(opts.cacheDir, "scans");
   const verdictFile = (c: string) => path.join(dir, `history-${c}-${key}.json`);

@@ -10,9 +10,12 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { RepoSyncError } from "../errors";
+import { isRepoSyncError, RepoSyncError } from "../errors";
+import { cachePath, ensurePrivateDir } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
+import { loadRulesChain, rulesIdentityText } from "./rulesChain";
+import { listFolders, readFolderVerdicts, rescueTarget, skippedFolders, writeFolderVerdicts } from "./skippedFolders";
 
 /** Exit code we ask gitleaks to use for "leaks found", to tell it apart from errors (1). */
 export const LEAKS_EXIT_CODE = 3;
@@ -21,9 +24,9 @@ export const DEFAULT_RULES = "# repo-sync: gitleaks' default rules\n[extend]\nus
 /**
  * Part of the cache key: bumped when the way we run gitleaks changes what it reports, so results
  * computed the old way (absolute paths, where `.gitleaksignore` and `^`-anchored path allowlists
- * never matched) are not reused.
+ * never matched; folders skipped whole because of their name, see skippedFolders.ts) are not reused.
  */
-const SCAN_SCHEME = "dir-relative-v2";
+const SCAN_SCHEME = "dir-relative-v3-rescued-folders";
 
 /** Outcome of one scan. Never contains secret material. */
 export interface SecretScanResult {
@@ -66,6 +69,8 @@ export interface GitleaksArgsOptions {
   gitDir?: string;
   /** With `gitDir`: only these commits (`A..C`, passed as `--log-opts`; a range of two hashes). */
   range?: string;
+  /** Without `gitDir`: what `gitleaks dir` walks (default `.`; see skippedFolders.ts rescueTarget). */
+  target?: string;
 }
 
 /**
@@ -76,7 +81,7 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
   return [
     // `.` and not the tree's path: gitleaks puts the scanned path into File and Fingerprint verbatim
     // and matches `.gitleaksignore` against that, so only a relative scan gives stable fingerprints.
-    ...(opts.gitDir ? ["git", opts.gitDir] : ["dir", "."]),
+    ...(opts.gitDir ? ["git", opts.gitDir] : ["dir", opts.target ?? "."]),
     ...(opts.gitDir && opts.range ? [`--log-opts=${commitRange(opts.range)}`] : []),
     "--config", rulesPath,
     "--gitleaks-ignore-path", ".",
@@ -180,8 +185,9 @@ function readVersionFile(file: string): Record<string, string> {
  */
 export async function scanRepository(dir: string, opts: ScanOptions = {}): Promise<SecretScanResult> {
   const bin = opts.gitleaksBin ?? "gitleaks";
-  const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), "repo-sync-cache");
-  const toolVersion = await gitleaksVersion(bin, opts.cacheDir);
+  // Never a shared folder such as $TMPDIR/repo-sync-cache: another user could plant rules or a link there.
+  const cacheDir = ensurePrivateDir(opts.cacheDir ?? cachePath());
+  const toolVersion = await gitleaksVersion(bin, cacheDir);
   const ignoreInlineAllow = opts.ignoreInlineAllow === true;
   const root = path.resolve(dir);
   if (!isDirectory(root)) {
@@ -189,29 +195,42 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       hint: "pass an existing folder (repo-sync scan PATH), or check repository.main_repo_path",
     });
   }
-  const { rulesPath } = readRules(opts.configPath, cacheDir);
+  const { rulesPath, rulesText } = readRules(opts.configPath, cacheDir);
 
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
-  const reportPath = path.join(reportDir, "report.json");
+  const timeoutMs = opts.timeoutMs ?? 600_000;
   try {
-    const args = gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow });
-    const r = await runProgram(bin, args, { cwd: root, timeoutMs: opts.timeoutMs ?? 600_000 });
-    if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
-      throw new RepoSyncError("scan", `gitleaks failed scanning ${root}`, {
-        command: r.command,
-        exitCode: r.exitCode,
-        stderr: r.timedOut ? "timed out" : r.stderr,
-        hint: `check the rules file and that the folder is readable; run the command above by hand in ${root} to see more`,
-      });
-    }
-    const findings = parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", root);
+    const scanOne = async (target: string, n: number) => {
+      const reportPath = path.join(reportDir, `report-${n}.json`);
+      const r = await runProgram(bin, gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow, target }), { cwd: root, timeoutMs });
+      if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
+        throw new RepoSyncError("scan", `gitleaks failed scanning ${root}`, {
+          command: r.command,
+          exitCode: r.exitCode,
+          stderr: r.timedOut ? "timed out" : r.stderr,
+          hint: `check the rules file and that the folder is readable; run the command above by hand in ${root} to see more`,
+        });
+      }
+      return { findings: parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", root), durationMs: r.durationMs };
+    };
+    // The walk skips a folder whose own name matches a file pattern (`assets.png/`): scanned again.
+    const skeleton = path.join(reportDir, "skeleton");
+    fs.mkdirSync(skeleton);
+    const verdictFile = path.join(cacheDir, "scans", `folders-${sha256([rulesText, toolVersion, SCAN_SCHEME].join("\0")).slice(0, 16)}.json`);
+    const verdicts = readFolderVerdicts(verdictFile);
+    const known = verdicts.size;
+    const [whole, skipped] = await Promise.all([scanOne(".", 0), skippedFolders(root, rulesPath, { bin, work: skeleton, reportPath: path.join(reportDir, "skeleton.json"), timeoutMs, verdicts })]);
+    if (verdicts.size !== known) writeFolderVerdicts(verdictFile, verdicts, listFolders(root));
+    const runs = [whole];
+    for (const [i, folder] of skipped.entries()) runs.push(await scanOne(rescueTarget(folder), i + 1));
+    const findings = runs.flatMap((x) => x.findings);
     const result: SecretScanResult = {
       hasSecrets: findings.length > 0,
       findings,
       redacted: true,
       tool: "gitleaks",
       toolVersion,
-      durationMs: r.durationMs,
+      durationMs: runs.reduce((t, x) => t + x.durationMs, 0),
       scannedPath: dir,
       configPath: rulesPath,
       ignoreInlineAllow,
@@ -233,13 +252,17 @@ export function scanIdentity(rulesText: string, toolVersion: string, ignoreInlin
   return sha256(`${tool}\0${ignoreFile ?? "-"}`).slice(0, 16);
 }
 
-/** The rules file a scan passes with --config (absolute), and its text. */
+/**
+ * The rules file a scan passes with --config (absolute), and the text that stands for the rules in the
+ * scan identity: that file's, and every file it extends (rulesChain.ts).
+ */
 export function readRules(configPath: string | undefined, cacheDir: string): { rulesPath: string; rulesText: string } {
   // gitleaks runs with the tree as cwd: a relative rules path would resolve against the tree.
   const rulesPath = path.resolve(configPath ?? defaultRulesFile(cacheDir));
   try {
-    return { rulesPath, rulesText: fs.readFileSync(rulesPath, "utf8") };
+    return { rulesPath, rulesText: rulesIdentityText(loadRulesChain(rulesPath)) };
   } catch (err) {
+    if (isRepoSyncError(err)) throw err;
     throw new RepoSyncError("scan", `gitleaks rules file ${rulesPath} cannot be read`, {
       hint: "fix repository.secret_scanning.config_path (relative paths resolve against the config file's folder)",
       cause: err,
