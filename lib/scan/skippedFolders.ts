@@ -16,6 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
+import { displayPath, fsPath, treePath } from "../source/treeListing";
 import { runProgram } from "../process/run";
 
 /** What gitleaks (debug level) prints for a folder its walk skips: `... path=<value>`. */
@@ -41,20 +42,23 @@ export function parseSkippedFolders(stderr: string): string[] {
 
 const GO_ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"' };
 
-/** Decodes a Go double-quoted string literal (what strconv.Quote writes), or undefined. */
+/**
+ * Decodes a Go double-quoted string literal (what strconv.Quote writes) into a byte string (one char
+ * per byte, as tree paths are kept: see source/treeListing.ts), or undefined.
+ */
 export function goUnquote(s: string): string | undefined {
   if (s.length < 2 || !s.startsWith('"') || !s.endsWith('"')) return undefined;
   let out = "";
   const bytes: number[] = [];
   const flush = () => {
-    if (bytes.length > 0) out += Buffer.from(bytes.splice(0)).toString("utf8");
+    if (bytes.length > 0) out += Buffer.from(bytes.splice(0)).toString("latin1");
   };
   for (let i = 1; i < s.length - 1; i++) {
     const c = s[i];
     if (c === '"') return undefined;
     if (c !== "\\") {
       flush();
-      out += c;
+      out += treePath(c);
       continue;
     }
     const e = s[++i];
@@ -74,7 +78,7 @@ export function goUnquote(s: string): string | undefined {
     if (e === "u" || e === "U") {
       const cp = hex(e === "u" ? 4 : 8);
       if (cp === undefined || cp > 0x10ffff) return undefined;
-      out += String.fromCodePoint(cp);
+      out += treePath(String.fromCodePoint(cp));
     } else if (e in GO_ESCAPES) out += GO_ESCAPES[e];
     else return undefined;
   }
@@ -90,9 +94,10 @@ export function goUnquote(s: string): string | undefined {
 export function listFolders(root: string): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
-    for (const d of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
-      if (!d.isDirectory() || d.name === ".git") continue;
-      const p = rel ? `${rel}/${d.name}` : d.name;
+    for (const d of fs.readdirSync(rel ? fsPath(root, rel) : root, { withFileTypes: true, encoding: "buffer" })) {
+      const name = d.name.toString("latin1");
+      if (!d.isDirectory() || name === ".git") continue;
+      const p = rel ? `${rel}/${name}` : name;
       out.push(p);
       walk(p);
     }
@@ -142,7 +147,7 @@ export async function skippedFolders(root: string, rulesPath: string, opts: Skip
 
 /** Runs the walks over a skeleton of `unknown` and records what gitleaks did with each folder. */
 async function askGitleaks(root: string, rulesPath: string, unknown: string[], known: Set<string>, verdicts: Map<string, FolderVerdict>, opts: SkippedFoldersOptions): Promise<void> {
-  for (const f of unknown) fs.mkdirSync(path.join(opts.work, f), { recursive: true });
+  for (const f of unknown) fs.mkdirSync(fsPath(opts.work, f), { recursive: true });
   const learned = new Map<string, FolderVerdict>();
   let round = ["."];
   while (round.length > 0) {
@@ -228,5 +233,9 @@ export function writeFolderVerdicts(file: string, verdicts: Map<string, FolderVe
  * pattern ending in `$` cannot match), while the files below are reported as `folder/...`.
  */
 export function rescueTarget(folder: string): string {
-  return folder === "." ? "." : `./${folder}/`;
+  if (folder === ".") return ".";
+  // An argument is passed as UTF-8 text: a folder name that is not UTF-8 cannot be named to gitleaks.
+  const text = displayPath(folder);
+  if (treePath(text) !== folder) throw new RepoSyncError("scan", `gitleaks skips the folder ${JSON.stringify(text)} because of its name, and repo-sync cannot name it to gitleaks again (its name is not UTF-8); nothing was pushed`, { hint: "rename the folder (plain UTF-8 names)" });
+  return `./${text}/`;
 }

@@ -81,6 +81,8 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
       }
     };
     walk("");
+    // The snapshot's top folder is pushed as the target's: it takes the checkout's mode, not the cache's 0700.
+    fs.chmodSync(tmp, fs.statSync(root).mode & 0o7777);
     const ids = await hashFiles(tmp, copied);
     copied.forEach((p, i) => rows.set(p, { key: keys.get(p) as string, id: ids[i] }));
     fs.writeFileSync(path.join(stateDir, `${name}.json`), JSON.stringify([...rows].map(([p, r]) => [Buffer.from(p, "latin1").toString("base64"), r.key, r.id])));

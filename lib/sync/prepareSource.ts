@@ -166,7 +166,8 @@ export async function scanSourceTree(repo: SourceSettings, commit: string, cache
   const tree = await sourceTree(repo, commit, cache, undefined, full);
   const [treeDir, scan] = await Promise.all([tree.dir, scanTree(repo, tree, cache, full)]);
   const gitDir = repo.excludeDotGit ? undefined : await exportHistory(repo.mainRepoPath, commit, branch ?? repo.defaultBranch, cache);
-  return withHistory(repo, scan, commit, treeDir, gitDir, cache);
+  // The folder gitleaks read is a private copy: what a person edits (and commits a .gitleaksignore to) is the repository.
+  return { ...(await withHistory(repo, scan, commit, treeDir, gitDir, cache)), scannedPath: repo.mainRepoPath };
 }
 
 /** The tree's scan result with the pushed history's findings added (none when no `.git` is pushed). */
@@ -182,15 +183,17 @@ function recordIdOf(repo: SourceSettings, cache: string): string {
 
 /**
  * The export holds blobs as git stores them: a file under a clean/smudge filter (Git LFS, git-crypt)
- * lands as its pointer or ciphertext. Said once per run when the commit's attributes name a filter.
+ * lands as its pointer or ciphertext, a `text eol=crlf` file with LF line ends. Said once per run when
+ * the commit's attributes ask for such a conversion.
  */
 async function warnAboutFilters(repoPath: string, rows: TreeRow[], logger?: Logger): Promise<void> {
   if (!logger) return;
   const attrs = rows.filter((r) => (r.path === ".gitattributes" || r.path.endsWith("/.gitattributes")) && r.mode !== "120000" && r.mode !== "160000");
   if (attrs.length === 0) return;
-  const found = await Promise.all(attrs.map((r) => blobBytes(repoPath, r.hash).then((b) => /\bfilter=/.test(b.toString("latin1")))));
+  const converts = /(^|\s)(filter=|eol=|ident(\s|$)|working-tree-encoding=|text(\s|$|=))/m;
+  const found = await Promise.all(attrs.map((r) => blobBytes(repoPath, r.hash).then((b) => converts.test(b.toString("latin1")))));
   if (found.some(Boolean)) {
-    logger.warn("the commit's .gitattributes name a filter (e.g. Git LFS, git-crypt): repo-sync pushes files as git stores them (LFS pointers, encrypted bytes), with no filter, eol or ident conversion; see README, 'What is pushed'");
+    logger.warn("the commit's .gitattributes ask for a conversion at checkout (filter, text/eol, ident or working-tree-encoding): repo-sync pushes files as git stores them (LF line ends, LFS pointers, encrypted bytes), with no such conversion; see README, 'What is pushed'");
   }
 }
 

@@ -122,7 +122,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(marker(), secret);
     assert.equal(grepVm(fakeGithubToken()), "", "the plain token never lands");
     assert.deepEqual(onVm(), gitTree(repo, secret), "the VM holds the blobs as git stores them");
-    assert.match(r.stderr, /name a filter/);
+    assert.match(r.stderr, /ask for a conversion at checkout/);
 
     // A filter that stores the plain token and shows something else in a checkout: the gate sees the
     // stored bytes (which land), and blocks.
@@ -304,6 +304,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(await done, 0, stderr);
     assert.equal(grepVm(fakeGithubToken()), "", "the rewritten file did not land");
     assert.equal(fs.readFileSync(path.join(vm.targetPath, "zz.env"), "utf8"), `TOKEN=${"y".repeat(fakeGithubToken().length)}\n`);
+    assert.equal((fs.statSync(vm.targetPath).mode & 0o777).toString(8), (fs.statSync(repo.path).mode & 0o777).toString(8), "the target folder keeps the checkout's mode, not the cache's");
   });
 
   it("item 11: a pushed .git (exclude_dot_git: false) with a secret brought by a merge commit or by a symlink turned file is blocked", async () => {
