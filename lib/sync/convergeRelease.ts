@@ -56,10 +56,10 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   };
   // max_delete guards against deleting what is served: counted against the current release.
   if (transfer.maxDelete !== undefined && current !== undefined) {
-    await refuseTooManyDeletes(target, { ...transfer, destination: releaseFolder(current), linkDest: undefined }, session.controlPath);
+    await refuseTooManyDeletes(target, { ...transfer, destination: releaseFolder(current), linkDest: undefined }, session);
   }
   if (!matches) await session.prepareRelease(source.commit);
-  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
+  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
   let pruned: string[] = [];
   if (!matches) {
     await session.completeRelease(source.commit);

@@ -3,12 +3,15 @@
  * (pure), and the parsers for what they print. Two scripts:
  *  - the probe (read-only): directory state and `.sync_rev`;
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
- *    crashed run releases it with its connection), reports the directory state, then obeys one-line
- *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree).
- *    It starts on `go [OWNER|- GROUP|-]`: the owner and group of what will land, checked first.
+ *    crashed run releases it with its connection), stops what an earlier run's transfer left running
+ *    (fence.ts), reports the directory state and names itself, then obeys one-line commands on stdin:
+ *    `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree). It starts on
+ *    `go [OWNER|- GROUP|-]`: the owner and group of what will land, checked first. When its input
+ *    ends (the run finished, or died), it stops the transfers it started before it exits.
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
+import { FENCE_SETUP, parseSessionLine, SESSION_LINE, type SessionFence } from "./fence";
 import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
 import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
@@ -44,6 +47,8 @@ export interface TargetHeader {
   otherLayout?: Layout;
   /** In the releases layout: `current` and the releases kept. */
   releases?: ReleasesView;
+  /** The session that printed this header (sessions only): what its transfers are fenced by. */
+  session?: SessionFence;
 }
 
 /** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
@@ -130,6 +135,9 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     `flock -w ${Math.max(0, Math.floor(lockWaitS))} 9 || { echo "ERR locked"; exit 4; }`,
     // A directory we cannot write to fails here, before anything is transferred.
     `T=$(mktemp ${TEMP_PREFIX}XXXXXX 2>/dev/null) && rm -f -- "$T" || { echo "ERR notwritable"; exit 3; }`,
+    // Before anything changes (or is even looked at): no transfer of an earlier session still writes.
+    FENCE_SETUP,
+    'reap || { echo "ERR transfer"; exit 3; }',
     classify(layout),
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
@@ -139,6 +147,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
     ...(layout === "releases" || migrate ? [LAYOUT_HELPER] : []),
+    SESSION_LINE,
     'echo "READY"',
     'while read -r cmd arg; do',
     `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
@@ -153,6 +162,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '    *) echo "ERR unknown" ;;',
     "  esac",
     "done",
+    // The run is over (or dead): what it started dies with it. Silent: nobody reads any more.
+    'cd -- "$P" 2>/dev/null && reap >/dev/null 2>&1',
   ].join("\n");
 }
 
@@ -183,6 +194,7 @@ export function parseTargetHeader(stdout: string): TargetHeader {
     else if (line.startsWith("REV ")) Object.assign(out, parseMarker(line.slice(4).trim()));
     else if (line.startsWith("ERR ")) out.error = line.slice(4).trim();
     else if (line === "LAYOUT releases" || line === "LAYOUT in_place") out.otherLayout = line.slice(7) as Layout;
+    else if (line.startsWith("SESSION ")) out.session = parseSessionLine(line);
   }
   if (/^CURRENT /m.test(stdout)) out.releases = parseReleases(stdout);
   return out;
@@ -198,6 +210,8 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   cd: { kind: "target-io", reason: "the target directory cannot be entered", hint: "give the ssh_user access to it" },
   lockfile: { kind: "target-io", reason: "the target directory cannot be opened for its lock (not readable by the ssh_user)", hint: "give the ssh_user read and write access to the target directory" },
   notwritable: { kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)", hint: "give the ssh_user write access to the target directory" },
+  noproc: { kind: "transfer", reason: "the VM's /proc cannot be read (repo-sync tells its own processes on the VM apart through /proc/<pid>/stat)", hint: "mount /proc on the VM (Linux), readable by the ssh_user" },
+  transfer: { kind: "locked", reason: "a transfer of an earlier, killed run is still running on the VM and this session cannot stop it (nothing was changed)", hint: "stop it on the VM (its pid is in the message above: `kill PID`), or run with the repository.sudo setting it was started with" },
   noflock: { kind: "transfer", reason: "the VM has no `flock` command (util-linux)", hint: "install util-linux on the VM" },
   locked: { kind: "locked", reason: "another repo-sync run holds the lock on this target", hint: "wait for it to finish (or raise repository.lock_timeout_s); a crashed run releases the lock when its connection drops" },
   invalidate: { kind: "target-io", reason: "cannot remove .sync_rev or write .repo-sync.managed before the transfer", hint: "give the ssh_user write access to the target directory; remove a directory planted under one of those names" },
