@@ -16,6 +16,8 @@ export const TEMP_PREFIX = ".repo-sync.tmp.";
  * session kills when it takes the lock (see fence.ts).
  */
 export const TRANSFER_RECORD_PREFIX = ".repo-sync.xfer.";
+/** Names the session that holds the lock while it accepts transfers (fence.ts); gone when it ends. */
+export const SESSION_FILE = ".repo-sync.session";
 /** Written by earlier versions (which locked a file, not the directory); still never shipped. */
 export const LEGACY_LOCK_FILE = ".repo-sync.lock";
 

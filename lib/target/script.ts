@@ -11,8 +11,8 @@
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
-import { FENCE_SETUP, parseSessionLine, SESSION_LINE, type SessionFence } from "./fence";
-import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFence } from "./fence";
+import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
 import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, MIGRATE_COMMANDS, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
@@ -54,12 +54,16 @@ export interface TargetHeader {
 /** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
 const MARKER_READ_BYTES = 64;
 
+/** A fixed name as a basic regular expression (its dots literal). */
+const re = (name: string) => name.replace(/\./g, "\\.");
+
 // Classifies the current directory. Tests use -L beside -e so that a dangling symlink under one of our
 // names still counts (and is never followed). The marker travels as hex (od), so no byte of it is
 // interpreted by the shell or can forge a protocol line.
 const CLASSIFY_STATE = [
   `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
-  `elif [ -z "$(ls -A | grep -v -x -e ${LEGACY_LOCK_FILE})" ]; then S=empty`,
+  // A session's transient bookkeeping (fence.ts) makes a folder nobody's.
+  `elif [ -z "$(ls -A | grep -v -x -e '${re(LEGACY_LOCK_FILE)}' -e '${re(SESSION_FILE)}' -e '${re(TRANSFER_RECORD_PREFIX)}.*')" ]; then S=empty`,
   "else S=foreign; fi",
   'echo "STATE $S"',
 ].join("\n");
@@ -136,8 +140,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     // A directory we cannot write to fails here, before anything is transferred.
     `T=$(mktemp ${TEMP_PREFIX}XXXXXX 2>/dev/null) && rm -f -- "$T" || { echo "ERR notwritable"; exit 3; }`,
     // Before anything changes (or is even looked at): no transfer of an earlier session still writes.
-    FENCE_SETUP,
-    'reap || { echo "ERR transfer"; exit 3; }',
+    FENCE_START,
     classify(layout),
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
@@ -147,7 +150,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
     ...(layout === "releases" || migrate ? [LAYOUT_HELPER] : []),
-    SESSION_LINE,
+    FENCE_OPEN,
     'echo "READY"',
     'while read -r cmd arg; do',
     `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
@@ -162,8 +165,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '    *) echo "ERR unknown" ;;',
     "  esac",
     "done",
-    // The run is over (or dead): what it started dies with it. Silent: nobody reads any more.
-    'cd -- "$P" 2>/dev/null && reap >/dev/null 2>&1',
+    // The run is over (or dead): what it started dies with it.
+    FENCE_CLOSE,
   ].join("\n");
 }
 

@@ -157,7 +157,7 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
   });
 
   it("releases: `kill -9` mid-transfer, then sync A: current serves A's tree, and nothing writes the killed release any more", async () => {
-    await killedRunThenA("vm02", { layout: "releases" }, 8, 30, (dir) => path.join(dir, "current"));
+    await killedRunThenA("vm02", { layout: "releases" }, 8, 20, (dir) => path.join(dir, "current"));
     assert.equal(fs.existsSync(path.join(fleet.vm("vm02").targetPath, "releases", repo.head(), ".sync_rev")), false, "the killed release claims nothing");
   });
 
@@ -166,7 +166,7 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
     const sudoers = `/etc/sudoers.d/repo-sync-killed-${process.pid}`;
     fs.writeFileSync(sudoers, `${fleet.vm("vm01").user} ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync\n`, { mode: 0o440 });
     try {
-      await killedRunThenA("vm01", { sudo: true, rsync_path: "/usr/bin/rsync" }, 8, 30, (dir) => dir, path.join(fleet.vm("vm01").root, "srv", "app-sudo"));
+      await killedRunThenA("vm01", { sudo: true, rsync_path: "/usr/bin/rsync" }, 8, 20, (dir) => dir, path.join(fleet.vm("vm01").root, "srv", "app-sudo"));
     } finally {
       fs.rmSync(sudoers, { force: true });
     }

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../../lib/config/types";
 import { parseSessionLine, type SessionFence } from "../../lib/target/fence";
-import { parseTargetHeader, sessionScript } from "../../lib/target/script";
+import { parseTargetHeader, probeScript, sessionScript } from "../../lib/target/script";
 import { fencedRemoteRsync, rsyncPushArgs } from "../../lib/transfer/rsyncArgs";
 
 const BOOT = "12b4b312-738c-40ab-8026-c7d27c7991f0";
@@ -92,9 +92,12 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
     /** Runs the fenced command the way the VM's login shell gets it from rsync (`--server ...` appended). */
     const wrapper = (f: SessionFence, targetPath = dir) => spawnSync("/bin/sh", ["-c", `${fencedRemoteRsync(target({ path: targetPath, rsyncPath: "/bin/echo" }), f)} --server -logDtpre.iLsfxC . .`], { encoding: "utf8" });
     const liveFence = (pid: number): SessionFence => ({ pid: String(pid), start: proc(pid)?.start ?? "", boot: bootId() });
+    /** What a session writes on the VM while it accepts transfers. */
+    const named = (f: SessionFence, folder = dir) => fs.writeFileSync(path.join(folder, ".repo-sync.session"), `${f.pid} ${f.start} ${f.boot}\n`);
 
-    it("the wrapper runs rsync (same pid, recorded) while its session lives, and refuses once it is gone or reused", () => {
+    it("the wrapper runs rsync (same pid, recorded) while its session lives and is named, and refuses otherwise", () => {
       const session = sleeper();
+      named(liveFence(session));
       const ok = wrapper(liveFence(session));
       assert.equal(ok.status, 0, ok.stderr);
       assert.equal(ok.stdout, "--server -logDtpre.iLsfxC . .\n");
@@ -102,9 +105,19 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
       const [pid, start, boot] = fs.readFileSync(path.join(dir, records()[0]), "utf8").trim().split(" ");
       assert.deepEqual([/^\d+$/.test(pid), /^\d+$/.test(start), boot], [true, true, bootId()]);
       fs.rmSync(path.join(dir, records()[0]));
-      for (const dead of [{ ...liveFence(session), start: "1" }, { ...liveFence(session), boot: "00000000-0000-0000-0000-000000000000" }, { pid: "999999999", start: "1", boot: bootId() }]) {
+      const other = liveFence(sleeper());
+      const refused: Array<[string, SessionFence, SessionFence | undefined]> = [
+        ["a reused pid (another start time)", { ...liveFence(session), start: "1" }, { ...liveFence(session), start: "1" }],
+        ["an earlier boot", { ...liveFence(session), boot: "00000000-0000-0000-0000-000000000000" }, { ...liveFence(session), boot: "00000000-0000-0000-0000-000000000000" }],
+        ["a dead session", { pid: "999999999", start: "1", boot: bootId() }, { pid: "999999999", start: "1", boot: bootId() }],
+        ["a live session that is ending (no longer named)", liveFence(session), undefined],
+        ["a live session no longer named (another one is)", liveFence(session), other],
+      ];
+      for (const [why, dead, name] of refused) {
+        fs.rmSync(path.join(dir, ".repo-sync.session"), { force: true });
+        if (name) named(name);
         const r = wrapper(dead);
-        assert.equal(r.status, 1, JSON.stringify(dead));
+        assert.equal(r.status, 1, why);
         assert.equal(r.stdout, "", "rsync never started");
         assert.match(r.stderr, /repo-sync: refused: the session that started this transfer has ended/);
         assert.deepEqual(records(), [], "no record left");
@@ -114,7 +127,9 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
     it("the wrapper takes odd target path characters literally", () => {
       const t = path.join(dir, "a b;touch PWNED&|#");
       fs.mkdirSync(t);
-      assert.equal(wrapper(liveFence(sleeper()), t).status, 0);
+      const session = liveFence(sleeper());
+      named(session, t);
+      assert.equal(wrapper(session, t).status, 0);
       assert.equal(fs.readdirSync(t).filter((f) => f.startsWith(".repo-sync.xfer.")).length, 1);
       assert.equal(fs.existsSync(path.join(dir, "PWNED")), false);
       assert.equal(fs.existsSync("PWNED"), false);
@@ -139,6 +154,16 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
       assert.equal(fs.existsSync(path.join(dir, "PWNED")), false);
     });
 
+    it("a planted directory or FIFO under a record's name blocks nothing; the fence's own files leave a folder empty", () => {
+      fs.mkdirSync(path.join(dir, ".repo-sync.xfer.dir"));
+      spawnSync("mkfifo", [path.join(dir, ".repo-sync.xfer.fifo")]);
+      fs.writeFileSync(path.join(dir, ".repo-sync.session"), "1 2 -\n");
+      assert.equal(parseTargetHeader(spawnSync("/bin/sh", ["-c", probeScript(dir)], { encoding: "utf8" }).stdout).state, "empty");
+      const r = spawnSync("/bin/sh", ["-c", sessionScript(dir, 0)], { input: "go\n", encoding: "utf8", timeout: 10_000 });
+      assert.match(r.stdout, /^STATE empty$/m, r.stdout + r.stderr);
+      assert.match(r.stdout, /\nREADY\n$/);
+    });
+
     it("a record owned by another user than its process: nothing is killed and the session refuses to go on", function () {
       if (process.getuid?.() !== 0) this.skip(); // chown needs root
       const victim = sleeper();
@@ -159,6 +184,7 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
       for (let i = 0; i < 100 && !out.includes("READY"); i++) await sleep(20);
       const m = /^SESSION (\S+) (\S+) (\S+)$/m.exec(out);
       assert.ok(m, out);
+      assert.equal(fs.readFileSync(path.join(dir, ".repo-sync.session"), "utf8"), `${m[1]} ${m[2]} ${m[3]}\n`, "the session names itself on the VM");
       // A transfer started through the wrapper while the session lives (here: sleep as the "rsync").
       const t = spawn("/bin/sh", ["-c", `${fencedRemoteRsync(target({ path: dir, rsyncPath: "/bin/sleep" }), { pid: m[1], start: m[2], boot: m[3] })} 60`], { detached: true, stdio: "ignore" });
       children.push(t);
@@ -169,6 +195,7 @@ describe("the session/transfer fence (pure builders and parser, and the shell un
       await sleep(100);
       assert.equal(proc(t.pid as number)?.alive ?? false, false, "the transfer died with its session");
       assert.deepEqual(records(), []);
+      assert.deepEqual(fs.readdirSync(dir), [], "nothing of the session is left");
     });
   });
 });
