@@ -26,12 +26,18 @@ import { runCli } from "../support/cli";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+/** Polls `check` until it holds (true) or `ms` pass (false). */
+async function until(check: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) return false;
     await sleep(25);
   }
+  return true;
+}
+
+async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  if (!(await until(check, ms))) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** A folder as { relative path: what it is } (files by content hash), leaving out repo-sync's own names at its top. */
@@ -136,8 +142,9 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
     await waitFor(busy, 20_000, "the transfer of B to be under way");
     killed.kill("SIGKILL"); // the CLI only, as `kill -9 <pid>` does: its rsync and ssh are left to themselves
     await closed;
-    // Its session on the VM sees its input end and stops the transfer it started: on the VM, and so here.
-    await waitFor(() => workingIn(dir).length === 0 && clientsOf(fleet.vm(vm).host).length === 0, 5000, "the killed run's transfer to stop with its session");
+    // Its session on the VM sees its input end and stops the transfer it started: on the VM, and so here
+    // (asserted last: the marker and the tree come first).
+    const stoppedWithSession = await until(() => workingIn(dir).length === 0 && clientsOf(fleet.vm(vm).host).length === 0, 3000);
     const again = await runCli(["sync", vm, "--branch", `a-${vm}`, "--config", cfgPath(vm)]);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     const afterSync = treeOf(dir);
@@ -149,6 +156,7 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
     assert.deepEqual(treeOf(dir), afterSync, `${vm}: nothing wrote on the VM after the second sync`);
     assert.deepEqual(workingIn(dir), [], "nothing of the killed run still works in the target directory");
     assert.deepEqual(clientsOf(fleet.vm(vm).host), [], "no rsync or ssh of the killed run is left on this machine");
+    assert.ok(stoppedWithSession, "the killed run's transfer stopped with its session (within 3 s), before any other run");
     return a;
   }
 
@@ -157,7 +165,7 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
   });
 
   it("releases: `kill -9` mid-transfer, then sync A: current serves A's tree, and nothing writes the killed release any more", async () => {
-    await killedRunThenA("vm02", { layout: "releases" }, 8, 20, (dir) => path.join(dir, "current"));
+    await killedRunThenA("vm02", { layout: "releases" }, 8, 32, (dir) => path.join(dir, "current"));
     assert.equal(fs.existsSync(path.join(fleet.vm("vm02").targetPath, "releases", repo.head(), ".sync_rev")), false, "the killed release claims nothing");
   });
 
@@ -166,7 +174,7 @@ describe("a killed run leaves no transfer running: the marker never lies", funct
     const sudoers = `/etc/sudoers.d/repo-sync-killed-${process.pid}`;
     fs.writeFileSync(sudoers, `${fleet.vm("vm01").user} ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync\n`, { mode: 0o440 });
     try {
-      await killedRunThenA("vm01", { sudo: true, rsync_path: "/usr/bin/rsync" }, 8, 20, (dir) => dir, path.join(fleet.vm("vm01").root, "srv", "app-sudo"));
+      await killedRunThenA("vm01", { sudo: true, rsync_path: "/usr/bin/rsync" }, 8, 32, (dir) => dir, path.join(fleet.vm("vm01").root, "srv", "app-sudo"));
     } finally {
       fs.rmSync(sudoers, { force: true });
     }
