@@ -119,6 +119,3 @@ export function parseSessionLine(line: string): SessionFence | undefined {
   const m = /^SESSION ([1-9][0-9]{0,9}) ([0-9]{1,20}) (-|[0-9a-f-]{36})$/.exec(line);
   return m ? { pid: m[1], start: m[2], boot: m[3] } : undefined;
 }
-
-/** The line a session prints to name itself (shell text; see {@link parseSessionLine}). */
-export const SESSION_LINE = 'echo "SESSION $$ ${ME##* } $BOOT"';
