@@ -73,9 +73,9 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
     // Nothing there to keep whole (missing or empty folder): files go straight to their names.
     const transfer = { ...source.transfer, ...(opts.force ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
-    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session.controlPath);
+    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
     if (!matches) await session.invalidate();
-    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
+    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
     if (!matches) await session.commit(source.commit);
     return pushResult(target, { matches, revision: source.commit, previous: revision, out, started });
   } finally {

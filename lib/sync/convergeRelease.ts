@@ -58,10 +58,10 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   };
   // max_delete guards against deleting what is served: counted against the current release.
   if (transfer.maxDelete !== undefined && current !== undefined) {
-    await refuseTooManyDeletes(target, { ...transfer, destination: releaseFolder(current), linkDest: undefined }, session.controlPath);
+    await refuseTooManyDeletes(target, { ...transfer, destination: releaseFolder(current), linkDest: undefined }, session);
   }
   if (!matches) await session.prepareRelease(source.commit);
-  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath });
+  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
   // The served release first: what the service wrote at a shared path there becomes shared/ before
   // the new release links it (a no-op once both hold their links).
   const displaced = [...(current !== undefined && current !== source.commit ? await session.share(current) : []), ...(await session.share(source.commit))];

@@ -85,6 +85,6 @@ export async function verifyRelease(target: Target, commit: string, session: Tar
   const drift = await releaseDrift(target, tree.transfer, commit, session.controlPath);
   if (changeCount(drift) === 0) return undefined;
   const gated = await trees.gated(commit);
-  const out = await runRsync(target, { ...gated.transfer, destination: releaseFolder(commit) }, false, { controlPath: session.controlPath });
+  const out = await runRsync(target, { ...gated.transfer, destination: releaseFolder(commit) }, false, { controlPath: session.controlPath, fence: session.fence });
   return out.changes;
 }

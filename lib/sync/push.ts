@@ -4,6 +4,7 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
+import type { TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
 import { changeCount } from "../transfer/rsyncOutput";
@@ -14,10 +15,10 @@ import type { SyncResult } from "./converge";
  * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
  * run as the backstop for a tree that changes in between.
  */
-export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, controlPath: string): Promise<void> {
+export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, session: TargetSession): Promise<void> {
   const max = transfer.maxDelete ?? Infinity;
   // Without the limit: a dry run that stops at it would not tell how many deletions there are.
-  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath })).changes;
+  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath: session.controlPath, fence: session.fence })).changes;
   if (plan.deleted.length <= max) return;
   throw new RepoSyncError("unsafe-target", `the sync would delete ${plan.deleted.length} paths on ${target.path} (first: ${plan.deleted.slice(0, 3).join(", ")}), more than repository.max_delete (${max}); nothing was changed`, {
     vm: target.vm,

@@ -11,6 +11,13 @@ export const MARKER_FILE = ".sync_rev";
 export const MANAGED_FILE = ".repo-sync.managed";
 /** Prefix of the temporary files (made by `mktemp`) that the marker and the flag are renamed from. */
 export const TEMP_PREFIX = ".repo-sync.tmp.";
+/**
+ * Prefix of the records of the transfers running on the target (pid, start time, boot id): what a
+ * session kills when it takes the lock (see fence.ts).
+ */
+export const TRANSFER_RECORD_PREFIX = ".repo-sync.xfer.";
+/** Names the session that holds the lock while it accepts transfers (fence.ts); gone when it ends. */
+export const SESSION_FILE = ".repo-sync.session";
 /** Written by earlier versions (which locked a file, not the directory); still never shipped. */
 export const LEGACY_LOCK_FILE = ".repo-sync.lock";
 

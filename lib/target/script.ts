@@ -3,14 +3,17 @@
  * (pure), and the parsers for what they print. Two scripts:
  *  - the probe (read-only): directory state and `.sync_rev`;
  *  - the session: takes an exclusive flock on the target for as long as our connection lives (a
- *    crashed run releases it with its connection), reports the directory state, then obeys one-line
- *    commands on stdin: `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree),
- *    and in the releases layout those of releases.ts and `share <hash>` (shared.ts).
- *    It starts on `go [OWNER|- GROUP|-]`: the owner and group of what will land, checked first.
+ *    crashed run releases it with its connection), stops what an earlier run's transfer left running
+ *    (fence.ts), reports the directory state and names itself, then obeys one-line commands on stdin:
+ *    `invalidate`, `commit <hash>`, `unmanage`, `purge` (remove the whole tree), and in the releases
+ *    layout those of releases.ts and `share <hash>` (shared.ts). It starts on `go [OWNER|- GROUP|-]`:
+ *    the owner and group of what will land, checked first. When its input ends (the run finished, or
+ *    died), it stops the transfers it started before it exits.
  * Neither script follows a symlink under one of repo-sync's own names, nor reads a file through the
  * shell: the marker is sent back hex-encoded.
  */
-import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFence } from "./fence";
+import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
 import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
@@ -45,17 +48,23 @@ export interface TargetHeader {
   otherLayout?: Layout;
   /** In the releases layout: `current` and the releases kept. */
   releases?: ReleasesView;
+  /** The session that printed this header (sessions only): what its transfers are fenced by. */
+  session?: SessionFence;
 }
 
 /** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
 const MARKER_READ_BYTES = 64;
+
+/** A fixed name as a basic regular expression (its dots literal). */
+const re = (name: string) => name.replace(/\./g, "\\.");
 
 // Classifies the current directory. Tests use -L beside -e so that a dangling symlink under one of our
 // names still counts (and is never followed). The marker travels as hex (od), so no byte of it is
 // interpreted by the shell or can forge a protocol line.
 const CLASSIFY_STATE = [
   `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
-  `elif [ -z "$(ls -A | grep -v -x -e ${LEGACY_LOCK_FILE})" ]; then S=empty`,
+  // A session's transient bookkeeping (fence.ts) makes a folder nobody's.
+  `elif [ -z "$(ls -A | grep -v -x -e '${re(LEGACY_LOCK_FILE)}' -e '${re(SESSION_FILE)}' -e '${re(TRANSFER_RECORD_PREFIX)}.*')" ]; then S=empty`,
   "else S=foreign; fi",
   'echo "STATE $S"',
 ].join("\n");
@@ -132,6 +141,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     `flock -w ${Math.max(0, Math.floor(lockWaitS))} 9 || { echo "ERR locked"; exit 4; }`,
     // A directory we cannot write to fails here, before anything is transferred.
     `T=$(mktemp ${TEMP_PREFIX}XXXXXX 2>/dev/null) && rm -f -- "$T" || { echo "ERR notwritable"; exit 3; }`,
+    // Before anything changes (or is even looked at): no transfer of an earlier session still writes.
+    FENCE_START,
     classify(layout),
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
@@ -141,6 +152,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
     ...(releases ? [LAYOUT_HELPER, SHARE_FUNCTIONS] : []),
+    FENCE_OPEN,
     'echo "READY"',
     'while read -r cmd arg; do',
     `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
@@ -156,6 +168,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '    *) echo "ERR unknown" ;;',
     "  esac",
     "done",
+    // The run is over (or dead): what it started dies with it.
+    FENCE_CLOSE,
   ].join("\n");
 }
 
@@ -186,6 +200,7 @@ export function parseTargetHeader(stdout: string): TargetHeader {
     else if (line.startsWith("REV ")) Object.assign(out, parseMarker(line.slice(4).trim()));
     else if (line.startsWith("ERR ")) out.error = line.slice(4).trim();
     else if (line === "LAYOUT releases" || line === "LAYOUT in_place") out.otherLayout = line.slice(7) as Layout;
+    else if (line.startsWith("SESSION ")) out.session = parseSessionLine(line);
   }
   if (/^CURRENT /m.test(stdout)) out.releases = parseReleases(stdout);
   return out;
@@ -201,6 +216,8 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   cd: { kind: "target-io", reason: "the target directory cannot be entered", hint: "give the ssh_user access to it" },
   lockfile: { kind: "target-io", reason: "the target directory cannot be opened for its lock (not readable by the ssh_user)", hint: "give the ssh_user read and write access to the target directory" },
   notwritable: { kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)", hint: "give the ssh_user write access to the target directory" },
+  noproc: { kind: "transfer", reason: "the VM's /proc cannot be read (repo-sync tells its own processes on the VM apart through /proc/<pid>/stat)", hint: "mount /proc on the VM (Linux), readable by the ssh_user" },
+  transfer: { kind: "locked", reason: "a transfer of an earlier, killed run is still running on the VM and this session cannot stop it (nothing was changed)", hint: "stop it on the VM (`kill PID`, the pid is in the details below), or run with the repository.sudo setting it was started with" },
   noflock: { kind: "transfer", reason: "the VM has no `flock` command (util-linux)", hint: "install util-linux on the VM" },
   locked: { kind: "locked", reason: "another repo-sync run holds the lock on this target", hint: "wait for it to finish (or raise repository.lock_timeout_s); a crashed run releases the lock when its connection drops" },
   invalidate: { kind: "target-io", reason: "cannot remove .sync_rev or write .repo-sync.managed before the transfer", hint: "give the ssh_user write access to the target directory; remove a directory planted under one of those names" },

@@ -6,6 +6,7 @@
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { SshLink } from "../remote/sshLink";
+import type { SessionFence } from "./fence";
 import { asShCommand, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
@@ -128,6 +129,13 @@ export class TargetSession {
   /** The connection's control socket (for rsync). */
   get controlPath(): string {
     return this.link.controlPath;
+  }
+
+  /** Who this session is on the VM: a transfer started with it runs only while the session lives (fence.ts). */
+  get fence(): SessionFence {
+    const fence = this.header.session;
+    if (!fence) throw new RepoSyncError("transfer", `the target session on ${this.link.target.host} did not name itself (a bug in repo-sync; please report it)`, { vm: this.link.target.vm });
+    return fence;
   }
 
   /** Sends one command; resolves with the `KEPT` lines it printed before its `OK`. */

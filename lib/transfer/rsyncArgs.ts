@@ -10,6 +10,8 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
 import { releaseExcludes } from "../target/shared";
+import { TRANSFER_WRAPPER, type SessionFence } from "../target/fence";
+import { shQuote } from "../target/script";
 import { hopAlias, JUMP_CONFIG_NAME } from "../remote/jumpHosts";
 
 /** What is pushed and how. */
@@ -104,13 +106,34 @@ export function quoteForRsyncShell(s: string): string {
   throw new RepoSyncError("config", `a path contains both ' and ": ${JSON.stringify(s)}`, { hint: "rename it or move it to a path without quotes" });
 }
 
-/** The VM's rsync command: its path (checked: it is part of a remote shell command) behind `sudo -n`. */
-export function remoteRsync(t: Target): string {
+/** The VM's rsync program: its path, checked (it is part of a remote shell command). */
+function rsyncProgram(t: Target): string {
   const p = t.rsyncPath ?? "rsync";
   const why = t.rsyncPath === undefined ? undefined : invalidRsyncPathReason(p);
   if (why) throw new RepoSyncError("config", `rsync path ${JSON.stringify(p)} ${why}`, { vm: t.vm, hint: "fix repository.rsync_path" });
-  // -n: never a password prompt (it would hang the transfer); refused with a message instead.
+  return p;
+}
+
+/** The VM's rsync command: its path behind `sudo -n` (-n: never a password prompt, which would hang the transfer). */
+export function remoteRsync(t: Target): string {
+  const p = rsyncProgram(t);
   return t.sudo ? `sudo -n ${p}` : p;
+}
+
+/**
+ * The VM's rsync command for a transfer of a session: rsync started through the fence's wrapper
+ * (target/fence.ts), which runs it only while `fence` (the session) still holds the target's lock,
+ * behind `sudo -n` like the session itself. rsync hands this string to the login shell: every value in
+ * it is quoted, and the session's numbers are checked again here.
+ */
+export function fencedRemoteRsync(t: Target, fence: SessionFence): string {
+  if (!/^[1-9][0-9]{0,9}$/.test(fence.pid) || !/^[0-9]{1,20}$/.test(fence.start) || !/^(-|[0-9a-f-]{36})$/.test(fence.boot)) {
+    throw new RepoSyncError("transfer", `refusing a malformed session name ${JSON.stringify(fence)}`, { vm: t.vm, hint: "this is a bug in repo-sync; please report it" });
+  }
+  const why = unsafeTargetPathReason(t.path);
+  if (why) throw new RepoSyncError("unsafe-target", `target path ${JSON.stringify(t.path)} ${why}`, { vm: t.vm, hint: "fix repository.vm_repo_paths for this VM" });
+  const command = ["/bin/sh", "-c", shQuote(TRANSFER_WRAPPER), "repo-sync-transfer", fence.pid, fence.start, fence.boot, shQuote(t.path), shQuote(rsyncProgram(t))].join(" ");
+  return t.sudo ? `sudo -n -- ${command}` : command;
 }
 
 /**
@@ -128,9 +151,10 @@ export function remoteSpec(t: Target, destination?: string): string {
 
 /**
  * argv (without the program) for a push (or, with `dryRun`, a probe that itemizes what would change).
- * `controlPath`: the socket of an open connection to the target (see remote/sshLink.ts) to run over.
+ * `controlPath`: the socket of an open connection to the target (see remote/sshLink.ts) to run over;
+ * `fence`: the session the transfer belongs to (every transfer under a lock has one; see target/fence.ts).
  */
-export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, controlPath?: string): string[] {
+export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, controlPath?: string, fence?: SessionFence): string[] {
   const args = [
     "-a",
     // Ownership only where asked for (--chown maps every file; it needs -o/-g to take effect).
@@ -138,7 +162,7 @@ export function rsyncPushArgs(t: Target, spec: TransferSpec, dryRun = false, con
     spec.group ? "--group" : "--no-group",
     ...(spec.owner || spec.group ? [`--chown=${spec.owner ?? ""}:${spec.group ?? ""}`] : []),
     ...(spec.chmod ? [`--chmod=${spec.chmod}`] : []),
-    ...(t.sudo || t.rsyncPath ? [`--rsync-path=${remoteRsync(t)}`] : []),
+    ...(fence ? [`--rsync-path=${fencedRemoteRsync(t, fence)}`] : t.sudo || t.rsyncPath ? [`--rsync-path=${remoteRsync(t)}`] : []),
     "--omit-dir-times", "--omit-link-times",
     "--delete", "--delete-delay",
     ...(spec.delayUpdates === false ? [] : ["--delay-updates"]),

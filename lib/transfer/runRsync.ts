@@ -6,6 +6,7 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
 import { connectionFailure } from "../remote/sshErrors";
+import type { SessionFence } from "../target/fence";
 import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
 import { classifyRsyncFailure, unknownOwner } from "./rsyncErrors";
 import { lastProgress, parseItemizedChanges, parseRsyncStats, RsyncProgress, RsyncStats, TreeChanges } from "./rsyncOutput";
@@ -17,10 +18,21 @@ export interface RsyncOutcome {
   durationMs: number;
 }
 
+/** Options for {@link runRsync}. */
+export interface RunRsyncOptions {
+  rsyncBin?: string;
+  onStderr?: (s: string) => void;
+  /** The control socket of the target's connection to run over. */
+  controlPath?: string;
+  /** The session the transfer belongs to: on the VM, rsync runs only while that session holds the lock. */
+  fence?: SessionFence;
+  onProgress?: (p: RsyncProgress) => void;
+}
+
 /** Runs rsync; throws a classified RepoSyncError when it fails. */
-export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: { rsyncBin?: string; onStderr?: (s: string) => void; controlPath?: string; onProgress?: (p: RsyncProgress) => void } = {}): Promise<RsyncOutcome> {
+export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: RunRsyncOptions = {}): Promise<RsyncOutcome> {
   const onProgress = opts.onProgress;
-  const args = rsyncPushArgs(target, { ...spec, progress: onProgress !== undefined }, dryRun, opts.controlPath);
+  const args = rsyncPushArgs(target, { ...spec, progress: onProgress !== undefined }, dryRun, opts.controlPath, opts.fence);
   // A record may be cut between chunks: only whole ones (ended by \r or \n) are read.
   let pending = "";
   const onStdout = onProgress && !dryRun
