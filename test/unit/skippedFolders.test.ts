@@ -1,3 +1,4 @@
+import { treePath } from "../../lib/source/treeListing";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -22,7 +23,7 @@ const CAPTURED = [
 
 describe("folders gitleaks skips whole (pure parts)", () => {
   it("reads each skipped folder from gitleaks' debug output, bare or Go-quoted; skipped files are not folders", () => {
-    assert.deepEqual(parseSkippedFolders(CAPTURED), ["-dash.png", "a b.png", 'q"uote\\.svg', "tab\t.gif", "ü.jpg"]);
+    assert.deepEqual(parseSkippedFolders(CAPTURED), ["-dash.png", "a b.png", 'q"uote\\.svg', "tab\t.gif", treePath("ü.jpg")]);
     assert.deepEqual(parseSkippedFolders("1:17AM DBG skipping directory: global allowlist path=a.png/b.jpg\n"), ["a.png/b.jpg"]);
     assert.deepEqual(parseSkippedFolders(""), []);
   });
@@ -37,8 +38,10 @@ describe("folders gitleaks skips whole (pure parts)", () => {
       ['"plain"', "plain"],
       ['"a\\x01b\\x7f"', "a\x01b\x7f"],
       ['"\\a\\b\\f\\n\\r\\t\\v\\\\\\""', "\x07\b\f\n\r\t\v\\\""],
-      ['"\\u00e9\\U0001f600"', "é😀"],
-      ['"\\xc3\\xa9"', "é"],
+      // Names come back as bytes (one char per byte), as tree paths are kept.
+      ['"\\u00e9\\U0001f600"', treePath("é😀")],
+      ['"\\xc3\\xa9"', treePath("é")],
+      ['"\\xff.png"', "\xff.png"],
       ['"bad \\q"', undefined],
       ['"a"b"', undefined],
       ["unquoted", undefined],
