@@ -157,7 +157,7 @@ describe("faults: nothing lost, nothing misreported, the next run converges", fu
     doc.vms.vm08 = { host: "127.0.0.108", ssh_user: fleet.vm("vm01").user };
     doc.vms.vm09 = { host: "127.0.0.109", ssh_user: fleet.vm("vm01").user };
     doc.repository.vm_repo_paths.vm08 = "/srv/nowhere/app";
-    doc.repository.vm_repo_paths.vm09 = "/srv/nowhere/app";
+    doc.repository.vm_repo_paths.vm09 = "/srv/nowhere/app9"; // vm08 and vm09 borrow one host key: one machine to the overlap check
     doc.ssh.connect_timeout_s = 2;
     const hostile = path.join(fleet.baseDir, "hostile.yml");
     fs.writeFileSync(hostile, (await import("yaml")).stringify(doc));
