@@ -1,11 +1,15 @@
 /**
- * The secret gate for a pushed `.git` (exclude_dot_git: false): every commit's changes (gitleaks
- * `git`, which reads `git log -p` of every ref) and every commit message (which `gitleaks git` does not
- * read). It runs over the `.git` built by source/exportHistory.ts, which holds exactly what is pushed.
+ * The secret gate for a pushed `.git` (exclude_dot_git: false): every file content any commit of it
+ * brings, and every commit message. It runs over the `.git` built by source/exportHistory.ts, which
+ * holds exactly what is pushed. The contents are not read through `git log -p` (which skips what git
+ * thinks binary, follows the user's diff attributes, and shows no merge's own changes): every (path,
+ * blob) a commit adds or changes against any parent, merges included, symlink targets as text, is
+ * written out as a file under its path and scanned by `gitleaks dir`, as the tree is.
  * A verdict is kept per commit, rules, gitleaks version and `.gitleaksignore`; a new commit whose
  * ancestor was found clean under the same ones is scanned from there (`A..C`: the commits and
  * messages it adds), so a deploy pays for its own commits, not for the whole history again.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,9 +17,9 @@ import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
 import { writeTreeEntries } from "../source/blobWriter";
 import { runGit } from "../source/runGit";
-import { treePath } from "../source/treeListing";
-import { Finding, parseGitleaksReport } from "./gitleaksReport";
-import { gitleaksArgs, gitleaksVersion, LEAKS_EXIT_CODE, readIgnoreFile, readRules, scanIdentity, scanRepository } from "./scanRepository";
+import { displayPath, isCheckoutSafePath, treePath, type TreePath } from "../source/treeListing";
+import type { Finding } from "./gitleaksReport";
+import { gitleaksVersion, readIgnoreFile, readRules, scanIdentity, scanRepository } from "./scanRepository";
 
 /** Options for {@link scanHistory}. */
 export interface HistoryScanOptions {
@@ -42,7 +46,8 @@ export async function scanHistory(gitDir: string, commit: string, opts: HistoryS
   const bin = opts.gitleaksBin ?? "gitleaks";
   const version = await gitleaksVersion(bin, opts.cacheDir);
   const rules = readRules(opts.rulesPath, opts.cacheDir).rulesText;
-  const key = scanIdentity(rules, version, opts.ignoreInlineAllow === true, readIgnoreFile(opts.ignoreDir));
+  // The scheme is part of the key: a verdict `gitleaks git` gave (binary files unread) is not reused.
+  const key = createHash("sha256").update(`${HISTORY_SCHEME}\0${scanIdentity(rules, version, opts.ignoreInlineAllow === true, readIgnoreFile(opts.ignoreDir))}`).digest("hex").slice(0, 16);
   const dir = path.join(opts.cacheDir, "scans");
   const verdictFile = (c: string) => path.join(dir, `history-${c}-${key}.json`);
   if (fs.existsSync(verdictFile(commit))) return { findings: JSON.parse(fs.readFileSync(verdictFile(commit), "utf8")) as Finding[], cached: true };
@@ -51,7 +56,7 @@ export async function scanHistory(gitDir: string, commit: string, opts: HistoryS
   const range = base ? `${base}..${commit}` : undefined;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-history-"));
   try {
-    const findings = [...(await scanChanges(bin, gitDir, opts, work, range)), ...(await scanUnseenBlobs(gitDir, opts, work, range)), ...(await scanMessages(gitDir, opts, work, range))];
+    const findings = [...(await scanHistoryBlobs(gitDir, opts, work, range)), ...(await scanMessages(gitDir, opts, work, range))];
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(`${verdictFile(commit)}.tmp`, JSON.stringify(findings));
     fs.renameSync(`${verdictFile(commit)}.tmp`, verdictFile(commit));
@@ -91,28 +96,6 @@ async function cleanAncestor(gitDir: string, commit: string, dir: string, key: s
   return undefined;
 }
 
-async function scanChanges(bin: string, gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
-  const report = path.join(work, "history.json");
-  const r = await runProgram(bin, gitleaksArgs(opts.rulesPath, report, { gitDir, range, ignoreInlineAllow: opts.ignoreInlineAllow }), { cwd: opts.ignoreDir, timeoutMs: 1_800_000 });
-  if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
-    throw new RepoSyncError("scan", `gitleaks failed scanning the history to push (${gitDir})`, {
-      command: r.command,
-      exitCode: r.exitCode,
-      stderr: r.timedOut ? "timed out" : r.stderr,
-      hint: "run the command above by hand to see more, or set repository.exclude_dot_git: true",
-    });
-  }
-  const raw = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : "[]";
-  const commits = commitsOf(raw);
-  return parseGitleaksReport(raw, gitDir).map((f, n) => ({ ...f, file: `.git@${commits[n].slice(0, 12)}:${f.file}` }));
-}
-
-/** The Commit field of each report entry, in order (read apart: Finding carries no commit). */
-function commitsOf(json: string): string[] {
-  const data: unknown = JSON.parse(json.trim() || "[]");
-  return Array.isArray(data) ? data.map((e: unknown) => String((e as Record<string, unknown> | null)?.Commit ?? "")) : [];
-}
-
 /** History verdicts kept (one per pushed commit and rule set): the newest, like the exports. */
 export const KEEP_HISTORY_VERDICTS = 16;
 
@@ -126,72 +109,98 @@ function pruneHistoryCache(dir: string): void {
   for (const f of files.slice(KEEP_HISTORY_VERDICTS)) fs.rmSync(f.p, { force: true });
 }
 
+/** What a history verdict was computed by (changed when the way history is read changes). */
+const HISTORY_SCHEME = "history-blobs-v1";
+
+/** One (path, blob) a commit of the pushed history brings. */
+export interface HistoryBlob {
+  commit: string;
+  mode: string;
+  hash: string;
+  path: TreePath;
+}
+
 /**
- * Content `gitleaks git` does not read (it follows `git log -p`): what a merge commit itself brings (an
- * "evil" merge, a conflict resolution: `git diff-tree --cc` lists the paths that differ from every
- * parent), and files that replaced a symlink or a submodule (type changes). Their blobs are written
- * under their paths, one folder per round of repeated paths, and scanned as files.
+ * Reads `git diff-tree --stdin -r -m --root --raw -z` output (pure): a commit id opens each commit's
+ * (or each merge parent's) entries; the blobs added, changed or retyped to a file or symlink are kept
+ * (deletions and submodule pointers carry no content).
  */
-async function scanUnseenBlobs(gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
-  const git = (args: string[]) => runGit(path.dirname(gitDir), [`--git-dir=${gitDir}`, ...args]);
-  const revs = async (args: string[]) => {
-    const r = await git(["rev-list", ...args, ...(range ? [range] : ["--all"])]);
-    if (r.exitCode !== 0) throw new RepoSyncError("scan", `git rev-list failed reading the history to push (${gitDir})`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
-    return r.stdout.split("\n").filter((l) => /^[0-9a-f]{40,64}$/.test(l));
-  };
-  const found: Array<{ commit: string; path: string; blob: string }> = [];
-  for (const [commits, diffArgs] of [
-    [await revs(["--merges"]), ["--cc"]],
-    [await typeChanged(git, range), ["--diff-filter=T", "--no-renames"]],
-  ] as const) {
-    for (const c of commits) {
-      const r = await git(["diff-tree", "-r", "--raw", "-z", "--no-abbrev", ...diffArgs, c]);
-      if (r.exitCode !== 0) throw new RepoSyncError("scan", `git diff-tree failed reading ${c.slice(0, 12)} of the history to push`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
-      for (const e of parseRawEntries(r.stdoutBytes.toString("latin1"))) if (/^100[67]55$|^100644$/.test(e.mode)) found.push({ commit: c, path: e.path, blob: e.hash });
+export function parseHistoryDiff(z: string): HistoryBlob[] {
+  const out: HistoryBlob[] = [];
+  const parts = z.split("\0");
+  let commit = "";
+  for (let i = 0; i < parts.length; i++) {
+    if (/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(parts[i])) {
+      commit = parts[i];
+      continue;
     }
+    const m = /^:\d{6} (\d{6}) [0-9a-f]+ ([0-9a-f]+) ([A-Z])\d*$/.exec(parts[i]);
+    if (!m || i + 1 >= parts.length) continue;
+    const path = parts[++i];
+    if (m[3] !== "D" && /^(100644|100755|120000)$/.test(m[1])) out.push({ commit, mode: m[1], hash: m[2], path });
   }
+  return out;
+}
+
+/**
+ * Splits blobs into rounds that can each be written as one folder (pure): a path at most once per
+ * round, and never a file where another entry of the round needs a folder (`conf` and `conf/app.env`).
+ * A (path, blob) seen before is left out.
+ */
+export function historyRounds(blobs: HistoryBlob[]): Array<Map<TreePath, HistoryBlob>> {
+  const rounds: Array<{ files: Map<TreePath, HistoryBlob>; dirs: Set<TreePath> }> = [];
+  const seen = new Set<string>();
+  for (const b of blobs) {
+    if (seen.has(`${b.hash}\0${b.path}`)) continue;
+    seen.add(`${b.hash}\0${b.path}`);
+    const parents: TreePath[] = [];
+    for (let i = b.path.indexOf("/"); i > 0; i = b.path.indexOf("/", i + 1)) parents.push(b.path.slice(0, i));
+    let round = rounds.find((r) => !r.files.has(b.path) && !r.dirs.has(b.path) && parents.every((p) => !r.files.has(p)));
+    if (!round) rounds.push((round = { files: new Map(), dirs: new Set() }));
+    round.files.set(b.path, b);
+    for (const p of parents) round.dirs.add(p);
+  }
+  return rounds.map((r) => r.files);
+}
+
+/**
+ * Every content the history to push brings (the range's commits, or all of them), scanned as files.
+ * A path git would refuse to check out anywhere in that history refuses the whole history: nothing
+ * of it is written.
+ */
+async function scanHistoryBlobs(gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
+  const git = (args: string[], input?: string) => runGit(path.dirname(gitDir), [`--git-dir=${gitDir}`, ...args], input === undefined ? {} : { input });
+  const revs = await git(["rev-list", ...(range ? [range] : ["--all"])]);
+  if (revs.exitCode !== 0) throw new RepoSyncError("scan", `git rev-list failed reading the history to push (${gitDir})`, { command: revs.command, exitCode: revs.exitCode, stderr: revs.stderr });
+  if (revs.stdout.trim() === "") return [];
+  const diff = await git(["diff-tree", "--stdin", "-r", "-m", "--root", "--raw", "-z", "--no-abbrev", "--no-renames"], revs.stdout);
+  if (diff.exitCode !== 0) throw new RepoSyncError("scan", `git diff-tree failed reading the history to push (${gitDir})`, { command: diff.command.slice(0, 6), exitCode: diff.exitCode, stderr: diff.stderr });
+  const blobs = parseHistoryDiff(diff.stdoutBytes.toString("latin1"));
+  const unsafe = blobs.find((b) => !isCheckoutSafePath(b.path));
+  if (unsafe) {
+    throw new RepoSyncError("source", `commit ${unsafe.commit.slice(0, 12)} in the history to push holds the path ${JSON.stringify(displayPath(unsafe.path))}, which git itself refuses to check out; nothing was written, scanned or pushed`, {
+      hint: "the history holds a crafted commit: push without it (repository.exclude_dot_git: true), or rewrite the history",
+    });
+  }
+  const ignore = readIgnoreFile(opts.ignoreDir);
+  const ignored = new Set((ignore ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")));
   const findings: Finding[] = [];
-  const rounds: Array<Map<string, { commit: string; blob: string }>> = [];
-  for (const f of found) {
-    let round = rounds.find((m) => !m.has(f.path) || m.get(f.path)?.blob === f.blob);
-    if (!round) rounds.push((round = new Map()));
-    if (!round.has(f.path)) round.set(f.path, { commit: f.commit, blob: f.blob });
-  }
-  for (const [n, round] of rounds.entries()) {
-    const dir = path.join(work, `unseen-${n}`);
+  for (const [n, round] of historyRounds(blobs).entries()) {
+    const dir = path.join(work, `blobs-${n}`);
     fs.mkdirSync(dir);
-    await writeTreeEntries(path.dirname(gitDir), dir, [...round].map(([p, v]) => ({ mode: "100644", hash: v.blob, path: p })), gitDir);
+    // Symlink targets are written as files: a target can be a secret too.
+    await writeTreeEntries(path.dirname(gitDir), dir, [...round.values()].map((b) => ({ mode: "100644", hash: b.hash, path: b.path })), gitDir);
+    if (ignore !== undefined && !round.has(".gitleaksignore")) fs.writeFileSync(path.join(dir, ".gitleaksignore"), ignore);
     const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
     for (const f of scan.findings) {
       const at = round.get(treePath(f.file));
-      findings.push({ ...f, file: `.git@${(at?.commit ?? "").slice(0, 12)}:${f.file}` });
+      const commit = at?.commit ?? "";
+      // A history finding is ignored by the tree's fingerprint line, or by gitleaks' own `commit:file:rule:line`.
+      if (ignored.has(`${commit}:${f.fingerprint}`)) continue;
+      findings.push({ ...f, file: `.git@${commit.slice(0, 12)}:${f.file}` });
     }
   }
   return findings;
-}
-
-/** Commits of the range whose diff holds a type change (symlink or submodule turned file, or back). */
-async function typeChanged(git: (args: string[]) => Promise<{ exitCode: number; stdout: string }>, range: string | undefined): Promise<string[]> {
-  const r = await git(["log", "--format=%H", "--no-renames", "--diff-filter=T", ...(range ? [range] : ["--all"])]);
-  return r.exitCode === 0 ? r.stdout.split("\n").filter((l) => /^[0-9a-f]{40,64}$/.test(l)) : [];
-}
-
-/**
- * Entries of `git diff-tree --raw -z` (plain or `--cc`), decoded one char per byte (pure): the mode and
- * blob the commit holds for each path (the last mode and hash of a combined line).
- */
-export function parseRawEntries(z: string): Array<{ mode: string; hash: string; path: string }> {
-  const out: Array<{ mode: string; hash: string; path: string }> = [];
-  const parts = z.split("\0");
-  for (let i = 0; i < parts.length; i++) {
-    const m = /^:+((?:\d{6} )+)((?:[0-9a-f]{40,64} )+)[A-Z]+\d*$/.exec(parts[i]);
-    if (!m || i + 1 >= parts.length) continue;
-    const modes = m[1].trim().split(" ");
-    const hashes = m[2].trim().split(" ");
-    out.push({ mode: modes[modes.length - 1], hash: hashes[hashes.length - 1], path: parts[i + 1] });
-    i++;
-  }
-  return out;
 }
 
 /** Commit messages travel in the pushed `.git` too: one file per commit, scanned as a folder. */

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { RepoSyncError } from "../errors";
 import { gitEnv } from "./runGit";
-import { fsPath, TreePath, TreeRow } from "./treeListing";
+import { fsPath, TreePath, TreeRow, treeProblem } from "./treeListing";
 
 /** mtime base (2001-01-01) and span (about 20 years) for blob-derived file times. */
 const MTIME_BASE_S = 978_307_200;
@@ -40,10 +40,14 @@ interface Sink {
 }
 
 /**
- * Writes `rows` under `root` (whose folders may or may not exist yet; the paths were checked by
- * listCommitTree). Submodule pointers become empty folders, as `git checkout-index` makes them.
+ * Writes `rows` under `root` (whose folders may or may not exist yet). The paths are checked first
+ * (treeProblem), whoever listed them. Submodule pointers become empty folders, as `git checkout-index`
+ * makes them.
  */
 export async function writeTreeEntries(repoPath: string, root: string, rows: TreeRow[], gitDir?: string): Promise<void> {
+  // Every caller checked its listing; checked again here, where the writes are, so that no new caller can forget.
+  const problem = treeProblem(rows);
+  if (problem) throw new RepoSyncError("source", `refusing to write ${problem} under ${root}; nothing was written`, { hint: "the commit was crafted or the repository is damaged: run `git fsck`" });
   makeParents(root, rows.map((r) => r.path));
   for (const r of rows) if (r.mode === "160000") fs.mkdirSync(fsPath(root, r.path));
   const blobs = rows.filter((r) => r.mode !== "160000");

@@ -344,6 +344,37 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.match(typed.stderr, /link\.env/);
     assert.equal(grepVm(fakeGithubToken()), "");
 
+    // A file git calls binary (a NUL first), and a secret under the user's own `-diff` attribute: `git log -p`
+    // shows neither, the history gate reads the blobs themselves.
+    const userAttrs = path.join(cache, "user-attributes");
+    fs.writeFileSync(userAttrs, "*.env -diff\n");
+    const userConfig = path.join(cache, "user-gitconfig");
+    fs.writeFileSync(userConfig, `[core]\n\tattributesFile = ${userAttrs}\n`);
+    for (const [name, content] of [["bin.dat", Buffer.concat([Buffer.from([0]), Buffer.from(`TOKEN=${fakeGithubToken()}\n`)])], ["deploy.env", Buffer.from(`TOKEN=${fakeGithubToken()}\n`)]] as const) {
+      repo.git("reset", "-q", "--hard", base);
+      repo.commit({ [name]: content }, `add ${name}`);
+      repo.commit({}, `remove ${name}`, [name]);
+      const r = await runCli(["sync", "vm01", "--config", cfg, "--no-pull"], { env: { ...env(), GIT_CONFIG_GLOBAL: userConfig } });
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`\\.git@[0-9a-f]{12}:${name.replace(".", "\\.")}`), name);
+      assert.equal(grepVm(fakeGithubToken()), "", name);
+    }
+
+    // A crafted commit deep in the history (a `..` path), under a clean tip: refused, nothing written.
+    repo.git("reset", "-q", "--hard", base);
+    const gitIn = (input: string | Buffer, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input }).toString().trim();
+    const blob = gitIn("planted\n", "hash-object", "-w", "--stdin");
+    const rawTree = (entries: Array<[string, string, string]>) =>
+      gitIn(Buffer.concat(entries.map(([mode, n, h]) => Buffer.concat([Buffer.from(`${mode} ${n}\0`), Buffer.from(h, "hex")]))), "hash-object", "-t", "tree", "--literally", "-w", "--stdin");
+    const up = [1, 2, 3, 4].reduce((t) => rawTree([["40000", "..", t]]), rawTree([["100644", "pwned-history.txt", blob]]));
+    const crafted = repo.git("commit-tree", rawTree([["40000", "..", up]]), "-p", repo.head(), "-m", "crafted");
+    repo.git("reset", "-q", "--hard", repo.git("commit-tree", repo.git("rev-parse", `${base}^{tree}`), "-p", crafted, "-m", "clean tip"));
+    const refused = await sync();
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /in the history to push holds the path/);
+    assert.equal(execFileSync("find", [os.tmpdir(), "-maxdepth", "4", "-name", "pwned-history.txt"], { encoding: "utf8" }).trim(), "");
+    assert.equal(fs.existsSync("/pwned-history.txt"), false);
+
     // Worktree mode pushes the .git built for the commit too (it used to be excluded with the checkout's).
     repo.git("reset", "-q", "--hard", base);
     writeCfg({ repository: { exclude_dot_git: false, source_mode: "worktree", rsync_excludes: [] } });

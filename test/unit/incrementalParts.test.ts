@@ -4,7 +4,7 @@ import { baseRows, parseRawDiff } from "../../lib/source/exportTree";
 import { isCheckoutSafePath, displayPath, parseLsTree, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
 import { parseBatchHeader } from "../../lib/source/blobWriter";
 import { gitBlobHash } from "../../lib/source/exportCheck";
-import { parseRawEntries } from "../../lib/scan/scanHistory";
+import { historyRounds, parseHistoryDiff } from "../../lib/scan/scanHistory";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -85,11 +85,17 @@ describe("one export of a commit: listing, checks and parsers (captured git outp
     assert.equal(parseBatchHeader("587be6b4c3f93f93c489c0111bba5596147a26cb missing"), undefined);
   });
 
-  it("parses git diff-tree --raw -z, plain and combined (--cc), to the commit's own mode and blob", () => {
-    const cc = "42ff98618b3f71427e63fe0bba916cbc9cc6a2ba\x00::000000 000000 100644 " + "0".repeat(40) + " " + "0".repeat(40) + " 53c74cd6c8f3911ae716f60f9b79f575aab0e975 AA\x00e.txt\x00";
-    assert.deepEqual(parseRawEntries(cc), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "e.txt" }]);
-    const t = ":120000 100644 8d14cbf983b3fad683171c9418998d9f68340823 53c74cd6c8f3911ae716f60f9b79f575aab0e975 T\x00link.env\x00";
-    assert.deepEqual(parseRawEntries(t), [{ mode: "100644", hash: "53c74cd6c8f3911ae716f60f9b79f575aab0e975", path: "link.env" }]);
+  it("reads git diff-tree --stdin -r -m --root --raw -z: each commit's (and each merge parent's) blobs", () => {
+    // Captured: a merge (twice, once per parent with -m), then two plain commits; a deletion and a gitlink.
+    const z =
+      "42ff98618b3f71427e63fe0bba916cbc9cc6a2ba\x00:000000 100644 " + "0".repeat(40) + " 53c74cd6c8f3911ae716f60f9b79f575aab0e975 A\x00e.txt\x00:000000 100644 " + "0".repeat(40) + " b4785957bc986dc39c629de9fac9df46972c00fc A\x00s.txt\x00" +
+      "42ff98618b3f71427e63fe0bba916cbc9cc6a2ba\x00:000000 100644 " + "0".repeat(40) + " 53c74cd6c8f3911ae716f60f9b79f575aab0e975 A\x00e.txt\x00" +
+      "5b7ad166f8704d0cdbcf3fa34eda09ef567c2442\x00:120000 100644 8d14cbf983b3fad683171c9418998d9f68340823 b4785957bc986dc39c629de9fac9df46972c00fc T\x00link.env\x00:100644 000000 b4785957bc986dc39c629de9fac9df46972c00fc " + "0".repeat(40) + " D\x00gone\x00" +
+      "fbcf91ee72104fb2380b2663e20b749a18a33f0a\x00:000000 160000 " + "0".repeat(40) + " 42ff98618b3f71427e63fe0bba916cbc9cc6a2ba A\x00sub\x00:000000 120000 " + "0".repeat(40) + " 8d14cbf983b3fad683171c9418998d9f68340823 A\x00l\x00";
+    const blobs = parseHistoryDiff(z);
+    assert.deepEqual(blobs.map((b) => `${b.commit.slice(0, 4)} ${b.mode} ${b.path}`), ["42ff 100644 e.txt", "42ff 100644 s.txt", "42ff 100644 e.txt", "5b7a 100644 link.env", "fbcf 120000 l"]);
+    const rounds = historyRounds([...blobs, { commit: "c", mode: "100644", hash: "1".repeat(40), path: "e.txt" }, { commit: "c", mode: "100644", hash: "2".repeat(40), path: "e.txt/x" }]);
+    assert.deepEqual(rounds.map((r) => [...r.keys()]), [["e.txt", "s.txt", "link.env", "l"], ["e.txt"], ["e.txt/x"]], "a path once per round, a file never where a folder is needed");
   });
 
   it("the base export's listing is the new one with the diff's paths as they were", () => {
