@@ -10,6 +10,8 @@ import * as path from "node:path";
 
 /** One file of a tree: its path (relative, `/`-separated, one char per byte: see source/treeListing.ts) and its content id. */
 export interface TreeEntry {
+  /** A symlink: its target is what is scanned (gitleaks itself does not follow links). */
+  link?: boolean;
   path: string;
   id: string;
 }

@@ -37,7 +37,7 @@ const FEW_FILES = 16;
 
 /** A tree as the gate sees it. */
 export interface ScanTree {
-  /** Its regular files (gitleaks does not follow symlinks), each with its content id. */
+  /** Its regular files and symlinks (a link's target is scanned as text), each with its content id. */
   entries: TreeEntry[];
   /** The folder holding the whole tree; may still be being built (the scan of a few files does not wait). */
   dir: Promise<string>;
@@ -67,39 +67,54 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
   const pending = entries.filter((e) => !record.has(pairKey(e)));
   const scanOpts = { configPath: rulesPath, ignoreInlineAllow, cacheDir: opts.cacheDir, gitleaksBin: bin };
 
-  let result: SecretScanResult;
   const full = pending.length === entries.length;
-  if (full) {
-    result = await scanRepository(await tree.dir, scanOpts);
-  } else if (pending.length === 0) {
-    result = { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath: await tree.dir, configPath: rulesPath, ignoreInlineAllow, cached: true };
-  } else {
+  const files = entries.filter((e) => !e.link).length;
+  const pendingFiles = pending.filter((e) => !e.link);
+  // Every file new (a first or full scan): gitleaks reads the tree's folder itself. Whatever else is new
+  // (a few files, and symlink targets, which gitleaks does not follow) is laid out in a work folder.
+  const whole = pendingFiles.length > 0 && pendingFiles.length === files;
+  const inWork = [...(whole ? [] : pendingFiles), ...pending.filter((e) => e.link)];
+  const parts: SecretScanResult[] = [];
+  if (whole) parts.push(await scanRepository(await tree.dir, scanOpts));
+  if (inWork.length > 0) {
     // Beside the exports (same file system): the pending files are hard links, not copies.
     fs.mkdirSync(path.join(opts.cacheDir, "scans"), { recursive: true });
     const work = fs.mkdtempSync(path.join(opts.cacheDir, "scans", ".pending-"));
     try {
-      if (tree.writeFiles && pending.length <= FEW_FILES) {
-        await tree.writeFiles(pending, work);
+      if (tree.writeFiles && inWork.length <= FEW_FILES) {
+        await tree.writeFiles(inWork, work);
       } else {
-        linkFiles(await tree.dir, work, pending);
+        linkFiles(await tree.dir, work, inWork);
       }
       // The tree's ignore file applies to these files as it does in a full scan.
       if (ignoreFile !== undefined && !fs.existsSync(path.join(work, ".gitleaksignore"))) fs.writeFileSync(path.join(work, ".gitleaksignore"), ignoreFile);
-      result = { ...(await scanRepository(work, scanOpts)), scannedPath: await tree.dir };
+      parts.push(await scanRepository(work, scanOpts));
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
   }
+  const scannedPath = await tree.dir;
+  const result: SecretScanResult =
+    parts.length === 0
+      ? { hasSecrets: false, findings: [], redacted: true, tool: "gitleaks", toolVersion: version, durationMs: 0, scannedPath, configPath: rulesPath, ignoreInlineAllow, cached: true }
+      : { ...parts[0], scannedPath, findings: parts.flatMap((r) => r.findings), hasSecrets: parts.some((r) => r.hasSecrets), durationMs: parts.reduce((t, r) => t + r.durationMs, 0) };
   if (!result.hasSecrets) writeRecord(recordFile, advanceRecord(record, entries));
   return { ...result, scannedFiles: pending.length, totalFiles: entries.length, full };
 }
 
-/** Hard-links (or copies, across file systems) the pending files into `work` under their paths. */
+/**
+ * Hard-links (or copies, across file systems) the pending files into `work` under their paths; a
+ * symlink's target is written as a file's text.
+ */
 function linkFiles(treeDir: string, work: string, pending: TreeEntry[]): void {
   for (const e of pending) {
     const to = fsPath(work, e.path);
     const slash = e.path.lastIndexOf("/");
     if (slash > 0) fs.mkdirSync(fsPath(work, e.path.slice(0, slash)), { recursive: true });
+    if (e.link) {
+      fs.writeFileSync(to, fs.readlinkSync(fsPath(treeDir, e.path), { encoding: "buffer" }), { flag: "wx" });
+      continue;
+    }
     try {
       fs.linkSync(fsPath(treeDir, e.path), to);
     } catch {

@@ -102,8 +102,3 @@ export async function listCommitTree(repoPath: string, commit: string): Promise<
   }
   return rows;
 }
-
-/** The regular files of a listing (what gitleaks reads: it does not follow symlinks). */
-export function regularFiles(rows: TreeRow[]): TreeRow[] {
-  return rows.filter((r) => r.mode === "100644" || r.mode === "100755");
-}

@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import type { TreeEntry } from "../scan/cleanRecord";
+import { gitBlobHash } from "./exportCheck";
 import { runGit } from "./runGit";
 import { displayPath, fsPath, TreePath } from "./treeListing";
 
@@ -24,7 +25,7 @@ const KEEP_SNAPSHOTS = 3;
 /** Copies of a file that kept changing while it was copied, before the run gives up. */
 const COPY_TRIES = 3;
 
-/** A worktree snapshot: the folder to scan and push, and its regular files with their blob hashes. */
+/** A worktree snapshot: the folder to scan and push, its regular files and symlinks with their blob hashes. */
 export interface WorktreeSnapshot {
   dir: string;
   entries: TreeEntry[];
@@ -52,6 +53,7 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
   const rows = new Map<TreePath, StatRow>();
   const copied: TreePath[] = [];
   const keys = new Map<TreePath, string>();
+  const links: TreeEntry[] = [];
   const now = BigInt(Date.now()) * 1_000_000n;
   const racy = BigInt(RACY_MS) * 1_000_000n;
   try {
@@ -66,7 +68,9 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
           walk(p);
           fs.chmodSync(fsPath(tmp, p), Number(st.mode & 0o7777n));
         } else if (st.isSymbolicLink()) {
-          fs.symlinkSync(fs.readlinkSync(fsPath(root, p), { encoding: "buffer" }), fsPath(tmp, p));
+          const target = fs.readlinkSync(fsPath(root, p), { encoding: "buffer" });
+          fs.symlinkSync(target, fsPath(tmp, p));
+          links.push({ path: p, id: gitBlobHash(target, "0".repeat(40)), link: true });
         } else if (st.isFile()) {
           const known = prevRows.get(p);
           const key = statKey(st);
@@ -92,7 +96,7 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
     throw err;
   }
   prune(stateDir, name);
-  return { dir: path.join(stateDir, name), entries: [...rows].map(([p, r]) => ({ path: p, id: r.id })) };
+  return { dir: path.join(stateDir, name), entries: [...[...rows].map(([p, r]) => ({ path: p, id: r.id })), ...links] };
 }
 
 /** Hard-links the last snapshot's copy of `rel` into the new one; false when that copy is gone. */

@@ -17,7 +17,7 @@ import { writeTreeEntries } from "../source/blobWriter";
 import { exportCommitTree, exportRoot } from "../source/exportTree";
 import { modifiedTrackedFiles, resolveSource } from "../source/git";
 import { blobBytes } from "../source/runGit";
-import { displayPath, listCommitTree, regularFiles, TreeRow } from "../source/treeListing";
+import { displayPath, listCommitTree, TreeRow } from "../source/treeListing";
 import { snapshotWorktree } from "../source/worktreeSnapshot";
 import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
@@ -142,10 +142,11 @@ export async function sourceTree(repo: SourceSettings, commit: string, cache: st
   const ignore = rows.find((r) => r.path === ".gitleaksignore" && r.mode !== "120000" && r.mode !== "160000");
   const byPath = new Map(rows.map((r) => [r.path, r]));
   return {
-    entries: regularFiles(rows).map((r) => ({ path: r.path, id: r.hash })),
+    entries: rows.filter((r) => r.mode !== "160000").map((r) => ({ path: r.path, id: r.hash, ...(r.mode === "120000" ? { link: true } : {}) })),
     dir: exportCommitTree(repo.mainRepoPath, commit, cache, { rows, full, warn: (m) => logger?.warn(m) }),
     ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.hash)).toString("utf8") : undefined,
-    writeFiles: (files, into) => writeTreeEntries(repo.mainRepoPath, into, files.map((e) => byPath.get(e.path) as TreeRow)),
+    // A symlink's target is written as a file's text: that is what the gate reads of a link.
+    writeFiles: (files, into) => writeTreeEntries(repo.mainRepoPath, into, files.map((e) => ({ ...(byPath.get(e.path) as TreeRow), mode: e.link ? "100644" : (byPath.get(e.path) as TreeRow).mode }))),
   };
 }
 

@@ -382,4 +382,31 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(wt.code, 0, wt.stderr);
     assert.equal(fs.readFileSync(path.join(vm.targetPath, ".git/HEAD"), "utf8"), "ref: refs/heads/main\n");
   });
+
+  it("a symlink's target is scanned as text (gitleaks does not follow links), in commit and worktree mode, few or many new entries", async () => {
+    const link = (name: string) => fs.symlinkSync(`/run/secrets/${fakeGithubToken()}`, path.join(repo.path, name));
+    link("tok.lnk");
+    repo.git("add", "tok.lnk");
+    repo.git("commit", "-q", "-m", "a link");
+    const first = await sync();
+    assert.equal(first.code, 2, "first (full) scan: " + first.stderr);
+    assert.match(first.stderr, /tok\.lnk/);
+    repo.git("rm", "-q", "tok.lnk");
+    repo.git("commit", "-q", "-m", "no link");
+    assert.equal((await sync()).code, 0);
+    link("again.lnk");
+    repo.git("add", "again.lnk");
+    repo.git("commit", "-q", "-m", "a link in a small commit");
+    const small = await sync();
+    assert.equal(small.code, 2, "small commit: " + small.stderr);
+    assert.match(small.stderr, /again\.lnk/);
+    repo.git("reset", "-q", "--hard", "HEAD~1");
+    writeCfg({ repository: { source_mode: "worktree", allow_dirty: true } });
+    assert.equal((await sync()).code, 0);
+    link("wt.lnk");
+    const wt = await sync();
+    assert.equal(wt.code, 2, "worktree: " + wt.stderr);
+    assert.match(wt.stderr, /wt\.lnk/);
+    assert.equal(execFileSync("find", [vm.targetPath, "-name", "*.lnk"], { encoding: "utf8" }).trim(), "", "no such link landed");
+  });
 });
