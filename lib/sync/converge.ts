@@ -12,7 +12,7 @@ import { runRsync } from "../transfer/runRsync";
 import type { RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import { convergeRelease, refuseOtherLayout } from "./convergeRelease";
 import type { PreparedSource } from "./prepareSource";
-import { pushResult, refuseTooManyDeletes } from "./push";
+import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
 
 /** What happened on one VM. */
 export type SyncAction = "synced" | "repaired" | "unchanged" | "failed";
@@ -72,7 +72,9 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     const matches = revision === source.commit && !opts.force;
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
     // Nothing there to keep whole (missing or empty folder): files go straight to their names.
-    const transfer = { ...source.transfer, ...(opts.force ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
+    // So does a move between two commits where a changed file kept its size and derived mtime.
+    const checksum = opts.force === true || (await quickCheckUnsafe(source, revision));
+    const transfer = { ...source.transfer, ...(checksum ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
     if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
     if (!matches) await session.invalidate();
     const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });

@@ -16,7 +16,7 @@ import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
 import type { ConvergeOptions, SyncResult } from "./converge";
 import type { PreparedSource } from "./prepareSource";
-import { pushResult, refuseTooManyDeletes } from "./push";
+import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
 
 /** The folder of a release, relative to the target path. */
 export function releaseFolder(commit: string): string {
@@ -48,9 +48,12 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   const matches = serving === source.commit && !opts.force;
   const destination = releaseFolder(source.commit);
   const live = serving === source.commit;
+  // A new release is linked from the current one by rsync's quick check: contents are compared when a
+  // changed file kept its size and derived mtime (source/quickCheck.ts).
+  const checksum = opts.force === true || (await quickCheckUnsafe(source, live ? serving : current));
   const transfer = {
     ...source.transfer,
-    ...(opts.force ? { checksum: true } : {}),
+    ...(checksum ? { checksum: true } : {}),
     destination,
     // The served release changes file by file only in a repair; a new one is not read by anyone yet.
     delayUpdates: live,

@@ -31,6 +31,8 @@ export interface PreparedSource {
   treeDir: string;
   /** How rsync sends it (source folder, excludes, limits). */
   transfer: TransferSpec;
+  /** File times are derived from blob hashes (a commit's export), not the checkout's (worktree). */
+  mtimesFromBlobs: boolean;
   scan?: SecretScanResult;
   warnings: string[];
 }
@@ -113,6 +115,7 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
     commit,
     treeDir,
     transfer: transferSpecFor(repo, treeDir, gitDir),
+    mtimesFromBlobs: repo.sourceMode !== "worktree",
     scan,
     warnings: [],
   };

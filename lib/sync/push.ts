@@ -8,7 +8,21 @@ import type { TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
 import { changeCount } from "../transfer/rsyncOutput";
+import { quickCheckBlindPaths } from "../source/quickCheck";
 import type { SyncResult } from "./converge";
+import type { PreparedSource } from "./prepareSource";
+
+/**
+ * True when a push from the tree of `from` (what the target, or the release linked from, holds) to
+ * the prepared commit must compare contents: some changed file keeps its size and blob-derived mtime
+ * (source/quickCheck.ts), or `from` is unknown to the repository. A worktree snapshot carries the
+ * checkout's own mtimes: nothing to check.
+ */
+export async function quickCheckUnsafe(source: PreparedSource, from: string | undefined): Promise<boolean> {
+  if (!source.mtimesFromBlobs || from === undefined || from === source.commit) return false;
+  const blind = await quickCheckBlindPaths(source.repoPath, from, source.commit);
+  return blind === undefined || blind.length > 0;
+}
 
 /**
  * rsync's own `--max-delete` stops deleting at the limit but still adds and updates files: a half-applied

@@ -280,7 +280,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
   it("item 12: worktree mode pushes the snapshot it scanned, not a file rewritten during the transfer", async () => {
     writeCfg({ repository: { source_mode: "worktree", allow_dirty: true, bwlimit_kbps: 200 } });
     // An empty target: the first file there says that the scan is over and rsync is sending.
-    for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
     const big: Record<string, Buffer> = {};
     for (let i = 0; i < 4; i++) big[`a${i}.bin`] = Buffer.alloc(200_000, i + 1);
     repo.write(big);
@@ -408,5 +408,24 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(wt.code, 2, "worktree: " + wt.stderr);
     assert.match(wt.stderr, /wt\.lnk/);
     assert.equal(execFileSync("find", [vm.targetPath, "-name", "*.lnk"], { encoding: "utf8" }).trim(), "", "no such link landed");
+  });
+
+  it("a changed file whose size and blob-derived mtime equal the old one's still lands (rsync's quick check would skip it), in place and in releases", async () => {
+    // Two 40-byte blobs whose derived mtimes coincide (c30976dc.. and 524164dc..), found by brute force.
+    const a = `V=${"x".repeat(37)}\n`;
+    const b = `V=b024cf8700000000${"x".repeat(21)}\n`;
+    for (const layout of ["in_place", "releases"] as const) {
+      if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+      writeCfg({ repository: { layout } });
+      repo.commit({ "x.txt": a }, "a");
+      assert.equal((await sync()).code, 0, layout);
+      const c = repo.commit({ "x.txt": b }, "b");
+      const r = await sync();
+      assert.equal(r.code, 0, r.stderr);
+      const served = layout === "releases" ? path.join(vm.targetPath, "current") : vm.targetPath;
+      assert.equal(fs.readFileSync(path.join(served, "x.txt"), "utf8"), b, layout);
+      assert.equal(fs.readFileSync(path.join(served, ".sync_rev"), "utf8").trim(), c, layout);
+      repo.git("reset", "-q", "--hard", "HEAD~2");
+    }
   });
 });

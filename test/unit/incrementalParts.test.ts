@@ -4,6 +4,7 @@ import { baseRows, parseRawDiff } from "../../lib/source/exportTree";
 import { isCheckoutSafePath, displayPath, parseLsTree, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
 import { parseBatchHeader } from "../../lib/source/blobWriter";
 import { gitBlobHash } from "../../lib/source/exportCheck";
+import { quickCheckBlind } from "../../lib/source/quickCheck";
 import { historyRounds, parseHistoryDiff } from "../../lib/scan/scanHistory";
 
 const A = "a".repeat(40);
@@ -105,6 +106,16 @@ describe("one export of a commit: listing, checks and parsers (captured git outp
       `:100644 100644 ${"d".repeat(40)} ${"b".repeat(40)} M\x00changed\x00:000000 120000 ${"0".repeat(40)} ${"c".repeat(40)} A\x00added\x00:100755 000000 ${"e".repeat(40)} ${"0".repeat(40)} D\x00gone\x00`,
     );
     assert.deepEqual(baseRows(rows, diff).map((r) => `${r.mode} ${r.hash.slice(0, 1)} ${r.path}`).sort(), ["100644 a kept", "100644 d changed", "100755 e gone"]);
+  });
+
+  it("finds the changed files rsync's quick check would take for unchanged (same size, same derived mtime)", () => {
+    const ch = (o: string, n: string, p: string, om = "100644", nm = "100644") => ({ oldMode: om, newMode: nm, oldHash: o, newHash: n, status: "M", path: p });
+    const a = "c30976dce93b456aaa6ed3db2d85439be052747c";
+    const b = "524164dced121b6ec00f4a2fc1a2e5d2782ea74c"; // same blobMtime as a
+    const c = "1111111111111111111111111111111111111111";
+    const sizes = new Map([[a, 40], [b, 40], [c, 40]]);
+    assert.deepEqual(quickCheckBlind([ch(a, b, "x.txt"), ch(a, c, "y.txt"), ch(a, b, "l", "120000", "120000")], sizes), ["x.txt"]);
+    assert.deepEqual(quickCheckBlind([ch(a, b, "x.txt")], new Map([[a, 40], [b, 41]])), [], "another size: rsync sees it");
   });
 
   it("git's blob hash of bytes (a symlink target is checked by it)", () => {
