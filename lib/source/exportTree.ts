@@ -50,7 +50,12 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   const rows = opts.rows ?? (await listCommitTree(repoPath, commit));
   const root = exportRoot(cacheDir, repoPath);
   const final = path.join(root, commit);
-  if (fs.existsSync(final) && usable(final, commit, rows, opts)) {
+  const found = lstatOrUndefined(final);
+  if (found && !found.isDirectory()) {
+    // A file or a link under an export's name was not made by repo-sync: never followed, never used.
+    opts.warn?.(`the cached export of ${commit.slice(0, 12)} in ${final} is not a folder: it is built again from git`);
+    fs.rmSync(final, { force: true });
+  } else if (found && usable(final, commit, rows, opts)) {
     touch(final);
     return final;
   }
@@ -58,6 +63,16 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
   const tmp = fs.mkdtempSync(path.join(root, `.tmp-${commit.slice(0, 12)}-`));
   const tree = path.join(tmp, "tree");
   try {
+    await build();
+  } catch (err) {
+    throw sourceIoError(err, `building the export of ${commit.slice(0, 12)} in ${root}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  prune(root, final);
+  return final;
+
+  async function build(): Promise<void> {
     const base = latestExport(root, commit);
     if (!(base && (await deriveExport(repoPath, base, commit, tree, rows, opts)))) {
       fs.rmSync(tree, { recursive: true, force: true });
@@ -70,11 +85,26 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
       // Another run exported the same commit meanwhile: its copy is used once it passes the check.
       if (!(fs.existsSync(final) && usable(final, commit, rows, opts))) throw err;
     }
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
   }
-  prune(root, final);
-  return final;
+}
+
+/** A file-system failure while building from git, as a named error (a RepoSyncError passes as it is). */
+export function sourceIoError(err: unknown, what: string): unknown {
+  if (err instanceof RepoSyncError || !(err instanceof Error)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint = code === "ENOSPC" ? "the disk of repo-sync's cache is full: free space there (or point REPO_SYNC_CACHE at another disk)"
+    : code === "ENAMETOOLONG" || /name too long/i.test(err.message) ? "a path of the tree is longer than this file system allows: shorten it in the repository"
+    : "check that the cache folder is writable and the repository intact (git fsck)";
+  const message = err.message.length > 300 ? `${err.message.slice(0, 300)}...` : err.message;
+  return new RepoSyncError("source", `${what} failed: ${message}`, { hint, cause: err });
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -82,7 +112,12 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
  * warning, to be built again.
  */
 function usable(dir: string, commit: string, rows: TreeRow[], opts: ExportOptions): boolean {
-  const problem = exportProblem(dir, rows, opts.full);
+  let problem: string | undefined;
+  try {
+    problem = exportProblem(dir, rows, opts.full);
+  } catch (err) {
+    problem = `it cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+  }
   if (!problem) return true;
   opts.warn?.(`the cached export of ${commit.slice(0, 12)} in ${dir} was changed (${problem}): it is built again from git`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -117,7 +152,9 @@ function latestExport(root: string, commit: string): { dir: string; commit: stri
   for (const name of fs.readdirSync(root)) {
     if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(name) || name === commit) continue;
     const dir = path.join(root, name);
-    const t = fs.statSync(dir).mtimeMs;
+    const st = lstatOrUndefined(dir);
+    if (!st?.isDirectory()) continue; // never derive from (or through) anything but a real folder
+    const t = st.mtimeMs;
     if (!best || t > best.t) best = { dir, commit: name, t };
   }
   return best;
@@ -189,14 +226,21 @@ function touch(p: string): void {
   fs.utimesSync(p, now, now);
 }
 
-/** Keeps the most recently used exports; removes older ones (never `keep`). */
+/** An export used this recently may still be pushed by another run: not pruned yet. */
+const IN_USE_MS = 15 * 60_000;
+
+/**
+ * Keeps the most recently used exports; removes older ones (never `keep`, nor one another run used in
+ * the last {@link IN_USE_MS}: it may be in the middle of its transfer).
+ */
 function prune(root: string, keep: string): void {
   const entries = fs
     .readdirSync(root)
     .filter((n) => /^([0-9a-f]{40}|[0-9a-f]{64})(\.history)?$/.test(n)) // trees, and the .git built for a commit
-    .map((n) => ({ p: path.join(root, n), t: fs.statSync(path.join(root, n)).mtimeMs }))
+    .map((n) => ({ p: path.join(root, n), t: lstatOrUndefined(path.join(root, n))?.mtimeMs ?? 0 }))
     .sort((a, b) => b.t - a.t);
+  const now = Date.now();
   for (const e of entries.slice(KEEP_EXPORTS)) {
-    if (e.p !== keep) fs.rmSync(e.p, { recursive: true, force: true });
+    if (e.p !== keep && now - e.t > IN_USE_MS) fs.rmSync(e.p, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import type { TreeEntry } from "../scan/cleanRecord";
 import { gitBlobHash } from "./exportCheck";
+import { sourceIoError } from "./exportTree";
 import { runGit } from "./runGit";
 import { displayPath, fsPath, TreePath } from "./treeListing";
 
@@ -43,7 +44,17 @@ export function statKey(st: fs.BigIntStats): string {
 }
 
 /** Takes a snapshot of the checkout `root` under `stateDir` (see the module comment). */
-export async function snapshotWorktree(root: string, stateDir: string): Promise<WorktreeSnapshot> {
+export async function snapshotWorktree(root: string, stateDir: string, cacheRoot?: string): Promise<WorktreeSnapshot> {
+  try {
+    return await takeSnapshot(root, stateDir, cacheRoot);
+  } catch (err) {
+    throw sourceIoError(err, `taking a snapshot of the checkout ${root}`);
+  }
+}
+
+async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string): Promise<WorktreeSnapshot> {
+  // A cache inside the checkout (REPO_SYNC_CACHE there) is never part of the tree: it would copy itself.
+  const skip = cacheRoot ? path.resolve(cacheRoot) : undefined;
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const prev = latest(stateDir);
   const prevRows = prev ? readRows(path.join(stateDir, `${prev}.json`)) : new Map<TreePath, StatRow>();
@@ -58,26 +69,32 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
   const racy = BigInt(RACY_MS) * 1_000_000n;
   try {
     const walk = (rel: TreePath) => {
-      for (const n of fs.readdirSync(rel === "" ? root : fsPath(root, rel), { encoding: "buffer" })) {
+      for (const n of gone(() => fs.readdirSync(rel === "" ? root : fsPath(root, rel), { encoding: "buffer" })) ?? []) {
         const name = n.toString("latin1");
         if (name === ".git") continue;
         const p = rel === "" ? name : `${rel}/${name}`;
-        const st = fs.lstatSync(fsPath(root, p), { bigint: true });
+        // A file removed while the walk runs (an editor's swap file) is simply not part of the snapshot.
+        const st = gone(() => fs.lstatSync(fsPath(root, p), { bigint: true }));
+        if (!st) continue;
         if (st.isDirectory()) {
+          if (skip !== undefined && path.resolve(fsPath(root, p).toString()) === skip) continue;
           fs.mkdirSync(fsPath(tmp, p));
           walk(p);
           fs.chmodSync(fsPath(tmp, p), Number(st.mode & 0o7777n));
         } else if (st.isSymbolicLink()) {
-          const target = fs.readlinkSync(fsPath(root, p), { encoding: "buffer" });
+          const target = gone(() => fs.readlinkSync(fsPath(root, p), { encoding: "buffer" }));
+          if (!target) continue;
           fs.symlinkSync(target, fsPath(tmp, p));
           links.push({ path: p, id: gitBlobHash(target, "0".repeat(40)), link: true });
         } else if (st.isFile()) {
           const known = prevRows.get(p);
           const key = statKey(st);
-          if (prev && known && known.key === key && now - st.mtimeNs > racy && now - st.ctimeNs > racy && linked(path.join(stateDir, prev), tmp, p)) {
+          if (prev && known && known.key === key && now - st.mtimeNs > racy && now - st.ctimeNs > racy && linked(path.join(stateDir, prev), tmp, p, st)) {
             rows.set(p, known);
           } else {
-            keys.set(p, copyStable(root, tmp, p));
+            const copiedKey = copyStable(root, tmp, p);
+            if (copiedKey === undefined) continue;
+            keys.set(p, copiedKey);
             copied.push(p);
           }
         }
@@ -99,28 +116,51 @@ export async function snapshotWorktree(root: string, stateDir: string): Promise<
   return { dir: path.join(stateDir, name), entries: [...[...rows].map(([p, r]) => ({ path: p, id: r.id })), ...links] };
 }
 
-/** Hard-links the last snapshot's copy of `rel` into the new one; false when that copy is gone. */
-function linked(prevDir: string, into: string, rel: TreePath): boolean {
+/**
+ * Hard-links the last snapshot's copy of `rel` into the new one; false when that copy is gone, or no
+ * longer has the checkout file's size, mtime and mode (edited in the cache): it is copied again then.
+ */
+function linked(prevDir: string, into: string, rel: TreePath, source: fs.BigIntStats): boolean {
   try {
     fs.linkSync(fsPath(prevDir, rel), fsPath(into, rel));
-    return true;
   } catch {
     return false;
+  }
+  const copy = fs.lstatSync(fsPath(into, rel), { bigint: true });
+  const sameTime = (copy.mtimeNs > source.mtimeNs ? copy.mtimeNs - source.mtimeNs : source.mtimeNs - copy.mtimeNs) < 1_000_000n;
+  if (copy.isFile() && copy.size === source.size && sameTime && (copy.mode & 0o7777n) === (source.mode & 0o7777n)) return true;
+  fs.rmSync(fsPath(into, rel), { force: true });
+  return false;
+}
+
+/** `f()`, or undefined when what it reads was removed meanwhile (ENOENT). */
+function gone<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
 
 /**
  * Copies one file with its mode and times, and returns the stat key it had: the copy counts only when
  * the file's stat data is the same before and after it (a file being written is copied again).
+ * Undefined: the file was removed meanwhile (left out of the snapshot).
  */
-function copyStable(root: string, into: string, rel: TreePath): string {
+function copyStable(root: string, into: string, rel: TreePath): string | undefined {
   const from = fsPath(root, rel);
   const to = fsPath(into, rel);
   for (let i = 0; i < COPY_TRIES; i++) {
-    const before = fs.lstatSync(from, { bigint: true });
+    const before = gone(() => fs.lstatSync(from, { bigint: true }));
+    if (!before?.isFile()) return undefined;
     fs.rmSync(to, { force: true });
-    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
-    const after = fs.lstatSync(from, { bigint: true });
+    if (gone(() => fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL)) === undefined && !fs.existsSync(to)) return undefined;
+    const after = gone(() => fs.lstatSync(from, { bigint: true }));
+    if (!after) {
+      fs.rmSync(to, { force: true });
+      return undefined;
+    }
     if (after.isFile() && statKey(before) === statKey(after)) {
       fs.chmodSync(to, Number(before.mode & 0o7777n));
       fs.utimesSync(to, Number(before.atimeMs) / 1000, Number(before.mtimeNs) / 1e9);

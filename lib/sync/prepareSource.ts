@@ -136,7 +136,7 @@ export async function sourceTree(repo: SourceSettings, commit: string, cache: st
       });
     }
     refuseOwnNames(fs.readdirSync(repo.mainRepoPath), `the checkout ${repo.mainRepoPath}`);
-    const snap = await snapshotWorktree(repo.mainRepoPath, path.join(cache, "worktrees", recordIdOf(repo, cache)));
+    const snap = await snapshotWorktree(repo.mainRepoPath, path.join(cache, "worktrees", recordIdOf(repo, cache)), cache);
     return folderTree(snap.dir, snap.entries);
   }
   const rows = await listCommitTree(repo.mainRepoPath, commit);

@@ -428,4 +428,37 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
       repo.git("reset", "-q", "--hard", "HEAD~2");
     }
   });
+
+  it("a damaged or odd cache and tree give named errors or a rebuild, never a crash: an export replaced by a file or a dangling link, a cache inside the checkout, a path too long for the file system", async () => {
+    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    const c1 = repo.head();
+    assert.equal((await sync()).code, 0);
+    const exp = path.join(exportRoot(cache, repo.path), c1);
+    for (const plant of [() => fs.writeFileSync(exp, "not a folder\n"), () => fs.symlinkSync("/nonexistent/x", exp), () => fs.symlinkSync(os.tmpdir(), exp)]) {
+      fs.rmSync(exp, { recursive: true, force: true });
+      plant();
+      const r = await sync("--force");
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /is not a folder: it is built again/);
+      assert.ok(fs.lstatSync(exp).isDirectory());
+      assert.deepEqual(onVm(), gitTree(repo, c1));
+    }
+    // The cache inside the checkout, worktree mode: the snapshot leaves it out (it would copy itself).
+    writeCfg({ repository: { source_mode: "worktree", allow_dirty: true } });
+    const inside = path.join(repo.path, "cache-here");
+    const wt = await runCli(["sync", "vm01", "--config", cfg, "--no-pull"], { env: { REPO_SYNC_CACHE: inside } });
+    assert.equal(wt.code, 0, wt.stderr);
+    assert.equal(fs.existsSync(path.join(vm.targetPath, "cache-here")), false);
+    fs.rmSync(inside, { recursive: true, force: true });
+    writeCfg();
+    // A legal tree whose path is longer than PATH_MAX: a named error (exit 2), not an internal one.
+    const mk = (entry: string) => execFileSync("git", ["-C", repo.path, "mktree"], { input: entry, encoding: "utf8" }).trim();
+    let tree = mk(`100644 blob ${execFileSync("git", ["-C", repo.path, "hash-object", "-w", "--stdin"], { input: "deep\n", encoding: "utf8" }).trim()}\tf\n`);
+    for (let i = 0; i < 20; i++) tree = mk(`040000 tree ${tree}\t${"d".repeat(250)}\n`);
+    repo.git("update-ref", "refs/heads/deep", repo.git("commit-tree", tree, "-p", c1, "-m", "deep"));
+    const deep = await sync("--branch", "deep");
+    assert.equal(deep.code, 2, deep.stderr);
+    assert.match(deep.stderr, /ENAMETOOLONG|longer than this file system allows/);
+    assert.equal(marker(), c1);
+  });
 });
