@@ -15,6 +15,7 @@ import { cachePath, ensurePrivateDir } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { loadRulesChain, rulesIdentityText } from "./rulesChain";
+import { filesUnder, layOut, parseSkippedFiles, renameFindings } from "./rescuedFiles";
 import { listFolders, readFolderVerdicts, rescueTarget, skippedFolders, writeFolderVerdicts } from "./skippedFolders";
 
 /** Exit code we ask gitleaks to use for "leaks found", to tell it apart from errors (1). */
@@ -26,7 +27,7 @@ export const DEFAULT_RULES = "# repo-sync: gitleaks' default rules\n[extend]\nus
  * computed the old way (absolute paths, where `.gitleaksignore` and `^`-anchored path allowlists
  * never matched; folders skipped whole because of their name, see skippedFolders.ts) are not reused.
  */
-const SCAN_SCHEME = "dir-relative-v3-rescued-folders";
+const SCAN_SCHEME = "dir-relative-v4-rescued-files";
 
 /** Outcome of one scan. Never contains secret material. */
 export interface SecretScanResult {
@@ -65,12 +66,10 @@ export interface ScanOptions {
 export interface GitleaksArgsOptions {
   /** Adds `--ignore-gitleaks-allow`. */
   ignoreInlineAllow?: boolean;
-  /** Scan this git folder's history (`gitleaks git`) instead of the current directory's files. */
-  gitDir?: string;
-  /** With `gitDir`: only these commits (`A..C`, passed as `--log-opts`; a range of two hashes). */
-  range?: string;
-  /** Without `gitDir`: what `gitleaks dir` walks (default `.`; see skippedFolders.ts rescueTarget). */
+  /** What `gitleaks dir` walks (default `.`; see skippedFolders.ts rescueTarget). */
   target?: string;
+  /** Log at debug level: the files the walk skips by path are named on stderr (rescuedFiles.ts). */
+  debug?: boolean;
 }
 
 /**
@@ -81,8 +80,7 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
   return [
     // `.` and not the tree's path: gitleaks puts the scanned path into File and Fingerprint verbatim
     // and matches `.gitleaksignore` against that, so only a relative scan gives stable fingerprints.
-    ...(opts.gitDir ? ["git", opts.gitDir] : ["dir", opts.target ?? "."]),
-    ...(opts.gitDir && opts.range ? [`--log-opts=${commitRange(opts.range)}`] : []),
+    "dir", opts.target ?? ".",
     "--config", rulesPath,
     "--gitleaks-ignore-path", ".",
     ...(opts.ignoreInlineAllow ? ["--ignore-gitleaks-allow"] : []),
@@ -91,15 +89,9 @@ export function gitleaksArgs(rulesPath: string, reportPath: string, opts: Gitlea
     "--redact",
     "--no-banner",
     "--no-color",
-    "--log-level", "error",
+    "--log-level", opts.debug ? "debug" : "error",
     "--exit-code", String(LEAKS_EXIT_CODE),
   ];
-}
-
-/** A `A..C` range of full hashes, checked: gitleaks splits --log-opts on spaces and hands it to git log. */
-function commitRange(range: string): string {
-  if (!/^[0-9a-f]{40}\.\.[0-9a-f]{40}$/.test(range)) throw new RepoSyncError("scan", `not a commit range: ${JSON.stringify(range)} (a bug in repo-sync; please report it)`);
-  return range;
 }
 
 /** The text of the `.gitleaksignore` at the top of `dir` (a regular file, never a link), or undefined. */
@@ -200,18 +192,25 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
   const timeoutMs = opts.timeoutMs ?? 600_000;
   try {
-    const scanOne = async (target: string, n: number) => {
+    const scanOne = async (target: string, n: number, cwd = root) => {
       const reportPath = path.join(reportDir, `report-${n}.json`);
-      const r = await runProgram(bin, gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow, target }), { cwd: root, timeoutMs });
+      const r = await runProgram(bin, gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow, target, debug: cwd === root }), { cwd, timeoutMs });
       if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
         throw new RepoSyncError("scan", `gitleaks failed scanning ${root}`, {
           command: r.command,
           exitCode: r.exitCode,
-          stderr: r.timedOut ? "timed out" : r.stderr,
+          // Debug lines can quote parts of what was found: never passed on.
+          stderr: r.timedOut ? "timed out" : r.stderr.split("\n").filter((l) => !l.includes(" DBG ")).join("\n"),
           hint: `check the rules file and that the folder is readable; run the command above by hand in ${root} to see more`,
         });
       }
-      return { findings: parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", root), durationMs: r.durationMs };
+      let skippedFiles: string[];
+      try {
+        skippedFiles = cwd === root ? parseSkippedFiles(r.stderr) : [];
+      } catch (err) {
+        throw new RepoSyncError("scan", `gitleaks skipped a file of ${root} whose name repo-sync cannot read back`, { hint: "rename the file (plain UTF-8 names)", cause: err });
+      }
+      return { findings: parseGitleaksReport(fs.existsSync(reportPath) ? fs.readFileSync(reportPath, "utf8") : "[]", cwd), durationMs: r.durationMs, skippedFiles };
     };
     // The walk skips a folder whose own name matches a file pattern (`assets.png/`): scanned again.
     const skeleton = path.join(reportDir, "skeleton");
@@ -223,7 +222,19 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     if (verdicts.size !== known) writeFolderVerdicts(verdictFile, verdicts, listFolders(root));
     const runs = [whole];
     for (const [i, folder] of skipped.entries()) runs.push(await scanOne(rescueTarget(folder), i + 1));
+    // Files skipped by their path, and every file of a folder skipped whole whose files all match too
+    // (`node_modules/`): read under neutral names (rescuedFiles.ts).
+    const skipFolders = listFolders(root).filter((f) => verdicts.get(f) === "skip");
+    const rescued = [...new Set([...runs.flatMap((x) => x.skippedFiles), ...skipFolders.flatMap((f) => filesUnder(root, f))])];
     const findings = runs.flatMap((x) => x.findings);
+    if (rescued.length > 0) {
+      const neutral = path.join(reportDir, "rescued");
+      fs.mkdirSync(neutral);
+      layOut(root, rescued, neutral);
+      const run = await scanOne(".", runs.length, neutral);
+      runs.push(run);
+      findings.push(...renameFindings(run.findings, rescued, readIgnoreFile(root)));
+    }
     const result: SecretScanResult = {
       hasSecrets: findings.length > 0,
       findings,

@@ -461,4 +461,24 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.match(deep.stderr, /ENAMETOOLONG|longer than this file system allows/);
     assert.equal(marker(), c1);
   });
+
+  it("item 10: files gitleaks' global path allowlist skips (node_modules/, vendor/github.com/, *.bin, *.pdf, go.sum) are scanned too; a .gitleaksignore line accepts one", async () => {
+    const token = `TOKEN=${fakeGithubToken()}\n`;
+    const names = ["node_modules/pkg/prod.env", "vendor/github.com/x/conf.env", "secrets.bin", "keys.pdf", "go.sum", "assets.png/deep/node_modules/k.env"];
+    for (const [i, name] of names.entries()) {
+      repo.git("reset", "-q", "--hard", "HEAD");
+      const c = repo.commit({ [name]: token }, `token in ${name}`);
+      for (const route of i === 0 ? ["--full-scan", ""] : [""]) {
+        const r = await sync(...(route ? [route] : []));
+        assert.equal(r.code, 2, `${name} ${route}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`${name.replace(/[.]/g, "\\.")}:1:github-pat`), name);
+      }
+      assert.equal(grepVm(fakeGithubToken()), "", name);
+      repo.git("reset", "-q", "--hard", `${c}~1`);
+    }
+    // Accepted by its real path's fingerprint, like any other finding.
+    repo.commit({ "node_modules/pkg/prod.env": token, ".gitleaksignore": "node_modules/pkg/prod.env:github-pat:1\n" }, "accepted");
+    const ok = await sync();
+    assert.equal(ok.code, 0, ok.stderr);
+  });
 });

@@ -1,3 +1,4 @@
+import { parseSkippedFiles, renameFindings } from "../../lib/scan/rescuedFiles";
 import { treePath } from "../../lib/source/treeListing";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -70,5 +71,28 @@ describe("folders gitleaks skips whole (pure parts)", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("files gitleaks skips by path, read under neutral names (pure parts)", () => {
+  it("reads the skipped files from gitleaks' debug output (captured, v8.30.1), bare or Go-quoted, as bytes", () => {
+    const stderr = [
+      "1:55AM DBG skipping directory: global allowlist path=node_modules",
+      "1:55AM DBG skipping file: global allowlist path=secrets.bin",
+      '1:55AM DBG skipping file: global allowlist path="docs/a b.pdf"',
+      '1:55AM DBG skipping file: global allowlist path="caf\\xe9.png"',
+      "1:55AM DBG skipping file: global allowlist path=./x/go.sum",
+      "1:55AM DBG skipping symlink: follow symlinks disabled path=l",
+    ].join("\n");
+    assert.deepEqual(parseSkippedFiles(stderr), ["secrets.bin", "docs/a b.pdf", "caf\xe9.png", "x/go.sum"]);
+    assert.throws(() => parseSkippedFiles('1:55AM DBG skipping file: global allowlist path="open'), /cannot read a file name/);
+  });
+
+  it("reports a finding under the file's real path and fingerprint; the tree's .gitleaksignore accepts it", () => {
+    const f = (file: string, line: number) => ({ file, line, rule: "github-pat", fingerprint: `${file}:github-pat:${line}` });
+    const files = ["node_modules/x/a.env", "secrets.bin", "caf\xe9.zip"];
+    const out = renameFindings([f("0", 1), f("1", 2), f("2!inner/k.env", 3)], files, "# accepted\nsecrets.bin:github-pat:2\n");
+    assert.deepEqual(out.map((x) => x.fingerprint), ["node_modules/x/a.env:github-pat:1", "caf\ufffd.zip!inner/k.env:github-pat:3"]);
+    assert.throws(() => renameFindings([f("9", 1)], files, undefined), /none of the files laid out/);
   });
 });
