@@ -44,8 +44,9 @@ export interface PreparedSource {
 export class SecretsFoundError extends RepoSyncError {
   readonly findings: Finding[];
   readonly commit: string;
-  constructor(commit: string, findings: Finding[]) {
-    super("secrets", `secret scan (gitleaks) found ${findings.length} secret${findings.length === 1 ? "" : "s"} in commit ${commit.slice(0, 12)}; nothing was pushed to any VM:\n${formatFindings(findings)}`, {
+  /** `where` names what was scanned when it is not the commit itself (a worktree's snapshot). */
+  constructor(commit: string, findings: Finding[], where = `commit ${commit.slice(0, 12)}`) {
+    super("secrets", `secret scan (gitleaks) found ${findings.length} secret${findings.length === 1 ? "" : "s"} in ${where}; nothing was pushed to any VM:\n${formatFindings(findings)}`, {
       hint: "remove the secret from the repository (and rotate it); for a false positive, commit its fingerprint (the text after `fingerprint`, one per line) to .gitleaksignore at the top of the repository, or add an allowlist to the rules file (repository.secret_scanning.config_path)",
     });
     this.findings = findings;
@@ -104,7 +105,9 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
         count: scan.findings.length,
         findings: scan.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule, fingerprint: f.fingerprint })),
       });
-      if (repo.secretScanning.blockOnSecrets) throw new SecretsFoundError(commit, scan.findings);
+      if (repo.secretScanning.blockOnSecrets) {
+        throw new SecretsFoundError(commit, scan.findings, repo.sourceMode === "worktree" ? `the checkout ${repo.mainRepoPath} as it is (worktree mode, on commit ${commit.slice(0, 12)}; untracked files included)` : undefined);
+      }
       opts.logger.warn(`secrets found in ${commit.slice(0, 12)} but block_on_secrets is false: pushing anyway`);
     }
   }

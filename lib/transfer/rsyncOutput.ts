@@ -27,19 +27,35 @@ export interface RsyncStats {
 
 const ITEM = /^([<>ch.*])([fdLDS])([.+ ?a-zA-Z]{9,10}) (.+)$/;
 
+/**
+ * A name as rsync prints it, back to text (pure): bytes it cannot print in its locale come as `\#ooo`
+ * (octal), so `caf\#303\#251` is `café`; bytes that are not UTF-8 show as U+FFFD.
+ */
+export function unescapeRsyncName(name: string): string {
+  if (!name.includes("\\#")) return name;
+  const bytes: Buffer[] = [];
+  let last = 0;
+  for (const m of name.matchAll(/\\#([0-7]{3})/g)) {
+    bytes.push(Buffer.from(name.slice(last, m.index), "utf8"), Buffer.from([parseInt(m[1], 8) & 0xff]));
+    last = (m.index ?? 0) + m[0].length;
+  }
+  bytes.push(Buffer.from(name.slice(last), "utf8"));
+  return Buffer.concat(bytes).toString("utf8");
+}
+
 /** Splits itemized output into added / modified / deleted paths (stats lines are ignored). */
 export function parseItemizedChanges(stdout: string): TreeChanges {
   const out: TreeChanges = { added: [], modified: [], deleted: [] };
   // --info=progress2 records are \r-separated within the lines: every segment is read on its own.
   for (const line of stdout.split(/[\r\n]/)) {
     if (line.startsWith("*deleting ")) {
-      out.deleted.push(line.slice("*deleting ".length).trim());
+      out.deleted.push(unescapeRsyncName(line.slice("*deleting ".length).trim()));
       continue;
     }
     const m = ITEM.exec(line);
     if (!m) continue;
     const [, update, type, attrs, rawName] = m;
-    const name = type === "L" ? rawName.replace(/ -> .*$/, "") : rawName;
+    const name = unescapeRsyncName(type === "L" ? rawName.replace(/ -> .*$/, "") : rawName);
     // A directory's time alone is no drift (pushes use --omit-dir-times; a probe may still list it).
     const compared = type === "d" ? attrs.slice(0, 2) + attrs.slice(3) : attrs;
     if (attrs.startsWith("+++++++")) out.added.push(name);

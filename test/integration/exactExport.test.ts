@@ -274,6 +274,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const r = await sync("--force");
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /notes\.env/);
+    assert.match(r.stderr, /found 1 secret in the checkout .* as it is \(worktree mode, on commit [0-9a-f]{12}; untracked files included\)/);
     assert.equal(grepVm(fakeGithubToken()), "");
   });
 

@@ -54,6 +54,8 @@ describe("rsync output parsers", () => {
     { name: "attribute-only change counts as modified", out: ".f...p..... scripts/run.sh\n", added: [], modified: ["scripts/run.sh"], deleted: [] },
     { name: "directories count, their times do not", out: ".d..t...... ./\ncd+++++++++ empty/\n*deleting   olddir/\n.d...p..... conf/\n", added: ["empty/"], modified: ["conf/"], deleted: ["olddir/"] },
     { name: "names with spaces", out: "<f+++++++++ my file.txt\n*deleting   old name.txt\n", added: ["my file.txt"], modified: [], deleted: ["old name.txt"] },
+    // Captured from rsync 3.5.0 in the C locale: bytes it cannot print come as \#ooo, a backslash before # too.
+    { name: "escaped names", out: ">f+++++++++ src/caf\\#303\\#251-r\\#303\\#251sum\\#303\\#251.md\n>f+++++++++ back\\#134#123.txt\n>f.st...... r\\#377w\n*deleting   \\#303\\#274.txt\n", added: ["src/café-résumé.md", "back\\#123.txt"], modified: ["r\ufffdw"], deleted: ["ü.txt"] },
   ];
   for (const c of cases) {
     it(`itemized changes: ${c.name}`, () => {
