@@ -5,7 +5,7 @@
  * gitleaks, and checks the bytes on the VM, the marker and the exit code.
  */
 import * as assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -39,6 +39,11 @@ function treeBytes(dir: string): Map<string, string> {
   };
   walk(Buffer.alloc(0));
   return out;
+}
+
+/** Paths named `name` a few levels below `roots` (other tests' temp folders may vanish meanwhile: find's exit code is not read). */
+function findNamed(roots: string[], name: string): string {
+  return spawnSync("find", [...roots, "-maxdepth", "4", "-name", name], { encoding: "utf8" }).stdout.trim();
 }
 
 /** The tree as git stores it (`git archive` with no attributes): the reference every export equals. */
@@ -183,7 +188,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
         assert.match(r.stderr, /nothing was exported, scanned or pushed/, name);
       }
       assert.deepEqual(fs.readdirSync(victimDir), [], `${name}: nothing written through the link`);
-      const stray = execFileSync("find", [os.tmpdir(), cache, "-maxdepth", "3", "-name", "pwned.txt"], { encoding: "utf8" }).trim();
+      const stray = findNamed([os.tmpdir(), cache], "pwned.txt");
       assert.equal(stray, "", `${name}: no file written outside a checked tree`);
       assert.equal(fs.existsSync("/pwned.txt"), false, name);
     }
@@ -373,7 +378,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const refused = await sync();
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /in the history to push holds the path/);
-    assert.equal(execFileSync("find", [os.tmpdir(), "-maxdepth", "4", "-name", "pwned-history.txt"], { encoding: "utf8" }).trim(), "");
+    assert.equal(findNamed([os.tmpdir()], "pwned-history.txt"), "");
     assert.equal(fs.existsSync("/pwned-history.txt"), false);
 
     // Worktree mode pushes the .git built for the commit too (it used to be excluded with the checkout's).
