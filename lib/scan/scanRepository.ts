@@ -222,10 +222,13 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     if (verdicts.size !== known) writeFolderVerdicts(verdictFile, verdicts, listFolders(root));
     const runs = [whole];
     for (const [i, folder] of skipped.entries()) runs.push(await scanOne(rescueTarget(folder), i + 1));
-    // Files skipped by their path, and every file of a folder skipped whole whose files all match too
-    // (`node_modules/`): read under neutral names (rescuedFiles.ts).
-    const skipFolders = listFolders(root).filter((f) => verdicts.get(f) === "skip");
-    const rescued = [...new Set([...runs.flatMap((x) => x.skippedFiles), ...skipFolders.flatMap((f) => filesUnder(root, f))])];
+    // With gitleaks' own rules (no rules file of the user's), every path allowlist is gitleaks' default
+    // one: the files it skips by path, and every file of a folder skipped whole whose files all match
+    // too (`node_modules/`), are read under neutral names (rescuedFiles.ts). A user's rules file keeps
+    // its allowlists as written: its paths are the user's decision.
+    const ownRules = rulesPath === path.resolve(defaultRulesFile(cacheDir));
+    const skipFolders = ownRules ? listFolders(root).filter((f) => verdicts.get(f) === "skip") : [];
+    const rescued = ownRules ? [...new Set([...runs.flatMap((x) => x.skippedFiles), ...skipFolders.flatMap((f) => filesUnder(root, f))])] : [];
     const findings = runs.flatMap((x) => x.findings);
     if (rescued.length > 0) {
       const neutral = path.join(reportDir, "rescued");

@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { writeTreeEntries } from "./blobWriter";
-import { exportProblem } from "./exportCheck";
+import { exportProblem, listExport, type ExportEntry } from "./exportCheck";
 import { runProgram } from "../process/run";
 import { runGit } from "./runGit";
 import { displayPath, fsPath, isCheckoutSafePath, listCommitTree, TreePath, TreeRow } from "./treeListing";
@@ -32,8 +32,12 @@ export function exportRoot(cacheDir: string, repoPath: string): string {
 
 /** Options for {@link exportCommitTree}. */
 export interface ExportOptions {
-  /** The commit's listing when the caller has it already (listCommitTree). */
-  rows?: TreeRow[];
+  /**
+   * The commit's listing (listCommitTree) when the caller lists it anyway; a promise lets the export's
+   * own git and file work start while the listing is checked. Nothing of the commit is written before
+   * it resolved.
+   */
+  rows?: TreeRow[] | Promise<TreeRow[]>;
   /** Told when a cached export had been changed and is built again. */
   warn?: (message: string) => void;
   /** Check cached exports byte for byte (hash every file), not only by name, type, mtime and mode. */
@@ -47,7 +51,8 @@ export interface ExportOptions {
  */
 export async function exportCommitTree(repoPath: string, commit: string, cacheDir: string, opts: ExportOptions = {}): Promise<string> {
   if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(commit)) throw new RepoSyncError("source", `not a commit hash: ${JSON.stringify(commit)}`);
-  const rows = opts.rows ?? (await listCommitTree(repoPath, commit));
+  const rowsP = Promise.resolve(opts.rows ?? listCommitTree(repoPath, commit));
+  rowsP.catch(() => undefined); // awaited below; a refusal is thrown from there
   const root = exportRoot(cacheDir, repoPath);
   const final = path.join(root, commit);
   const found = lstatOrUndefined(final);
@@ -55,7 +60,7 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
     // A file or a link under an export's name was not made by repo-sync: never followed, never used.
     opts.warn?.(`the cached export of ${commit.slice(0, 12)} in ${final} is not a folder: it is built again from git`);
     fs.rmSync(final, { force: true });
-  } else if (found && usable(final, commit, rows, opts)) {
+  } else if (found && (await usable(final, commit, await rowsP, opts))) {
     touch(final);
     return final;
   }
@@ -74,7 +79,8 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
 
   async function build(): Promise<void> {
     const base = latestExport(root, commit);
-    if (!(base && (await deriveExport(repoPath, base, commit, tree, rows, opts)))) {
+    if (!(base && (await deriveExport(repoPath, base, commit, tree, rowsP, opts)))) {
+      const rows = await rowsP;
       fs.rmSync(tree, { recursive: true, force: true });
       fs.mkdirSync(tree);
       await writeTreeEntries(repoPath, tree, rows);
@@ -83,7 +89,7 @@ export async function exportCommitTree(repoPath: string, commit: string, cacheDi
       fs.renameSync(tree, final);
     } catch (err) {
       // Another run exported the same commit meanwhile: its copy is used once it passes the check.
-      if (!(fs.existsSync(final) && usable(final, commit, rows, opts))) throw err;
+      if (!(fs.existsSync(final) && (await usable(final, commit, await rowsP, opts)))) throw err;
     }
   }
 }
@@ -111,10 +117,10 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
  * True when a cached export still holds exactly the commit's tree; otherwise it is removed, with a
  * warning, to be built again.
  */
-function usable(dir: string, commit: string, rows: TreeRow[], opts: ExportOptions): boolean {
+async function usable(dir: string, commit: string, rows: TreeRow[], opts: ExportOptions, listed?: ExportEntry[]): Promise<boolean> {
   let problem: string | undefined;
   try {
-    problem = exportProblem(dir, rows, opts.full);
+    problem = await exportProblem(dir, rows, opts.full, listed);
   } catch (err) {
     problem = `it cannot be read: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -167,17 +173,31 @@ function latestExport(root: string, commit: string): { dir: string; commit: stri
  * a new file. Returns false (nothing usable built) when the base commit is unknown to the repository
  * or its export was changed, so that the caller exports from scratch.
  */
-async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, rows: TreeRow[], opts: ExportOptions): Promise<boolean> {
-  const diff = await runGit(repoPath, ["diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"]);
-  if (diff.exitCode !== 0) return false;
-  const changes = parseRawDiff(diff.stdoutBytes.toString("latin1"));
+async function deriveExport(repoPath: string, base: { dir: string; commit: string }, commit: string, tree: string, rowsP: Promise<TreeRow[]>, opts: ExportOptions): Promise<boolean> {
+  // Side by side: the diff, the base's listing (to check it), the hard-linked copy (thrown away if the
+  // base fails its check) and the commit's own listing. Nothing of the commit is written before all are in.
+  const [diffR, listedR, copiedR, rowsR] = await Promise.allSettled([
+    runGit(repoPath, ["diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--ignore-submodules=none", "--no-ext-diff", base.commit, commit, "--"]),
+    listExport(base.dir),
+    copyLinked(base.dir, tree),
+    rowsP,
+  ]);
+  if (rowsR.status === "rejected") throw rowsR.reason;
+  const rows = rowsR.value;
+  if (diffR.status === "rejected" || diffR.value.exitCode !== 0 || copiedR.status === "rejected" || !copiedR.value || listedR.status === "rejected") {
+    fs.rmSync(tree, { recursive: true, force: true });
+    return false;
+  }
+  const changes = parseRawDiff(diffR.value.stdoutBytes.toString("latin1"));
   // The listing was checked whole; a diff path outside it would be a bug, and is refused as one.
   const unsafe = changes.find((c) => !isCheckoutSafePath(c.path));
   if (unsafe) throw new RepoSyncError("source", `git diff named the path ${JSON.stringify(displayPath(unsafe.path))} between ${base.commit.slice(0, 12)} and ${commit.slice(0, 12)}; nothing was exported`, { hint: "run `git fsck`; please report this to repo-sync" });
-  // The base is checked first (its listing is this commit's, with the diff's paths as they were there):
+  // The base is checked (its listing is this commit's, with the diff's paths as they were there):
   // whatever was planted in it would otherwise be carried into every later export.
-  if (!usable(base.dir, base.commit, baseRows(rows, changes), opts)) return false;
-  if (!(await copyLinked(base.dir, tree))) return false;
+  if (!(await usable(base.dir, base.commit, baseRows(rows, changes), opts, listedR.value))) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    return false;
+  }
   for (const c of changes) {
     fs.rmSync(fsPath(tree, c.path), { recursive: true, force: true });
     if (c.newMode === "000000") pruneEmptyParents(tree, c.path);

@@ -142,14 +142,21 @@ export async function sourceTree(repo: SourceSettings, commit: string, cache: st
     const snap = await snapshotWorktree(repo.mainRepoPath, path.join(cache, "worktrees", recordIdOf(repo, cache)), cache);
     return folderTree(snap.dir, snap.entries);
   }
-  const rows = await listCommitTree(repo.mainRepoPath, commit);
-  refuseOwnNames([...new Set(rows.map((r) => displayPath(r.path.split("/")[0])))], `commit ${commit.slice(0, 12)}`);
+  // The export's own git and file work starts at once; nothing of the commit is written before the
+  // listing passed its checks (crafted paths, repo-sync's own names).
+  const rowsP = listCommitTree(repo.mainRepoPath, commit).then((rows) => {
+    refuseOwnNames([...new Set(rows.map((r) => displayPath(r.path.split("/")[0])))], `commit ${commit.slice(0, 12)}`);
+    return rows;
+  });
+  const dir = exportCommitTree(repo.mainRepoPath, commit, cache, { rows: rowsP, full, warn: (m) => logger?.warn(m) });
+  dir.catch(() => undefined); // awaited by the caller; a refusal surfaces first through the listing below
+  const rows = await rowsP;
   await warnAboutFilters(repo.mainRepoPath, rows, logger);
   const ignore = rows.find((r) => r.path === ".gitleaksignore" && r.mode !== "120000" && r.mode !== "160000");
   const byPath = new Map(rows.map((r) => [r.path, r]));
   return {
     entries: rows.filter((r) => r.mode !== "160000").map((r) => ({ path: r.path, id: r.hash, ...(r.mode === "120000" ? { link: true } : {}) })),
-    dir: exportCommitTree(repo.mainRepoPath, commit, cache, { rows, full, warn: (m) => logger?.warn(m) }),
+    dir,
     ignoreFile: ignore ? (await blobBytes(repo.mainRepoPath, ignore.hash)).toString("utf8") : undefined,
     // A symlink's target is written as a file's text: that is what the gate reads of a link.
     writeFiles: (files, into) => writeTreeEntries(repo.mainRepoPath, into, files.map((e) => ({ ...(byPath.get(e.path) as TreeRow), mode: e.link ? "100644" : (byPath.get(e.path) as TreeRow).mode }))),

@@ -20,9 +20,19 @@ import type { PreparedSource } from "./prepareSource";
  */
 export async function quickCheckUnsafe(source: PreparedSource, from: string | undefined): Promise<boolean> {
   if (!source.mtimesFromBlobs || from === undefined || from === source.commit) return false;
-  const blind = await quickCheckBlindPaths(source.repoPath, from, source.commit);
-  return blind === undefined || blind.length > 0;
+  // Targets at the same commit (the usual fleet) share one diff.
+  const key = `${source.repoPath}\0${from}\0${source.commit}`;
+  let blind = blindCache.get(key);
+  if (!blind) {
+    if (blindCache.size > 64) blindCache.clear();
+    blindCache.set(key, (blind = quickCheckBlindPaths(source.repoPath, from, source.commit)));
+  }
+  const paths = await blind;
+  return paths === undefined || paths.length > 0;
 }
+
+/** Answers of {@link quickCheckBlindPaths} within this process (commits do not change). */
+const blindCache = new Map<string, Promise<string[] | undefined>>();
 
 /**
  * rsync's own `--max-delete` stops deleting at the limit but still adds and updates files: a half-applied

@@ -468,7 +468,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(marker(), c1);
   });
 
-  it("item 10: files gitleaks' global path allowlist skips (node_modules/, vendor/github.com/, *.bin, *.pdf, go.sum) are scanned too; a .gitleaksignore line accepts one", async () => {
+  it("item 10: with gitleaks' own rules, files its global path allowlist skips (node_modules/, vendor/github.com/, *.bin, *.pdf, go.sum) are scanned too; a .gitleaksignore line accepts one", async () => {
     const token = `TOKEN=${fakeGithubToken()}\n`;
     const names = ["node_modules/pkg/prod.env", "vendor/github.com/x/conf.env", "secrets.bin", "keys.pdf", "go.sum", "assets.png/deep/node_modules/k.env"];
     for (const [i, name] of names.entries()) {
