@@ -30,6 +30,38 @@ export function parseSkippedFiles(stderr: string): TreePath[] {
   return out;
 }
 
+/**
+ * The real files a reported name stands for (as byte strings). gitleaks logs a byte that is not UTF-8
+ * as U+FFFD, so a name it reports may not exist as written: each such component is matched against
+ * the folder's entries that read the same, every match kept (reading one file too many is harmless;
+ * missing one is not). A name that matches nothing is an error: the gate does not guess.
+ */
+export function resolveReported(root: string, reported: TreePath): TreePath[] {
+  if (fs.existsSync(fsPath(root, reported))) return [reported];
+  let bases: TreePath[] = [""];
+  for (const part of reported.split("/")) {
+    const next: TreePath[] = [];
+    for (const base of bases) {
+      const here = base === "" ? part : `${base}/${part}`;
+      if (fs.existsSync(fsPath(root, here))) {
+        next.push(here);
+        continue;
+      }
+      let names: Buffer[] = [];
+      try {
+        names = fs.readdirSync(base === "" ? root : fsPath(root, base), { encoding: "buffer" });
+      } catch {
+        continue;
+      }
+      for (const n of names) if (displayPath(n.toString("latin1")) === displayPath(part)) next.push(base === "" ? n.toString("latin1") : `${base}/${n.toString("latin1")}`);
+    }
+    bases = next;
+  }
+  const files = bases.filter((b) => fs.lstatSync(fsPath(root, b)).isFile());
+  if (files.length === 0) throw new Error(`gitleaks skipped ${JSON.stringify(displayPath(reported))}, which names no file of ${root}`);
+  return files;
+}
+
 /** The regular files below `folder` of `root` (symlinks not followed), as byte strings. */
 export function filesUnder(root: string, folder: TreePath): TreePath[] {
   const out: TreePath[] = [];

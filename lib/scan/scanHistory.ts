@@ -14,7 +14,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import { runProgram } from "../process/run";
 import { writeTreeEntries } from "../source/blobWriter";
 import { runGit } from "../source/runGit";
 import { displayPath, isCheckoutSafePath, treePath, type TreePath } from "../source/treeListing";
@@ -90,7 +89,7 @@ async function cleanAncestor(gitDir: string, commit: string, dir: string, key: s
     .filter((c) => fs.readFileSync(c.p, "utf8").trim() === "[]")
     .slice(0, ANCESTOR_CANDIDATES);
   for (const c of clean) {
-    const r = await runProgram("git", [`--git-dir=${gitDir}`, "merge-base", "--is-ancestor", c.commit, commit], { timeoutMs: 60_000 });
+    const r = await runGit(path.dirname(gitDir), [`--git-dir=${gitDir}`, "merge-base", "--is-ancestor", c.commit, commit], { timeoutMs: 60_000 });
     if (r.exitCode === 0) return c.commit;
   }
   return undefined;
@@ -110,7 +109,9 @@ function pruneHistoryCache(dir: string): void {
 }
 
 /** What a history verdict was computed by (changed when the way history is read changes). */
-const HISTORY_SCHEME = "history-blobs-v1";
+const HISTORY_SCHEME = "history-blobs-v2";
+/** The name a history's own `.gitleaksignore` is scanned under (no file of a tree can have it: `.git` is refused). */
+const IGNORE_FILE_STANDIN = ".git-history-gitleaksignore";
 
 /** One (path, blob) a commit of the pushed history brings. */
 export interface HistoryBlob {
@@ -185,37 +186,57 @@ async function scanHistoryBlobs(gitDir: string, opts: HistoryScanOptions, work: 
   const ignore = readIgnoreFile(opts.ignoreDir);
   const ignored = new Set((ignore ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")));
   const findings: Finding[] = [];
+  // A `.gitleaksignore` of the history is content to scan, never the ignore file of the scan: it is
+  // scanned under another name (the one in force is the tree's).
+  const asScanned = (p: TreePath) => (p === ".gitleaksignore" ? IGNORE_FILE_STANDIN : p);
   for (const [n, round] of historyRounds(blobs).entries()) {
     const dir = path.join(work, `blobs-${n}`);
     fs.mkdirSync(dir);
     // Symlink targets are written as files: a target can be a secret too.
-    await writeTreeEntries(path.dirname(gitDir), dir, [...round.values()].map((b) => ({ mode: "100644", hash: b.hash, path: b.path })), gitDir);
-    if (ignore !== undefined && !round.has(".gitleaksignore")) fs.writeFileSync(path.join(dir, ".gitleaksignore"), ignore);
+    await writeTreeEntries(path.dirname(gitDir), dir, [...round.values()].map((b) => ({ mode: "100644", hash: b.hash, path: asScanned(b.path) })), gitDir);
+    if (ignore !== undefined) fs.writeFileSync(path.join(dir, ".gitleaksignore"), ignore);
     const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
     for (const f of scan.findings) {
-      const at = round.get(treePath(f.file));
+      const real = f.file === IGNORE_FILE_STANDIN ? ".gitleaksignore" : f.file;
+      const at = round.get(treePath(real));
       const commit = at?.commit ?? "";
       // A history finding is ignored by the tree's fingerprint line, or by gitleaks' own `commit:file:rule:line`.
       if (ignored.has(`${commit}:${f.fingerprint}`)) continue;
-      findings.push({ ...f, file: `.git@${commit.slice(0, 12)}:${f.file}` });
+      findings.push({ ...f, file: `.git@${commit.slice(0, 12)}:${real}` });
     }
   }
   return findings;
 }
 
-/** Commit messages travel in the pushed `.git` too: one file per commit, scanned as a folder. */
+/**
+ * Commit objects travel in the pushed `.git` too: each commit's whole object (author and committer
+ * names, every header, the message) is written to a file named by its hash and scanned as a folder.
+ */
 async function scanMessages(gitDir: string, opts: HistoryScanOptions, work: string, range: string | undefined): Promise<Finding[]> {
-  const r = await runProgram("git", [`--git-dir=${gitDir}`, "log", "-z", "--format=%H%n%B", ...(range ? [range] : ["--all"])], { timeoutMs: 600_000 });
-  if (r.exitCode !== 0) {
-    throw new RepoSyncError("scan", `git log failed reading the commit messages to push (${gitDir})`, { command: r.command, exitCode: r.exitCode, stderr: r.stderr });
+  const git = (args: string[], input?: string) => runGit(path.dirname(gitDir), [`--git-dir=${gitDir}`, ...args], input === undefined ? {} : { input });
+  const revs = await git(["rev-list", ...(range ? [range] : ["--all"])]);
+  const objects = revs.exitCode === 0 ? await git(["cat-file", "--batch"], revs.stdout) : revs;
+  if (objects.exitCode !== 0) {
+    throw new RepoSyncError("scan", `git failed reading the commits to push (${gitDir})`, { command: objects.command, exitCode: objects.exitCode, stderr: objects.stderr });
   }
   const dir = path.join(work, "messages");
   fs.mkdirSync(dir);
-  for (const entry of r.stdout.split("\0")) {
-    const nl = entry.indexOf("\n");
-    if (nl < 0) continue;
-    fs.writeFileSync(path.join(dir, entry.slice(0, nl)), entry.slice(nl + 1));
-  }
+  for (const c of parseBatchObjects(objects.stdoutBytes)) fs.writeFileSync(path.join(dir, c.hash), c.content);
   const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
   return scan.findings.map((f) => ({ ...f, file: `.git@${f.file.slice(0, 12)}:commit message` }));
+}
+
+/** Splits `git cat-file --batch` output into objects (pure). */
+export function parseBatchObjects(out: Buffer): Array<{ hash: string; type: string; content: Buffer }> {
+  const objects: Array<{ hash: string; type: string; content: Buffer }> = [];
+  for (let at = 0; at < out.length; ) {
+    const nl = out.indexOf(10, at);
+    if (nl < 0) break;
+    const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(out.subarray(at, nl).toString("latin1"));
+    if (!m) throw new RepoSyncError("scan", `git cat-file answered ${JSON.stringify(out.subarray(at, nl).toString("latin1").slice(0, 100))}`);
+    const size = Number(m[3]);
+    objects.push({ hash: m[1], type: m[2], content: out.subarray(nl + 1, nl + 1 + size) });
+    at = nl + 1 + size + 1;
+  }
+  return objects;
 }

@@ -43,6 +43,8 @@ export interface ScanTree {
   dir: Promise<string>;
   /** The text of the tree's top-level `.gitleaksignore` (undefined: none). */
   ignoreFile: string | undefined;
+  /** rsync's quick check cannot be trusted for this tree (see sync/push.ts quickCheckUnsafe). */
+  quickCheckBlind?: boolean;
   /** Writes a few files (and their parent folders) into a folder under their paths, straight from the source (a commit's blobs). */
   writeFiles?: (files: TreeEntry[], into: string) => Promise<void>;
 }

@@ -15,7 +15,7 @@ import { cachePath, ensurePrivateDir } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { loadRulesChain, rulesIdentityText } from "./rulesChain";
-import { filesUnder, layOut, parseSkippedFiles, renameFindings } from "./rescuedFiles";
+import { filesUnder, layOut, parseSkippedFiles, renameFindings, resolveReported } from "./rescuedFiles";
 import { listFolders, readFolderVerdicts, rescueTarget, skippedFolders, writeFolderVerdicts } from "./skippedFolders";
 
 /** Exit code we ask gitleaks to use for "leaks found", to tell it apart from errors (1). */
@@ -206,7 +206,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       }
       let skippedFiles: string[];
       try {
-        skippedFiles = cwd === root ? parseSkippedFiles(r.stderr) : [];
+        skippedFiles = cwd === root ? parseSkippedFiles(r.stderr).flatMap((p) => resolveReported(root, p)) : [];
       } catch (err) {
         throw new RepoSyncError("scan", `gitleaks skipped a file of ${root} whose name repo-sync cannot read back`, { hint: "rename the file (plain UTF-8 names)", cause: err });
       }

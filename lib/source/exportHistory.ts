@@ -30,7 +30,8 @@ export async function exportHistory(repoPath: string, commit: string, branch: st
     await git(tmp, ["init", "-q", "--bare", "--template=", tmpGit]);
     const ref = `refs/heads/${branch}`;
     // push (not fetch): any commit can be sent, also one that is no longer a branch tip.
-    await git(repoPath, ["push", "-q", "--no-verify", tmpGit, `${commit}:${ref}`]);
+    // Only the commit's history: no tags a checkout's push.followTags would add (their messages are not scanned).
+    await git(repoPath, ["push", "-q", "--no-verify", "--no-follow-tags", tmpGit, `${commit}:${ref}`]);
     await git(tmp, [`--git-dir=${tmpGit}`, "symbolic-ref", "HEAD", ref]);
     await git(tmp, [`--git-dir=${tmpGit}`, "config", "core.bare", "false"]);
     await git(tmp, [`--git-dir=${tmpGit}`, "read-tree", commit]);
@@ -50,7 +51,7 @@ export async function exportHistory(repoPath: string, commit: string, branch: st
 
 async function git(cwd: string, args: string[]): Promise<void> {
   // GIT_DIR & co. from the caller's environment must not redirect any of this.
-  const env = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", GIT_TERMINAL_PROMPT: "0" };
+  const env = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", GIT_TERMINAL_PROMPT: "0", GIT_NO_REPLACE_OBJECTS: "1" };
   const r = await runProgram("git", ["-C", cwd, ...args], { env, timeoutMs: 600_000 });
   if (r.exitCode !== 0) {
     throw new RepoSyncError("source", `git ${args.find((a) => !a.startsWith("-"))} failed while building the .git to push (exclude_dot_git: false)`, {

@@ -1,7 +1,8 @@
 /**
  * Local git plumbing (ls-tree, cat-file, diff) for the export and the scan, under one environment
  * policy: nothing from the caller's environment may point git at another repository, index or work
- * tree (GIT_DIR and friends are set inside git hooks), or change what a command prints.
+ * tree (GIT_DIR and friends are set inside git hooks), or change what a command prints; replace refs
+ * are not followed.
  */
 import { RepoSyncError } from "../errors";
 import { runProgram, RunOptions, RunResult } from "../process/run";
@@ -13,7 +14,8 @@ import { runProgram, RunOptions, RunResult } from "../process/run";
 export function gitEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const k of Object.keys(process.env)) if (k.toUpperCase().startsWith("GIT_")) env[k] = undefined;
-  return { ...env, GIT_TERMINAL_PROMPT: "0", ...extra };
+  // refs/replace would make git show other objects than the commit holds (and than .sync_rev names).
+  return { ...env, GIT_TERMINAL_PROMPT: "0", GIT_NO_REPLACE_OBJECTS: "1", ...extra };
 }
 
 /** Runs `git -C repoPath args...` under {@link gitEnv}; the outcome whatever the exit code. */

@@ -30,6 +30,8 @@ const COPY_TRIES = 3;
 export interface WorktreeSnapshot {
   dir: string;
   entries: TreeEntry[];
+  /** A file changed with its size and mtime kept: rsync's quick check would miss it (compare contents). */
+  quickCheckBlind: boolean;
 }
 
 interface StatRow {
@@ -54,7 +56,7 @@ export async function snapshotWorktree(root: string, stateDir: string, cacheRoot
 
 async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string): Promise<WorktreeSnapshot> {
   // A cache inside the checkout (REPO_SYNC_CACHE there) is never part of the tree: it would copy itself.
-  const skip = cacheRoot ? path.resolve(cacheRoot) : undefined;
+  const skip = cacheRoot ? realOrResolved(cacheRoot) : undefined;
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const prev = latest(stateDir);
   const prevRows = prev ? readRows(path.join(stateDir, `${prev}.json`)) : new Map<TreePath, StatRow>();
@@ -65,6 +67,7 @@ async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string):
   const copied: TreePath[] = [];
   const keys = new Map<TreePath, string>();
   const links: TreeEntry[] = [];
+  let quickCheckBlind = false;
   const now = BigInt(Date.now()) * 1_000_000n;
   const racy = BigInt(RACY_MS) * 1_000_000n;
   try {
@@ -77,7 +80,7 @@ async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string):
         const st = gone(() => fs.lstatSync(fsPath(root, p), { bigint: true }));
         if (!st) continue;
         if (st.isDirectory()) {
-          if (skip !== undefined && path.resolve(fsPath(root, p).toString()) === skip) continue;
+          if (skip !== undefined && realOrResolved(fsPath(root, p).toString()) === skip) continue;
           fs.mkdirSync(fsPath(tmp, p));
           walk(p);
           fs.chmodSync(fsPath(tmp, p), Number(st.mode & 0o7777n));
@@ -105,7 +108,11 @@ async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string):
     // The snapshot's top folder is pushed as the target's: it takes the checkout's mode, not the cache's 0700.
     fs.chmodSync(tmp, fs.statSync(root).mode & 0o7777);
     const ids = await hashFiles(tmp, copied);
-    copied.forEach((p, i) => rows.set(p, { key: keys.get(p) as string, id: ids[i] }));
+    copied.forEach((p, i) => {
+      const before = prevRows.get(p);
+      if (before && before.id !== ids[i] && sameSizeAndTime(before.key, keys.get(p) as string)) quickCheckBlind = true;
+      rows.set(p, { key: keys.get(p) as string, id: ids[i] });
+    });
     fs.writeFileSync(path.join(stateDir, `${name}.json`), JSON.stringify([...rows].map(([p, r]) => [Buffer.from(p, "latin1").toString("base64"), r.key, r.id])));
     fs.renameSync(tmp, path.join(stateDir, name));
   } catch (err) {
@@ -113,7 +120,7 @@ async function takeSnapshot(root: string, stateDir: string, cacheRoot?: string):
     throw err;
   }
   prune(stateDir, name);
-  return { dir: path.join(stateDir, name), entries: [...[...rows].map(([p, r]) => ({ path: p, id: r.id })), ...links] };
+  return { dir: path.join(stateDir, name), entries: [...[...rows].map(([p, r]) => ({ path: p, id: r.id })), ...links], quickCheckBlind };
 }
 
 /**
@@ -133,6 +140,15 @@ function linked(prevDir: string, into: string, rel: TreePath, source: fs.BigIntS
   return false;
 }
 
+/** The real path (links resolved), or the path as given when it does not exist. */
+function realOrResolved(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
 /** `f()`, or undefined when what it reads was removed meanwhile (ENOENT). */
 function gone<T>(f: () => T): T | undefined {
   try {
@@ -146,30 +162,67 @@ function gone<T>(f: () => T): T | undefined {
 /**
  * Copies one file with its mode and times, and returns the stat key it had: the copy counts only when
  * the file's stat data is the same before and after it (a file being written is copied again).
- * Undefined: the file was removed meanwhile (left out of the snapshot).
+ * Undefined: the file was removed, or replaced by something that is not a file, meanwhile (left out of
+ * the snapshot). The file is opened without following a link and copied from that descriptor, so a
+ * name swapped for a link during the copy cannot bring another file's bytes in.
  */
 function copyStable(root: string, into: string, rel: TreePath): string | undefined {
   const from = fsPath(root, rel);
   const to = fsPath(into, rel);
   for (let i = 0; i < COPY_TRIES; i++) {
-    const before = gone(() => fs.lstatSync(from, { bigint: true }));
-    if (!before?.isFile()) return undefined;
-    fs.rmSync(to, { force: true });
-    if (gone(() => fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL)) === undefined && !fs.existsSync(to)) return undefined;
-    const after = gone(() => fs.lstatSync(from, { bigint: true }));
-    if (!after) {
-      fs.rmSync(to, { force: true });
-      return undefined;
+    let fd: number;
+    try {
+      fd = fs.openSync(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch (err) {
+      if (["ENOENT", "ELOOP", "ENXIO"].includes((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+      throw err;
     }
-    if (after.isFile() && statKey(before) === statKey(after)) {
-      fs.chmodSync(to, Number(before.mode & 0o7777n));
-      fs.utimesSync(to, Number(before.atimeMs) / 1000, Number(before.mtimeNs) / 1e9);
-      return statKey(before);
+    try {
+      const before = fs.fstatSync(fd, { bigint: true });
+      if (!before.isFile()) return undefined;
+      fs.rmSync(to, { force: true });
+      copyFromFd(fd, to);
+      const after = fs.fstatSync(fd, { bigint: true });
+      const named = gone(() => fs.lstatSync(from, { bigint: true }));
+      if (statKey(before) === statKey(after) && named?.ino === before.ino && named.dev === before.dev) {
+        fs.chmodSync(to, Number(before.mode & 0o7777n));
+        fs.utimesSync(to, Number(before.atimeMs) / 1000, Number(before.mtimeNs) / 1e9);
+        return statKey(before);
+      }
+    } finally {
+      fs.closeSync(fd);
     }
   }
+  fs.rmSync(to, { force: true });
   throw new RepoSyncError("source", `${JSON.stringify(displayPath(rel))} in the checkout ${root} kept changing while repo-sync copied it (${COPY_TRIES} tries); nothing was pushed`, {
     hint: "stop whatever writes to the checkout during the sync, or use source_mode: commit",
   });
+}
+
+/** Copies what an open file holds into a new file `to` (never through an existing name). */
+function copyFromFd(fd: number, to: Buffer): void {
+  const out = fs.openSync(to, "wx", 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      fs.writeSync(out, buf, 0, n);
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
+/**
+ * True when a re-copied file kept the size and mtime (whole seconds, what rsync compares) of the copy
+ * it replaces while its content changed (pure): rsync's quick check would skip it on the VMs.
+ */
+export function sameSizeAndTime(previousKey: string, key: string): boolean {
+  const [, , size0, , mtime0] = previousKey.split(":");
+  const [, , size1, , mtime1] = key.split(":");
+  return size0 === size1 && BigInt(mtime0 ?? "0") / 1_000_000_000n === BigInt(mtime1 ?? "0") / 1_000_000_000n;
 }
 
 /** git blob hashes of the snapshot's copies (raw bytes: gitleaks reads the raw bytes too). */

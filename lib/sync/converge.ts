@@ -73,7 +73,7 @@ export async function convergeTarget(target: Target, source: PreparedSource, opt
     // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
     // Nothing there to keep whole (missing or empty folder): files go straight to their names.
     // So does a move between two commits where a changed file kept its size and derived mtime.
-    const checksum = opts.force === true || (await quickCheckUnsafe(source, revision));
+    const checksum = opts.force === true || (await quickCheckUnsafe(source, revision, revision === undefined && state !== "missing" && state !== "empty"));
     const transfer = { ...source.transfer, ...(checksum ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
     if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
     if (!matches) await session.invalidate();

@@ -50,7 +50,9 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   const live = serving === source.commit;
   // A new release is linked from the current one by rsync's quick check: contents are compared when a
   // changed file kept its size and derived mtime (source/quickCheck.ts).
-  const checksum = opts.force === true || (await quickCheckUnsafe(source, live ? serving : current));
+  // A release of this commit left unfinished (a cut run) may hold files linked from another commit's.
+  const unfinished = view.releases.some((r) => r.commit === source.commit && !r.complete);
+  const checksum = opts.force === true || (await quickCheckUnsafe(source, live ? serving : current, unfinished));
   const transfer = {
     ...source.transfer,
     ...(checksum ? { checksum: true } : {}),

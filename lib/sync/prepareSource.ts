@@ -33,6 +33,8 @@ export interface PreparedSource {
   transfer: TransferSpec;
   /** File times are derived from blob hashes (a commit's export), not the checkout's (worktree). */
   mtimesFromBlobs: boolean;
+  /** rsync's quick check cannot be trusted for this tree: compare contents (a worktree file edited with its size and mtime put back). */
+  quickCheckBlind?: boolean;
   scan?: SecretScanResult;
   warnings: string[];
 }
@@ -119,6 +121,7 @@ export async function prepareCommit(repo: SourceSettings, commit: string, opts: 
     treeDir,
     transfer: transferSpecFor(repo, treeDir, gitDir),
     mtimesFromBlobs: repo.sourceMode !== "worktree",
+    ...(tree.quickCheckBlind ? { quickCheckBlind: true } : {}),
     scan,
     warnings: [],
   };
@@ -140,7 +143,7 @@ export async function sourceTree(repo: SourceSettings, commit: string, cache: st
     }
     refuseOwnNames(fs.readdirSync(repo.mainRepoPath), `the checkout ${repo.mainRepoPath}`);
     const snap = await snapshotWorktree(repo.mainRepoPath, path.join(cache, "worktrees", recordIdOf(repo, cache)), cache);
-    return folderTree(snap.dir, snap.entries);
+    return { ...folderTree(snap.dir, snap.entries), quickCheckBlind: snap.quickCheckBlind };
   }
   // The export's own git and file work starts at once; nothing of the commit is written before the
   // listing passed its checks (crafted paths, repo-sync's own names).

@@ -13,13 +13,20 @@ import type { SyncResult } from "./converge";
 import type { PreparedSource } from "./prepareSource";
 
 /**
- * True when a push from the tree of `from` (what the target, or the release linked from, holds) to
- * the prepared commit must compare contents: some changed file keeps its size and blob-derived mtime
- * (source/quickCheck.ts), or `from` is unknown to the repository. A worktree snapshot carries the
- * checkout's own mtimes: nothing to check.
+ * True when a push to the prepared commit must compare contents (rsync --checksum) because rsync's
+ * quick check (size + mtime) could take a changed file for unchanged:
+ * - `from` (the commit the target, or the release linked from, holds) and the commit have a changed
+ *   file that kept its size and blob-derived mtime (source/quickCheck.ts), or `from` is unknown to the
+ *   repository;
+ * - `unsure`: the target holds files but no commit names them (a run that was cut, a marker removed):
+ *   they may be any commit's;
+ * - a worktree snapshot re-copied a file whose size and mtime had been put back (WorktreeSnapshot).
  */
-export async function quickCheckUnsafe(source: PreparedSource, from: string | undefined): Promise<boolean> {
-  if (!source.mtimesFromBlobs || from === undefined || from === source.commit) return false;
+export async function quickCheckUnsafe(source: PreparedSource, from: string | undefined, unsure = false): Promise<boolean> {
+  if (source.quickCheckBlind) return true;
+  if (!source.mtimesFromBlobs) return false;
+  if (unsure) return true;
+  if (from === undefined || from === source.commit) return false;
   // Targets at the same commit (the usual fleet) share one diff.
   const key = `${source.repoPath}\0${from}\0${source.commit}`;
   let blind = blindCache.get(key);

@@ -280,6 +280,13 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /notes\.env/);
     assert.match(r.stderr, /found 1 secret in the checkout .* as it is \(worktree mode, on commit [0-9a-f]{12}; untracked files included\)/);
+    // A clean edit of the same size with the mtime put back lands too (rsync's quick check would skip it).
+    fs.writeFileSync(f, `TOKEN=${"z".repeat(fakeGithubToken().length)}\n`);
+    execFileSync("touch", ["-r", ref, f]);
+    await new Promise((res) => setTimeout(res, 2_100));
+    const clean = await sync();
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(fs.readFileSync(path.join(vm.targetPath, "notes.env"), "utf8"), `TOKEN=${"z".repeat(fakeGithubToken().length)}\n`);
     assert.equal(grepVm(fakeGithubToken()), "");
   });
 
@@ -366,6 +373,28 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
       assert.equal(grepVm(fakeGithubToken()), "", name);
     }
 
+    // An annotated tag with a token in its message, with push.followTags set in the checkout: not pushed.
+    repo.git("reset", "-q", "--hard", base);
+    repo.git("config", "push.followTags", "true");
+    repo.git("tag", "-a", "v-secret", "-m", `release TOKEN=${fakeGithubToken()}`);
+    const tagged = await sync();
+    assert.equal(tagged.code, 0, tagged.stderr);
+    assert.equal(grepVm(fakeGithubToken()), "", "the tag's message did not travel");
+    repo.git("tag", "-d", "v-secret");
+    // A token in a commit's author name travels in the commit object: scanned.
+    repo.git("-c", `user.name=TOKEN=${fakeGithubToken()}`, "commit", "-q", "--allow-empty", "-m", "author");
+    const author = await sync();
+    assert.equal(author.code, 2, author.stderr);
+    assert.match(author.stderr, /commit message/);
+    // An old .gitleaksignore of the history does not accept a history secret.
+    repo.git("reset", "-q", "--hard", base);
+    repo.commit({ "app.env": `TOKEN=${fakeGithubToken()}\n` }, "secret");
+    repo.commit({ ".gitleaksignore": "app.env:github-pat:1\n" }, "ignore it");
+    repo.commit({}, "remove both", ["app.env", ".gitleaksignore"]);
+    const oldIgnore = await sync();
+    assert.equal(oldIgnore.code, 2, oldIgnore.stderr);
+    assert.match(oldIgnore.stderr, /\.git@[0-9a-f]{12}:app\.env/);
+
     // A crafted commit deep in the history (a `..` path), under a clean tip: refused, nothing written.
     repo.git("reset", "-q", "--hard", base);
     const gitIn = (input: string | Buffer, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input }).toString().trim();
@@ -433,6 +462,17 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
       assert.equal(fs.readFileSync(path.join(served, ".sync_rev"), "utf8").trim(), c, layout);
       repo.git("reset", "-q", "--hard", "HEAD~2");
     }
+    // A target holding files but no marker (a cut run, a marker removed) may hold any commit's: contents are compared.
+    writeCfg();
+    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    repo.commit({ "x.txt": a }, "a again");
+    assert.equal((await sync()).code, 0);
+    fs.rmSync(path.join(vm.targetPath, ".sync_rev"));
+    const c2 = repo.commit({ "x.txt": b }, "b again");
+    const r2 = await sync();
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(marker(), c2);
+    assert.equal(fs.readFileSync(path.join(vm.targetPath, "x.txt"), "utf8"), b, "no marker: contents compared");
   });
 
   it("a damaged or odd cache and tree give named errors or a rebuild, never a crash: an export replaced by a file or a dangling link, a cache inside the checkout, a path too long for the file system", async () => {
@@ -482,6 +522,14 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
       assert.equal(grepVm(fakeGithubToken()), "", name);
       repo.git("reset", "-q", "--hard", `${c}~1`);
     }
+    // A name gitleaks cannot print (not UTF-8) among the files it skips by path: read all the same.
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${repo.path}/logo`), Buffer.from([0xff]), Buffer.from(".png")]), token);
+    repo.git("add", "-A");
+    repo.git("commit", "-q", "-m", "odd name");
+    const odd = await sync();
+    assert.equal(odd.code, 2, odd.stderr);
+    assert.match(odd.stderr, /logo\ufffd\.png:1:github-pat/);
+    repo.git("reset", "-q", "--hard", "HEAD~1");
     // Accepted by its real path's fingerprint, like any other finding.
     repo.commit({ "node_modules/pkg/prod.env": token, ".gitleaksignore": "node_modules/pkg/prod.env:github-pat:1\n" }, "accepted");
     const ok = await sync();
