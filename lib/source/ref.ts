@@ -70,12 +70,6 @@ export function invalidRefReason(ref: string): string | undefined {
   return "problem" in p ? p.problem : undefined;
 }
 
-/** Throws the config error naming a ref that is refused as written: callers check before they connect anywhere. */
-export function checkRefSyntax(ref: string): void {
-  const p = parseRef(ref);
-  if ("problem" in p) throw refError(ref, p.problem);
-}
-
 /** The config error for a ref, naming it. */
 function refError(ref: string, reason: string, hint = HINT): RepoSyncError {
   return new RepoSyncError("config", `ref ${JSON.stringify(ref)} ${reason}`, { hint });
