@@ -53,7 +53,8 @@ export = () => {
     configPath,
     hosts: vmsStack ? hostsFromStack(vmsStack, hostless) : undefined,
     branch: cfg.get("branch"),
-    ref: cfg.get("ref"),
+    // Set to "" counts as unset (`pulumi config rm` is the other way back to the branch).
+    ref: cfg.get("ref") || undefined,
     pull: cfg.get("pull") !== "false",
     fullScan: cfg.getBoolean("fullScan") === true,
     force: cfg.get("force"),

@@ -77,9 +77,24 @@ export interface PrepareOptions {
   gate?: boolean;
 }
 
+/**
+ * The ref of a run (refused together with a branch), or undefined. A ref with `source_mode: worktree`
+ * is refused: that mode pushes the checkout as it is, so `.sync_rev` would name a commit whose tree
+ * did not land.
+ */
+export function refOfRun(repo: Pick<SourceSettings, "sourceMode">, opts: Pick<PrepareOptions, "branch" | "ref">): string | undefined {
+  const ref = refOrBranch(opts);
+  if (ref !== undefined && repo.sourceMode === "worktree") {
+    throw new RepoSyncError("config", `ref ${JSON.stringify(ref)} cannot be deployed with repository.source_mode: worktree, which pushes the checkout as it is`, {
+      hint: "check the ref out and deploy the worktree without --ref, or set repository.source_mode: commit",
+    });
+  }
+  return ref;
+}
+
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
 export async function prepareSource(repo: SourceSettings, opts: PrepareOptions): Promise<PreparedSource> {
-  const ref = refOrBranch(opts);
+  const ref = refOfRun(repo, opts);
   const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, ref, pull: opts.pull });
   for (const w of src.warnings) opts.logger.warn(w);
   // A tag's or a commit's pushed .git (exclude_dot_git: false) names the default branch, as before refs.

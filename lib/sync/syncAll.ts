@@ -9,9 +9,9 @@ import { describeChanges, RsyncProgress } from "../transfer/rsyncOutput";
 import { PendingSession, TargetSession, whileConnecting } from "../target/session";
 import { convergeTarget, SyncResult } from "./converge";
 import { lookUpRef } from "../source/git";
-import { RefKind, refOrBranch } from "../source/ref";
+import type { RefKind } from "../source/ref";
 import { mapLimit } from "./pool";
-import { prepareSource, PreparedSource } from "./prepareSource";
+import { prepareSource, PreparedSource, refOfRun } from "./prepareSource";
 
 /** Outcome of a run over several VMs. */
 export interface SyncSummary {
@@ -78,7 +78,7 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
   const targets = selectTargets(config, opts.vms);
   // A ref refused as written, naming nothing or several things (or given with a branch) stops the run
   // before any connection: looked up locally here, resolved again (with a branch's pull) below.
-  const ref = refOrBranch(opts);
+  const ref = refOfRun(config.repository, opts);
   if (ref !== undefined) await lookUpRef(config.repository.mainRepoPath, ref);
   // The first wave's SSH handshakes run while the source is exported and scanned; nothing happens on
   // a target until its session starts, so a refused source leaves no trace there.

@@ -105,6 +105,16 @@ describe("repo-sync sync --ref on the fleet (no source VM in the config)", funct
     [["--ref", "f".repeat(40)], /ref "f{40}" names no commit in /],
     [["--ref", "v1", "--branch", "main"], /both branch "main" and ref "v1" are set/],
   ];
+  it("--ref with source_mode: worktree (which pushes the checkout as it is): exit 2, no connection", async () => {
+    const worktreeCfg = path.join(fleet.baseDir, "worktree.yml");
+    fs.writeFileSync(worktreeCfg, fs.readFileSync(cfg, "utf8").replace("repository:\n", "repository:\n  source_mode: worktree\n"));
+    const connections = VMS.map((vm) => fleet.connectionCount(vm));
+    const run = await runCli(["sync", "--config", worktreeCfg, "--ref", "v1"]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /ref "v1" cannot be deployed with repository\.source_mode: worktree/);
+    assert.deepEqual(VMS.map((vm) => fleet.connectionCount(vm)), connections);
+  });
+
   for (const [args, why] of refused) {
     it(`sync ${args.join(" ")}: exit 2 naming the ref, no connection to any VM, nothing changed`, async () => {
       const before = snapshot();
