@@ -40,7 +40,8 @@ function syntaxProblem(ref: string): string | undefined {
   if (ref.length === 0) return "is empty";
   if (ref.length > 256) return "is longer than 256 characters";
   if (ref.startsWith("-")) return "starts with `-` and would be read as an option";
-  if (/[\x00-\x20\x7f]/.test(ref)) return "contains a space or control character";
+  // Unicode spaces and format characters (a right-to-left override) would make messages lie about the ref.
+  if (/[\x00-\x20\x7f\p{Cc}\p{Cf}\p{Z}]/u.test(ref)) return "contains a space or control character";
   if (ref === "@" || /^[A-Z_]*HEAD$/.test(ref)) return "names whatever the checkout holds at the time, which moves; name a branch, a tag or a commit";
   if (ref.includes("@{")) return "is reflog syntax (`@{...}`), which differs between machines and over time; give the commit's SHA";
   if (ref.includes("..")) return "is a range (`..`), not one commit";
