@@ -5,6 +5,7 @@
  * Stack config (namespace `repo-sync`):
  *   configPath   path of the YAML config (default configs/config.yml, relative to the project)
  *   branch       branch to deploy (default: repository.default_branch)
+ *   ref          a branch, tag or commit SHA (full or a unique prefix) to deploy instead; not with branch
  *   force        any new value re-syncs every target even when it matches
  *   pull         "false" to skip the pull from origin
  *   fullScan     "true": scan every file, not only those not found clean before
@@ -52,6 +53,8 @@ export = () => {
     configPath,
     hosts: vmsStack ? hostsFromStack(vmsStack, hostless) : undefined,
     branch: cfg.get("branch"),
+    // Set to "" counts as unset (`pulumi config rm` is the other way back to the branch).
+    ref: cfg.get("ref") || undefined,
     pull: cfg.get("pull") !== "false",
     fullScan: cfg.getBoolean("fullScan") === true,
     force: cfg.get("force"),
@@ -60,5 +63,5 @@ export = () => {
     // Stacks deployed before the component existed keep their targets (no replacement).
     topLevelNames: true,
   });
-  return { revision: sync.revision, branch: sync.branch, targets: sync.vms };
+  return { revision: sync.revision, branch: sync.branch, ref: sync.ref, refKind: sync.refKind, targets: sync.vms };
 };

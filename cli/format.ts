@@ -10,6 +10,7 @@ import type { SyncResult } from "../lib/sync/converge";
 import { describeState, type KeptRelease, RepoStatus, stateOf } from "../lib/sync/status";
 import type { MigrateResult } from "../lib/sync/migrate";
 import type { RollbackResult } from "../lib/sync/rollback";
+import { describeRef } from "../lib/source/ref";
 import type { SyncSummary } from "../lib/sync/syncAll";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
 
@@ -122,7 +123,7 @@ export function formatSyncSummary(s: SyncSummary): string {
   const lines = s.results.map(resultLine);
   lines.push(
     failed.length === 0
-      ? `all ${s.results.length} VM(s) at ${short(s.commit)} (${s.branch})`
+      ? `all ${s.results.length} VM(s) at ${short(s.commit)} (${s.refKind && s.ref !== undefined ? describeRef(s.refKind, s.ref) : s.branch})`
       : `${failed.length} of ${s.results.length} VM(s) failed: ${failed.map((r) => r.vm).join(", ")}`,
   );
   return lines.join("\n") + "\n";
@@ -133,7 +134,9 @@ export function syncJson(s: SyncSummary) {
   return {
     ok: s.ok,
     commit: s.commit,
-    branch: s.branch,
+    branch: s.branch || null,
+    ref: s.ref ?? null,
+    ref_kind: s.refKind ?? null,
     warnings: s.warnings,
     results: s.results.map((r) => ({
       vm: r.vm,

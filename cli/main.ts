@@ -1,14 +1,16 @@
 /**
  * `repo-sync` command line: sync / status / verify / scan over the library.
  *
- *   repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
- *   repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
- *   repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
+ *   repo-sync sync   [VM...] [--branch B | --ref R] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
+ *   repo-sync status [VM...] [--branch B | --ref R] [--checksum] [--config PATH] [--json]
+ *   repo-sync verify [VM...] [--branch B | --ref R] [--checksum] [--config PATH] [--json]   exit 0 in sync, 1 drift, 2 error
  *   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]        exit 0 clean, 1 secrets, 2 error
- *   repo-sync scan   [--full] [--branch B] [--config PATH] [--json]   the gate over what sync would push
+ *   repo-sync scan   [--full] [--branch B | --ref R] [--config PATH] [--json]   the gate over what sync would push
  *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back (the release checked first)
  *   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]  convert a VM's layout (moves, deletes nothing)
  *
+ * `--ref` names a branch, a tag or a commit (full SHA or a unique prefix); with `--branch` too, or when
+ * it names nothing or several things, the run stops with exit 2 before any VM is touched.
  * `--json` prints exactly one JSON document on stdout; messages go to stderr.
  */
 import * as path from "node:path";
@@ -29,11 +31,11 @@ import { formatMigrate, formatRollback, formatScan, formatStatusTable, formatSyn
 export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
 
 const USAGE = `usage:
-  repo-sync sync   [VM...] [--branch B] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
-  repo-sync status [VM...] [--branch B] [--checksum] [--config PATH] [--json]
-  repo-sync verify [VM...] [--branch B] [--checksum] [--config PATH] [--json]
+  repo-sync sync   [VM...] [--branch B | --ref R] [--force] [--no-pull] [--full-scan] [--config PATH] [--json]
+  repo-sync status [VM...] [--branch B | --ref R] [--checksum] [--config PATH] [--json]
+  repo-sync verify [VM...] [--branch B | --ref R] [--checksum] [--config PATH] [--json]
   repo-sync scan   [PATH] [--gitleaks-config PATH] [--json]      a folder
-  repo-sync scan   [--full] [--branch B] [--config PATH] [--json]  what sync would push
+  repo-sync scan   [--full] [--branch B | --ref R] [--config PATH] [--json]  what sync would push
   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: previous release
   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]
 default config: ${DEFAULT_CONFIG_PATH}`;
@@ -42,6 +44,7 @@ default config: ${DEFAULT_CONFIG_PATH}`;
 const OPTIONS = {
   config: { type: "string", default: DEFAULT_CONFIG_PATH },
   branch: { type: "string" },
+  ref: { type: "string" },
   force: { type: "boolean", default: false },
   "no-pull": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
@@ -111,13 +114,13 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const config = loadConfig(o.config as string);
         // Live progress only for a person at a terminal: never in --json, a pipe or a log file.
         const progress = !json && process.stderr.isTTY ? new TerminalProgress(process.stderr, logger) : undefined;
-        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, force: o.force, pull: !o["no-pull"], fullScan: o["full-scan"] === true, logger: progress?.logger ?? logger, onProgress: progress?.update }).finally(() => progress?.done());
+        const summary = await syncTargets(config, { vms: parsed.positionals, branch: o.branch, ref: o.ref, force: o.force, pull: !o["no-pull"], fullScan: o["full-scan"] === true, logger: progress?.logger ?? logger, onProgress: progress?.update }).finally(() => progress?.done());
         out(json ? JSON.stringify(syncJson(summary), null, 2) + "\n" : formatSyncSummary(summary));
         return summary.ok ? EXIT.ok : EXIT.failed;
       }
       case "status":
       case "verify": {
-        const { commit, statuses } = await verifySync({ configPath: o.config as string, vms: parsed.positionals, branch: o.branch, checksum: o.checksum === true });
+        const { commit, statuses } = await verifySync({ configPath: o.config as string, vms: parsed.positionals, branch: o.branch, ref: o.ref, checksum: o.checksum === true });
         out(json ? JSON.stringify(statusJson(commit, statuses), null, 2) + "\n" : formatStatusTable(statuses));
         if (command === "status") return statuses.some((s) => s.error) ? EXIT.error : EXIT.ok;
         if (statuses.some((s) => s.error)) return EXIT.error;
@@ -144,7 +147,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const dir = folder === undefined ? undefined : path.resolve(folder);
         const result = dir !== undefined
           ? await scanRepository(dir, { configPath: rules, cacheDir: cacheDir() })
-          : await scanBranch(loadConfig(o.config as string), { branch: o.branch, full: o.full === true });
+          : await scanBranch(loadConfig(o.config as string), { branch: o.branch, ref: o.ref, full: o.full === true });
         if (result.hasSecrets) logger.alert({ alert: "secrets_found", tool: "gitleaks", path: result.scannedPath, count: result.findings.length, findings: result.findings.map((f) => ({ file: f.file, line: f.line, rule: f.rule })) });
         out(json ? JSON.stringify(scanJson(result), null, 2) + "\n" : formatScan(result));
         return result.hasSecrets ? EXIT.secrets : EXIT.ok;

@@ -8,6 +8,7 @@ import type { Config, SourceSettings } from "./config/types";
 import { quietLogger, stderrLogger, Logger } from "./log";
 import { cacheDir } from "./paths";
 import { resolveSource } from "./source/git";
+import { refOrBranch } from "./source/ref";
 import type { SyncResult } from "./sync/converge";
 import { mapLimit } from "./sync/pool";
 import type { IncrementalScanResult } from "./scan/scanIncremental";
@@ -16,12 +17,14 @@ import { CommitTrees } from "./sync/keptRelease";
 import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
 import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
 
-/** Common options: which config, which branch, where messages go. */
+/** Common options: which config, which branch or ref, where messages go. */
 export interface ApiOptions {
   configPath?: string;
   /** An already loaded config (wins over configPath). */
   config?: Config;
   branch?: string;
+  /** A branch, tag or commit SHA (full or a unique prefix) to deploy; refused together with `branch`. */
+  ref?: string;
   logger?: Logger;
 }
 
@@ -31,7 +34,7 @@ function configOf(opts: ApiOptions): Config {
 
 /** Syncs one VM (pull, hash, scan, export, push, `.sync_rev`). Throws when that VM failed. */
 export async function syncRepositoryToVm(vm: string, opts: ApiOptions & { force?: boolean } = {}): Promise<SyncResult> {
-  const summary = await syncTargets(configOf(opts), { vms: [vm], branch: opts.branch, force: opts.force, logger: opts.logger ?? stderrLogger });
+  const summary = await syncTargets(configOf(opts), { vms: [vm], branch: opts.branch, ref: opts.ref, force: opts.force, logger: opts.logger ?? stderrLogger });
   const r = summary.results[0];
   if (r.error) throw r.error;
   return r;
@@ -39,7 +42,7 @@ export async function syncRepositoryToVm(vm: string, opts: ApiOptions & { force?
 
 /** Syncs every push target in parallel; failures are reported per VM in the summary. */
 export async function syncRepositoryToAllVms(opts: ApiOptions & { force?: boolean; vms?: string[] } = {}): Promise<SyncSummary> {
-  return syncTargets(configOf(opts), { vms: opts.vms, branch: opts.branch, force: opts.force, logger: opts.logger ?? stderrLogger });
+  return syncTargets(configOf(opts), { vms: opts.vms, branch: opts.branch, ref: opts.ref, force: opts.force, logger: opts.logger ?? stderrLogger });
 }
 
 /**
@@ -47,18 +50,18 @@ export async function syncRepositoryToAllVms(opts: ApiOptions & { force?: boolea
  * and the Pulumi provider (dirty-worktree and own-name refusals, export, history) minus the secret
  * gate: so `status`, `verify` and `pulumi preview` compare a target with the same tree.
  */
-export async function expectedState(repo: SourceSettings, opts: { branch?: string; logger?: Logger; cacheDir?: string } = {}): Promise<Expected> {
-  return prepareSource(repo, { branch: opts.branch, pull: false, gate: false, logger: opts.logger ?? quietLogger, cacheDir: opts.cacheDir });
+export async function expectedState(repo: SourceSettings, opts: { branch?: string; ref?: string; logger?: Logger; cacheDir?: string } = {}): Promise<Expected> {
+  return prepareSource(repo, { branch: opts.branch, ref: opts.ref, pull: false, gate: false, logger: opts.logger ?? quietLogger, cacheDir: opts.cacheDir });
 }
 
 /**
  * The secret gate over what `sync` would push now (the branch tip, no pull), as sync runs it:
  * incremental, or every file with `full` (which also rebuilds the record of files found clean).
  */
-export async function scanBranch(config: Config, opts: { branch?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
+export async function scanBranch(config: Config, opts: { branch?: string; ref?: string; full?: boolean } = {}): Promise<IncrementalScanResult> {
   const repo = config.repository;
-  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: false });
-  return scanSourceTree(repo, src.commit, cacheDir(), opts.full, src.branch);
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, ref: refOrBranch(opts), pull: false });
+  return scanSourceTree(repo, src.commit, cacheDir(), opts.full, src.branch || repo.defaultBranch);
 }
 
 /**

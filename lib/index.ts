@@ -8,6 +8,8 @@ export type { Config, Target } from "./config/types";
 export { RepoSyncError, isRepoSyncError } from "./errors";
 export type { ErrorKind } from "./errors";
 export { scanRepository } from "./scan/scanRepository";
+export { resolveRef } from "./source/ref";
+export type { RefKind, ResolvedRef } from "./source/ref";
 export type { SecretScanResult } from "./scan/scanRepository";
 export type { Finding } from "./scan/gitleaksReport";
 export { SecretsFoundError, prepareSource } from "./sync/prepareSource";

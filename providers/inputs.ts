@@ -7,6 +7,7 @@ import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidH
 import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
+import { describeRef, invalidRefReason } from "../lib/source/ref";
 import { KEEP_RELEASES } from "../lib/target/releases";
 import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
 
@@ -33,6 +34,9 @@ export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
   chmod?: string;
   repoPath: string;
   branch: string;
+  /** What named `commit` and its kind (source/ref.ts), when the program was given a `ref`: for messages, not compared. */
+  ref?: string;
+  refKind?: string;
   commit: string;
   excludes: string[];
   excludeDotGit: boolean;
@@ -113,7 +117,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     ...(raw.noUserSshConfig === true ? { noUserSshConfig: true } : {}),
     // Any other value is kept, for validateInputs to name it (never taken as in place silently).
     ...(raw.layout !== undefined && raw.layout !== null && raw.layout !== "in_place" ? { layout: String(raw.layout) as "releases", keepReleases: typeof raw.keepReleases === "number" ? raw.keepReleases : KEEP_RELEASES.default } : {}),
-    ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod"]),
+    ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod", "ref", "refKind"]),
     lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
     ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
     removeOnDelete: raw.removeOnDelete === true,
@@ -163,6 +167,11 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = invalidBranchReason(i.branch);
     if (why) add("branch", `branch ${JSON.stringify(i.branch)} ${why}`);
   }
+  if (i.ref !== undefined && known(i.ref)) {
+    const why = invalidRefReason(i.ref);
+    if (why) add("ref", `ref ${JSON.stringify(i.ref)} ${why}`);
+  }
+  if (i.refKind !== undefined && known(i.refKind) && !["branch", "tag", "commit"].includes(i.refKind)) add("refKind", `${JSON.stringify(i.refKind)} is not a ref kind (branch, tag or commit)`);
   if (known(i.commit) && !/^[0-9a-f]{40}$/.test(i.commit)) add("commit", `${JSON.stringify(i.commit)} is not a full 40-hex commit hash (resolve it in the program)`);
   i.excludes.forEach((e, n) => {
     const why = known(e) ? invalidExcludeReason(e) : undefined;
@@ -214,6 +223,12 @@ export function toSourceSettings(i: TargetInputs): SourceSettings {
     secretScanning: { enabled: i.secretScan.enabled, tool: "gitleaks", configPath: i.secretScan.configPath, blockOnSecrets: i.secretScan.blockOnSecrets, ignoreInlineAllow: i.secretScan.ignoreInlineAllow === true },
     maxDelete: i.maxDelete, ioTimeoutS: i.ioTimeoutS, owner: i.owner, group: i.group, chmod: i.chmod,
   };
+}
+
+/** "1a2b3c4d5e6f (tag v1)": the commit a target is converged onto and the ref that named it. */
+export function deployedFrom(i: Pick<TargetInputs, "commit" | "branch" | "ref" | "refKind">): string {
+  const kind = i.refKind === "tag" || i.refKind === "commit" ? i.refKind : "branch";
+  return `${i.commit.slice(0, 12)} (${describeRef(kind, i.ref ?? i.branch)})`;
 }
 
 /** Inputs whose change means a different target: replace instead of update. */

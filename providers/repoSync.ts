@@ -44,6 +44,13 @@ export interface RepoSyncArgs {
   hosts?: Record<string, HostInput>;
   /** Branch to deploy (default: repository.default_branch). */
   branch?: string;
+  /**
+   * What to deploy: a branch, a tag (lightweight or annotated: its commit) or a commit SHA (all 40 hex
+   * digits or a unique prefix of at least 4), looked up in the local checkout; unset: the branch. A
+   * tag or a commit is never pulled. Rolling back is `ref: "<old sha>"`. Revision syntax (`HEAD~1`,
+   * `main@{1}`, `a..b`) is refused. Setting both `branch` and `ref` is an error naming both.
+   */
+  ref?: pulumi.Input<string>;
   /** Pull from origin before resolving the branch (default true). */
   pull?: boolean;
   /** Scan every file, not only those not found clean before. */
@@ -147,8 +154,12 @@ function addressOf(h: HostInput): { host: pulumi.Input<string>; port?: pulumi.In
 export class RepoSync extends pulumi.ComponentResource {
   /** The commit deployed by this run. */
   readonly revision: pulumi.Output<string>;
-  /** The branch it came from. */
+  /** The branch it came from ("" when `ref` named a tag or a commit). */
   readonly branch: pulumi.Output<string>;
+  /** What named the commit: the branch or tag name, or the SHA as given in `ref`. */
+  readonly ref: pulumi.Output<string>;
+  /** Its kind: `branch`, `tag` or `commit`. */
+  readonly refKind: pulumi.Output<string>;
   /** The targets, by VM id. */
   readonly targets: Record<string, RepoSyncTarget> = {};
   /** Post-sync hooks, by VM id (VMs with a hook only). */
@@ -162,13 +173,20 @@ export class RepoSync extends pulumi.ComponentResource {
     const repo = config.repository;
     // Once per run, before any target registers: a refused source fails every target's inputs, so none
     // is registered and no VM changes.
-    const source = prepareSource(repo, { branch: args.branch, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) });
-    const commit = pulumi.output(source.then((s) => s.commit));
-    const branch = pulumi.output(source.then((s) => s.branch));
+    // `ref` may come from another resource: unknown in a preview, the commit (and each target's
+    // inputs) is unknown too, and no target is probed.
+    const source = pulumi.output(args.ref).apply((ref) => prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }));
+    const commit = source.apply((s) => s.commit);
+    const branch = source.apply((s) => s.branch);
+    const ref = source.apply((s) => s.ref ?? s.branch);
+    const refKind = source.apply((s) => s.refKind ?? "branch");
     const common = {
       repoPath: repo.mainRepoPath,
-      branch,
+      // The name the pushed .git's HEAD carries (exclude_dot_git: false): a tag or a commit keeps the default branch's.
+      branch: source.apply((s) => s.branch || repo.defaultBranch),
       commit,
+      // What named the commit, for the targets' messages; only with `ref`, so that stacks that never set it keep identical inputs.
+      ...(args.ref !== undefined ? { ref, refKind } : {}),
       excludes: repo.rsyncExcludes,
       excludeDotGit: repo.excludeDotGit,
       secretScan: {
@@ -193,8 +211,8 @@ export class RepoSync extends pulumi.ComponentResource {
     // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
     const probePlan = probePlanPath(cacheDir(), process.cwd(), args.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
     const known = config.targets.filter((t) => t.host !== "");
-    const planned = source.then((s) => {
-      const resolved = { ...common, branch: s.branch, commit: s.commit };
+    const planned = source.apply((s) => {
+      const resolved = { ...common, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
       writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
       return probePlan;
     });
@@ -216,6 +234,8 @@ export class RepoSync extends pulumi.ComponentResource {
     }
     this.revision = commit;
     this.branch = branch;
-    this.registerOutputs({ revision: commit, branch, vms: this.vms });
+    this.ref = ref;
+    this.refKind = refKind;
+    this.registerOutputs({ revision: commit, branch, ref, refKind, vms: this.vms });
   }
 }

@@ -34,6 +34,9 @@ export interface RepoSyncTargetArgs {
   /** The source checkout (vm04's repo) on the machine running Pulumi. */
   repoPath: pulumi.Input<string>;
   branch?: pulumi.Input<string>;
+  /** What named `commit` (a branch or tag name, a SHA as given) and its kind, for messages only: not compared. */
+  ref?: pulumi.Input<string>;
+  refKind?: pulumi.Input<string>;
   /** Desired commit (full hash), resolved once by the program. */
   commit: pulumi.Input<string>;
   excludes?: pulumi.Input<pulumi.Input<string>[]>;

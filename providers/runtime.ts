@@ -29,7 +29,7 @@ import { describeProgress, RsyncProgress } from "../lib/transfer/rsyncOutput";
 import type { PreparedSource } from "../lib/sync/prepareSource";
 import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "../lib/sync/status";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
-import { decideDiff, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
+import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
 /** The provider process's stderr is shown by the engine under the stack's diagnostics. */
 const providerLogger: Logger = {
@@ -123,7 +123,7 @@ async function observe(i: TargetInputs): Promise<TargetState> {
   probes.delete(probeKey(i)); // the next check of this target (e.g. during the update) probes afresh
   if (status.error) throw status.error;
   const state = stateOf(status);
-  if (state.kind !== "in-sync") providerLogger.info(`${i.vm}: ${describeState(state)}`);
+  if (state.kind !== "in-sync") providerLogger.info(`${i.vm}: ${describeState(state)}; up deploys ${deployedFrom(i)}`);
   return state;
 }
 

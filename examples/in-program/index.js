@@ -10,7 +10,7 @@ const { local } = require("@pulumi/command");
 const { RepoSync } = require("repo-sync");
 
 const cfg = new pulumi.Config();
-/** The source checkout (the original's vm04): what is deployed is its branch tip. */
+/** The source checkout on this machine: what is deployed is its branch tip. */
 const repoPath = path.resolve(cfg.require("repoPath"));
 /** Your SSH key (its `.pub` is authorized on the VMs). */
 const keyPath = path.resolve(cfg.get("keyPath") ?? path.join(os.homedir(), ".ssh", "id_ed25519"));
@@ -39,12 +39,9 @@ const app = new RepoSync("app", {
   // The same settings as configs/config.yml, inline; the hosts come from the resources above.
   config: {
     ssh: { key_path: keyPath, known_hosts_path: path.join(vmDir, "known_hosts"), connect_timeout_s: 5 },
-    vms: {
-      source: { host: "127.0.0.1", ssh_user: "root" },
-      ...Object.fromEntries(ids.map((id) => [id, { ssh_user: "root", post_sync_command: "echo \"$REPO_SYNC_REVISION\" >> ../deploys.log" }])),
-    },
+    // Only the VMs to push to: the checkout is on this machine, which needs no entry.
+    vms: Object.fromEntries(ids.map((id) => [id, { ssh_user: "root", post_sync_command: "echo \"$REPO_SYNC_REVISION\" >> ../deploys.log" }])),
     repository: {
-      source_vm: "source",
       main_repo_path: repoPath,
       vm_repo_paths: Object.fromEntries(ids.map((id) => [id, path.join(vmDir, id, "files", "app")])),
       secret_scanning: { enabled: true, tool: "gitleaks", block_on_secrets: true },

@@ -96,7 +96,8 @@ export interface SecretScanSettings {
 
 /** The `repository` section. */
 export interface RepositorySettings {
-  sourceVm: string;
+  /** The source VM's id (never a push target); none: the machine running repo-sync is the source. */
+  sourceVm?: string;
   /** `in_place` (default): the target directory is the tree; `releases`: releases/<commit> behind a `current` link. */
   layout: Layout;
   /** With `releases`: how many complete releases stay on each VM (the current and previous always do). */

@@ -50,8 +50,9 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
   const root = v.mapping(doc, "(top level)");
   if (!root) return { problems: v.problems };
   const ssh = v.ssh(root.ssh);
-  const vms = v.vms(root.vms);
-  const repository = v.repository(root.repository, vms);
+  const sourceVm = v.sourceVm(root.repository, root.vms);
+  const vms = v.vms(root.vms, sourceVm);
+  const repository = v.repository(root.repository, vms, sourceVm);
   if (v.problems.length > 0 || !ssh || !vms || !repository) return { problems: v.problems };
   const targets: Target[] = repository.pushTargets.map((vm) => ({
     vm,
@@ -94,6 +95,8 @@ type Mapping = Record<string, unknown>;
 class Validator {
   readonly problems: ConfigProblem[] = [];
   private defaultKeyPath = "";
+  /** Every id under `vms`, also those whose entry has problems (reported there). */
+  private listed = new Set<string>();
   /** `ssh.config_path`, and which of the `ssh` section's connection keys the YAML sets. */
   private sshConfig?: { path: string; keyPath: boolean; jumpHosts: boolean; knownHostsPath: boolean };
 
@@ -233,10 +236,30 @@ class Validator {
     return out;
   }
 
-  vms(value: unknown): Record<string, VmSettings> | undefined {
+  /**
+   * The source VM's id, or undefined when the source is the machine running repo-sync (no `vms`
+   * entry needed). Unset `source_vm` means none, except in the original layout: a `vms.vm04` with no
+   * `vm_repo_paths.vm04` is the source (so configs written for it never push to their source).
+   */
+  sourceVm(repoValue: unknown, vmsValue: unknown): string | undefined {
+    const repo = isMapping(repoValue) ? repoValue : {};
+    const vms = isMapping(vmsValue) ? vmsValue : undefined;
+    if (!given(repo.source_vm)) {
+      const paths = isMapping(repo.vm_repo_paths) ? repo.vm_repo_paths : {};
+      return vms && "vm04" in vms && !("vm04" in paths) ? "vm04" : undefined;
+    }
+    const id = this.str(repo, "source_vm", "repository");
+    if (id !== undefined && vms && !(id in vms)) {
+      this.add("repository.source_vm", `names ${JSON.stringify(id)}, which is not under vms (have: ${Object.keys(vms).join(", ") || "none"}); leave source_vm out when the checkout is on the machine running repo-sync`);
+    }
+    return id;
+  }
+
+  vms(value: unknown, sourceVm?: string): Record<string, VmSettings> | undefined {
     const m = this.mapping(value, "vms");
     if (!m) return undefined;
-    if (Object.keys(m).length === 0) this.add("vms", "is empty; list at least the source VM and one target");
+    if (Object.keys(m).length === 0) this.add("vms", "is empty; list at least one VM to push to");
+    this.listed = new Set(Object.keys(m));
     const out: Record<string, VmSettings> = {};
     for (const [id, raw] of Object.entries(m)) {
       const prefix = `vms.${id}`;
@@ -244,11 +267,13 @@ class Validator {
       const vm = this.mapping(raw, prefix);
       if (!vm) continue;
       this.unknownKeys(vm, VM_KEYS, prefix);
-      const host = this.ctx.hostsSupplied && vm.host === undefined ? "" : this.str(vm, "host", prefix);
+      // The source VM is never connected to: its host and user may be left out.
+      const isSource = id === sourceVm;
+      const host = (this.ctx.hostsSupplied || isSource) && !given(vm.host) ? "" : this.str(vm, "host", prefix);
       const hostWhy = host === undefined || host === "" ? undefined : invalidHostReason(host);
       if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
       // With ssh.config_path, a user the YAML leaves out comes from that file (filled in by load.ts).
-      const user = this.sshConfig && !given(vm.ssh_user) ? "" : this.str(vm, "ssh_user", prefix);
+      const user = (this.sshConfig || isSource) && !given(vm.ssh_user) ? "" : this.str(vm, "ssh_user", prefix);
       const userWhy = user === undefined || user === "" ? undefined : invalidUserReason(user);
       if (userWhy) this.add(`${prefix}.ssh_user`, `${JSON.stringify(user)} ${userWhy}`);
       const port = this.number(vm, "ssh_port", prefix, "sshPort");
@@ -261,7 +286,7 @@ class Validator {
       if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
         this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
       }
-      if (host !== undefined && user !== undefined && (user !== "" || this.sshConfig) && port !== undefined) {
+      if (host !== undefined && user !== undefined && (user !== "" || this.sshConfig || isSource) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
           keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
@@ -276,14 +301,12 @@ class Validator {
     return out;
   }
 
-  repository(value: unknown, vms: Record<string, VmSettings> | undefined): RepositorySettings | undefined {
+  repository(value: unknown, vms: Record<string, VmSettings> | undefined, sourceVm: string | undefined): RepositorySettings | undefined {
     const m = this.mapping(value, "repository");
     if (!m) return undefined;
     const P = "repository";
     this.unknownKeys(m, REPO_KEYS, P);
     const known = vms ?? {};
-    const sourceVm = this.str(m, "source_vm", P, "vm04") as string;
-    if (vms && !known[sourceVm]) this.add(`${P}.source_vm`, `names ${JSON.stringify(sourceVm)}, which is not under vms (have: ${Object.keys(known).join(", ") || "none"})`);
     const mainRepo = this.str(m, "main_repo_path", P);
     const branch = this.str(m, "default_branch", P, DEFAULT_BRANCH);
     const branchWhy = branch === undefined ? undefined : invalidBranchReason(branch);
@@ -293,7 +316,7 @@ class Validator {
     const vmRepoPaths: Record<string, string> = {};
     for (const [id, p] of Object.entries(pathsRaw ?? {})) {
       const key = `${P}.vm_repo_paths.${id}`;
-      if (vms && !known[id]) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
+      if (vms && !this.listed.has(id)) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
       if (typeof p !== "string") {
         this.add(key, `must be a string path, got ${describe(p)}`);
         continue;
@@ -315,15 +338,16 @@ class Validator {
       pushTargets = explicitTargets;
       explicitTargets.forEach((id, i) => {
         const key = `${P}.push_targets[${i}]`;
-        if (!known[id]) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
-        else if (!known[id].enabled) this.add(key, `names VM ${id}, which is disabled (vms.${id}.enabled: false); enable it or drop it from push_targets`);
+        // A VM listed with problems of its own has them reported under vms.<id>: not "not under vms".
+        if (!this.listed.has(id)) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
+        else if (known[id] && !known[id].enabled) this.add(key, `names VM ${id}, which is disabled (vms.${id}.enabled: false); enable it or drop it from push_targets`);
         if (id === sourceVm) this.add(key, `names the source VM ${id}; the source is never a push target`);
       });
       if (new Set(explicitTargets).size !== explicitTargets.length) this.add(`${P}.push_targets`, "lists a VM twice");
     } else {
       pushTargets = Object.values(known).filter((vm) => vm.enabled && vm.id !== sourceVm).map((vm) => vm.id);
     }
-    if (pushTargets.length === 0 && vms) this.add(`${P}.push_targets`, "no push target: enable a VM other than the source VM, or list push_targets");
+    if (pushTargets.length === 0 && vms) this.add(`${P}.push_targets`, `no push target: enable a VM${sourceVm ? " other than the source VM" : ""}, or list push_targets`);
     for (const id of pushTargets) {
       if (known[id] && !(id in vmRepoPaths) && !(pathsRaw && id in pathsRaw)) {
         this.add(`${P}.vm_repo_paths.${id}`, `is missing: push target ${id} needs a target path`);
@@ -348,7 +372,7 @@ class Validator {
       }
     }
     const result: RepositorySettings = {
-      sourceVm,
+      ...(sourceVm !== undefined ? { sourceVm } : {}),
       layout: layout === "releases" ? "releases" : "in_place",
       keepReleases: this.int(m, "keep_releases", P, KEEP_RELEASES.default, KEEP_RELEASES.min, KEEP_RELEASES.max) ?? KEEP_RELEASES.default,
       mainRepoPath: mainRepo ? this.localPath(mainRepo) : "",
@@ -421,6 +445,10 @@ function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length][b.length];
+}
+
+function isMapping(v: unknown): v is Mapping {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Whether the YAML sets a key (null counts as left out, like everywhere else). */

@@ -1,11 +1,13 @@
 /**
- * The source repository (vm04's checkout): pull the branch fast-forward only, falling back to the
- * local state as the original service did, and resolve the commit that will be pushed.
+ * The source repository (the checkout on the machine running repo-sync): resolve the ref (see
+ * ref.ts), pull a branch fast-forward only, falling back to the local state as the original service
+ * did, and resolve the commit that will be pushed. A tag or a commit is never pulled.
  */
 import * as fs from "node:fs";
 import { simpleGit, SimpleGit } from "simple-git";
 import { invalidBranchReason } from "../config/safety";
 import { RepoSyncError } from "../errors";
+import { RefKind, ResolvedRef, resolveRef } from "./ref";
 
 /** The exact message the original service used, kept so that runbooks still match. */
 export const NOT_A_REPO_MESSAGE = "could not get commit hash (not a git repo or invalid state)";
@@ -13,8 +15,12 @@ export const NOT_A_REPO_MESSAGE = "could not get commit hash (not a git repo or 
 /** What {@link resolveSource} found. */
 export interface SourceState {
   repoPath: string;
+  /** The branch deployed; "" when the ref named a tag or a commit. */
   branch: string;
-  /** Full 40-hex commit hash of the branch tip that will be pushed. */
+  /** What named the commit: the branch or tag name, or the SHA (prefix) as given; its kind in `refKind`. */
+  ref: string;
+  refKind: RefKind;
+  /** Full 40-hex commit hash that will be pushed (a branch's tip, a tag's commit, or the commit named). */
   commit: string;
   /** True when a pull/fetch from origin succeeded. */
   pulled: boolean;
@@ -25,7 +31,10 @@ export interface SourceState {
 /** Options for {@link resolveSource}. */
 export interface ResolveOptions {
   repoPath: string;
+  /** The branch deployed when no `ref` is given. */
   branch: string;
+  /** A branch, tag or commit (ref.ts); wins over `branch` (callers refuse both: see refOrBranch). */
+  ref?: string;
   /** Try to update the branch from origin first (default true). */
   pull?: boolean;
   /** Upper bound for git network operations (default 60 s). */
@@ -57,28 +66,20 @@ function gitAt(repoPath: string, timeoutMs: number): SimpleGit {
   }).env(env);
 }
 
-/** Resolves the commit to push: pull (ff-only, best effort), then the branch tip's hash. */
+/**
+ * Resolves the commit to push: a tag's or a commit's at once (no pull); a branch's after a pull
+ * (ff-only, best effort), as its tip's hash.
+ */
 export async function resolveSource(opts: ResolveOptions): Promise<SourceState> {
-  const { repoPath, branch } = opts;
-  const why = invalidBranchReason(branch);
+  const { repoPath } = opts;
+  let branch = opts.branch;
+  const why = opts.ref === undefined ? invalidBranchReason(branch) : undefined;
   if (why) throw new RepoSyncError("config", `branch ${JSON.stringify(branch)} ${why}`, { hint: "pass a plain branch name such as main" });
-  let git: SimpleGit;
-  try {
-    git = gitAt(repoPath, opts.timeoutMs ?? 60_000);
-  } catch (err) {
-    throw notARepo(repoPath, err);
-  }
-  const head = await git.revparse(["--verify", "--quiet", "HEAD^{commit}"]).catch((err: unknown) => {
-    throw notARepo(repoPath, err);
-  });
-  if (/^[0-9a-f]{64}$/.test(head.trim())) {
-    throw new RepoSyncError("source", `${repoPath} is a SHA-256 git repository (object format sha256), which repo-sync does not support yet: its markers on the VMs hold 40-hex SHA-1 commit hashes`, { hint: "push from a SHA-1 repository (git init --object-format=sha1, the default)" });
-  }
-  if (!/^[0-9a-f]{40}$/.test(head.trim())) throw notARepo(repoPath);
-  // A folder inside some other repository is not "a git repo": its commit's tree is a different tree.
-  const top = (await git.revparse(["--show-toplevel"])).trim();
-  if (fs.realpathSync(top) !== fs.realpathSync(repoPath)) {
-    throw notARepo(repoPath, new Error(`${repoPath} is inside the repository ${top}, not its top level`));
+  const git = await openRepository(repoPath, opts.timeoutMs ?? 60_000);
+  if (opts.ref !== undefined) {
+    const r = await resolveRef(repoPath, opts.ref);
+    if (r.kind !== "branch") return { repoPath, branch: "", ref: r.name, refKind: r.kind, commit: r.commit, pulled: false, warnings: [] };
+    branch = r.name;
   }
 
   const warnings: string[] = [];
@@ -110,7 +111,39 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
     });
   }
   if (!/^[0-9a-f]{40}$/.test(commit)) throw new RepoSyncError("source", `branch ${branch} does not exist in ${repoPath}`);
-  return { repoPath, branch, commit, pulled, warnings };
+  return { repoPath, branch, ref: branch, refKind: "branch", commit, pulled, warnings };
+}
+
+/**
+ * Looks a ref up in the checkout, locally (no pull, no network): what a run checks before it connects
+ * to any VM, so that a ref naming nothing, or several things, leaves every VM untouched.
+ */
+export async function lookUpRef(repoPath: string, ref: string): Promise<ResolvedRef> {
+  await openRepository(repoPath, 60_000);
+  return resolveRef(repoPath, ref);
+}
+
+/** The checkout as a git repository: a SHA-1 repository's top level with at least one commit. */
+async function openRepository(repoPath: string, timeoutMs: number): Promise<SimpleGit> {
+  let git: SimpleGit;
+  try {
+    git = gitAt(repoPath, timeoutMs);
+  } catch (err) {
+    throw notARepo(repoPath, err);
+  }
+  const head = await git.revparse(["--verify", "--quiet", "HEAD^{commit}"]).catch((err: unknown) => {
+    throw notARepo(repoPath, err);
+  });
+  if (/^[0-9a-f]{64}$/.test(head.trim())) {
+    throw new RepoSyncError("source", `${repoPath} is a SHA-256 git repository (object format sha256), which repo-sync does not support yet: its markers on the VMs hold 40-hex SHA-1 commit hashes`, { hint: "push from a SHA-1 repository (git init --object-format=sha1, the default)" });
+  }
+  if (!/^[0-9a-f]{40}$/.test(head.trim())) throw notARepo(repoPath);
+  // A folder inside some other repository is not "a git repo": its commit's tree is a different tree.
+  const top = (await git.revparse(["--show-toplevel"])).trim();
+  if (fs.realpathSync(top) !== fs.realpathSync(repoPath)) {
+    throw notARepo(repoPath, new Error(`${repoPath} is inside the repository ${top}, not its top level`));
+  }
+  return git;
 }
 
 /** Paths of tracked files with uncommitted changes (for the worktree source mode). */

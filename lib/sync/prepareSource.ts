@@ -16,6 +16,7 @@ import { exportHistory } from "../source/exportHistory";
 import { writeTreeEntries } from "../source/blobWriter";
 import { exportCommitTree, exportRoot } from "../source/exportTree";
 import { modifiedTrackedFiles, resolveSource } from "../source/git";
+import { RefKind, refOrBranch } from "../source/ref";
 import { blobBytes } from "../source/runGit";
 import { displayPath, listCommitTree, TreeRow } from "../source/treeListing";
 import { snapshotWorktree } from "../source/worktreeSnapshot";
@@ -25,7 +26,11 @@ import type { TransferSpec } from "../transfer/rsyncArgs";
 /** The source side of a run, ready to push. */
 export interface PreparedSource {
   repoPath: string;
+  /** The branch deployed ("" when a tag or a commit was named). */
   branch: string;
+  /** What named the commit, when resolved from a ref or a branch (see source/git.ts SourceState). */
+  ref?: string;
+  refKind?: RefKind;
   commit: string;
   /** Folder whose contents are pushed. */
   treeDir: string;
@@ -59,6 +64,8 @@ export class SecretsFoundError extends RepoSyncError {
 /** Options for {@link prepareSource}. */
 export interface PrepareOptions {
   branch?: string;
+  /** A branch, tag or commit (source/ref.ts); refused together with `branch`. */
+  ref?: string;
   /** Pull from origin first (default true). */
   pull?: boolean;
   logger: Logger;
@@ -72,12 +79,29 @@ export interface PrepareOptions {
   gate?: boolean;
 }
 
+/**
+ * The ref of a run (refused together with a branch), or undefined. A ref with `source_mode: worktree`
+ * is refused: that mode pushes the checkout as it is, so `.sync_rev` would name a commit whose tree
+ * did not land.
+ */
+export function refOfRun(repo: Pick<SourceSettings, "sourceMode">, opts: Pick<PrepareOptions, "branch" | "ref">): string | undefined {
+  const ref = refOrBranch(opts);
+  if (ref !== undefined && repo.sourceMode === "worktree") {
+    throw new RepoSyncError("config", `ref ${JSON.stringify(ref)} cannot be deployed with repository.source_mode: worktree, which pushes the checkout as it is`, {
+      hint: "check the ref out and deploy the worktree without --ref, or set repository.source_mode: commit",
+    });
+  }
+  return ref;
+}
+
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
 export async function prepareSource(repo: SourceSettings, opts: PrepareOptions): Promise<PreparedSource> {
-  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, pull: opts.pull });
+  const ref = refOfRun(repo, opts);
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, ref, pull: opts.pull });
   for (const w of src.warnings) opts.logger.warn(w);
-  const prepared = await prepareCommit(repo, src.commit, opts);
-  return { ...prepared, branch: src.branch, warnings: src.warnings };
+  // A tag's or a commit's pushed .git (exclude_dot_git: false) names the default branch, as before refs.
+  const prepared = await prepareCommit(repo, src.commit, { ...opts, branch: src.branch || repo.defaultBranch });
+  return { ...prepared, branch: src.branch, ref: src.ref, refKind: src.refKind, warnings: src.warnings };
 }
 
 /**

@@ -8,13 +8,19 @@ import type { Logger } from "../log";
 import { describeChanges, RsyncProgress } from "../transfer/rsyncOutput";
 import { PendingSession, TargetSession, whileConnecting } from "../target/session";
 import { convergeTarget, SyncResult } from "./converge";
+import { lookUpRef } from "../source/git";
+import type { RefKind } from "../source/ref";
 import { mapLimit } from "./pool";
-import { prepareSource, PreparedSource } from "./prepareSource";
+import { prepareSource, PreparedSource, refOfRun } from "./prepareSource";
 
 /** Outcome of a run over several VMs. */
 export interface SyncSummary {
   commit: string;
+  /** The branch deployed ("" when a tag or a commit was named). */
   branch: string;
+  /** What named the commit (a branch or tag name, or the SHA as given) and its kind. */
+  ref?: string;
+  refKind?: RefKind;
   results: SyncResult[];
   /** True when every VM succeeded. */
   ok: boolean;
@@ -24,6 +30,8 @@ export interface SyncSummary {
 /** Options for {@link syncTargets}. */
 export interface SyncOptions {
   branch?: string;
+  /** A branch, tag or commit to deploy (source/ref.ts); refused together with `branch`. */
+  ref?: string;
   force?: boolean;
   pull?: boolean;
   /** Scan every file of the tree, not only those not found clean before. */
@@ -68,12 +76,16 @@ export function eachTarget<R>(targets: Target[], limit: number, logger: Logger, 
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
+  // A ref refused as written, naming nothing or several things (or given with a branch) stops the run
+  // before any connection: looked up locally here, resolved again (with a branch's pull) below.
+  const ref = refOfRun(config.repository, opts);
+  if (ref !== undefined) await lookUpRef(config.repository.mainRepoPath, ref);
   // The first wave's SSH handshakes run while the source is exported and scanned; nothing happens on
   // a target until its session starts, so a refused source leaves no trace there.
   const early = new Map(targets.slice(0, config.repository.parallelism).map((t) => [t.vm, TargetSession.connect(t, config.repository.lockTimeoutS)]));
-  const source = await whileConnecting([...early.values()], prepareSource(config.repository, { branch: opts.branch, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger }));
+  const source = await whileConnecting([...early.values()], prepareSource(config.repository, { branch: opts.branch, ref, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger }));
   const results = await convergeAll(config, targets, source, { ...opts, early });
-  return { commit: source.commit, branch: source.branch, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
+  return { commit: source.commit, branch: source.branch, ref: source.ref, refKind: source.refKind, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
 }
 
 /** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */
