@@ -222,6 +222,9 @@ async function scanMessages(gitDir: string, opts: HistoryScanOptions, work: stri
   const dir = path.join(work, "messages");
   fs.mkdirSync(dir);
   for (const c of parseBatchObjects(objects.stdoutBytes)) fs.writeFileSync(path.join(dir, c.hash), c.content);
+  // The tree's ignore file applies here too: a line `<commit>:rule:line` accepts a commit's finding.
+  const ignore = readIgnoreFile(opts.ignoreDir);
+  if (ignore !== undefined) fs.writeFileSync(path.join(dir, ".gitleaksignore"), ignore);
   const scan = await scanRepository(dir, { configPath: opts.rulesPath, cacheDir: opts.cacheDir, gitleaksBin: opts.gitleaksBin, ignoreInlineAllow: opts.ignoreInlineAllow });
   return scan.findings.map((f) => ({ ...f, file: `.git@${f.file.slice(0, 12)}:commit message` }));
 }

@@ -47,7 +47,8 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   const serving = servedRevision(session.header);
   const matches = serving === source.commit && !opts.force;
   const destination = releaseFolder(source.commit);
-  const live = serving === source.commit;
+  // Readers see the destination when `current` points at it, marker or not (a repair cut short).
+  const live = serving === source.commit || current === source.commit;
   // A new release is linked from the current one by rsync's quick check: contents are compared when a
   // changed file kept its size and derived mtime (source/quickCheck.ts).
   // A release of this commit left unfinished (a cut run) may hold files linked from another commit's.

@@ -386,6 +386,12 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const author = await sync();
     assert.equal(author.code, 2, author.stderr);
     assert.match(author.stderr, /commit message/);
+    // Accepted by the fingerprint printed for it, in the tree's .gitleaksignore.
+    const fps = [...author.stderr.matchAll(/fingerprint ([0-9a-f]{40}:github-pat:\d+)/g)].map((m) => m[1]);
+    assert.equal(fps.length, 2, "author and committer lines");
+    repo.commit({ ".gitleaksignore": `${fps.join("\n")}\n` }, "accept the author findings");
+    const accepted = await sync();
+    assert.equal(accepted.code, 0, accepted.stderr);
     // An old .gitleaksignore of the history does not accept a history secret.
     repo.git("reset", "-q", "--hard", base);
     repo.commit({ "app.env": `TOKEN=${fakeGithubToken()}\n` }, "secret");

@@ -294,7 +294,7 @@ describe("hostile input: paths, planted links, forged markers, tampering, pushed
       repo.commit({}, `rotate ${fakeGithubToken()} later`);
       blocked = await sync("--no-pull");
       assert.equal(blocked.run.code, 2);
-      assert.match(blocked.run.stderr, /\.git@[0-9a-f]{12}:commit message:1:github-pat/);
+      assert.match(blocked.run.stderr, /\.git@[0-9a-f]{12}:commit message:\d+:github-pat/);
     } finally {
       repo.git("reset", "-q", "--hard", clean);
       repo.git("remote", "remove", "origin");
