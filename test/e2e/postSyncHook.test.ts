@@ -42,8 +42,11 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
     const hook = (vm: string) => `echo "$REPO_SYNC_REVISION $(cat src/app.py)" >> ${logs}/${vm}.log`;
     const cfg = writeFleetConfig(fleet, path.join(fleet.baseDir, "config.yml"), {
       repoPath: repo.path,
+      // What a hook makes in the target (build output) is the VM's own: excluded, so that it is neither
+      // drift nor deleted by the next sync (README, Post-sync hooks).
+      repository: { rsync_excludes: [".git", "__pycache__", ".vscode", "/build/"] },
       vms: {
-        vm01: { post_sync_command: hook("vm01") },
+        vm01: { post_sync_command: `${hook("vm01")} && mkdir -p build && echo "$REPO_SYNC_REVISION" > build/stamp` },
         vm02: { post_sync_command: `if [ -e ${block()} ]; then echo "vm02 refuses: ${block()} exists" >&2; exit 7; fi; ${hook("vm02")}` },
       },
     });
@@ -63,6 +66,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
       assert.equal(syncRev(fleet, vm), `${head}\n`);
       assert.deepEqual(log(vm), [`${head} print('hello from th_timmy')`], vm);
     }
+    assert.equal(fs.readFileSync(path.join(fleet.vm("vm01").targetPath, "build/stamp"), "utf8"), `${head}\n`, "the hook wrote its build output in the target");
     // remote.Command keeps its connection's key in state: as a secret, encrypted, never in plain text.
     const keyBody = fs.readFileSync(fleet.clientKeyPath, "utf8").split("\n")[1];
     const stored = (await project.ok(["stack", "export"])).stdout;
@@ -72,6 +76,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
 
   it("does not run on a no-change up, nor on a drift repair (same revision)", async () => {
     const up = await project.ok(["up", "--yes", "--json"]);
+    // The hook's build/ is excluded: no drift, nothing to repair.
     assert.deepEqual(parseUpJson(up).events.find((e) => e.summaryEvent)?.summaryEvent?.resourceChanges, { same: 6 }); // stack, component, 2 targets, 2 hooks
     fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "hand edit\n");
     await project.ok(["up", "--yes", "--skip-preview"]);
@@ -88,6 +93,7 @@ describe("post-sync hooks through @pulumi/command remote.Command (real plugin, r
     assert.match(up.stdout + up.stderr, /vm02-post-sync/);
     assert.match(up.stdout + up.stderr, /vm02 refuses/);
     assert.deepEqual(log("vm01").slice(-1), [`${next} print('v2')`]);
+    assert.equal(fs.readFileSync(path.join(fleet.vm("vm01").targetPath, "build/stamp"), "utf8"), `${next}\n`, "kept by the sync, rewritten by the hook");
     assert.equal(syncRev(fleet, "vm02"), `${next}\n`, "the tree did land: .sync_rev says what vm02 holds");
     assert.equal(log("vm02").length, 1, "no line from the failed run");
 
