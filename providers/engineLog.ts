@@ -22,10 +22,16 @@ export interface ResourceLogger extends Logger {
   flush(): Promise<void>;
 }
 
-/** The engine address a provider plugin is started with (`host:port`, its first argument). */
+/**
+ * The engine address a provider plugin is started with (`host:port`): its first argument that is not
+ * a flag (the engine may add `--logtostderr`, `-v=9`, `--tracing <endpoint>`).
+ */
 export function engineAddress(argv: readonly string[] = process.argv.slice(2)): string | undefined {
-  const first = argv[0];
-  return first !== undefined && /^[\w.-]+:\d+$/.test(first) ? first : undefined;
+  for (let n = 0; n < argv.length; n++) {
+    if (argv[n] === "--tracing") n++;
+    else if (!argv[n].startsWith("-")) return /^[\w.-]+:\d+$/.test(argv[n]) ? argv[n] : undefined;
+  }
+  return undefined;
 }
 
 interface Engine {

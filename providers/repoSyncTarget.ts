@@ -155,7 +155,8 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
   /**
    * How the VM's files differ from the commit it holds: counts, then the paths of each kind (at most
    * 100 each, `more` counts the rest). Set by `up` (none after a sync: `compared`, all 0) and by
-   * `pulumi refresh` (the live tree); a preview names the counts in `observed` and leaves this as it was.
+   * `pulumi refresh` (the live tree). A preview names the counts in `observed`; the engine leaves the
+   * outputs of a target it will update unknown there.
    */
   declare readonly drift: pulumi.Output<Drift>;
 

@@ -28,7 +28,7 @@ function errorsOf(diag: string | undefined): string[] {
 function assertCleanFailure(run: PulumiRun): void {
   const out = run.stdout + run.stderr;
   assert.notEqual(run.code, 0, out);
-  assert.doesNotMatch(out, /^\s+at .*:\d+:\d+\)?$/m, "no stack trace");
+  assert.doesNotMatch(out, /^[ \t]+at .*:\d+:\d+\)?$/m, "no stack trace");
   assert.doesNotMatch(out, /error serializing property/);
   assert.doesNotMatch(out, /\x1b\[|\[Symbol\(|kind: '|unhandled exception/, "no object dump");
 }
