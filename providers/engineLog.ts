@@ -37,7 +37,11 @@ export function engineAddress(argv: readonly string[] = process.argv.slice(2)): 
 interface Engine {
   client: EngineClient;
   proto: typeof engineProto;
+  grpc: typeof grpcTypes;
 }
+
+/** How long one message may take to reach the engine before it goes to stderr instead. */
+const LOG_DEADLINE_MS = 10_000;
 
 let engine: Engine | null | undefined;
 
@@ -52,7 +56,7 @@ function engineClient(): Engine | null {
     const sdk = createRequire(require.resolve("@pulumi/pulumi/proto/engine_grpc_pb"));
     const grpc = sdk("@grpc/grpc-js") as typeof grpcTypes;
     const { EngineClient: Client } = sdk("./engine_grpc_pb") as { EngineClient: typeof EngineClient };
-    engine = { client: new Client(address, grpc.credentials.createInsecure()), proto: sdk("./engine_pb") as typeof engineProto };
+    engine = { client: new Client(address, grpc.credentials.createInsecure()), proto: sdk("./engine_pb") as typeof engineProto, grpc };
   } catch {
     engine = null;
   }
@@ -79,7 +83,7 @@ export function resourceLogger(vm: string, urn: string | undefined): ResourceLog
     req.setMessage(m);
     req.setUrn(urn);
     last = last.then(() => new Promise<void>((resolve) => {
-      e.client.log(req, (err) => {
+      e.client.log(req, new e.grpc.Metadata(), { deadline: Date.now() + LOG_DEADLINE_MS }, (err) => {
         if (err) toStderr(level, m);
         resolve();
       });
