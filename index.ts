@@ -19,7 +19,9 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./lib/config/load";
 import type { Target } from "./lib/config/types";
+import { RepoSyncError } from "./lib/errors";
 import { HostInput, RepoSync } from "./providers/repoSync";
+import { resourceError } from "./providers/resourceError";
 
 /** VM addresses published by another stack (`vms` output). */
 interface StackVm {
@@ -34,7 +36,8 @@ function hostsFromStack(stack: string, targets: Target[]): Record<string, HostIn
     all.apply((a) => {
       const e = a?.[vm];
       if (!e || typeof e.host !== "string") {
-        throw new Error(`stack ${stack} does not export vms.${vm}.host (it exports: ${Object.keys(a ?? {}).join(", ") || "nothing"}); add it there or set vms.${vm}.host in the YAML`);
+        const err = new RepoSyncError("config", `stack ${stack} does not export vms.${vm}.host (it exports: ${Object.keys(a ?? {}).join(", ") || "nothing"})`, { vm, hint: `add it there or set vms.${vm}.host in the YAML` });
+        throw resourceError(err, undefined);
       }
       return e;
     });
@@ -48,7 +51,12 @@ export = () => {
   const cfg = new pulumi.Config("repo-sync");
   const configPath = path.resolve(cfg.get("configPath") ?? "configs/config.yml");
   const vmsStack = cfg.get("vmsStack");
-  const hostless = vmsStack ? loadConfig(configPath, { hostsSupplied: true, checkLocalFiles: false }).targets.filter((t) => t.host === "") : [];
+  let hostless: Target[] = [];
+  try {
+    if (vmsStack) hostless = loadConfig(configPath, { hostsSupplied: true, checkLocalFiles: false }).targets.filter((t) => t.host === "");
+  } catch (err) {
+    throw resourceError(err, undefined);
+  }
   const sync = new RepoSync("repo-sync", {
     configPath,
     hosts: vmsStack ? hostsFromStack(vmsStack, hostless) : undefined,

@@ -6,3 +6,4 @@ export { RepoSync, loadSettings } from "./repoSync";
 export type { HostInput, RepoSyncArgs, RepoSyncVmOutputs } from "./repoSync";
 export { RepoSyncTarget } from "./repoSyncTarget";
 export type { RepoSyncTargetArgs, SecretScanArgs } from "./repoSyncTarget";
+export type { Drift } from "./drift";

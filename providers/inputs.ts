@@ -10,6 +10,7 @@ import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
 import { KEEP_RELEASES } from "../lib/target/releases";
 import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
+import type { Drift } from "./drift";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -57,6 +58,8 @@ export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
   observedState?: string;
   /** File listing every target of this run, probed together (see probePlan.ts). */
   probePlan?: string;
+  /** This resource's URN, where the provider logs its messages (see engineLog.ts); not desired state. */
+  logUrn?: string;
 }
 
 /** Outputs beyond the inputs. */
@@ -66,6 +69,8 @@ export interface TargetOutputs extends TargetInputs {
   filesTransferred: number;
   bytesTransferred: number;
   syncedAt: string;
+  /** How the tree differs from `revision`'s, as last seen (see drift.ts). */
+  drift: Drift;
 }
 
 /** A check failure: property + reason. */
@@ -125,6 +130,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
     observedState: typeof raw.observedState === "string" ? raw.observedState : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
+    logUrn: typeof raw.logUrn === "string" && raw.logUrn.startsWith("urn:pulumi:") ? raw.logUrn : undefined,
   };
 }
 

@@ -21,8 +21,10 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { findHostKeys, parseKnownHosts } from "../lib/config/knownHosts";
 import type { Target } from "../lib/config/types";
+import { RepoSyncError } from "../lib/errors";
 import { RELEASES_DIR } from "../lib/target/releases";
 import { shQuote } from "../lib/target/script";
+import { resourceError, whenFailed } from "./resourceError";
 
 /** The known_hosts line's key (`ssh-ed25519 AAAA...`) that OpenSSH would accept for host:port. */
 export function pinnedHostKey(knownHostsText: string, host: string, port: number): string | undefined {
@@ -51,15 +53,25 @@ export interface HookTarget {
   port: pulumi.Input<number>;
   /** The revision the target holds after its sync: the hook's trigger. */
   revision: pulumi.Output<string>;
+  /** The resource a failure to set the hook up is reported on (the VM's target). */
+  owner?: pulumi.Resource;
 }
 
 /** Declares the hook of one VM (resource `name`), run after `dependsOn` (its RepoSyncTarget). */
 export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const t = h.target;
+  // A failed sync (`up --continue-on-error`) fails the hook with one line of its own, on the component
+  // (the target, failed, has no URN to log on), instead of the SDK's "failed to register" with a stack.
+  const revision = whenFailed(h.revision, () => {
+    throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", { vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook" }), opts.parent);
+  });
   // Read when the sync is done (the revision is known): the key the sync itself verified or pinned.
-  const hostKey = pulumi.all([h.host, h.port, h.revision]).apply(([host, port]) => {
+  const hostKey = pulumi.all([h.host, h.port, revision]).apply(([host, port]) => {
     const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
-    if (!key) throw new Error(`${t.vm}: no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host (pin the key with ssh-keyscan, as for the sync)`);
+    if (!key) {
+      const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host`, { vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync" });
+      throw resourceError(err, h.owner);
+    }
     return key;
   });
   return new command.remote.Command(
@@ -74,8 +86,8 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
         perDialTimeout: t.connectTimeoutS,
         dialErrorLimit: 3,
       },
-      create: t.layout === "releases" ? h.revision.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
-      triggers: [h.revision],
+      create: t.layout === "releases" ? revision.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
+      triggers: [revision],
     },
     opts,
   );

@@ -9,7 +9,9 @@
  * It reads the settings (a config file, or the same document inline), resolves the desired commit once
  * (pull, hash, export, secret gate: once per run, not per VM) and declares one {@link RepoSyncTarget}
  * child per push target, plus a post-sync hook where one is set. A secret found, a bad commit or a bad
- * setting fails the component before any target is registered: no VM changes.
+ * setting fails the component before any target is registered: no VM changes. Such a failure is one
+ * error on the component (its message and fix line, no stack: see resourceError.ts); a VM's failure is
+ * an error on that VM's target.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
@@ -19,9 +21,11 @@ import type { Config, ConfigProblem, Target } from "../lib/config/types";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { prepareSource } from "../lib/sync/prepareSource";
+import type { Drift } from "./drift";
 import { normalizeInputs } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
+import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget } from "./repoSyncTarget";
 
 /** A VM's address: a host (an Output of the resource that creates the VM), or host and port. */
@@ -71,12 +75,17 @@ export interface RepoSyncArgs {
   topLevelNames?: boolean;
 }
 
-/** What the component exposes of one VM. */
+/**
+ * What the component exposes of one VM. When the VM's target failed (`pulumi up --continue-on-error`)
+ * they are unset: its error is on the target, and the program goes on.
+ */
 export interface RepoSyncVmOutputs {
-  host: pulumi.Output<string>;
-  path: pulumi.Output<string>;
+  host: pulumi.Output<string | undefined>;
+  path: pulumi.Output<string | undefined>;
   /** The commit the VM holds after this run. */
-  revision: pulumi.Output<string>;
+  revision: pulumi.Output<string | undefined>;
+  /** How its files differ from that commit, as last seen (see {@link RepoSyncTarget.drift}). */
+  drift: pulumi.Output<Drift | undefined>;
 }
 
 /** Messages from the program go to the engine (shown in preview/up output). */
@@ -164,18 +173,27 @@ export class RepoSync extends pulumi.ComponentResource {
   readonly targets: Record<string, RepoSyncTarget> = {};
   /** Post-sync hooks, by VM id (VMs with a hook only). */
   readonly hooks: Record<string, command.remote.Command> = {};
-  /** host, path and revision per VM id. */
+  /** host, path, revision and drift per VM id. */
   readonly vms: Record<string, RepoSyncVmOutputs> = {};
 
   constructor(name: string, args: RepoSyncArgs, opts?: pulumi.ComponentResourceOptions) {
     super("repo-sync:index:RepoSync", name, {}, opts);
-    const config = loadSettings(args);
+    let config: Config;
+    try {
+      config = loadSettings(args);
+    } catch (err) {
+      throw resourceError(err, this);
+    }
     const repo = config.repository;
     // Once per run, before any target registers: a refused source fails every target's inputs, so none
-    // is registered and no VM changes.
+    // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
-    const source = pulumi.output(args.ref).apply((ref) => prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }));
+    const source = pulumi.output(args.ref).apply((ref) =>
+      prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+        throw resourceError(err, this);
+      }),
+    );
     const commit = source.apply((s) => s.commit);
     const branch = source.apply((s) => s.branch);
     const ref = source.apply((s) => s.ref ?? s.branch);
@@ -225,11 +243,12 @@ export class RepoSync extends pulumi.ComponentResource {
       const port = pulumi.output(address.port ?? t.port);
       const target = new RepoSyncTarget(childName(t.vm), { ...connection(t), ...common, host: address.host, port, probePlan: planned }, { parent: this, aliases: aliases(t.vm) });
       this.targets[t.vm] = target;
-      this.vms[t.vm] = { host: target.host, path: target.path, revision: target.revision };
+      observeFailure(target);
+      this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
     }
     this.revision = commit;

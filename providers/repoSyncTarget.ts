@@ -5,6 +5,7 @@
  * project folder the engine runs in.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { Drift } from "./drift";
 
 /** Secret-scan settings for a target. */
 export interface SecretScanArgs {
@@ -83,6 +84,18 @@ export interface RepoSyncTargetArgs {
   probePlan?: pulumi.Input<string>;
 }
 
+/** The engine's type token of a RepoSyncTarget (a dynamic resource of module `repo-sync`). */
+const TYPE = "pulumi-nodejs:dynamic/repo-sync:RepoSyncTarget";
+
+/**
+ * The URN the engine gives a RepoSyncTarget `name` under `parent`. The parent's URN is taken without
+ * the parent as a dependency: depending on a component waits for all of its children, this one too.
+ */
+function ownUrn(name: string, parent: pulumi.Resource | undefined): pulumi.Output<string> {
+  const parentUrn = parent ? new Promise<string>((resolve) => parent.urn.apply(resolve)) : undefined;
+  return pulumi.createUrn(name, TYPE, parentUrn);
+}
+
 /** Where the implementation lives: this file's sibling, compiled. */
 const runtimeModule: string = require.resolve("./runtime");
 
@@ -142,6 +155,13 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
   declare readonly observed: pulumi.Output<string>;
   /** Its kind: `in-sync`, `revision`, `drift` or `error`. */
   declare readonly observedState: pulumi.Output<string>;
+  /**
+   * How the VM's files differ from the commit it holds: counts, then the paths of each kind (at most
+   * 100 each, `more` counts the rest). Set by `up` (none after a sync: `compared`, all 0) and by
+   * `pulumi refresh` (the live tree). A preview names the counts in `observed`; the engine leaves the
+   * outputs of a target it will update unknown there.
+   */
+  declare readonly drift: pulumi.Output<Drift>;
 
   /** @param name the resource name; also the VM id unless `args.vm` is given. */
   constructor(name: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
@@ -151,12 +171,15 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
       {
         ...args,
         vm: args.vm ?? name,
+        // Where the provider logs this target's messages (engineLog.ts): the URN the engine gives it.
+        logUrn: ownUrn(name, opts?.parent),
         revision: undefined,
         filesTransferred: undefined,
         bytesTransferred: undefined,
         syncedAt: undefined,
         observed: undefined,
         observedState: undefined,
+        drift: undefined,
       },
       opts,
       "repo-sync",

@@ -13,9 +13,14 @@
  * - diff: decides from this run's live probe (`observedState`, a TargetState kind) and the inputs;
  *   never from stale state, never from the text of `observed`.
  * - create/update: secret gate, then rsync, then `.sync_rev`. On failure nothing claims success: the
- *   error is raised, the target's marker is absent (never the new commit).
- * - read: the live `.sync_rev` as `revision`.
+ *   error is raised, the target's marker is absent (never the new commit). After a sync, `drift` is
+ *   none (the tree is the commit's).
+ * - read: the live `.sync_rev` as `revision`, and when it names the state's commit, the live tree
+ *   compared with that commit's as `drift` (a commit that cannot be exported leaves it not compared).
  * - delete: removes only repo-sync's marker files (the tree stays), or with removeOnDelete the tree.
+ *
+ * Errors: a RepoSyncError reaches the engine as its message only (the engine shows it on the target,
+ * no stack); messages about a target are logged on that target (engineLog.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
@@ -28,10 +33,15 @@ import { limiter } from "../lib/sync/pool";
 import { describeProgress, RsyncProgress } from "../lib/transfer/rsyncOutput";
 import type { PreparedSource } from "../lib/sync/prepareSource";
 import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "../lib/sync/status";
+import { describeDrift, driftOutput } from "./drift";
+import { resourceLogger, ResourceLogger } from "./engineLog";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
 import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
-/** The provider process's stderr is shown by the engine under the stack's diagnostics. */
+/**
+ * Messages about the source (export, scan), shared by every target of the run: on the provider
+ * process's stderr, which the engine shows under the stack.
+ */
 const providerLogger: Logger = {
   info: (m) => process.stderr.write(`repo-sync: ${m}\n`),
   warn: (m) => process.stderr.write(`repo-sync: warning: ${m}\n`),
@@ -112,19 +122,47 @@ function statusOf(i: TargetInputs): Promise<RepoStatus> {
   return p;
 }
 
+/** The sentence for a state; a drift names the count and first paths of each kind (drift.ts). */
+function describe(state: TargetState): string {
+  return state.kind === "drift" ? describeDrift(state.drift) : describeState(state);
+}
+
 /** What `check()` records of the live target: the state's kind and its sentence. */
 function observation(state: TargetState): { observedState: TargetState["kind"]; observed: string } {
-  return { observedState: state.kind, observed: describeState(state) };
+  return { observedState: state.kind, observed: describe(state) };
 }
 
 /** Probes the live target. Throws when it cannot be probed (the caller records the error). */
-async function observe(i: TargetInputs): Promise<TargetState> {
+async function observe(i: TargetInputs, log: Logger): Promise<TargetState> {
   const status = await statusOf(i);
   probes.delete(probeKey(i)); // the next check of this target (e.g. during the update) probes afresh
   if (status.error) throw status.error;
   const state = stateOf(status);
-  if (state.kind !== "in-sync") providerLogger.info(`${i.vm}: ${describeState(state)}; up deploys ${deployedFrom(i)}`);
+  if (state.kind !== "in-sync") log.info(`${i.vm}: ${describe(state)}; up deploys ${deployedFrom(i)}`);
   return state;
+}
+
+/** Runs a provider method with the target's logger; its messages are delivered before it returns. */
+async function logged<T>(i: TargetInputs, fn: (log: ResourceLogger) => Promise<T>): Promise<T> {
+  const log = resourceLogger(i.vm, i.logUrn);
+  try {
+    return await fn(log);
+  } finally {
+    await log.flush();
+  }
+}
+
+/**
+ * What read and delete throw for a RepoSyncError. The engine shows its message on the target; the
+ * SDK also prints `${err}: ${err.stack}` on stderr (under the stack) for these two methods, which
+ * would repeat it with a stack trace: that line is cut down to `repo-sync: <first line>`.
+ */
+function quiet(err: unknown): unknown {
+  if (!isRepoSyncError(err)) return err; // a bug: its stack is wanted
+  const e = new Error(err.message);
+  Object.defineProperty(e, "toString", { value: () => "repo-sync", enumerable: false });
+  e.stack = err.message.split("\n")[0];
+  return e;
 }
 
 export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
@@ -132,17 +170,21 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
   const failures = validateInputs(inputs);
   if (failures.length > 0) return { inputs: news, failures };
   if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined, observedState: undefined }) };
-  try {
-    return { inputs: plain({ ...news, ...observation(await observe(inputs)) }) };
-  } catch (err) {
-    if (!isRepoSyncError(err)) throw err;
-    // The source side is the same for every VM: a problem there is an input failure (nothing changes).
-    if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") {
-      return { inputs: news, failures: [{ property: "commit", reason: err.message }] };
+  return logged(inputs, async (log) => {
+    try {
+      return { inputs: plain({ ...news, ...observation(await observe(inputs, log)) }) };
+    } catch (err) {
+      if (!isRepoSyncError(err)) throw err;
+      // The source side is the same for every VM: a problem there is an input failure (nothing changes).
+      if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") {
+        return { inputs: news, failures: [{ property: "commit", reason: err.message }] };
+      }
+      // Not a check failure, which would stop every VM: the update fails on this one (with the command
+      // and its stderr); the preview names the reason and the fix here.
+      log.warn(`${inputs.vm}: ${err.reason}${err.hint ? `\n  fix: ${err.hint}` : ""}`);
+      return { inputs: plain({ ...news, ...observation({ kind: "error", error: err }) }) };
     }
-    process.stderr.write(`repo-sync: error: ${err.message}\n`);
-    return { inputs: plain({ ...news, ...observation({ kind: "error", error: err }) }) };
-  }
+  });
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
@@ -151,6 +193,10 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
   const i = normalizeInputs(raw);
+  return logged(i, (log) => convergeLogged(i, force, log));
+}
+
+async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Promise<TargetOutputs> {
   const target = toTarget(i);
   // The handshake overlaps the export and scan; the target is untouched until the session starts.
   const session = TargetSession.connect(target, i.lockTimeoutS);
@@ -160,10 +206,10 @@ async function converge(raw: Record<string, unknown>, force: boolean): Promise<T
   const onProgress = (p: RsyncProgress) => {
     if (Date.now() - lastReport < PROGRESS_EVERY_MS) return;
     lastReport = Date.now();
-    providerLogger.info(`${i.vm}: transferring ${describeProgress(p)}`);
+    log.info(`${i.vm}: transferring ${describeProgress(p)}`);
   };
   const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress });
-  providerLogger.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
+  log.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,
     ...observation({ kind: "in-sync", revision: i.commit }),
@@ -171,6 +217,8 @@ async function converge(raw: Record<string, unknown>, force: boolean): Promise<T
     filesTransferred: r.filesTransferred,
     bytesTransferred: r.bytesTransferred,
     syncedAt: new Date().toISOString(),
+    // The tree is now the commit's, exactly.
+    drift: driftOutput({ modified: [], added: [], deleted: [] }),
   });
 }
 
@@ -185,13 +233,34 @@ export async function update(_id: string, olds: Record<string, unknown>, news: R
 
 export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {
   const i = normalizeInputs(props);
-  const status = await checkTarget(toTarget(i), undefined, { checkTree: false });
-  if (status.error) throw status.error;
-  return { id, props: plain({ ...props, revision: status.actual ?? "" }) };
+  return logged(i, async (log) => {
+    // The tree is compared with the commit the state names (the one the last sync landed).
+    const src = /^[0-9a-f]{40}$/.test(i.commit)
+      ? await sourceFor(i).catch((err: unknown) => {
+          if (!isRepoSyncError(err)) throw err;
+          log.warn(`${i.vm}: the tree was not compared with ${i.commit.slice(0, 12)}: ${err.reason}`);
+          return undefined;
+        })
+      : undefined;
+    const expected = src ? { commit: i.commit, transfer: src.transfer } : undefined;
+    const status = await checkTarget(toTarget(i), expected, { checkTree: expected !== undefined, checksum: i.checksum });
+    if (status.error) throw quiet(status.error);
+    const state = stateOf(status);
+    if (expected && state.kind !== "in-sync") log.info(`${i.vm}: ${describe(state)}`);
+    return { id, props: plain({ ...props, revision: status.actual ?? "", drift: driftOutput(status.drift) }) };
+  });
 }
 
 export async function remove(_id: string, props: Record<string, unknown>): Promise<void> {
   const i = normalizeInputs(props);
+  try {
+    await logged(i, (log) => removeLogged(i, log));
+  } catch (err) {
+    throw quiet(err);
+  }
+}
+
+async function removeLogged(i: TargetInputs, log: Logger): Promise<void> {
   const session = await TargetSession.open(toTarget(i), i.lockTimeoutS);
   try {
     if (i.removeOnDelete) {
@@ -199,10 +268,10 @@ export async function remove(_id: string, props: Record<string, unknown>): Promi
         throw new RepoSyncError("unsafe-target", `refusing to remove ${i.path}: it holds files but no repo-sync marker`, { vm: i.vm, hint: "remove it by hand if it really is yours" });
       }
       await session.purge();
-      providerLogger.info(`${i.vm}: removed the synced tree ${i.path}`);
+      log.info(`${i.vm}: removed the synced tree ${i.path}`);
     } else {
       await session.unmanage();
-      providerLogger.info(`${i.vm}: left the tree in ${i.path}; removed repo-sync's marker files`);
+      log.info(`${i.vm}: left the tree in ${i.path}; removed repo-sync's marker files`);
     }
   } finally {
     await session.close();

@@ -92,7 +92,7 @@ describe("./run.sh demo on a fresh machine's first run (empty cache, the system'
       assert.ok(out.includes(heading), heading);
     }
     assert.match(out, /\+ 5 created/); // the stack, the RepoSync component, 3 targets
-    assert.match(out, /tree drift: 1 modified, 0 added, 0 deleted \(first: src\/app\.py\)/);
+    assert.match(out, /tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\)/);
     assert.match(out, /pulumi preview --expect-no-changes exited [1-9]/);
     assert.match(out, /vm02: repaired [0-9a-f]{12} \(1 files/);
     assert.match(out, /vm02 +127\.0\.0\.72 +[0-9a-f]{12} +[0-9a-f]{12} +in-sync/);

@@ -81,9 +81,10 @@ describe("examples/in-program: the packed package in another program that create
     }
     const outputs = await project.outputs();
     assert.equal(outputs.revision, head);
+    const drift = { compared: true, counts: { modified: 0, added: 0, deleted: 0 }, modified: [], added: [], deleted: [], more: 0 };
     assert.deepEqual(outputs.vms, {
-      vm01: { host: `127.0.0.${FIRST_OCTET}`, path: appDir("vm01"), revision: head },
-      vm02: { host: `127.0.0.${FIRST_OCTET + 1}`, path: appDir("vm02"), revision: head },
+      vm01: { host: `127.0.0.${FIRST_OCTET}`, path: appDir("vm01"), revision: head, drift },
+      vm02: { host: `127.0.0.${FIRST_OCTET + 1}`, path: appDir("vm02"), revision: head, drift },
     });
     // The serialized provider loads its implementation from the package the example installed.
     const state = JSON.stringify(await project.exportState());
@@ -102,7 +103,9 @@ describe("examples/in-program: the packed package in another program that create
     const preview = await project.run(["preview", "--expect-no-changes", "--diff"]);
     assert.notEqual(preview.code, 0);
     assert.match(preview.stdout, /vm02[\s\S]*(drift|differ)/i);
-    await project.ok(["up", "--yes"]);
+    const up = await project.ok(["up", "--yes"]);
+    // The provider, run from the installed package, says it on vm02's target (the engine's Log call), not under the stack.
+    assert.match(up.stdout, /RepoSyncTarget \(\S*vm02\):\n {4}vm02: tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\)\n {4}vm02: repaired /);
     assert.equal(fs.readFileSync(path.join(appDir("vm02"), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
     assert.equal(deploys("vm02").length, 1);
   });

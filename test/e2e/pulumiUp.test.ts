@@ -86,7 +86,7 @@ describe("RepoSyncTarget through the real pulumi CLI on the fleet", function () 
     assert.notEqual(gate.code, 0);
     assert.match(gate.stdout, /vm02/);
     const diffRun = await project.ok(["preview", "--diff"]);
-    assert.match(diffRun.stdout, /tree drift: 1 modified, 0 added, 0 deleted \(first: src\/app\.py\)/);
+    assert.match(diffRun.stdout, /tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\)/);
     const preview = parseEngineJson<PreviewJson>(await project.ok(["preview", "--json"]));
     assert.equal(stepFor(preview, "vm02")?.op, "update");
     assert.deepEqual(changedInputs(stepFor(preview, "vm02")), ["observed", "observedState"]);

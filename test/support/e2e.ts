@@ -34,3 +34,27 @@ export function changedInputs(step: PreviewStep | undefined): string[] {
 export function stepFor(preview: PreviewJson, vm: string) {
   return preview.steps.find((s) => s.urn.endsWith(`::${vm}`));
 }
+
+/**
+ * The last `Diagnostics:` block of a pulumi run's text output (an `up` prints the preview's, then the
+ * update's), by resource header (`pulumi-nodejs:dynamic/repo-sync:RepoSyncTarget (vm02)`): each
+ * resource's lines, indentation removed.
+ */
+export function diagnosticsByResource(stdout: string): Record<string, string> {
+  const blocks = stdout.split(/^Diagnostics:\n/m);
+  const last = blocks.length > 1 ? blocks[blocks.length - 1] : "";
+  const out: Record<string, string> = {};
+  let current: string | undefined;
+  for (const line of last.split("\n")) {
+    const header = /^ {2}(\S.*) \((.+)\):$/.exec(line);
+    if (header) {
+      current = `${header[1]} (${header[2]})`;
+      out[current] = "";
+    } else if (current && line.startsWith("    ")) {
+      out[current] += `${line.slice(4)}\n`;
+    } else if (line !== "") {
+      current = undefined; // the block ended (Outputs:, Resources:...)
+    }
+  }
+  return out;
+}
