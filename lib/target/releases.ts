@@ -59,7 +59,9 @@ const LIST_RELEASES = [
   `  R=\${d#${RELEASES_DIR}/}`,
   '  case "$R" in *[!0-9a-f]*) continue ;; esac',
   '  [ ${#R} -eq 40 ] && [ -d "$d" ] && [ ! -L "$d" ] || continue',
-  `  S=$(stat -c %Y -- "$d/${RELEASE_STAMP}" 2>/dev/null) || S=0`,
+  // Nanoseconds: two deploys within one second are still ordered by when they were made.
+  `  S=$(stat -c %.9Y -- "$d/${RELEASE_STAMP}" 2>/dev/null) || S=0`,
+  `  case $S in ''|*[!0-9.]*) S=$(stat -c %Y -- "$d/${RELEASE_STAMP}" 2>/dev/null) || S=0 ;; esac`,
   `  C=partial; if [ -f "$d/${MARKER_FILE}" ] && [ ! -L "$d/${MARKER_FILE}" ] && read -r X < "$d/${MARKER_FILE}" && [ "$X" = "$R" ]; then C=complete; fi`,
   '  echo "RELEASE $R $S $C"',
   "done; fi",
@@ -84,7 +86,7 @@ export function parseReleases(stdout: string): ReleasesView {
   for (const line of stdout.split("\n")) {
     const c = /^CURRENT (\S+)$/.exec(line);
     if (c) current = /^[0-9a-f]{40}$/.test(c[1]) ? { kind: "release", commit: c[1] } : c[1] === "none" ? { kind: "none" } : { kind: "bad", why: c[1] === "notlink" ? "is not a symlink" : "does not point at a release folder (releases/<commit>)" };
-    const r = /^RELEASE ([0-9a-f]{40}) (\d+) (complete|partial)$/.exec(line);
+    const r = /^RELEASE ([0-9a-f]{40}) (\d+(?:\.\d+)?) (complete|partial)$/.exec(line);
     if (r) releases.push({ commit: r[1], stamp: Number(r[2]), complete: r[3] === "complete" });
   }
   releases.sort((a, b) => a.stamp - b.stamp || a.commit.localeCompare(b.commit));

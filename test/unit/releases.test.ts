@@ -29,6 +29,9 @@ describe("releases layout (pure)", () => {
     assert.deepEqual(v, { current: { kind: "release", commit: B }, releases: [{ commit: C, stamp: 0, complete: false }, { commit: A, stamp: 100, complete: true }, { commit: B, stamp: 200, complete: true }] });
     assert.deepEqual(parseReleases("CURRENT bad\n").current, { kind: "bad", why: "does not point at a release folder (releases/<commit>)" });
     assert.deepEqual(parseReleases("CURRENT notlink\n").current, { kind: "bad", why: "is not a symlink" });
+    // Two deploys within one second: nanoseconds order them, not the commit hashes.
+    const same = parseReleases(`RELEASE ${A} 1796000754.900000000 complete\nRELEASE ${B} 1796000754.100000000 complete\n`);
+    assert.deepEqual(same.releases.map((r) => r.commit), [B, A]);
   });
 
   const rollbacks: Array<[string, ReleasesView, string | undefined, ReturnType<typeof rollbackTarget>]> = [
