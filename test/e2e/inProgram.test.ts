@@ -105,7 +105,7 @@ describe("examples/in-program: the packed package in another program that create
     assert.match(preview.stdout, /vm02[\s\S]*(drift|differ)/i);
     const up = await project.ok(["up", "--yes"]);
     // The provider, run from the installed package, says it on vm02's target (the engine's Log call), not under the stack.
-    assert.match(up.stdout, /RepoSyncTarget \(\S*vm02\):\n {4}vm02: tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\)\n {4}vm02: repaired /);
+    assert.match(up.stdout, /RepoSyncTarget \(\S*vm02\):\n {4}vm02: tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\); up deploys [0-9a-f]{12} \(branch main\)\n {4}vm02: repaired /);
     assert.equal(fs.readFileSync(path.join(appDir("vm02"), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
     assert.equal(deploys("vm02").length, 1);
   });
