@@ -185,6 +185,10 @@ export class RepoSync extends pulumi.ComponentResource {
       throw resourceError(err, this);
     }
     const repo = config.repository;
+    if (repo.sourceMode === "worktree") {
+      // The provider converges a commit (its diff compares commits): a worktree is a CLI mode.
+      pulumi.log.warn("repository.source_mode: worktree applies to the repo-sync CLI only; through Pulumi the commit's tree is pushed (untracked and uncommitted files are not, and a sync by the CLI in worktree mode is undone by the next up)", this);
+    }
     // Once per run, before any target registers: a refused source fails every target's inputs, so none
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
