@@ -2,7 +2,9 @@
 # Sourced by every entry point: one place that says where the toolchain lives and how Pulumi runs
 # offline. Safe to source twice.
 
-: "${REPO_SYNC_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# Always this checkout's own folder: a value inherited from another clone's env.sh would make set-up
+# check (and tests build in) the wrong one.
+REPO_SYNC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The cache lives outside the work tree so that a fresh clone (CI) reuses what an earlier run built.
 : "${REPO_SYNC_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/repo-sync}"
 export REPO_SYNC_ROOT REPO_SYNC_CACHE

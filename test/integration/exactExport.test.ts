@@ -82,6 +82,10 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     for (const k of [...t.keys()]) if (Buffer.from(k, "hex").toString("latin1").startsWith(".sync_rev") || Buffer.from(k, "hex").toString("latin1").startsWith(".repo-sync")) t.delete(k);
     return t;
   };
+  /** Empties vm01's target (a test that changes the layout or needs to see its first file arrive). */
+  const emptyVm = () => {
+    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+  };
   /** Files on the VM holding `needle` ("" when none: grep exits 1). */
   const grepVm = (needle: string) => {
     try {
@@ -293,7 +297,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
   it("item 12: worktree mode pushes the snapshot it scanned, not a file rewritten during the transfer", async () => {
     writeCfg({ repository: { source_mode: "worktree", allow_dirty: true, bwlimit_kbps: 200 } });
     // An empty target: the first file there says that the scan is over and rsync is sending.
-    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    emptyVm();
     const big: Record<string, Buffer> = {};
     for (let i = 0; i < 4; i++) big[`a${i}.bin`] = Buffer.alloc(200_000, i + 1);
     repo.write(big);
@@ -456,7 +460,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     const a = `V=${"x".repeat(37)}\n`;
     const b = `V=b024cf8700000000${"x".repeat(21)}\n`;
     for (const layout of ["in_place", "releases"] as const) {
-      if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+      emptyVm();
       writeCfg({ repository: { layout } });
       repo.commit({ "x.txt": a }, "a");
       assert.equal((await sync()).code, 0, layout);
@@ -470,7 +474,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     }
     // A target holding files but no marker (a cut run, a marker removed) may hold any commit's: contents are compared.
     writeCfg();
-    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    emptyVm();
     repo.commit({ "x.txt": a }, "a again");
     assert.equal((await sync()).code, 0);
     fs.rmSync(path.join(vm.targetPath, ".sync_rev"));
@@ -482,7 +486,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
   });
 
   it("a damaged or odd cache and tree give named errors or a rebuild, never a crash: an export replaced by a file or a dangling link, a cache inside the checkout, a path too long for the file system", async () => {
-    if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
+    emptyVm();
     const c1 = repo.head();
     assert.equal((await sync()).code, 0);
     const exp = path.join(exportRoot(cache, repo.path), c1);
