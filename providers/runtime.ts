@@ -26,6 +26,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isRepoSyncError, RepoSyncError } from "../lib/errors";
 import { readProcStat } from "../lib/process/procStat";
 import type { Logger } from "../lib/log";
+import { servedRevision } from "../lib/target/script";
 import { TargetSession, whileConnecting } from "../lib/target/session";
 import { convergeTarget } from "../lib/sync/converge";
 import { prepareCommit } from "../lib/sync/prepareSource";
@@ -270,6 +271,10 @@ async function removeLogged(i: TargetInputs, log: Logger): Promise<void> {
       await session.purge();
       log.info(`${i.vm}: removed the synced tree ${i.path}`);
     } else {
+      // Releases layout: the served release's marker goes too (the release stays, `current` still
+      // points at it): after a destroy no marker claims a revision (status: none).
+      const served = i.layout === "releases" ? servedRevision(session.header) : undefined;
+      if (served) await session.prepareRelease(served);
       await session.unmanage();
       log.info(`${i.vm}: left the tree in ${i.path}; removed repo-sync's marker files`);
     }

@@ -229,6 +229,17 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
       assert.equal(current("vm01"), `releases/${older}`);
       assert.equal(releases("vm01").length, 3);
       assert.ok(releases("vm01").includes(head));
+      // destroy leaves the trees (the service keeps running) but no marker that claims a revision.
+      await project.ok(["destroy", "--yes", "--skip-preview"]);
+      for (const vm of ["vm01", "vm02"]) {
+        assert.equal(current(vm), `releases/${older}`, `${vm}: current still serves the tree`);
+        assert.equal(fs.existsSync(path.join(fleet.vm(vm).targetPath, "current", ".sync_rev")), false, `${vm}: no marker after destroy`);
+      }
+      const after = json<StatusDoc>(await runCli(["status", "--config", cfg, "--json", "--ref", older]));
+      assert.deepEqual(after.statuses.map((x) => x.actual), [null, null], "status: no VM claims a revision");
+      // The CLI takes the trees back (as the next stack would): the served release is whole again.
+      assert.equal((await runCli(["sync", "--config", cfg, "--ref", older])).code, 0);
+      assert.equal(fs.readFileSync(path.join(fleet.vm("vm01").targetPath, "current", ".sync_rev"), "utf8").trim(), older);
       repo.git("reset", "-q", "--hard", head);
     } finally {
       project.dispose();
