@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import { writeTreeEntries } from "../source/blobWriter";
+import { parseBatchHeader, writeTreeEntries } from "../source/blobWriter";
 import { runGit } from "../source/runGit";
 import { displayPath, isCheckoutSafePath, treePath, type TreePath } from "../source/treeListing";
 import type { Finding } from "./gitleaksReport";
@@ -235,11 +235,10 @@ export function parseBatchObjects(out: Buffer): Array<{ hash: string; type: stri
   for (let at = 0; at < out.length; ) {
     const nl = out.indexOf(10, at);
     if (nl < 0) break;
-    const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(out.subarray(at, nl).toString("latin1"));
-    if (!m) throw new RepoSyncError("scan", `git cat-file answered ${JSON.stringify(out.subarray(at, nl).toString("latin1").slice(0, 100))}`);
-    const size = Number(m[3]);
-    objects.push({ hash: m[1], type: m[2], content: out.subarray(nl + 1, nl + 1 + size) });
-    at = nl + 1 + size + 1;
+    const h = parseBatchHeader(out.subarray(at, nl).toString("latin1"));
+    if (!h) throw new RepoSyncError("scan", `git cat-file answered ${JSON.stringify(out.subarray(at, nl).toString("latin1").slice(0, 100))}`);
+    objects.push({ hash: h.hash, type: h.type, content: out.subarray(nl + 1, nl + 1 + h.size) });
+    at = nl + 1 + h.size + 1;
   }
   return objects;
 }

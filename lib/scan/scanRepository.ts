@@ -192,9 +192,13 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
   const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-scan-"));
   const timeoutMs = opts.timeoutMs ?? 600_000;
   try {
+    // With gitleaks' own rules (no rules file of the user's), every path allowlist is gitleaks' default
+    // one: what it skips by path is read again (rescuedFiles.ts), so the walk names it (debug level).
+    const ownRules = rulesPath === path.resolve(defaultRulesFile(cacheDir));
     const scanOne = async (target: string, n: number, cwd = root) => {
+      const listSkipped = ownRules && cwd === root;
       const reportPath = path.join(reportDir, `report-${n}.json`);
-      const r = await runProgram(bin, gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow, target, debug: cwd === root }), { cwd, timeoutMs });
+      const r = await runProgram(bin, gitleaksArgs(rulesPath, reportPath, { ignoreInlineAllow, target, debug: listSkipped }), { cwd, timeoutMs });
       if (r.exitCode !== 0 && r.exitCode !== LEAKS_EXIT_CODE) {
         throw new RepoSyncError("scan", `gitleaks failed scanning ${root}`, {
           command: r.command,
@@ -206,7 +210,7 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
       }
       let skippedFiles: string[];
       try {
-        skippedFiles = cwd === root ? parseSkippedFiles(r.stderr).flatMap((p) => resolveReported(root, p)) : [];
+        skippedFiles = listSkipped ? parseSkippedFiles(r.stderr).flatMap((p) => resolveReported(root, p)) : [];
       } catch (err) {
         throw new RepoSyncError("scan", `gitleaks skipped a file of ${root} whose name repo-sync cannot read back`, { hint: "rename the file (plain UTF-8 names)", cause: err });
       }
@@ -222,11 +226,9 @@ export async function scanRepository(dir: string, opts: ScanOptions = {}): Promi
     if (verdicts.size !== known) writeFolderVerdicts(verdictFile, verdicts, listFolders(root));
     const runs = [whole];
     for (const [i, folder] of skipped.entries()) runs.push(await scanOne(rescueTarget(folder), i + 1));
-    // With gitleaks' own rules (no rules file of the user's), every path allowlist is gitleaks' default
-    // one: the files it skips by path, and every file of a folder skipped whole whose files all match
-    // too (`node_modules/`), are read under neutral names (rescuedFiles.ts). A user's rules file keeps
-    // its allowlists as written: its paths are the user's decision.
-    const ownRules = rulesPath === path.resolve(defaultRulesFile(cacheDir));
+    // With gitleaks' own rules, the files it skips by path, and every file of a folder skipped whole
+    // whose files all match too (`node_modules/`), are read under neutral names (rescuedFiles.ts). A
+    // user's rules file keeps its allowlists as written: its paths are the user's decision.
     const skipFolders = ownRules ? listFolders(root).filter((f) => verdicts.get(f) === "skip") : [];
     const rescued = ownRules ? [...new Set([...runs.flatMap((x) => x.skippedFiles), ...skipFolders.flatMap((f) => filesUnder(root, f))])] : [];
     const findings = runs.flatMap((x) => x.findings);

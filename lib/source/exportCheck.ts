@@ -53,9 +53,9 @@ export function parseFindListing(z: string): ExportEntry[] {
 /**
  * Why a listed export is not the commit's tree, or undefined when it is (pure; see the module
  * comment): the names, each entry's type, a file's blob-derived mtime and executable bit, a symlink's
- * target. `content` hashes a file when asked (a full check).
+ * target. `content` hashes a listed file (its row given) when asked (a full check).
  */
-export function listingProblem(entries: ExportEntry[], rows: TreeRow[], content?: (p: TreePath) => string): string | undefined {
+export function listingProblem(entries: ExportEntry[], rows: TreeRow[], content?: (row: TreeRow) => string): string | undefined {
   const byPath = new Map<TreePath, TreeRow>(rows.map((r) => [r.path, r]));
   const folders = new Set<TreePath>();
   for (const r of rows) for (let i = r.path.indexOf("/"); i > 0; i = r.path.indexOf("/", i + 1)) folders.add(r.path.slice(0, i));
@@ -81,7 +81,7 @@ export function listingProblem(entries: ExportEntry[], rows: TreeRow[], content?
     if (e.type !== "f" || (row.mode !== "100644" && row.mode !== "100755")) return `${shown} is not the ${row.mode === "120000" ? "symlink" : "file"} the commit has`;
     if (e.mtimeS !== blobMtime(row.hash)) return `${shown} was modified (its mtime is not the blob's)`;
     if (((e.mode & 0o111) !== 0) !== (row.mode === "100755")) return `${shown} has another executable bit than in the commit`;
-    if (content && content(e.path) !== row.hash) return `${shown} does not hold the commit's content`;
+    if (content && content(row) !== row.hash) return `${shown} does not hold the commit's content`;
   }
   if (seen !== rows.length) return `${rows.length - seen} of the commit's entries are missing`;
   return undefined;
@@ -99,5 +99,5 @@ export async function listExport(dir: string): Promise<ExportEntry[]> {
  * hashes every file's content. `listed`: the folder's listing when the caller took it already.
  */
 export async function exportProblem(dir: string, rows: TreeRow[], full = false, listed?: ExportEntry[]): Promise<string | undefined> {
-  return listingProblem(listed ?? (await listExport(dir)), rows, full ? (p) => gitBlobHash(fs.readFileSync(fsPath(dir, p)), (rows[0]?.hash ?? "").length === 64 ? "0".repeat(64) : "0".repeat(40)) : undefined);
+  return listingProblem(listed ?? (await listExport(dir)), rows, full ? (r) => gitBlobHash(fs.readFileSync(fsPath(dir, r.path)), r.hash) : undefined);
 }

@@ -13,7 +13,7 @@ import type { TreePath } from "./treeListing";
 /** Changes between two commits that rsync's quick check could take for no change, given blob sizes (pure). */
 export function quickCheckBlind(changes: RawChange[], sizeOf: Map<string, number>): TreePath[] {
   return changes
-    .filter((c) => /^1007?55$|^100644$/.test(c.oldMode) && /^1007?55$|^100644$/.test(c.newMode) && c.oldHash !== c.newHash)
+    .filter((c) => /^100(644|755)$/.test(c.oldMode) && /^100(644|755)$/.test(c.newMode) && c.oldHash !== c.newHash)
     .filter((c) => blobMtime(c.oldHash) === blobMtime(c.newHash) && sizeOf.get(c.oldHash) === sizeOf.get(c.newHash))
     .map((c) => c.path);
 }
