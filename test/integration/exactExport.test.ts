@@ -82,6 +82,11 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
     for (const k of [...t.keys()]) if (Buffer.from(k, "hex").toString("latin1").startsWith(".sync_rev") || Buffer.from(k, "hex").toString("latin1").startsWith(".repo-sync")) t.delete(k);
     return t;
   };
+  /** git in the source repository with `input` on stdin; its trimmed stdout. */
+  const gitIn = (input: string | Buffer, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input }).toString().trim();
+  /** A raw tree object from entries (mode, name, hash), written with --literally (git checks nothing). */
+  const rawTree = (entries: Array<[string, string, string]>) =>
+    gitIn(Buffer.concat(entries.map(([mode, name, hash]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(hash, "hex")]))), "hash-object", "-t", "tree", "--literally", "-w", "--stdin");
   /** Empties vm01's target (a test that changes the layout or needs to see its first file arrive). */
   const emptyVm = () => {
     if (fs.existsSync(vm.targetPath)) for (const n of fs.readdirSync(vm.targetPath)) fs.rmSync(path.join(vm.targetPath, n), { recursive: true, force: true });
@@ -168,12 +173,8 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
 
   it("item 4: a crafted tree (.. names, a path below a symlink) is refused before anything is written anywhere", async () => {
     const victimDir = tmp("rs-exact-victim-");
-    const gitIn = (input: string | Buffer, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input }).toString().trim();
     const blob = gitIn(`TOKEN=${fakeGithubToken()}\n`, "hash-object", "-w", "--stdin");
     const linkBlob = gitIn(victimDir, "hash-object", "-w", "--stdin");
-    /** A raw tree object from entries (mode, name, hash), written with --literally (no checks). */
-    const rawTree = (entries: Array<[string, string, string]>) =>
-      gitIn(Buffer.concat(entries.map(([mode, name, hash]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(hash, "hex")]))), "hash-object", "-t", "tree", "--literally", "-w", "--stdin");
     // From the scan's work folder (<cache>/scans/.pending-*) three levels up is /tmp: a few new files
     // are written there straight from git, so the gate needs a record from an earlier clean sync.
     const deep = [1, 2, 3].reduce((t) => rawTree([["40000", "..", t]]), rawTree([["100644", "pwned.txt", blob]]));
@@ -407,10 +408,7 @@ describe("what is scanned is what lands: filters, attributes, crafted trees, cac
 
     // A crafted commit deep in the history (a `..` path), under a clean tip: refused, nothing written.
     repo.git("reset", "-q", "--hard", base);
-    const gitIn = (input: string | Buffer, ...args: string[]) => execFileSync("git", ["-C", repo.path, ...args], { input }).toString().trim();
     const blob = gitIn("planted\n", "hash-object", "-w", "--stdin");
-    const rawTree = (entries: Array<[string, string, string]>) =>
-      gitIn(Buffer.concat(entries.map(([mode, n, h]) => Buffer.concat([Buffer.from(`${mode} ${n}\0`), Buffer.from(h, "hex")]))), "hash-object", "-t", "tree", "--literally", "-w", "--stdin");
     const up = [1, 2, 3, 4].reduce((t) => rawTree([["40000", "..", t]]), rawTree([["100644", "pwned-history.txt", blob]]));
     const crafted = repo.git("commit-tree", rawTree([["40000", "..", up]]), "-p", repo.head(), "-m", "crafted");
     repo.git("reset", "-q", "--hard", repo.git("commit-tree", repo.git("rev-parse", `${base}^{tree}`), "-p", crafted, "-m", "clean tip"));
