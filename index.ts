@@ -20,7 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./lib/config/load";
 import type { Target } from "./lib/config/types";
 import { RepoSyncError } from "./lib/errors";
-import { HostInput, RepoSync } from "./providers/repoSync";
+import { type HostInput, type InternalArgs, RepoSync, type RepoSyncArgs } from "./providers/repoSync";
 import { resourceError } from "./providers/resourceError";
 
 /** VM addresses published by another stack (`vms` output). */
@@ -57,7 +57,7 @@ export = () => {
   } catch (err) {
     throw resourceError(err, undefined);
   }
-  const sync = new RepoSync("repo-sync", {
+  const args: RepoSyncArgs & InternalArgs = {
     configPath,
     hosts: vmsStack ? hostsFromStack(vmsStack, hostless) : undefined,
     branch: cfg.get("branch"),
@@ -70,6 +70,7 @@ export = () => {
     checksum: cfg.getBoolean("checksum") === true,
     // Stacks deployed before the component existed keep their targets (no replacement).
     topLevelNames: true,
-  });
+  };
+  const sync = new RepoSync("repo-sync", args);
   return { revision: sync.revision, branch: sync.branch, ref: sync.ref, refKind: sync.refKind, targets: sync.vms };
 };

@@ -7,3 +7,5 @@ export type { HostInput, RepoSyncArgs, RepoSyncVmOutputs } from "./repoSync";
 export { RepoSyncTarget } from "./repoSyncTarget";
 export type { RepoSyncTargetArgs, SecretScanArgs } from "./repoSyncTarget";
 export type { Drift } from "./drift";
+export type { SettingsArgs, SuppliedVm, LoadedSettings } from "./settings";
+export type { JumpHostArgs, RepoSyncOptions, RepositoryArgs, SecretScanningArgs, SshArgs, VmArgs } from "./settingsArgs";

@@ -3,12 +3,11 @@
  * `check()` (property + reason), and their mapping onto the library's Target and transfer spec.
  * Pure: no I/O.
  */
-import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
-import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
+import { invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, unsafeTargetPathReason } from "../lib/config/safety";
+import { comparedInputs, defaultOf, SETTINGS, valueProblem, VM_ID } from "../lib/config/schema";
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
-import { KEEP_RELEASES } from "../lib/target/releases";
 import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
 import type { Drift } from "./drift";
 
@@ -93,15 +92,15 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
   return {
     vm: String(raw.vm ?? ""),
     host: String(raw.host ?? ""),
-    port: typeof raw.port === "number" ? raw.port : NUMBERS.sshPort.default,
+    port: typeof raw.port === "number" ? raw.port : defaultOf<number>("vm", "ssh_port"),
     user: String(raw.user ?? ""),
     keyPath: String(raw.keyPath ?? ""),
     knownHostsPath: String(raw.knownHostsPath ?? ""),
-    connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : NUMBERS.connectTimeoutS.default,
+    connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : defaultOf<number>("ssh", "connect_timeout_s"),
     acceptNewHostKeys: raw.acceptNewHostKeys === true,
     path: String(raw.path ?? ""),
     repoPath: String(raw.repoPath ?? ""),
-    branch: String(raw.branch ?? DEFAULT_BRANCH),
+    branch: String(raw.branch ?? defaultOf<string>("repository", "default_branch")),
     commit: String(raw.commit ?? ""),
     excludes: Array.isArray(raw.excludes) ? raw.excludes.map(String) : [],
     excludeDotGit: raw.excludeDotGit !== false,
@@ -121,10 +120,10 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     ...(raw.sudo === true ? { sudo: true } : {}),
     ...(raw.noUserSshConfig === true ? { noUserSshConfig: true } : {}),
     // Any other value is kept, for validateInputs to name it (never taken as in place silently).
-    ...(raw.layout !== undefined && raw.layout !== null && raw.layout !== "in_place" ? { layout: String(raw.layout) as "releases", keepReleases: typeof raw.keepReleases === "number" ? raw.keepReleases : KEEP_RELEASES.default } : {}),
+    ...(raw.layout !== undefined && raw.layout !== null && raw.layout !== "in_place" ? { layout: String(raw.layout) as "releases", keepReleases: typeof raw.keepReleases === "number" ? raw.keepReleases : defaultOf<number>("repository", "keep_releases") } : {}),
     ...optionalStrings(raw, ["rsyncPath", "owner", "group", "chmod", "ref", "refKind"]),
-    lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : NUMBERS.lockTimeoutS.default,
-    ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : NUMBERS.ioTimeoutS.default,
+    lockTimeoutS: typeof raw.lockTimeoutS === "number" ? raw.lockTimeoutS : defaultOf<number>("repository", "lock_timeout_s"),
+    ioTimeoutS: typeof raw.ioTimeoutS === "number" ? raw.ioTimeoutS : defaultOf<number>("repository", "io_timeout_s"),
     removeOnDelete: raw.removeOnDelete === true,
     checksum: raw.checksum === true,
     observed: typeof raw.observed === "string" ? raw.observed : undefined,
@@ -144,34 +143,41 @@ function optionalStrings<K extends string>(raw: Record<string, unknown>, keys: r
 /** A hop as the engine hands it back (a plain object). */
 function jumpHostOf(raw: unknown): JumpHost {
   const h = (raw ?? {}) as Record<string, unknown>;
-  return { host: String(h.host ?? ""), port: typeof h.port === "number" ? h.port : NUMBERS.sshPort.default, user: String(h.user ?? ""), keyPath: String(h.keyPath ?? "") };
+  return { host: String(h.host ?? ""), port: typeof h.port === "number" ? h.port : defaultOf<number>("hop", "port"), user: String(h.user ?? ""), keyPath: String(h.keyPath ?? "") };
 }
 
-/** Validates inputs; every problem is returned (unknown values are skipped). */
+/** The value of a dotted input name (`secretScan.enabled`) in `i`. */
+function inputValue(i: TargetInputs, name: string): unknown {
+  return name.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), i);
+}
+
+/** Scalar settings that reach a target's inputs, once per input (`keyPath` has two rows, one check). */
+const CHECKED_INPUTS = SETTINGS.filter((s, n) => s.input && ["boolean", "integer", "string", "choice", "path", "sshFile"].includes(s.kind.type) && SETTINGS.findIndex((r) => r.input === s.input) === n);
+
+/**
+ * Validates inputs; every problem is returned (unknown values are skipped). Each setting's own check
+ * comes from the schema, as the YAML's does; what is checked here is what the resource adds (absolute
+ * paths, the commit, the ref) or what spans inputs.
+ */
 export function validateInputs(i: TargetInputs): InputFailure[] {
   const f: InputFailure[] = [];
   const known = (v: unknown) => v !== UNKNOWN;
   const add = (property: string, reason: string) => f.push({ property, reason: `${i.vm || "target"}: ${reason}` });
   if (!VM_ID.test(i.vm)) add("vm", `${JSON.stringify(i.vm)} is not a valid VM id`);
+  for (const s of CHECKED_INPUTS) {
+    const v = inputValue(i, s.input ?? "");
+    // "" is how an optional string input is left out (force, rsyncPath...).
+    if (v === undefined || !known(v) || (v === "" && !s.required)) continue;
+    const why = valueProblem(s, v, "input");
+    if (why) add(s.input ?? "", why);
+  }
   if (known(i.host)) {
     const why = invalidHostReason(i.host);
     if (why) add("host", `${JSON.stringify(i.host)} ${why}`);
   }
-  for (const [prop, name] of [["port", "sshPort"], ["connectTimeoutS", "connectTimeoutS"], ["lockTimeoutS", "lockTimeoutS"], ["ioTimeoutS", "ioTimeoutS"]] as const) {
-    const why = numberProblem(name, i[prop]);
-    if (why) add(prop, why);
-  }
-  if (known(i.user)) {
-    const why = invalidUserReason(i.user);
-    if (why) add("user", `${JSON.stringify(i.user)} ${why}`);
-  }
   if (known(i.path)) {
     const why = unsafeTargetPathReason(i.path);
     if (why) add("path", `target path ${JSON.stringify(i.path)} ${why}`);
-  }
-  if (known(i.branch)) {
-    const why = invalidBranchReason(i.branch);
-    if (why) add("branch", `branch ${JSON.stringify(i.branch)} ${why}`);
   }
   if (i.ref !== undefined && known(i.ref)) {
     const why = invalidRefReason(i.ref);
@@ -190,26 +196,17 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = known(v) ? invalidSshFilePathReason(v) : undefined;
     if (why) add(prop, `${JSON.stringify(v)} ${why}`);
   }
-  if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
   (i.jumpHosts ?? []).forEach((h, n) => {
     const why = jumpHostProblem(h);
     if (why) add(`jumpHosts[${n}]`, `jump host ${n + 1}: ${why}`);
   });
-  if (i.layout !== undefined && known(i.layout) && i.layout !== "releases") add("layout", `${JSON.stringify(i.layout)} is not a layout ("in_place" or "releases")`);
   if (i.layout === "releases" && i.excludes.every(known)) {
     for (const { index, reason } of sharedPathsProblems(i.excludes)) if (!invalidExcludeReason(i.excludes[index])) add(`excludes[${index}]`, `${JSON.stringify(i.excludes[index])} ${reason}`);
   }
-  if (i.keepReleases !== undefined && (!Number.isInteger(i.keepReleases) || i.keepReleases < KEEP_RELEASES.min || i.keepReleases > KEEP_RELEASES.max)) {
-    add("keepReleases", `${i.keepReleases} is not a whole number from ${KEEP_RELEASES.min} to ${KEEP_RELEASES.max}`);
+  // Ownership needs root on the VM: a user that came from another resource is checked here.
+  for (const k of ["owner", "group"] as const) {
+    if (i[k] !== undefined && known(i.user) && i.user !== "root" && !i.sudo) add(k, `needs root on ${i.vm} to set ownership (it logs in as ${i.user}): set sudo, or log in as root`);
   }
-  const checks = [["rsyncPath", invalidRsyncPathReason], ["owner", invalidUserReason], ["group", invalidUserReason], ["chmod", invalidChmodReason]] as const;
-  for (const [prop, why] of checks) {
-    const v = i[prop];
-    const problem = v !== undefined && known(v) ? why(v) : undefined;
-    if (problem) add(prop, `${JSON.stringify(v)} ${problem}`);
-  }
-  const bwlimitWhy = i.bwlimitKbps === undefined ? undefined : bwlimitProblem(i.bwlimitKbps);
-  if (bwlimitWhy) add("bwlimitKbps", bwlimitWhy);
   return f;
 }
 
@@ -241,11 +238,7 @@ export function deployedFrom(i: Pick<TargetInputs, "commit" | "branch" | "ref" |
 export const REPLACE_ON = ["host", "port", "path"] as const;
 
 /** Inputs compared for "the user changed something" (observed is live state, not a user input). */
-export const COMPARED_INPUTS = [
-  "vm", "host", "port", "user", "keyPath", "knownHostsPath", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
-  "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
-  "ioTimeoutS", "removeOnDelete", "owner", "group", "chmod", "layout", "keepReleases",
-] as const;
+export const COMPARED_INPUTS: readonly string[] = ["vm", "commit", ...comparedInputs()];
 
 /**
  * The diff decision (pure): replace when the target moved, update when an input changed or the live

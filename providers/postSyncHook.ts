@@ -51,6 +51,8 @@ export interface HookTarget {
   /** The host (an Output when another stack or resource supplies it). */
   host: pulumi.Input<string>;
   port: pulumi.Input<number>;
+  /** The login user (an Input when the program supplies it). */
+  user: pulumi.Input<string>;
   /** The revision the target holds after its sync: the hook's trigger. */
   revision: pulumi.Output<string>;
   /** The resource a failure to set the hook up is reported on (the VM's target). */
@@ -80,7 +82,7 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
       connection: {
         host: h.host,
         port: h.port,
-        user: t.user,
+        user: h.user,
         privateKey: pulumi.secret(fs.readFileSync(t.keyPath, "utf8")),
         hostKey,
         perDialTimeout: t.connectTimeoutS,

@@ -15,9 +15,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import { checkLocalFiles, ConfigError, loadConfig, parseConfigDocument } from "../lib/config/load";
-import { overlapProblems, sameAddress } from "../lib/config/overlap";
-import type { Config, ConfigProblem, Target } from "../lib/config/types";
+import type { Target } from "../lib/config/types";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { prepareSource } from "../lib/sync/prepareSource";
@@ -26,47 +24,21 @@ import { normalizeInputs } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
-import { RepoSyncTarget } from "./repoSyncTarget";
+import { RepoSyncTarget, type RepoSyncTargetArgs, type TargetPlumbing } from "./repoSyncTarget";
+import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings";
+import type { RepoSyncOptions } from "./settingsArgs";
 
-/** A VM's address: a host (an Output of the resource that creates the VM), or host and port. */
-export type HostInput = pulumi.Input<string> | { host: pulumi.Input<string>; port?: pulumi.Input<number> };
+export { loadSettings } from "./settings";
+export type { HostInput } from "./settings";
 
-/** Inputs of a {@link RepoSync}. */
-export interface RepoSyncArgs {
-  /** The YAML config file (configs/config.yml format); relative to the program's folder. */
-  configPath?: string;
-  /**
-   * The same settings inline, as the YAML document's data (`{ ssh, vms, repository }`, snake_case keys,
-   * same schema, defaults and messages); used instead of `configPath`. Relative paths resolve against
-   * the program's folder.
-   */
-  config?: Record<string, unknown>;
-  /**
-   * Addresses per VM id, typically Outputs of the resources that create the VMs; they win over
-   * `vms.<id>.host`, which may then be left out. The VM's targets wait on them.
-   */
-  hosts?: Record<string, HostInput>;
-  /** Branch to deploy (default: repository.default_branch). */
-  branch?: string;
-  /**
-   * What to deploy: a branch, a tag (lightweight or annotated: its commit) or a commit SHA (all 40 hex
-   * digits or a unique prefix of at least 4), looked up in the local checkout; unset: the branch. A
-   * tag or a commit is never pulled. Rolling back is `ref: "<old sha>"`. Revision syntax (`HEAD~1`,
-   * `main@{1}`, `a..b`) is refused. Setting both `branch` and `ref` is an error naming both.
-   */
-  ref?: pulumi.Input<string>;
-  /** Pull from origin before resolving the branch (default true). */
-  pull?: boolean;
-  /** Scan every file, not only those not found clean before. */
-  fullScan?: boolean;
-  /** Any new value re-syncs every target even when it matches. */
-  force?: string;
-  /** `pulumi destroy` removes the synced trees (default: only repo-sync's markers). */
-  removeOnDelete?: boolean;
-  /** Probe by content (rsync --checksum) instead of size + mtime. */
-  checksum?: boolean;
-  /** A post-sync hook for every VM that has no `post_sync_command` of its own. */
-  postSyncCommand?: string;
+/**
+ * Inputs of a {@link RepoSync}: the settings (a YAML file, or the same settings typed: `ssh`, `vms`,
+ * `repository`) and how this run deploys (`branch`/`ref`, `force`, ...: {@link RepoSyncOptions}).
+ */
+export interface RepoSyncArgs extends SettingsArgs, RepoSyncOptions {}
+
+/** Options of repo-sync's own program, not for other programs. */
+export interface InternalArgs {
   /**
    * Name the children by VM id at the top of the stack's tree, as repo-sync's own program did before
    * the component existed: stacks deployed then keep their targets (aliases, no replacement). Only for
@@ -121,44 +93,6 @@ function connection(t: Target) {
   };
 }
 
-/**
- * The settings, with every problem at once: the schema's, a `hosts` entry for a VM that is not a push
- * target, a push target with no host anywhere, then the local files (keys, known_hosts of the hosts
- * known now, source repo). A VM whose host is supplied is checked against known_hosts on connect.
- */
-export function loadSettings(args: Pick<RepoSyncArgs, "configPath" | "config" | "hosts">): Config {
-  const hosts = args.hosts ?? {};
-  const options = { hostsSupplied: true, checkLocalFiles: false };
-  const file = args.config ? "<inline>" : (args.configPath ?? "configs/config.yml");
-  const loaded = args.config ? parseConfigDocument(args.config, file, options) : loadConfig(file, options);
-  const config: Config = { ...loaded, targets: loaded.targets.map((t) => (t.vm in hosts ? { ...t, host: "" } : t)) };
-  const problems: ConfigProblem[] = [];
-  const targetIds = new Set(config.targets.map((t) => t.vm));
-  for (const vm of Object.keys(hosts)) {
-    if (!targetIds.has(vm)) problems.push({ key: `hosts.${vm}`, message: `names no push target (push targets: ${[...targetIds].join(", ")})` });
-  }
-  for (const t of config.targets) {
-    if (t.host === "" && !(t.vm in hosts)) problems.push({ key: `vms.${t.vm}.host`, message: "is not set, and RepoSync's `hosts` has no entry for it; set one of the two" });
-  }
-  problems.push(...checkLocalFiles(config));
-  // Hosts the program gives as plain values are known now: the same overlap check as the YAML's.
-  const plain = config.targets.map((t) => ({ ...t, ...plainAddress(hosts[t.vm]) }));
-  problems.push(...overlapProblems(plain, sameAddress).filter((p) => !problems.some((q) => q.message === p.message)));
-  if (problems.length > 0) throw new ConfigError(loaded.file, problems);
-  return config;
-}
-
-/** A `hosts` entry given as plain values (not Outputs), or nothing. */
-function plainAddress(h: HostInput | undefined): { host: string; port?: number } | undefined {
-  if (typeof h === "string") return { host: h };
-  if (typeof h === "object" && h !== null && "host" in h && typeof h.host === "string") return { host: h.host, ...(typeof h.port === "number" ? { port: h.port } : {}) };
-  return undefined;
-}
-
-function addressOf(h: HostInput): { host: pulumi.Input<string>; port?: pulumi.Input<number> } {
-  return typeof h === "object" && h !== null && "host" in h ? h : { host: h };
-}
-
 /** A fleet converged onto one git revision: one RepoSyncTarget per push target. */
 export class RepoSync extends pulumi.ComponentResource {
   /** The commit deployed by this run. */
@@ -178,12 +112,14 @@ export class RepoSync extends pulumi.ComponentResource {
 
   constructor(name: string, args: RepoSyncArgs, opts?: pulumi.ComponentResourceOptions) {
     super("repo-sync:index:RepoSync", name, {}, opts);
-    let config: Config;
+    let settings: LoadedSettings;
     try {
-      config = loadSettings(args);
+      settings = loadSettings(args);
     } catch (err) {
       throw resourceError(err, this);
     }
+    const { config, supplied } = settings;
+    const internal = args as RepoSyncArgs & InternalArgs;
     const repo = config.repository;
     if (repo.sourceMode === "worktree") {
       // The provider converges a commit (its diff compares commits): a worktree is a CLI mode.
@@ -193,8 +129,8 @@ export class RepoSync extends pulumi.ComponentResource {
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
-    const source = pulumi.output(args.ref).apply((ref) =>
-      prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+    const source = pulumi.all([args.ref, args.branch]).apply(([ref, branch]) =>
+      prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -202,6 +138,7 @@ export class RepoSync extends pulumi.ComponentResource {
     const branch = source.apply((s) => s.branch);
     const ref = source.apply((s) => s.ref ?? s.branch);
     const refKind = source.apply((s) => s.refKind ?? "branch");
+    const force = pulumi.output(args.force).apply((f) => f ?? "");
     const common = {
       repoPath: repo.mainRepoPath,
       // The name the pushed .git's HEAD carries (exclude_dot_git: false): a tag or a commit keeps the default branch's.
@@ -218,7 +155,7 @@ export class RepoSync extends pulumi.ComponentResource {
         // Only when set: stacks that never used the option keep identical inputs (no diff on upgrade).
         ...(repo.secretScanning.ignoreInlineAllow ? { ignoreInlineAllow: true } : {}),
       },
-      force: args.force ?? "",
+      force,
       adoptExisting: repo.adoptExisting,
       maxDelete: repo.maxDelete,
       lockTimeoutS: repo.lockTimeoutS,
@@ -231,28 +168,30 @@ export class RepoSync extends pulumi.ComponentResource {
       ...(args.checksum ? { checksum: true } : {}),
     };
     // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
-    const probePlan = probePlanPath(cacheDir(), process.cwd(), args.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
-    const known = config.targets.filter((t) => t.host !== "");
-    const planned = source.apply((s) => {
-      const resolved = { ...common, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
+    const probePlan = probePlanPath(cacheDir(), process.cwd(), internal.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
+    const known = config.targets.filter((t) => t.host !== "" && supplied[t.vm] === undefined);
+    const planned = pulumi.all([source, force]).apply(([s, f]) => {
+      const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
       writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
       return probePlan;
     });
 
-    const childName = (vm: string) => (args.topLevelNames ? vm : `${name}-${vm}`);
-    const aliases = (n: string) => (args.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
+    const childName = (vm: string) => (internal.topLevelNames ? vm : `${name}-${vm}`);
+    const aliases = (n: string) => (internal.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
     for (const t of config.targets) {
-      const supplied = args.hosts?.[t.vm];
-      const address = supplied === undefined ? { host: t.host, port: t.port } : addressOf(supplied);
-      const port = pulumi.output(address.port ?? t.port);
-      const target = new RepoSyncTarget(childName(t.vm), { ...connection(t), ...common, host: address.host, port, probePlan: planned }, { parent: this, aliases: aliases(t.vm) });
+      const from = supplied[t.vm] ?? {};
+      const host = from.host ?? t.host;
+      const port = pulumi.output(from.port ?? t.port);
+      const user = from.user ?? t.user;
+      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, probePlan: planned };
+      const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) });
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
     }
     this.revision = commit;

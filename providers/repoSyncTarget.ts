@@ -68,8 +68,6 @@ export interface RepoSyncTargetArgs {
   sudo?: pulumi.Input<boolean>;
   /** The VM's rsync program (absolute path). */
   rsyncPath?: pulumi.Input<string>;
-  /** OpenSSH reads no client config (`-F /dev/null`): the connection was resolved from `ssh.config_path`. */
-  noUserSshConfig?: pulumi.Input<boolean>;
   /** `releases`: each commit in `<path>/releases/<commit>`, `<path>/current` switched atomically; absent: in place. */
   layout?: pulumi.Input<"releases">;
   /** With `layout: releases`: complete releases kept on the VM (default 5; current and previous always). */
@@ -80,6 +78,12 @@ export interface RepoSyncTargetArgs {
   chmod?: pulumi.Input<string>;
   /** On delete (destroy), remove the synced tree; default false: only repo-sync's markers go. */
   removeOnDelete?: pulumi.Input<boolean>;
+}
+
+/** Inputs the RepoSync component sets and a program does not: not in the public type. */
+export interface TargetPlumbing {
+  /** OpenSSH reads no client config (`-F /dev/null`): the connection was resolved from `ssh.config_path`. */
+  noUserSshConfig?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */
   probePlan?: pulumi.Input<string>;
 }

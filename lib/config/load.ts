@@ -45,6 +45,10 @@ export interface LoadOptions {
   hostsSupplied?: boolean;
   /** Where relative paths of an inline document resolve (default: the current folder). */
   baseDir?: string;
+  /** VMs whose login user the program supplies (see PathContext.usersSupplied). */
+  usersSupplied?: ReadonlySet<string>;
+  /** `camel`: the document is the component's typed arguments (see PathContext.naming). */
+  naming?: "yaml" | "camel";
 }
 
 /** Reads, parses and validates a config file; throws {@link ConfigError} listing every problem. */
@@ -86,7 +90,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
  * file. `file` names it in messages ("<inline>").
  */
 export function parseConfigDocument(data: unknown, file: string, options: LoadOptions = {}): Config {
-  const ctx = { baseDir: options.baseDir ?? process.cwd(), homeDir: options.homeDir ?? os.homedir(), file, hostsSupplied: options.hostsSupplied };
+  const ctx = { baseDir: options.baseDir ?? process.cwd(), homeDir: options.homeDir ?? os.homedir(), file, hostsSupplied: options.hostsSupplied, usersSupplied: options.usersSupplied, naming: options.naming };
   const result = validateConfig(data, ctx);
   if (!result.config) throw new ConfigError(file, result.problems);
   const resolved = resolveSshConfig(result.config, ctx.homeDir);

@@ -1,16 +1,22 @@
 /**
- * Turns the parsed YAML document into a {@link Config}, collecting every problem at once (each named
- * by its key path) instead of stopping at the first. Pure: no file system, no network.
+ * Turns the parsed config document into a {@link Config}, collecting every problem at once (each named
+ * by its key path) instead of stopping at the first. Which keys exist, their defaults, ranges and
+ * checks come from the settings schema (schema.ts); what is checked here is what spans keys. Pure: no
+ * file system, no network.
+ *
+ * The document is the YAML's (snake_case keys) or the component's typed arguments (camelCase keys,
+ * `naming: "camel"`): the same rules, and messages that name the keys as the user wrote them.
  */
-import { BWLIMIT_KBPS, DEFAULT_BRANCH, NUMBERS, VM_ID } from "./defaults";
 import * as path from "node:path";
-import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
+import { camelName, describe, range, type Section, sectionKeys, setting, valueProblem, VM_ID } from "./schema";
+import { invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
-import { KEEP_RELEASES } from "../target/releases";
 import { sharedPaths, sharedPathsProblems } from "../target/shared";
 import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
 
-/** Where relative paths and `~` resolve. */
+export { describe } from "./schema";
+
+/** Where relative paths and `~` resolve, and how the document names its keys. */
 export interface PathContext {
   /** Folder of the config file: relative local paths resolve here. */
   baseDir: string;
@@ -23,21 +29,17 @@ export interface PathContext {
    * VMs): `vms.<id>.host` may be left out; it is then "" here and filled in by the program.
    */
   hostsSupplied?: boolean;
+  /** VMs whose login user the program supplies (an Input): `ssh_user` may be left out ("" here). */
+  usersSupplied?: ReadonlySet<string>;
+  /** `camel`: the component's typed arguments (`sshUser`, `maxDelete`); default `yaml` (snake_case). */
+  naming?: "yaml" | "camel";
 }
 
 /** The result of {@link validateConfig}: a config when there is no problem. */
 export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
 
-const SSH_KEYS = ["key_path", "known_hosts_path", "connect_timeout_s", "accept_new_host_keys", "jump_hosts", "config_path"];
-const HOP_KEYS = ["host", "port", "user", "key_path"];
-const VM_KEYS = ["host", "ssh_user", "ssh_port", "enabled", "ssh_key_path", "post_sync_command", "bwlimit_kbps", "jump_hosts", "sudo", "description", "role"];
-const REPO_KEYS = [
-  "source_vm", "main_repo_path", "vm_repo_paths", "default_branch", "exclude_dot_git", "rsync_excludes",
-  "push_targets", "secret_scanning", "source_mode", "allow_dirty", "max_delete", "bwlimit_kbps", "adopt_existing",
-  "parallelism", "lock_timeout_s", "io_timeout_s", "sudo", "rsync_path", "owner", "group", "chmod",
-  "layout", "keep_releases",
-];
-const SCAN_KEYS = ["enabled", "tool", "config_path", "block_on_secrets", "ignore_inline_allow"];
+/** Hops a connection may go through (OpenSSH's ProxyJump has no limit; a longer chain is a mistake). */
+const MAX_HOPS = 8;
 
 /** The shared paths of a releases target, when there are any (the list passed validation). */
 function sharedOf(excludes: string[]): Pick<Target, "shared"> {
@@ -97,10 +99,28 @@ class Validator {
   private defaultKeyPath = "";
   /** Every id under `vms`, also those whose entry has problems (reported there). */
   private listed = new Set<string>();
-  /** `ssh.config_path`, and which of the `ssh` section's connection keys the YAML sets. */
+  /** `ssh.config_path`, and which of the `ssh` section's connection keys the document sets. */
   private sshConfig?: { path: string; keyPath: boolean; jumpHosts: boolean; knownHostsPath: boolean };
+  private readonly camel: boolean;
 
-  constructor(private readonly ctx: PathContext) {}
+  constructor(private readonly ctx: PathContext) {
+    this.camel = ctx.naming === "camel";
+  }
+
+  /** A key as the document writes it. */
+  name(key: string): string {
+    return this.camel ? camelName(key) : key;
+  }
+
+  /** The value of YAML key `key` in `m` (read under its camelCase name in a typed document). */
+  at(m: Mapping, key: string): unknown {
+    return m[this.name(key)];
+  }
+
+  /** `prefix.key` with the key as the document writes it. */
+  path(prefix: string, key: string): string {
+    return `${prefix}.${this.name(key)}`;
+  }
 
   add(key: string, message: string): void {
     this.problems.push({ key, message });
@@ -118,52 +138,55 @@ class Validator {
     return value as Mapping;
   }
 
-  unknownKeys(m: Mapping, allowed: string[], prefix: string): void {
+  /** Keys of `m` that the schema's `section` does not have: each a problem, with the nearest known key. */
+  unknownKeys(m: Mapping, section: Section, prefix: string): void {
+    const allowed = sectionKeys(section).map((k) => this.name(k));
     for (const k of Object.keys(m)) {
       if (!allowed.includes(k)) {
-        const near = allowed.find((a) => editDistance(a, k) <= 2);
+        const near = allowed.find((a) => editDistance(a.toLowerCase(), k.toLowerCase()) <= 2);
         this.add(`${prefix}.${k}`, `is not a known key${near ? ` (did you mean \`${near}\`?)` : ""}; known: ${allowed.join(", ")}`);
       }
     }
   }
 
-  str(m: Mapping, k: string, prefix: string, dflt?: string): string | undefined {
-    const val = m[k];
-    if (val === undefined || val === null) {
-      if (dflt === undefined) this.add(`${prefix}.${k}`, "is missing");
-      return dflt;
+  /**
+   * A scalar setting of `section` read from `m`: valid value, its schema default when left out
+   * (undefined when it has none; "is missing" when required), undefined with a problem when invalid.
+   */
+  value(m: Mapping, section: Section, key: string, prefix: string, opts: { optional?: boolean } = {}): unknown {
+    const s = setting(section, key);
+    const val = this.at(m, key);
+    if (!given(val)) {
+      if (s.required && !opts.optional) this.add(this.path(prefix, key), "is missing");
+      return s.default;
     }
-    if (typeof val !== "string" || val.trim() === "") {
-      this.add(`${prefix}.${k}`, `must be a non-empty string, got ${describe(val)}`);
+    const why = valueProblem(s, val);
+    if (why) {
+      this.add(this.path(prefix, key), why);
       return undefined;
     }
     return val;
   }
 
-  bool(m: Mapping, k: string, prefix: string, dflt: boolean): boolean {
-    const val = m[k];
-    if (val === undefined || val === null) return dflt;
-    if (typeof val !== "boolean") {
-      this.add(`${prefix}.${k}`, `must be true or false, got ${describe(val)}`);
-      return dflt;
-    }
-    return val;
+  str(m: Mapping, section: Section, key: string, prefix: string, opts: { optional?: boolean } = {}): string | undefined {
+    const v = this.value(m, section, key, prefix, opts);
+    return typeof v === "string" ? v : undefined;
   }
 
-  int(m: Mapping, k: string, prefix: string, dflt: number | undefined, min: number, max: number): number | undefined {
-    const val = m[k];
-    if (val === undefined || val === null) return dflt;
-    if (typeof val !== "number" || !Number.isInteger(val) || val < min || val > max) {
-      this.add(`${prefix}.${k}`, `must be an integer from ${min} to ${max}, got ${describe(val)}`);
-      return dflt;
-    }
-    return val;
+  bool(m: Mapping, section: Section, key: string, prefix: string): boolean {
+    const v = this.value(m, section, key, prefix);
+    return typeof v === "boolean" ? v : setting(section, key).default === true;
   }
 
-  /** A numeric setting shared with the resource inputs: its default and range from defaults.ts. */
-  number(m: Mapping, k: string, prefix: string, name: keyof typeof NUMBERS): number {
-    const { default: dflt, min, max } = NUMBERS[name];
-    return this.int(m, k, prefix, dflt, min, max) ?? dflt;
+  int(m: Mapping, section: Section, key: string, prefix: string): number | undefined {
+    const v = this.value(m, section, key, prefix);
+    return typeof v === "number" ? v : undefined;
+  }
+
+  /** An optional string setting: `{ [camelCase key]: value }` when set and valid, else nothing. */
+  optional(m: Mapping, section: Section, key: string, prefix: string): Record<string, string> {
+    const s = this.str(m, section, key, prefix);
+    return s ? { [camelName(key)]: s } : {};
   }
 
   localPath(p: string): string {
@@ -181,21 +204,21 @@ class Validator {
 
   ssh(value: unknown): SshSettings | undefined {
     const m = this.mapping(value, "ssh", false) ?? {};
-    this.unknownKeys(m, SSH_KEYS, "ssh");
-    const keyPath = this.str(m, "key_path", "ssh", "~/.ssh/id_ed25519");
-    const known = this.str(m, "known_hosts_path", "ssh", "~/.ssh/known_hosts");
-    const timeout = this.number(m, "connect_timeout_s", "ssh", "connectTimeoutS");
-    const acceptNew = this.bool(m, "accept_new_host_keys", "ssh", false);
+    this.unknownKeys(m, "ssh", "ssh");
+    const keyPath = this.str(m, "ssh", "key_path", "ssh");
+    const known = this.str(m, "ssh", "known_hosts_path", "ssh");
+    const timeout = this.int(m, "ssh", "connect_timeout_s", "ssh");
+    const acceptNew = this.bool(m, "ssh", "accept_new_host_keys", "ssh");
     if (!keyPath || !known || timeout === undefined) return undefined;
-    this.defaultKeyPath = this.sshFilePath(keyPath, "ssh.key_path");
-    const jumpHosts = this.jumpHosts(m.jump_hosts, "ssh.jump_hosts") ?? [];
-    const configPath = this.str(m, "config_path", "ssh", "");
+    this.defaultKeyPath = this.sshFilePath(keyPath, this.path("ssh", "key_path"));
+    const jumpHosts = this.jumpHosts(this.at(m, "jump_hosts"), this.path("ssh", "jump_hosts")) ?? [];
+    const configPath = this.str(m, "ssh", "config_path", "ssh");
     // Given but unusable: its problem is listed, and the VMs are not also told they lack a user.
-    if (given(m.config_path)) {
-      this.sshConfig = { path: configPath ? this.sshFilePath(configPath, "ssh.config_path") : "", keyPath: given(m.key_path), jumpHosts: given(m.jump_hosts), knownHostsPath: given(m.known_hosts_path) };
+    if (given(this.at(m, "config_path"))) {
+      this.sshConfig = { path: configPath ? this.sshFilePath(configPath, this.path("ssh", "config_path")) : "", keyPath: given(this.at(m, "key_path")), jumpHosts: given(this.at(m, "jump_hosts")), knownHostsPath: given(this.at(m, "known_hosts_path")) };
     }
     return {
-      keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, "ssh.known_hosts_path"), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew, jumpHosts,
+      keyPath: this.defaultKeyPath, knownHostsPath: this.sshFilePath(known, this.path("ssh", "known_hosts_path")), connectTimeoutS: timeout, acceptNewHostKeys: acceptNew, jumpHosts,
       ...(this.sshConfig ? { configPath: this.sshConfig.path } : {}),
     };
   }
@@ -218,21 +241,21 @@ class Validator {
       } else {
         const m = this.mapping(item, k);
         if (!m) return;
-        this.unknownKeys(m, HOP_KEYS, k);
-        const host = this.str(m, "host", k);
-        const port = this.int(m, "port", k, undefined, NUMBERS.sshPort.min, NUMBERS.sshPort.max);
-        const user = this.str(m, "user", k, "");
-        const keyPath = this.str(m, "key_path", k, "");
-        if (host !== undefined) spec = { host, ...(port !== undefined ? { port } : {}), ...(user ? { user } : {}), ...(keyPath ? { keyPath: this.sshFilePath(keyPath, `${k}.key_path`) } : {}) };
+        this.unknownKeys(m, "hop", k);
+        const host = this.str(m, "hop", "host", k);
+        const port = given(this.at(m, "port")) ? this.int(m, "hop", "port", k) : undefined;
+        const user = given(this.at(m, "user")) ? this.str(m, "hop", "user", k) : undefined;
+        const keyPath = this.str(m, "hop", "key_path", k);
+        if (host !== undefined) spec = { host, ...(port !== undefined ? { port } : {}), ...(user ? { user } : {}), ...(keyPath ? { keyPath: this.sshFilePath(keyPath, this.path(k, "key_path")) } : {}) };
       }
       if (!spec) return;
       const hostWhy = invalidHostReason(spec.host);
       if (hostWhy) this.add(`${k}`, `host ${JSON.stringify(spec.host)} ${hostWhy}`);
       const userWhy = spec.user === undefined ? undefined : invalidUserReason(spec.user);
-      if (userWhy) this.add(`${k}`, `user ${JSON.stringify(spec.user)} ${userWhy}`);
+      if (userWhy && typeof item === "string") this.add(`${k}`, `user ${JSON.stringify(spec.user)} ${userWhy}`);
       out.push(spec);
     });
-    if (out.length > 8) this.add(key, `lists ${out.length} hops; at most 8 are supported`);
+    if (out.length > MAX_HOPS) this.add(key, `lists ${out.length} hops; at most ${MAX_HOPS} are supported`);
     return out;
   }
 
@@ -244,13 +267,14 @@ class Validator {
   sourceVm(repoValue: unknown, vmsValue: unknown): string | undefined {
     const repo = isMapping(repoValue) ? repoValue : {};
     const vms = isMapping(vmsValue) ? vmsValue : undefined;
-    if (!given(repo.source_vm)) {
-      const paths = isMapping(repo.vm_repo_paths) ? repo.vm_repo_paths : {};
+    if (!given(this.at(repo, "source_vm"))) {
+      const pathsValue = this.at(repo, "vm_repo_paths");
+      const paths = isMapping(pathsValue) ? pathsValue : {};
       return vms && "vm04" in vms && !("vm04" in paths) ? "vm04" : undefined;
     }
-    const id = this.str(repo, "source_vm", "repository");
+    const id = this.str(repo, "repository", "source_vm", "repository");
     if (id !== undefined && vms && !(id in vms)) {
-      this.add("repository.source_vm", `names ${JSON.stringify(id)}, which is not under vms (have: ${Object.keys(vms).join(", ") || "none"}); leave source_vm out when the checkout is on the machine running repo-sync`);
+      this.add(this.path("repository", "source_vm"), `names ${JSON.stringify(id)}, which is not under vms (have: ${Object.keys(vms).join(", ") || "none"}); leave ${this.name("source_vm")} out when the checkout is on the machine running repo-sync`);
     }
     return id;
   }
@@ -266,35 +290,32 @@ class Validator {
       if (!VM_ID.test(id)) this.add(prefix, "is not a valid VM id (letters, digits, `_`, `-`)");
       const vm = this.mapping(raw, prefix);
       if (!vm) continue;
-      this.unknownKeys(vm, VM_KEYS, prefix);
+      this.unknownKeys(vm, "vm", prefix);
       // The source VM is never connected to: its host and user may be left out.
       const isSource = id === sourceVm;
-      const host = (this.ctx.hostsSupplied || isSource) && !given(vm.host) ? "" : this.str(vm, "host", prefix);
+      const host = (this.ctx.hostsSupplied || isSource) && !given(vm.host) ? "" : this.str(vm, "vm", "host", prefix);
       const hostWhy = host === undefined || host === "" ? undefined : invalidHostReason(host);
       if (hostWhy) this.add(`${prefix}.host`, `${JSON.stringify(host)} ${hostWhy}`);
-      // With ssh.config_path, a user the YAML leaves out comes from that file (filled in by load.ts).
-      const user = (this.sshConfig || isSource) && !given(vm.ssh_user) ? "" : this.str(vm, "ssh_user", prefix);
-      const userWhy = user === undefined || user === "" ? undefined : invalidUserReason(user);
-      if (userWhy) this.add(`${prefix}.ssh_user`, `${JSON.stringify(user)} ${userWhy}`);
-      const port = this.number(vm, "ssh_port", prefix, "sshPort");
-      const enabled = this.bool(vm, "enabled", prefix, true);
-      const key = this.str(vm, "ssh_key_path", prefix, "");
-      const bwlimit = this.int(vm, "bwlimit_kbps", prefix, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max);
-      const jumps = this.jumpHosts(vm.jump_hosts, `${prefix}.jump_hosts`);
-      const sudo = vm.sudo === undefined ? undefined : this.bool(vm, "sudo", prefix, false);
-      const post = vm.post_sync_command;
-      if (post !== undefined && (typeof post !== "string" || post.trim() === "")) {
-        this.add(`${prefix}.post_sync_command`, `must be a non-empty string, got ${describe(post)}`);
-      }
-      if (host !== undefined && user !== undefined && (user !== "" || this.sshConfig || isSource) && port !== undefined) {
+      // With ssh.config_path, a user the document leaves out comes from that file (filled in by load.ts);
+      // a user the program supplies comes from its Input.
+      const userLater = this.sshConfig !== undefined || isSource || this.ctx.usersSupplied?.has(id) === true;
+      const user = userLater && !given(this.at(vm, "ssh_user")) ? "" : this.str(vm, "vm", "ssh_user", prefix);
+      const port = this.int(vm, "vm", "ssh_port", prefix);
+      const enabled = this.bool(vm, "vm", "enabled", prefix);
+      const key = this.str(vm, "vm", "ssh_key_path", prefix);
+      const bwlimit = this.int(vm, "vm", "bwlimit_kbps", prefix);
+      const jumps = this.jumpHosts(this.at(vm, "jump_hosts"), this.path(prefix, "jump_hosts"));
+      const sudo = given(vm.sudo) ? this.bool(vm, "vm", "sudo", prefix) : undefined;
+      const post = this.str(vm, "vm", "post_sync_command", prefix);
+      if (host !== undefined && user !== undefined && (user !== "" || userLater) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
-          keyPath: key ? this.sshFilePath(key, `${prefix}.ssh_key_path`) : this.defaultKeyPath,
-          postSyncCommand: typeof post === "string" && post.trim() ? post : undefined,
+          keyPath: key ? this.sshFilePath(key, this.path(prefix, "ssh_key_path")) : this.defaultKeyPath,
+          postSyncCommand: post,
           bwlimitKbps: bwlimit,
           ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
           ...(sudo !== undefined ? { sudo } : {}),
-          ...(this.sshConfig ? { explicit: { user: user !== "", port: given(vm.ssh_port), keyPath: given(vm.ssh_key_path) || this.sshConfig.keyPath, jumpHosts: given(vm.jump_hosts) || this.sshConfig.jumpHosts, knownHostsPath: this.sshConfig.knownHostsPath } } : {}),
+          ...(this.sshConfig ? { explicit: { user: user !== "", port: given(this.at(vm, "ssh_port")), keyPath: given(this.at(vm, "ssh_key_path")) || this.sshConfig.keyPath, jumpHosts: given(this.at(vm, "jump_hosts")) || this.sshConfig.jumpHosts, knownHostsPath: this.sshConfig.knownHostsPath } } : {}),
         };
       }
     }
@@ -305,17 +326,17 @@ class Validator {
     const m = this.mapping(value, "repository");
     if (!m) return undefined;
     const P = "repository";
-    this.unknownKeys(m, REPO_KEYS, P);
+    const R = "repository" as const;
+    this.unknownKeys(m, R, P);
     const known = vms ?? {};
-    const mainRepo = this.str(m, "main_repo_path", P);
-    const branch = this.str(m, "default_branch", P, DEFAULT_BRANCH);
-    const branchWhy = branch === undefined ? undefined : invalidBranchReason(branch);
-    if (branchWhy) this.add(`${P}.default_branch`, `${JSON.stringify(branch)} ${branchWhy}`);
+    const mainRepo = this.str(m, R, "main_repo_path", P);
+    const branch = this.str(m, R, "default_branch", P);
 
-    const pathsRaw = this.mapping(m.vm_repo_paths, `${P}.vm_repo_paths`);
+    const pathsKey = this.path(P, "vm_repo_paths");
+    const pathsRaw = this.mapping(this.at(m, "vm_repo_paths"), pathsKey);
     const vmRepoPaths: Record<string, string> = {};
     for (const [id, p] of Object.entries(pathsRaw ?? {})) {
-      const key = `${P}.vm_repo_paths.${id}`;
+      const key = `${pathsKey}.${id}`;
       if (vms && !this.listed.has(id)) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
       if (typeof p !== "string") {
         this.add(key, `must be a string path, got ${describe(p)}`);
@@ -326,95 +347,83 @@ class Validator {
       else vmRepoPaths[id] = p;
     }
 
-    const excludes = this.stringList(m.rsync_excludes, `${P}.rsync_excludes`) ?? [];
+    const excludesKey = this.path(P, "rsync_excludes");
+    const excludes = this.stringList(this.at(m, "rsync_excludes"), excludesKey) ?? [];
     excludes.forEach((e, i) => {
       const why = invalidExcludeReason(e);
-      if (why) this.add(`${P}.rsync_excludes[${i}]`, `${JSON.stringify(e)} ${why}`);
+      if (why) this.add(`${excludesKey}[${i}]`, `${JSON.stringify(e)} ${why}`);
     });
 
     let pushTargets: string[];
-    const explicitTargets = this.stringList(m.push_targets, `${P}.push_targets`);
+    const targetsKey = this.path(P, "push_targets");
+    const explicitTargets = this.stringList(this.at(m, "push_targets"), targetsKey);
     if (explicitTargets) {
       pushTargets = explicitTargets;
       explicitTargets.forEach((id, i) => {
-        const key = `${P}.push_targets[${i}]`;
+        const key = `${targetsKey}[${i}]`;
         // A VM listed with problems of its own has them reported under vms.<id>: not "not under vms".
         if (!this.listed.has(id)) this.add(key, `names VM ${JSON.stringify(id)}, which is not under vms`);
-        else if (known[id] && !known[id].enabled) this.add(key, `names VM ${id}, which is disabled (vms.${id}.enabled: false); enable it or drop it from push_targets`);
+        else if (known[id] && !known[id].enabled) this.add(key, `names VM ${id}, which is disabled (vms.${id}.${this.name("enabled")}: false); enable it or drop it from ${this.name("push_targets")}`);
         if (id === sourceVm) this.add(key, `names the source VM ${id}; the source is never a push target`);
       });
-      if (new Set(explicitTargets).size !== explicitTargets.length) this.add(`${P}.push_targets`, "lists a VM twice");
+      if (new Set(explicitTargets).size !== explicitTargets.length) this.add(targetsKey, "lists a VM twice");
     } else {
       pushTargets = Object.values(known).filter((vm) => vm.enabled && vm.id !== sourceVm).map((vm) => vm.id);
     }
-    if (pushTargets.length === 0 && vms) this.add(`${P}.push_targets`, `no push target: enable a VM${sourceVm ? " other than the source VM" : ""}, or list push_targets`);
+    if (pushTargets.length === 0 && vms) this.add(targetsKey, `no push target: enable a VM${sourceVm ? " other than the source VM" : ""}, or list ${this.name("push_targets")}`);
     for (const id of pushTargets) {
       if (known[id] && !(id in vmRepoPaths) && !(pathsRaw && id in pathsRaw)) {
-        this.add(`${P}.vm_repo_paths.${id}`, `is missing: push target ${id} needs a target path`);
+        this.add(`${pathsKey}.${id}`, `is missing: push target ${id} needs a target path`);
       }
     }
 
-    const scanRaw = this.mapping(m.secret_scanning, `${P}.secret_scanning`, false) ?? {};
-    this.unknownKeys(scanRaw, SCAN_KEYS, `${P}.secret_scanning`);
-    const tool = this.str(scanRaw, "tool", `${P}.secret_scanning`, "gitleaks");
-    if (tool !== undefined && tool !== "gitleaks") this.add(`${P}.secret_scanning.tool`, `${JSON.stringify(tool)} is not supported; the only scanner is gitleaks`);
-    const scanConfig = this.str(scanRaw, "config_path", `${P}.secret_scanning`, "");
+    const S = "scan" as const;
+    const SP = this.path(P, "secret_scanning");
+    const scanRaw = this.mapping(this.at(m, "secret_scanning"), SP, false) ?? {};
+    this.unknownKeys(scanRaw, S, SP);
+    this.str(scanRaw, S, "tool", SP); // one choice: checked, nothing to keep
+    const scanConfig = this.str(scanRaw, S, "config_path", SP);
 
-    const mode = this.str(m, "source_mode", P, "commit");
-    if (mode !== undefined && mode !== "commit" && mode !== "worktree") this.add(`${P}.source_mode`, `must be "commit" or "worktree", got ${JSON.stringify(mode)}`);
-
-    const layout = this.str(m, "layout", P, "in_place");
-    if (layout !== undefined && layout !== "in_place" && layout !== "releases") this.add(`${P}.layout`, `must be "in_place" or "releases", got ${JSON.stringify(layout)}`);
+    const mode = this.str(m, R, "source_mode", P);
+    const layout = this.str(m, R, "layout", P);
     // Releases share each excluded path between releases (target/shared.ts): a pattern names none.
     if (layout === "releases") {
       for (const { index, reason } of sharedPathsProblems(excludes)) {
-        if (!invalidExcludeReason(excludes[index])) this.add(`${P}.rsync_excludes[${index}]`, `${JSON.stringify(excludes[index])} ${reason}`);
+        if (!invalidExcludeReason(excludes[index])) this.add(`${excludesKey}[${index}]`, `${JSON.stringify(excludes[index])} ${reason}`);
       }
     }
     const result: RepositorySettings = {
       ...(sourceVm !== undefined ? { sourceVm } : {}),
       layout: layout === "releases" ? "releases" : "in_place",
-      keepReleases: this.int(m, "keep_releases", P, KEEP_RELEASES.default, KEEP_RELEASES.min, KEEP_RELEASES.max) ?? KEEP_RELEASES.default,
+      keepReleases: this.int(m, R, "keep_releases", P) ?? range(R, "keep_releases").default ?? 0,
       mainRepoPath: mainRepo ? this.localPath(mainRepo) : "",
       vmRepoPaths,
-      defaultBranch: branch ?? DEFAULT_BRANCH,
-      excludeDotGit: this.bool(m, "exclude_dot_git", P, true),
+      defaultBranch: branch ?? "",
+      excludeDotGit: this.bool(m, R, "exclude_dot_git", P),
       rsyncExcludes: excludes,
       pushTargets,
       secretScanning: {
-        enabled: this.bool(scanRaw, "enabled", `${P}.secret_scanning`, true),
+        enabled: this.bool(scanRaw, S, "enabled", SP),
         tool: "gitleaks",
         configPath: scanConfig ? this.localPath(scanConfig) : undefined,
-        blockOnSecrets: this.bool(scanRaw, "block_on_secrets", `${P}.secret_scanning`, true),
-        ignoreInlineAllow: this.bool(scanRaw, "ignore_inline_allow", `${P}.secret_scanning`, false),
+        blockOnSecrets: this.bool(scanRaw, S, "block_on_secrets", SP),
+        ignoreInlineAllow: this.bool(scanRaw, S, "ignore_inline_allow", SP),
       },
       sourceMode: mode === "worktree" ? "worktree" : "commit",
-      allowDirty: this.bool(m, "allow_dirty", P, false),
-      maxDelete: this.int(m, "max_delete", P, undefined, 0, 100_000_000),
-      bwlimitKbps: this.int(m, "bwlimit_kbps", P, undefined, BWLIMIT_KBPS.min, BWLIMIT_KBPS.max),
-      sudo: this.bool(m, "sudo", P, false),
-      ...this.checked(m, "rsync_path", P, invalidRsyncPathReason),
-      ...this.checked(m, "owner", P, invalidUserReason),
-      ...this.checked(m, "group", P, invalidUserReason),
-      ...this.checked(m, "chmod", P, invalidChmodReason),
-      adoptExisting: this.bool(m, "adopt_existing", P, false),
-      parallelism: this.int(m, "parallelism", P, 4, 1, 64) ?? 4,
-      lockTimeoutS: this.number(m, "lock_timeout_s", P, "lockTimeoutS"),
-      ioTimeoutS: this.number(m, "io_timeout_s", P, "ioTimeoutS"),
+      allowDirty: this.bool(m, R, "allow_dirty", P),
+      maxDelete: this.int(m, R, "max_delete", P),
+      bwlimitKbps: this.int(m, R, "bwlimit_kbps", P),
+      sudo: this.bool(m, R, "sudo", P),
+      ...this.optional(m, R, "rsync_path", P),
+      ...this.optional(m, R, "owner", P),
+      ...this.optional(m, R, "group", P),
+      ...this.optional(m, R, "chmod", P),
+      adoptExisting: this.bool(m, R, "adopt_existing", P),
+      parallelism: this.int(m, R, "parallelism", P) ?? range(R, "parallelism").default ?? 1,
+      lockTimeoutS: this.int(m, R, "lock_timeout_s", P) ?? range(R, "lock_timeout_s").default ?? 0,
+      ioTimeoutS: this.int(m, R, "io_timeout_s", P) ?? range(R, "io_timeout_s").default ?? 0,
     };
-    return mainRepo ? result : undefined;
-  }
-
-  /** An optional string setting `k` checked by `why`, as `{ [camelCase k]: value }` when set and valid. */
-  checked(m: Mapping, k: string, prefix: string, why: (s: string) => string | undefined): Record<string, string> {
-    const s = this.str(m, k, prefix, "");
-    if (!s) return {};
-    const problem = why(s);
-    if (problem) {
-      this.add(`${prefix}.${k}`, `${JSON.stringify(s)} ${problem}`);
-      return {};
-    }
-    return { [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]: s };
+    return mainRepo && branch ? result : undefined;
   }
 
   stringList(value: unknown, key: string): string[] | undefined {
@@ -425,15 +434,6 @@ class Validator {
     }
     return value as string[];
   }
-}
-
-/** A short description of a value's type for messages: `a number (22)`, `a list`. */
-export function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `a string (${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)})`;
-  return `a ${typeof v} (${String(v)})`;
 }
 
 function editDistance(a: string, b: string): number {
@@ -460,5 +460,5 @@ function given(v: unknown): boolean {
 function hopsOf(vm: VmSettings, ssh: SshSettings): { jumpHosts?: JumpHost[] } {
   const specs = vm.jumpHosts ?? ssh.jumpHosts;
   if (specs.length === 0) return {};
-  return { jumpHosts: specs.map((h) => ({ host: h.host, port: h.port ?? NUMBERS.sshPort.default, user: h.user ?? vm.user, keyPath: h.keyPath ?? vm.keyPath })) };
+  return { jumpHosts: specs.map((h) => ({ host: h.host, port: h.port ?? range("hop", "port").default ?? 22, user: h.user ?? vm.user, keyPath: h.keyPath ?? vm.keyPath })) };
 }

@@ -10,7 +10,7 @@
  */
 import type { Layout, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { currentCommit, KEEP_RELEASES, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
+import { currentCommit, KEEP_RELEASES_DEFAULT, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
 import { servedRevision } from "../target/script";
 import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
@@ -76,7 +76,7 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
     await session.completeRelease(source.commit);
     if (current !== source.commit) await session.switchTo(source.commit);
     const after: ReleasesView = { current: { kind: "release", commit: source.commit }, releases: [...view.releases.filter((r) => r.commit !== source.commit), { commit: source.commit, stamp: Number.MAX_SAFE_INTEGER, complete: true }] };
-    pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? KEEP_RELEASES.default);
+    pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? KEEP_RELEASES_DEFAULT);
     for (const old of pruned) await session.dropRelease(old);
   }
   return {

@@ -8,6 +8,7 @@
  */
 import { MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
 import { SHARED_DIR, sharedCalls } from "./shared";
+import { defaultOf } from "../config/schema";
 
 /** The symlink the service reads through. */
 export const CURRENT_LINK = "current";
@@ -17,8 +18,8 @@ export const RELEASES_DIR = "releases";
 export const LAYOUT_FILE = ".repo-sync.layout";
 /** In a release: written once when it first completes; its mtime orders releases. */
 export const RELEASE_STAMP = ".repo-sync.release";
-/** Default of `repository.keep_releases`; the least allowed keeps the current and the previous one. */
-export const KEEP_RELEASES = { default: 5, min: 2, max: 100 } as const;
+/** How many releases are kept when `repository.keep_releases` is not set (the schema's default). */
+export const KEEP_RELEASES_DEFAULT = defaultOf<number>("repository", "keep_releases");
 
 /** What the VM's `current` link is. */
 export type CurrentState = { kind: "none" } | { kind: "release"; commit: string } | { kind: "bad"; why: string };

@@ -138,6 +138,20 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
   [/^pulumi config set repo-sync:<key> \.\.\.$/, { run: () => pulumiAccepts("pulumi config set repo-sync:branch main") }],
   [/^pulumi plugin install resource command v1\.2\.1$/, { run: pulumiAccepts }],
   [/^pulumi plugin install --file$/, { run: () => pulumiAccepts("pulumi plugin install resource command v1.2.1 --file /dev/null") }],
+  // What `npm run settings` runs after its build, on a copy: a table edited by hand is put back from the schema.
+  [/^npm run settings$/, {
+    run: () => {
+      const dir = tmp("repo-sync-readme-settings-");
+      fs.mkdirSync(path.join(dir, "providers"));
+      const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+      fs.writeFileSync(path.join(dir, "README.md"), readme.replace("| `ssh.connect_timeout_s` | `connectTimeoutS` | 10 |", "| `ssh.connect_timeout_s` | `connectTimeoutS` | 99 |"));
+      const script = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.settings;
+      assert.match(script, /&& node dist\/tools\/settings\.js$/);
+      bash(`node dist/tools/settings.js ${dir}`);
+      assert.equal(fs.readFileSync(path.join(dir, "README.md"), "utf8"), readme);
+      assert.equal(fs.readFileSync(path.join(dir, "providers", "settingsArgs.ts"), "utf8"), fs.readFileSync(path.join(PROJECT_ROOT, "providers", "settingsArgs.ts"), "utf8"));
+    },
+  }],
   // The installed tree satisfies package.json and the lockfile (npm ls exits 1 otherwise).
   [/^npm ci$/, { run: () => bash("npm ls --depth=0 >/dev/null") }],
   // The build script type-checks the project as it is (no output: dist/ is in use by the suite).

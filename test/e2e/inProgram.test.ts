@@ -71,6 +71,42 @@ describe("examples/in-program: the packed package in another program that create
     assert.deepEqual(packed.files.filter((f) => /^dist\/(test|tools|bench|demo)\/|\.map$|^dist\/index\.js$/.test(f)), []);
   });
 
+  it("a typed TypeScript program compiles against the packed package, and a misspelled setting is a compile error", async () => {
+    const dir = path.join(work, "example");
+    const program = (repository: string, vm: string) => [
+      'import * as pulumi from "@pulumi/pulumi";',
+      'import { RepoSync, type RepositoryArgs } from "repo-sync";',
+      'const host = pulumi.output("127.0.0.1");',
+      `const repository: RepositoryArgs = { ${repository} };`,
+      'export const app = new RepoSync("app", {',
+      '  ssh: { keyPath: "/k/id", knownHostsPath: "/k/known_hosts", connectTimeoutS: 5 },',
+      `  vms: { vm01: { host, ${vm}, sshPort: pulumi.output(22), jumpHosts: ["ops@bastion", { host: "b2", keyPath: "/k/b2" }] } },`,
+      '  repository,',
+      '  ref: pulumi.output("v1"),',
+      '  force: "1",',
+      "});",
+      "",
+    ].join("\n");
+    const good = 'mainRepoPath: ".", vmRepoPaths: { vm01: "/srv/app/x" }, maxDelete: 5, layout: "releases", secretScanning: { blockOnSecrets: true }';
+    // A user's strict settings; `types: []`: nothing but what the program imports.
+    const tsc = (file: string) => {
+      const compilerOptions = { noEmit: true, strict: true, skipLibCheck: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", types: [] };
+      fs.writeFileSync(path.join(dir, `tsconfig.${file}.json`), JSON.stringify({ compilerOptions, files: [file] }));
+      return runCollect(process.execPath, [path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", `tsconfig.${file}.json`], { cwd: dir, timeoutMs: 120_000 });
+    };
+    fs.writeFileSync(path.join(dir, "typed.ts"), program(good, 'sshUser: pulumi.output("root")'));
+    const ok = await tsc("typed.ts");
+    assert.equal(ok.code, 0, `the typed program should compile:\n${ok.stdout}${ok.stderr}`);
+    fs.writeFileSync(path.join(dir, "typo.ts"), program(good.replace("maxDelete", "maxDelet"), 'sshUsr: "root"'));
+    const bad = await tsc("typo.ts");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stdout, /typo\.ts\(4,.*'maxDelet' does not exist in type 'RepositoryArgs'/);
+    assert.match(bad.stdout, /typo\.ts\(7,.*'sshUsr' does not exist in type 'VmArgs'/);
+    // A value outside a setting's choices too.
+    fs.writeFileSync(path.join(dir, "choice.ts"), program(good.replace('"releases"', '"release"'), 'sshUser: "root"'));
+    assert.match((await tsc("choice.ts")).stdout, /choice\.ts\(4,.*Type '"release"' is not assignable to type '"in_place" \| "releases" \| undefined'/);
+  });
+
   it("one `pulumi up` creates the VMs, then syncs to them; the provider runs from the installed package", async () => {
     const up = await project.ok(["up", "--yes"]);
     const head = repo.head();

@@ -80,7 +80,7 @@ describe("releases layout: bad input is named by its key", () => {
 
   it("layout and keepReleases as resource inputs (the component or a program of one's own)", () => {
     const base = { vm: "vm01", host: "10.0.0.1", user: "deploy", keyPath: "/k", knownHostsPath: "/kh", path: "/srv/app", repoPath: "/repo", commit: "a".repeat(40) };
-    assert.deepEqual(validateInputs(normalizeInputs({ ...base, layout: "blue" })).map((f) => f.reason), ["vm01: \"blue\" is not a layout (\"in_place\" or \"releases\")"]);
+    assert.deepEqual(validateInputs(normalizeInputs({ ...base, layout: "blue" })).map((f) => f.reason), ["vm01: must be \"in_place\" or \"releases\", got \"blue\""]);
     assert.deepEqual(validateInputs(normalizeInputs({ ...base, layout: "releases", keepReleases: 1 })).map((f) => f.reason), ["vm01: 1 is not a whole number from 2 to 100"]);
     assert.equal(normalizeInputs({ ...base, layout: "in_place" }).layout, undefined);
   });

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { formatStatusTable, statusJson, statusWord } from "../../cli/format";
-import { NUMBERS } from "../../lib/config/defaults";
+import { defaultOf } from "../../lib/config/schema";
 import { ConfigError } from "../../lib/config/load";
 import { isRepoSyncError, RepoSyncError } from "../../lib/errors";
 import { SecretsFoundError } from "../../lib/sync/prepareSource";
@@ -83,7 +83,7 @@ describe("errors keep their class and are recognized by brand", () => {
 describe("one set of defaults for the YAML config and the resource inputs", () => {
   it("a target's inputs default and range-check like the config", () => {
     const i = normalizeInputs({ vm: "vm01", host: "10.0.0.11", user: "deploy", keyPath: "/k", knownHostsPath: "/kh", path: "/srv/app", repoPath: "/repo", commit: A });
-    assert.deepEqual([i.port, i.connectTimeoutS, i.lockTimeoutS, i.ioTimeoutS, i.branch], [NUMBERS.sshPort.default, NUMBERS.connectTimeoutS.default, NUMBERS.lockTimeoutS.default, NUMBERS.ioTimeoutS.default, "main"]);
+    assert.deepEqual([i.port, i.connectTimeoutS, i.lockTimeoutS, i.ioTimeoutS, i.branch], [defaultOf("vm", "ssh_port"), defaultOf("ssh", "connect_timeout_s"), defaultOf("repository", "lock_timeout_s"), defaultOf("repository", "io_timeout_s"), "main"]);
     assert.deepEqual(validateInputs(i), []);
     const bad = validateInputs({ ...i, port: 0, connectTimeoutS: 601, lockTimeoutS: -1, ioTimeoutS: 1.5, vm: "-x" });
     assert.deepEqual(bad.map((f) => f.property).sort(), ["connectTimeoutS", "ioTimeoutS", "lockTimeoutS", "port", "vm"]);
