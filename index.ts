@@ -57,12 +57,20 @@ export = () => {
   } catch (err) {
     throw resourceError(err, undefined);
   }
+  // Both set: the fix is in the stack config, not in a component option.
+  const [branch, ref] = [cfg.get("branch"), cfg.get("ref") || undefined];
+  if (branch !== undefined && ref !== undefined) {
+    const err = new RepoSyncError("config", `both branch ${JSON.stringify(branch)} and ref ${JSON.stringify(ref)} are set; set one of them`, {
+      hint: "ref takes a branch too: `pulumi config rm repo-sync:branch` to deploy the ref, or `pulumi config rm repo-sync:ref` to deploy the branch",
+    });
+    throw resourceError(err, undefined);
+  }
   const args: RepoSyncArgs & InternalArgs = {
     configPath,
     hosts: vmsStack ? hostsFromStack(vmsStack, hostless) : undefined,
-    branch: cfg.get("branch"),
+    branch,
     // Set to "" counts as unset (`pulumi config rm` is the other way back to the branch).
-    ref: cfg.get("ref") || undefined,
+    ref,
     pull: cfg.get("pull") !== "false",
     fullScan: cfg.getBoolean("fullScan") === true,
     force: cfg.get("force"),

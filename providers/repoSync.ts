@@ -65,9 +65,10 @@ function programLogger(parent: pulumi.Resource): Logger {
   return {
     info: (m) => void pulumi.log.info(m, parent),
     warn: (m) => void pulumi.log.warn(m, parent),
+    // Once, on the component. A blocking alert is not logged: the run fails with the same findings
+    // as its error (on the component too), which is what the user must act on.
     alert: (a) => {
-      process.stderr.write(`${JSON.stringify({ level: "alert", time: new Date().toISOString(), ...a })}\n`);
-      void pulumi.log.warn(`ALERT ${a.alert}: ${JSON.stringify(a)}`, parent);
+      if (a.blocked !== true) void pulumi.log.warn(`ALERT ${a.alert}: ${JSON.stringify(a)}`, parent);
     },
   };
 }

@@ -10,6 +10,7 @@ import { currentCommit } from "../target/releases";
 import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
 import { usableSharedPaths } from "../target/shared";
+import { shQuote } from "../target/quote";
 import { releaseFolder } from "./convergeRelease";
 import { eachTarget, selectTargets } from "./syncAll";
 
@@ -33,7 +34,7 @@ export interface MigrateResult {
 export async function migrateTargets(config: Config, opts: { to: Layout; vms?: string[]; logger: Logger }): Promise<MigrateResult[]> {
   if (config.repository.layout !== opts.to) {
     throw new RepoSyncError("config", `repository.layout is ${config.repository.layout}, not ${opts.to}: set it first, so that the next sync keeps the layout the VMs are migrated to`, {
-      hint: `set repository.layout: ${opts.to} in ${config.file}, then run \`repo-sync migrate --to ${opts.to}\` again`,
+      hint: `set repository.layout: ${opts.to} in ${config.file}, then run \`repo-sync migrate --config ${shQuote(config.file)} --to ${opts.to}\` again`,
     });
   }
   const targets = selectTargets(config, opts.vms);

@@ -72,6 +72,7 @@ describe("repo-sync:ref through the real pulumi CLI: a tag, then an older SHA", 
     const r = await project.run(["preview"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, new RegExp(`both branch "main" and ref "${c1}" are set; set one of them`));
+    assert.match(r.stdout + r.stderr, /fix: ref takes a branch too: `pulumi config rm repo-sync:branch` to deploy the ref/);
     await project.ok(["config", "rm", "repo-sync:branch"]);
     for (const vm of ["vm01", "vm02"]) assert.equal(syncRev(fleet, vm), `${c1}\n`);
   });

@@ -77,6 +77,9 @@ describe("pulumi up: clean errors on the right resource, logs on the VM's target
       assert.equal(errors.length, 1, up.stdout);
       assert.match(errors[0], /^error: secret scan \(gitleaks\) found 2 secrets in commit [0-9a-f]{12}; nothing was pushed to any VM:\n[\s\S]*config\/deploy\.env:3:aws-access-token[\s\S]*\n {2}fix: remove the secret from the repository/);
       for (const vm of fleet.vms) assert.equal(syncRev(fleet, vm.id), undefined);
+      // Said once: no JSON alert under the stack, no ALERT warning beside the error.
+      assert.equal(up.stdout.split("config/deploy.env:3").length - 1, 1, up.stdout);
+      assert.doesNotMatch(up.stdout + up.stderr, /secrets_found/);
     } finally {
       repo.git("reset", "-q", "--hard", clean);
     }

@@ -253,6 +253,8 @@ describe("releases layout: atomic switch, rollback, pruning (CLI and pulumi up)"
     const early = await runCli(["migrate", "vm02", "--to", "in_place", "--config", cfg, "--json"]);
     assert.equal(early.code, 2);
     assert.match(early.stderr, /repository\.layout is releases, not in_place: set it first/);
+    // The fix line runs the same config again.
+    assert.ok(early.stderr.includes(`\`repo-sync migrate --config '${cfg}' --to in_place\``), early.stderr);
 
     writeFleetConfig(fleet, cfg, { repoPath: repo.path });
     const back = await runCli(["migrate", "vm02", "--to", "in_place", "--config", cfg, "--json"]);
