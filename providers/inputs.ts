@@ -6,6 +6,7 @@
 import { invalidBranchReason, invalidChmodReason, invalidExcludeReason, invalidHostReason, invalidRsyncPathReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "../lib/config/safety";
 import { bwlimitProblem, DEFAULT_BRANCH, NUMBERS, numberProblem, VM_ID } from "../lib/config/defaults";
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
+import { invalidHostKeyReason } from "../lib/remote/hostKey";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
 import { KEEP_RELEASES } from "../lib/target/releases";
@@ -28,7 +29,7 @@ export interface SecretScanInputs {
 }
 
 /** Plain inputs of a RepoSyncTarget: how to reach the target (the library's Target), and what to push. */
-export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
+export interface TargetInputs extends Omit<Target, "postSyncCommand" | "hostKeyFile"> {
   /** Owner, group and modes of what lands (rsync --chown/--chmod): desired state. */
   owner?: string;
   group?: string;
@@ -97,6 +98,9 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     user: String(raw.user ?? ""),
     keyPath: String(raw.keyPath ?? ""),
     knownHostsPath: String(raw.knownHostsPath ?? ""),
+    // Absent when not given (existing stacks keep identical inputs); given, even empty, it is kept for
+    // validateInputs to judge: never the known_hosts route by accident.
+    ...(raw.hostKey !== undefined && raw.hostKey !== null ? { hostKey: typeof raw.hostKey === "string" ? raw.hostKey : JSON.stringify(raw.hostKey) } : {}),
     connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : NUMBERS.connectTimeoutS.default,
     acceptNewHostKeys: raw.acceptNewHostKeys === true,
     path: String(raw.path ?? ""),
@@ -190,6 +194,10 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = known(v) ? invalidSshFilePathReason(v) : undefined;
     if (why) add(prop, `${JSON.stringify(v)} ${why}`);
   }
+  if (i.hostKey !== undefined && known(i.hostKey)) {
+    const why = invalidHostKeyReason(i.hostKey);
+    if (why) add("hostKey", `hostKey ${why}`);
+  }
   if (i.maxDelete !== undefined && (!Number.isInteger(i.maxDelete) || i.maxDelete < 0)) add("maxDelete", `${i.maxDelete} must be a non-negative integer`);
   (i.jumpHosts ?? []).forEach((h, n) => {
     const why = jumpHostProblem(h);
@@ -217,7 +225,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 export function toTarget(i: TargetInputs): Target {
   const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases } = i;
   const shared = layout === "releases" && i.excludes.length > 0 ? { shared: sharedPaths(i.excludes) } : {};
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared };
+  const pinned = i.hostKey !== undefined ? { hostKey: i.hostKey } : {};
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared, ...pinned };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */
@@ -240,9 +249,15 @@ export function deployedFrom(i: Pick<TargetInputs, "commit" | "branch" | "ref" |
 /** Inputs whose change means a different target: replace instead of update. */
 export const REPLACE_ON = ["host", "port", "path"] as const;
 
-/** Inputs compared for "the user changed something" (observed is live state, not a user input). */
+/**
+ * Inputs compared for "the user changed something" (observed is live state, not a user input).
+ * `hostKey` is how to reach the VM, yet compared: a new key is shown in the preview (a key change is
+ * never taken in silently: check() also probes with it, and a VM that shows another key fails there),
+ * and the update stores it, so that `refresh` and `destroy`, which connect with the state's key,
+ * trust the new one. Absent on both sides (no key given) compares equal: no diff for older stacks.
+ */
 export const COMPARED_INPUTS = [
-  "vm", "host", "port", "user", "keyPath", "knownHostsPath", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
+  "vm", "host", "port", "user", "keyPath", "knownHostsPath", "hostKey", "connectTimeoutS", "acceptNewHostKeys", "path", "repoPath",
   "branch", "commit", "excludes", "excludeDotGit", "secretScan", "force", "adoptExisting", "maxDelete", "lockTimeoutS",
   "ioTimeoutS", "removeOnDelete", "owner", "group", "chmod", "layout", "keepReleases",
 ] as const;

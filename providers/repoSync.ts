@@ -20,6 +20,7 @@ import { overlapProblems, sameAddress } from "../lib/config/overlap";
 import type { Config, ConfigProblem, Target } from "../lib/config/types";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
+import { invalidHostKeyReason } from "../lib/remote/hostKey";
 import { prepareSource } from "../lib/sync/prepareSource";
 import type { Drift } from "./drift";
 import { normalizeInputs } from "./inputs";
@@ -28,8 +29,21 @@ import { probePlanPath, writeProbePlan } from "./probePlan";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget } from "./repoSyncTarget";
 
-/** A VM's address: a host (an Output of the resource that creates the VM), or host and port. */
-export type HostInput = pulumi.Input<string> | { host: pulumi.Input<string>; port?: pulumi.Input<number> };
+/** A VM's address and, optionally, its host key: each an Input (an Output of the resource that creates the VM). */
+export interface HostAddress {
+  host: pulumi.Input<string>;
+  port?: pulumi.Input<number>;
+  /**
+   * The VM's public host key, `ssh-ed25519 AAAA...` (a comment may follow), as @pulumi/command's
+   * `connection.hostKey` takes it. Every connection to the VM (sync, probes, refresh, destroy, the
+   * post-sync hook) then trusts exactly this key, and needs no known_hosts line for it (jump hosts
+   * still do). A wrong key is refused as a changed host key, and nothing moves on that VM.
+   */
+  hostKey?: pulumi.Input<string>;
+}
+
+/** A VM's address: a host (an Output of the resource that creates the VM), or host, port and host key. */
+export type HostInput = pulumi.Input<string> | HostAddress;
 
 /** Inputs of a {@link RepoSync}. */
 export interface RepoSyncArgs {
@@ -123,8 +137,9 @@ function connection(t: Target) {
 
 /**
  * The settings, with every problem at once: the schema's, a `hosts` entry for a VM that is not a push
- * target, a push target with no host anywhere, then the local files (keys, known_hosts of the hosts
- * known now, source repo). A VM whose host is supplied is checked against known_hosts on connect.
+ * target, a host key given as a plain value that is not one, a push target with no host anywhere,
+ * then the local files (keys, known_hosts of the hosts known now, source repo). A VM whose host is
+ * supplied is checked against known_hosts on connect, or against its `hostKey` when one is given.
  */
 export function loadSettings(args: Pick<RepoSyncArgs, "configPath" | "config" | "hosts">): Config {
   const hosts = args.hosts ?? {};
@@ -136,6 +151,11 @@ export function loadSettings(args: Pick<RepoSyncArgs, "configPath" | "config" | 
   const targetIds = new Set(config.targets.map((t) => t.vm));
   for (const vm of Object.keys(hosts)) {
     if (!targetIds.has(vm)) problems.push({ key: `hosts.${vm}`, message: `names no push target (push targets: ${[...targetIds].join(", ")})` });
+  }
+  for (const [vm, h] of Object.entries(hosts)) {
+    const key = typeof h === "object" && h !== null && "hostKey" in h ? h.hostKey : undefined;
+    const why = typeof key === "string" ? invalidHostKeyReason(key) : undefined;
+    if (why) problems.push({ key: `hosts.${vm}.hostKey`, message: why });
   }
   for (const t of config.targets) {
     if (t.host === "" && !(t.vm in hosts)) problems.push({ key: `vms.${t.vm}.host`, message: "is not set, and RepoSync's `hosts` has no entry for it; set one of the two" });
@@ -155,7 +175,7 @@ function plainAddress(h: HostInput | undefined): { host: string; port?: number }
   return undefined;
 }
 
-function addressOf(h: HostInput): { host: pulumi.Input<string>; port?: pulumi.Input<number> } {
+function addressOf(h: HostInput): HostAddress {
   return typeof h === "object" && h !== null && "host" in h ? h : { host: h };
 }
 
@@ -245,14 +265,17 @@ export class RepoSync extends pulumi.ComponentResource {
       const supplied = args.hosts?.[t.vm];
       const address = supplied === undefined ? { host: t.host, port: t.port } : addressOf(supplied);
       const port = pulumi.output(address.port ?? t.port);
-      const target = new RepoSyncTarget(childName(t.vm), { ...connection(t), ...common, host: address.host, port, probePlan: planned }, { parent: this, aliases: aliases(t.vm) });
+      // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
+      const hostKey = "hostKey" in address && address.hostKey !== undefined ? pulumi.output(address.hostKey).apply((k) => k ?? "") : undefined;
+      const pinned = hostKey ? { hostKey } : {};
+      const target = new RepoSyncTarget(childName(t.vm), { ...connection(t), ...common, host: address.host, port, ...pinned, probePlan: planned }, { parent: this, aliases: aliases(t.vm) });
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
     }
     this.revision = commit;
