@@ -8,7 +8,7 @@ import { pinnedKnownHostsFile, withPinnedHostKey } from "../../lib/remote/pinned
 import { connectionFailure } from "../../lib/remote/sshErrors";
 import { targetOptions } from "../../lib/remote/sshOptions";
 import { sshOptionArgs } from "../../lib/transfer/rsyncArgs";
-import { normalizeInputs, toTarget, validateInputs } from "../../providers/inputs";
+import { decideDiff, normalizeInputs, toTarget, validateInputs } from "../../providers/inputs";
 import { probeKey } from "../../providers/probePlan";
 
 /** Public keys as `ssh-keygen` (OpenSSH 9.2) writes them in `*.pub`, comment dropped. */
@@ -184,6 +184,12 @@ describe("connecting with a given host key (argv, files, errors)", () => {
       assert.deepEqual(f.map((x) => x.property), ["hostKey"], JSON.stringify(bad));
       assert.match(f[0].reason, /^vm01: hostKey /);
     }
+    // Compared: a new key shows as a change (and the update stores it for refresh and destroy); none on either side, none.
+    const state = { ...normalizeInputs({ ...raw, hostKey: ED25519 }), revision: raw.commit, observedState: "in-sync" };
+    assert.deepEqual(decideDiff(state, { ...state, hostKey: P256 }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    assert.equal(decideDiff(state, state).changes, false);
+    const { hostKey: _unused, ...keyless } = state;
+    assert.equal(decideDiff(keyless, keyless).changes, false);
     // A probe planned without the key is not the probe of the target with it.
     const i = normalizeInputs(raw);
     assert.notEqual(probeKey(i), probeKey({ ...i, hostKey: ED25519 }));
