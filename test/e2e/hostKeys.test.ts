@@ -129,16 +129,20 @@ describe("hosts.<id>.hostKey: VMs pinned by the keys their resources give, no kn
     assert.equal(syncRev(fleet, "vm02"), `${first}\n`);
   });
 
-  it("with the right key again vm02 converges and its hook runs; destroy connects with the keys in state", async () => {
+  it("with the right key again vm02 converges and its hook runs; refresh and destroy connect with the keys in state", async () => {
     setHosts();
     await project.ok(["up", "--yes", "--skip-preview"]);
     assert.equal(syncRev(fleet, "vm02"), `${next}\n`);
     assert.equal(read("vm02", "src/app.py"), "print('v2')\n");
     assert.deepEqual(log("vm02"), [first, next]);
+    fs.writeFileSync(path.join(fleet.vm("vm01").targetPath, "src/app.py"), "hand edit\n");
+    await project.ok(["refresh", "--yes", "--skip-preview"]);
+    const vm01 = (await project.exportState()).deployment.resources?.find((r) => r.urn.endsWith("::app-vm01"));
+    assert.deepEqual((vm01?.outputs?.drift as { modified?: string[] } | undefined)?.modified, ["src/app.py"], "refresh read vm01's tree over the pinned connection");
     await project.ok(["destroy", "--yes", "--skip-preview"]);
     for (const vm of VMS) {
       assert.equal(syncRev(fleet, vm), undefined, `${vm}'s marker is removed`);
-      assert.equal(read(vm, "src/app.py"), "print('v2')\n", "the tree stays");
+      assert.equal(read(vm, "src/app.py"), vm === "vm01" ? "hand edit\n" : "print('v2')\n", "the tree stays");
     }
     assert.deepEqual(knownHostsFiles(), []);
   });

@@ -10,6 +10,7 @@ import { targetOptions } from "../../lib/remote/sshOptions";
 import { sshOptionArgs } from "../../lib/transfer/rsyncArgs";
 import { decideDiff, normalizeInputs, toTarget, validateInputs } from "../../providers/inputs";
 import { probeKey } from "../../providers/probePlan";
+import { loadSettings } from "../../providers/repoSync";
 
 /** Public keys as `ssh-keygen` (OpenSSH 9.2) writes them in `*.pub`, comment dropped. */
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYZgabCX4gQ+mp4oHkyGjv5pqwCJqxzQg8JJ6SVPq52";
@@ -193,5 +194,48 @@ describe("connecting with a given host key (argv, files, errors)", () => {
     // A probe planned without the key is not the probe of the target with it.
     const i = normalizeInputs(raw);
     assert.notEqual(probeKey(i), probeKey({ ...i, hostKey: ED25519 }));
+  });
+});
+
+describe("RepoSync's settings with host keys: known_hosts optional", () => {
+  let dir: string;
+  let home: string | undefined;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-hostkey-settings-"));
+    fs.writeFileSync(path.join(dir, "id"), "key", { mode: 0o600 });
+    fs.mkdirSync(path.join(dir, "repo"));
+    home = process.env.HOME;
+    process.env.HOME = path.join(dir, "home"); // no ~/.ssh/known_hosts there
+  });
+  after(() => {
+    process.env.HOME = home;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const config = () => ({
+    ssh: { key_path: path.join(dir, "id") },
+    vms: { vm01: { ssh_user: "deploy" }, vm02: { ssh_user: "deploy", host: "10.0.0.2" } },
+    repository: { main_repo_path: path.join(dir, "repo"), vm_repo_paths: { vm01: "/srv/app/a", vm02: "/srv/app/b" } },
+  });
+  const problems = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as { problems?: Array<{ key: string; message: string }> }).problems ?? [];
+    }
+    return [];
+  };
+
+  it("no known_hosts_path and no file: every VM with a hostKey loads; one without (its host in the YAML) gets today's error", () => {
+    assert.deepEqual(problems(() => loadSettings({ config: config(), hosts: { vm01: { host: "10.0.0.1", hostKey: ED25519 }, vm02: { host: "10.0.0.2", hostKey: P256 } } })), []);
+    const keyless = problems(() => loadSettings({ config: config(), hosts: { vm01: { host: "10.0.0.1", hostKey: ED25519 } } }));
+    assert.deepEqual(keyless.map((p) => p.key), ["ssh.known_hosts_path"]);
+    assert.match(keyless[0].message, /known_hosts cannot be read; create it with `ssh-keyscan/);
+    assert.equal(fs.existsSync(path.join(dir, "home")), false, "nothing was created");
+  });
+
+  it("a bad key given as a plain value is a config error naming hosts.<id>.hostKey, before any target", () => {
+    const found = problems(() => loadSettings({ config: config(), hosts: { vm01: { host: "10.0.0.1", hostKey: `10.0.0.1 ${ED25519}` }, vm02: "10.0.0.2" } }));
+    assert.deepEqual(found.map((p) => p.key), ["hosts.vm01.hostKey"]);
+    assert.match(found[0].message, /^starts with host names, patterns or options/);
   });
 });
