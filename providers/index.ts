@@ -3,7 +3,7 @@
  * library (config, source, scan, transfer, status) is `repo-sync/lib`.
  */
 export { RepoSync, loadSettings } from "./repoSync";
-export type { HostInput, RepoSyncArgs, RepoSyncVmOutputs } from "./repoSync";
+export type { HostAddress, HostInput, RepoSyncArgs, RepoSyncVmOutputs } from "./repoSync";
 export { RepoSyncTarget } from "./repoSyncTarget";
 export type { RepoSyncTargetArgs, SecretScanArgs } from "./repoSyncTarget";
 export type { Drift } from "./drift";

@@ -27,7 +27,7 @@ export interface SecretScanInputs {
 }
 
 /** Plain inputs of a RepoSyncTarget: how to reach the target (the library's Target), and what to push. */
-export interface TargetInputs extends Omit<Target, "postSyncCommand"> {
+export interface TargetInputs extends Omit<Target, "postSyncCommand" | "hostKeyFile"> {
   /** Owner, group and modes of what lands (rsync --chown/--chmod): desired state. */
   owner?: string;
   group?: string;
@@ -96,6 +96,9 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     user: String(raw.user ?? ""),
     keyPath: String(raw.keyPath ?? ""),
     knownHostsPath: String(raw.knownHostsPath ?? ""),
+    // Absent when not given (existing stacks keep identical inputs); given, even empty, it is kept for
+    // validateInputs to judge: never the known_hosts route by accident.
+    ...(raw.hostKey !== undefined && raw.hostKey !== null ? { hostKey: typeof raw.hostKey === "string" ? raw.hostKey : JSON.stringify(raw.hostKey) } : {}),
     connectTimeoutS: typeof raw.connectTimeoutS === "number" ? raw.connectTimeoutS : defaultOf<number>("ssh", "connect_timeout_s"),
     acceptNewHostKeys: raw.acceptNewHostKeys === true,
     path: String(raw.path ?? ""),
@@ -171,6 +174,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
     const why = valueProblem(s, v, "input");
     if (why) add(s.input ?? "", why);
   }
+  // Given but empty (an Output that resolved to ""): never the known_hosts route by accident.
+  if (i.hostKey === "") add("hostKey", "hostKey is empty: give the VM's public host key (ssh-ed25519 AAAA...), or leave hostKey out to use known_hosts");
   if (known(i.host)) {
     const why = invalidHostReason(i.host);
     if (why) add("host", `${JSON.stringify(i.host)} ${why}`);
@@ -214,7 +219,8 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
 export function toTarget(i: TargetInputs): Target {
   const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases } = i;
   const shared = layout === "releases" && i.excludes.length > 0 ? { shared: sharedPaths(i.excludes) } : {};
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared };
+  const pinned = i.hostKey !== undefined ? { hostKey: i.hostKey } : {};
+  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared, ...pinned };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */
@@ -237,7 +243,14 @@ export function deployedFrom(i: Pick<TargetInputs, "commit" | "branch" | "ref" |
 /** Inputs whose change means a different target: replace instead of update. */
 export const REPLACE_ON = ["host", "port", "path"] as const;
 
-/** Inputs compared for "the user changed something" (observed is live state, not a user input). */
+/**
+ * Inputs compared for "the user changed something" (observed is live state, not a user input): the
+ * schema's desired state, plus the VM and the commit. `hostKey` (a schema row) is how to reach the VM,
+ * yet compared: a new key is shown in the preview (a key change is never taken in silently: check()
+ * also probes with it, and a VM that shows another key fails there), and the update stores it, so that
+ * `refresh` and `destroy`, which connect with the state's key, trust the new one. Absent on both sides
+ * (no key given) compares equal: no diff for older stacks.
+ */
 export const COMPARED_INPUTS: readonly string[] = ["vm", "commit", ...comparedInputs()];
 
 /**

@@ -9,8 +9,8 @@
  *   login shell of the ssh user; in the releases layout, after the switch, in the release's folder
  *   (`REPO_SYNC_RELEASE`).
  * - Trust: the same key as the sync and the host key pinned in the same known_hosts file (read after
- *   the sync, so a key the sync pinned on first use is the one enforced); a host with no pinned key is
- *   an error, never an unverified connection.
+ *   the sync, so a key the sync pinned on first use is the one enforced), or the VM's given `hostKey`
+ *   as it is; a host with no pinned key is an error, never an unverified connection.
  * - Failure: the hook's resource fails, naming the VM (`<vm>-post-sync`) with the command's stderr; the
  *   tree and `.sync_rev` stay (they did land: the marker tells what the VM holds, not whether the hook
  *   ran), other VMs are not affected, and the next `up` runs the hook again (its resource was not
@@ -21,6 +21,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { findHostKeys, parseKnownHosts } from "../lib/config/knownHosts";
 import type { Target } from "../lib/config/types";
+import { parseHostKey } from "../lib/config/hostKey";
 import { RepoSyncError } from "../lib/errors";
 import { RELEASES_DIR } from "../lib/target/releases";
 import { shQuote } from "../lib/target/script";
@@ -53,6 +54,8 @@ export interface HookTarget {
   port: pulumi.Input<number>;
   /** The login user (an Input when the program supplies it). */
   user: pulumi.Input<string>;
+  /** The VM's given public host key (`hosts.<id>.hostKey`): used as it is, instead of a known_hosts line. */
+  hostKey?: pulumi.Input<string>;
   /** The revision the target holds after its sync: the hook's trigger. */
   revision: pulumi.Output<string>;
   /** The resource a failure to set the hook up is reported on (the VM's target). */
@@ -67,8 +70,9 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
   const revision = whenFailed(h.revision, () => {
     throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", { vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook" }), opts.parent);
   });
-  // Read when the sync is done (the revision is known): the key the sync itself verified or pinned.
-  const hostKey = pulumi.all([h.host, h.port, revision]).apply(([host, port]) => {
+  // A given key is the one the sync trusted; else read when the sync is done (the revision is known):
+  // the key the sync itself verified or pinned.
+  const hostKey = h.hostKey !== undefined ? pulumi.output(h.hostKey).apply((k) => givenHostKey(k, t.vm, h.owner)) : pulumi.all([h.host, h.port, revision]).apply(([host, port]) => {
     const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
     if (!key) {
       const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host`, { vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync" });
@@ -93,6 +97,13 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
     },
     opts,
   );
+}
+
+/** A given host key as remote.Command takes it (`type base64`, the comment dropped); an error on `owner` when it is not one. */
+function givenHostKey(text: string, vm: string, owner: pulumi.Resource | undefined): string {
+  const parsed = parseHostKey(text);
+  if ("problem" in parsed) throw resourceError(new RepoSyncError("config", `hostKey ${parsed.problem}`, { vm, hint: "pass the VM's public host key, as for the sync" }), owner);
+  return `${parsed.key.type} ${parsed.key.blob}`;
 }
 
 function readOrEmpty(p: string): string {

@@ -18,9 +18,9 @@ export function probePlanPath(cacheDir: string, projectDir: string, stack: strin
   return path.join(cacheDir, "probe-plans", `${id}.json`);
 }
 
-/** The identity of one probe: the same target at the same commit. */
-export function probeKey(i: Pick<TargetInputs, "vm" | "host" | "port" | "path" | "commit">): string {
-  return [i.vm, i.host, i.port, i.path, i.commit].join("|");
+/** The identity of one probe: the same target at the same commit, trusted by the same host key. */
+export function probeKey(i: Pick<TargetInputs, "vm" | "host" | "port" | "path" | "commit" | "hostKey">): string {
+  return [i.vm, i.host, i.port, i.path, i.commit, ...(i.hostKey !== undefined ? [i.hostKey] : [])].join("|");
 }
 
 /** Writes the plan atomically. */

@@ -29,7 +29,7 @@ import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings
 import type { RepoSyncOptions } from "./settingsArgs";
 
 export { loadSettings } from "./settings";
-export type { HostInput } from "./settings";
+export type { HostAddress, HostInput } from "./settings";
 
 /**
  * Inputs of a {@link RepoSync}: the settings (a YAML file, or the same settings typed: `ssh`, `vms`,
@@ -184,7 +184,10 @@ export class RepoSync extends pulumi.ComponentResource {
       const host = from.host ?? t.host;
       const port = pulumi.output(from.port ?? t.port);
       const user = from.user ?? t.user;
-      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, probePlan: planned };
+      // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
+      const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
+      const pinned = hostKey !== undefined ? { hostKey } : {};
+      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, ...pinned, probePlan: planned };
       const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) });
       this.targets[t.vm] = target;
       observeFailure(target);
@@ -192,7 +195,7 @@ export class RepoSync extends pulumi.ComponentResource {
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
     }
     this.revision = commit;

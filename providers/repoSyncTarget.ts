@@ -26,8 +26,15 @@ export interface RepoSyncTargetArgs {
   user: pulumi.Input<string>;
   /** Private key file (absolute path; the key itself never enters state). */
   keyPath: pulumi.Input<string>;
-  /** known_hosts that pins the VM's host key. */
+  /** known_hosts that pins the VM's host key (and its jump hosts' keys). */
   knownHostsPath: pulumi.Input<string>;
+  /**
+   * The VM's public host key, `ssh-ed25519 AAAA...` (ecdsa-sha2-nistp256/384/521, ssh-rsa and the
+   * sk- types too; a comment may follow), as @pulumi/command's `connection.hostKey` takes it. Every
+   * connection to the VM (sync, probes, refresh, delete) then trusts exactly this key, strictly, and
+   * `knownHostsPath` is not read for the VM (its jump hosts still are). A change of it plans an update.
+   */
+  hostKey?: pulumi.Input<string>;
   connectTimeoutS?: pulumi.Input<number>;
   acceptNewHostKeys?: pulumi.Input<boolean>;
   /** Remote directory that receives the tree (a dedicated directory: rsync --delete runs there). */

@@ -10,11 +10,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkLocalFiles, ConfigError, loadConfig, parseConfigDocument } from "../lib/config/load";
 import { overlapProblems, sameAddress } from "../lib/config/overlap";
 import { camelPath } from "../lib/config/schema";
+import { invalidHostKeyReason } from "../lib/config/hostKey";
 import type { Config, ConfigProblem } from "../lib/config/types";
 import type { RepositoryArgs, SshArgs, VmArgs } from "./settingsArgs";
 
-/** A VM's address: a host (an Output of the resource that creates the VM), or host and port. */
-export type HostInput = pulumi.Input<string> | { host: pulumi.Input<string>; port?: pulumi.Input<number> };
+/** A VM's address and, optionally, its host key: each an Input (an Output of the resource that creates the VM). */
+export interface HostAddress {
+  host: pulumi.Input<string>;
+  port?: pulumi.Input<number>;
+  /**
+   * The VM's public host key, `ssh-ed25519 AAAA...` (a comment may follow), as @pulumi/command's
+   * `connection.hostKey` takes it. Every connection to the VM (sync, probes, refresh, destroy, the
+   * post-sync hook) then trusts exactly this key, and needs no known_hosts line for it (jump hosts
+   * still do). A wrong key is refused as a changed host key, and nothing moves on that VM.
+   */
+  hostKey?: pulumi.Input<string>;
+}
+
+/** A VM's address: a host (an Output of the resource that creates the VM), or host, port and host key. */
+export type HostInput = pulumi.Input<string> | HostAddress;
 
 /** Where the settings come from: one of `configPath`, the typed `ssh`/`vms`/`repository`, or `config`. */
 export interface SettingsArgs {
@@ -43,6 +57,7 @@ export interface SuppliedVm {
   host?: pulumi.Input<string>;
   port?: pulumi.Input<number>;
   user?: pulumi.Input<string>;
+  hostKey?: pulumi.Input<string>;
 }
 
 /** The validated settings, and what the program supplies per VM. */
@@ -70,6 +85,7 @@ function splitVms(vms: Record<string, VmArgs>): { plain: Record<string, unknown>
     if (isPending(vm.host)) (s.host = vm.host), delete rest.host;
     if (isPending(vm.sshPort)) (s.port = vm.sshPort), delete rest.sshPort;
     if (isPending(vm.sshUser)) (s.user = vm.sshUser), delete rest.sshUser;
+    if (isPending(vm.hostKey)) (s.hostKey = vm.hostKey), delete rest.hostKey;
     plain[id] = rest;
     if (Object.keys(s).length > 0) supplied[id] = s;
   }
@@ -79,7 +95,9 @@ function splitVms(vms: Record<string, VmArgs>): { plain: Record<string, unknown>
 /** `hosts` entries as supplied addresses. */
 function fromHosts(hosts: Record<string, HostInput>): Record<string, SuppliedVm> {
   const out: Record<string, SuppliedVm> = {};
-  for (const [vm, h] of Object.entries(hosts)) out[vm] = typeof h === "object" && h !== null && "host" in h ? { host: h.host, ...(h.port !== undefined ? { port: h.port } : {}) } : { host: h };
+  for (const [vm, h] of Object.entries(hosts)) {
+    out[vm] = typeof h === "object" && h !== null && "host" in h ? { host: h.host, ...(h.port !== undefined ? { port: h.port } : {}), ...(h.hostKey !== undefined ? { hostKey: h.hostKey } : {}) } : { host: h };
+  }
   return out;
 }
 
@@ -123,6 +141,11 @@ export function loadSettings(args: SettingsArgs): LoadedSettings {
   const targetIds = new Set(config.targets.map((t) => t.vm));
   for (const vm of Object.keys(hosts)) {
     if (!targetIds.has(vm)) problems.push({ key: `hosts.${vm}`, message: `names no push target (push targets: ${[...targetIds].join(", ")})` });
+  }
+  // A key given as a plain value is checked now, named where it was given (an Output: by the provider).
+  for (const [vm, h] of Object.entries(hosts)) {
+    const why = typeof h.hostKey === "string" ? invalidHostKeyReason(h.hostKey) : undefined;
+    if (why) problems.push({ key: `hosts.${vm}.hostKey`, message: why });
   }
   for (const t of config.targets) {
     if (t.host === "" && supplied[t.vm]?.host === undefined) problems.push({ key: `vms.${t.vm}.host`, message: "is not set, and RepoSync's `hosts` has no entry for it; set one of the two" });

@@ -13,7 +13,9 @@ export interface SshArgs {
    */
   keyPath?: string;
   /**
-   * pins every target's host key (same path rules as the key). Default: `~/.ssh/known_hosts`. YAML:
+   * pins every target's host key (same path rules as the key); not read for a VM with a `host_key` (or
+   * the component's `hosts.<id>.hostKey`), so it may be left out, and the file need not exist, when
+   * every push target has one. Jump hosts are always pinned here. Default: `~/.ssh/known_hosts`. YAML:
    * `ssh.known_hosts_path`.
    */
   knownHostsPath?: string;
@@ -91,6 +93,16 @@ export interface VmArgs {
    * SSH port. From 1 to 65535. Default: 22. YAML: `vms.<id>.ssh_port`.
    */
   sshPort?: pulumi.Input<number>;
+  /**
+   * the VM's public host key, `ssh-ed25519 AAAA...` (a trailing comment allowed), as `@pulumi/command`'s
+   * `connection.hostKey` takes it (in a program, typically an output of the resource that creates the
+   * VM; or `hosts.<id>.hostKey`). Every connection to the VM (sync, status, probes, refresh, destroy,
+   * the post-sync hook) then trusts exactly that key, and `known_hosts_path` is not read for it; a VM
+   * showing another key is refused as a changed host key and nothing moves there. Jump hosts are still
+   * pinned in `known_hosts_path`. Compared in Pulumi: a new key plans an update that stores it. Default:
+   * none. YAML: `vms.<id>.host_key`.
+   */
+  hostKey?: pulumi.Input<string>;
   /**
    * disabled VMs are never pushed to. Default: true. YAML: `vms.<id>.enabled`.
    */

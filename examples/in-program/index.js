@@ -1,7 +1,8 @@
 // One Pulumi program that creates the VMs and syncs a git revision to them in the same `pulumi up`.
 // The "VMs" here are local OpenSSH servers (vm.sh) made by @pulumi/command's local.Command, so that
 // the example runs anywhere; with a cloud, `new aws.ec2.Instance(...)` takes their place and
-// `hosts` gets `instance.publicIp`. RepoSync waits for each VM's address before it syncs to it.
+// `hosts` gets `instance.publicIp` and the instance's host key. RepoSync waits for each VM's address
+// and key before it syncs to it, and trusts exactly that key: no known_hosts file is needed.
 "use strict";
 const path = require("node:path");
 const os = require("node:os");
@@ -14,7 +15,7 @@ const cfg = new pulumi.Config();
 const repoPath = path.resolve(cfg.require("repoPath"));
 /** Your SSH key (its `.pub` is authorized on the VMs). */
 const keyPath = path.resolve(cfg.get("keyPath") ?? path.join(os.homedir(), ".ssh", "id_ed25519"));
-/** Where the VMs keep their files and repo-sync its known_hosts. */
+/** Where the VMs keep their files. */
 const vmDir = path.resolve(cfg.get("vmDir") ?? ".vms");
 /** The VMs listen on 127.0.0.<firstOctet>, <firstOctet + 1>, ... */
 const firstOctet = cfg.getNumber("firstOctet") ?? 161;
@@ -32,13 +33,16 @@ for (const [i, id] of ids.entries()) {
     delete: `./vm.sh down ${id} ${address} ${q(vmDir)}`,
     dir: __dirname,
   });
-  hosts[id] = vm.stdout; // the VM's address, known once it exists
+  // vm.sh prints the VM's address, then its public host key: both known once it exists.
+  const [host, hostKey] = [0, 1].map((line) => vm.stdout.apply((out) => out.split("\n")[line]));
+  hosts[id] = { host, hostKey };
 }
 
 const app = new RepoSync("app", {
-  // The same settings as configs/config.yml, inline; the hosts come from the resources above.
+  // The same settings as configs/config.yml, inline; the hosts and their keys come from the resources above.
   config: {
-    ssh: { key_path: keyPath, known_hosts_path: path.join(vmDir, "known_hosts"), connect_timeout_s: 5 },
+    // No known_hosts_path: every VM comes with its host key (hosts below).
+    ssh: { key_path: keyPath, connect_timeout_s: 5 },
     // Only the VMs to push to: the checkout is on this machine, which needs no entry.
     vms: Object.fromEntries(ids.map((id) => [id, { ssh_user: "root", post_sync_command: "echo \"$REPO_SYNC_REVISION\" >> ../deploys.log" }])),
     repository: {

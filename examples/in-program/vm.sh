@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A stand-in for a cloud VM, so that the example runs on one machine: an OpenSSH server on its own
 # loopback address, created and deleted by the program's local.Command resources.
-#   vm.sh up   ID ADDRESS DIR PUBKEY   start it; print its address (the "public IP" output)
+#   vm.sh up   ID ADDRESS DIR PUBKEY   start it; print its address (the "public IP" output), then its
+#                                      public host key (`ssh-ed25519 AAAA...`, as a cloud VM publishes
+#                                      it: cloud-init, the console output), on a second line
 #   vm.sh down ID ADDRESS DIR          stop it and forget its files
-# Like cloud-init publishing a new VM's host key, `up` adds the VM's key to DIR/known_hosts, where
-# repo-sync pins it (replacing an old key of that address: this VM is new).
+# The program passes that key to repo-sync (hosts.<id>.hostKey), which trusts exactly it: no
+# known_hosts file anywhere.
 # sshd's privilege separation needs root: run the example as root (or swap in real VMs).
 set -euo pipefail
 cmd=$1 id=$2 addr=$3 dir=$4
@@ -31,13 +33,10 @@ LogLevel ERROR
 CONF
     # sshd forks into the background once it listens.
     /usr/sbin/sshd -f "$vm/sshd_config" -E "$vm/sshd.log"
-    touch "$dir/known_hosts"
-    ssh-keygen -q -R "$addr" -f "$dir/known_hosts" >/dev/null 2>&1 || true
-    echo "$addr $(cut -d' ' -f1,2 "$vm/host_key.pub")" >> "$dir/known_hosts"
-    echo "$addr" ;;
+    echo "$addr"
+    cut -d' ' -f1,2 "$vm/host_key.pub" ;;
   down)
     [ -f "$vm/sshd.pid" ] && kill "$(cat "$vm/sshd.pid")" 2>/dev/null || true
-    [ -f "$dir/known_hosts" ] && ssh-keygen -q -R "$addr" -f "$dir/known_hosts" >/dev/null 2>&1 || true
     rm -rf "$vm" ;;
   *)
     echo "usage: vm.sh up|down ID ADDRESS DIR [PUBKEY]" >&2; exit 2 ;;

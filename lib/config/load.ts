@@ -177,7 +177,8 @@ function knownHostsProblems(config: Config, file: string, targets: Config["targe
   } catch {
     // Hosts supplied by the program (not known yet) are checked against the file when connecting:
     // their keys may well be added by the step that creates the VMs.
-    if (!config.ssh.acceptNewHostKeys && targets.some((t) => t.host !== "")) {
+    // A VM with a host key of its own needs no line here (its hops still do).
+    if (!config.ssh.acceptNewHostKeys && targets.some((t) => t.host !== "" && (t.hostKey === undefined || (t.jumpHosts?.length ?? 0) > 0))) {
       problems.push({
         key: fileKey,
         message: `${named} cannot be read; create it with \`ssh-keyscan -p PORT HOST >> ${file}\` (check the fingerprints) or set ssh.accept_new_host_keys: true to trust on first use`,
@@ -195,7 +196,7 @@ function knownHostsProblems(config: Config, file: string, targets: Config["targe
         problems.push({ key, message: `jump host ${hop.host}:${hop.port} has no key in ${named}; add it with \`ssh-keyscan -p ${hop.port} ${hop.host} >> ${file}\` after checking the fingerprint` });
       }
     }
-    if (t.host !== "" && findHostKeys(entries, t.host, t.port).length === 0) {
+    if (t.host !== "" && t.hostKey === undefined && findHostKeys(entries, t.host, t.port).length === 0) {
       problems.push({
         key: `vms.${t.vm}.host`,
         message: `${t.host}:${t.port} has no key in ${named}; add it with \`ssh-keyscan -p ${t.port} ${t.host} >> ${file}\` after checking the fingerprint`,

@@ -6,6 +6,7 @@
  * `npm run settings`; test/unit/settingsSchema.test.ts fails when either differs from this table).
  * Adding a setting is one row here plus its use. Pure.
  */
+import { invalidHostKeyReason } from "./hostKey";
 import { invalidBranchReason, invalidChmodReason, invalidRsyncPathReason, invalidUserReason } from "./safety";
 
 /** Where a setting lives: a YAML section, a jump-host entry, or the Pulumi program (stack config / component option). */
@@ -69,7 +70,7 @@ const str = { type: "string" } as const;
 /** The settings, section by section, in the README's order. */
 export const SETTINGS: readonly Setting[] = [
   { section: "ssh", key: "key_path", kind: { type: "sshFile" }, default: "~/.ssh/id_ed25519", input: "keyPath", compared: true, doc: "private key; must exist and be `chmod 600`; spaces and `%` are fine, quotes, backslashes and `${` are refused (OpenSSH would mangle them)" },
-  { section: "ssh", key: "known_hosts_path", kind: { type: "sshFile" }, default: "~/.ssh/known_hosts", input: "knownHostsPath", compared: true, doc: "pins every target's host key (same path rules as the key)" },
+  { section: "ssh", key: "known_hosts_path", kind: { type: "sshFile" }, default: "~/.ssh/known_hosts", input: "knownHostsPath", compared: true, doc: "pins every target's host key (same path rules as the key); not read for a VM with a `host_key` (or the component's `hosts.<id>.hostKey`), so it may be left out, and the file need not exist, when every push target has one. Jump hosts are always pinned here" },
   { section: "ssh", key: "connect_timeout_s", kind: { type: "integer", min: 1, max: 600 }, default: 10, input: "connectTimeoutS", compared: true, doc: "TCP connect + SSH handshake limit" },
   { section: "ssh", key: "accept_new_host_keys", kind: bool, default: false, input: "acceptNewHostKeys", compared: true, doc: "trust on first use (pins the key it sees)" },
   { section: "ssh", key: "jump_hosts", kind: { type: "hops" }, input: "jumpHosts", doc: "bastions on the way to every VM, first hop first, like OpenSSH's `ProxyJump`: `[user@]host[:port]` (user: the VM's `ssh_user`, port 22) or `{ host, port, user, key_path }` (key: the VM's); at most 8. Every hop's host key must be pinned in `known_hosts_path` like the VMs' (the config check names a hop that is not); every connection repo-sync makes (sync, status, preview probes, rsync) goes through them. The hops' options reach their own ssh through a config file written for the connection (OpenSSH applies `-o` options to the destination only), so `~/.ssh/config` is not read for a VM behind jump hosts. An error names the hop: `jump host 1 of 2 on the way to vm01 (ops@10.0.0.5:22): connection ... refused`, a changed bastion key is refused like a VM's. How a VM is reached, not desired state: changing it plans no update" },
@@ -81,6 +82,7 @@ export const SETTINGS: readonly Setting[] = [
   { section: "vm", key: "host", kind: str, required: true, input: "host", compared: true, output: true, defaultText: "required", doc: "address (optional when hosts come from `repo-sync:vmsStack` or the component's `hosts`)" },
   { section: "vm", key: "ssh_user", kind: { type: "string", check: invalidUserReason }, required: true, input: "user", compared: true, output: true, defaultText: "required (with `ssh.config_path`: its `User`, else the local user name)", doc: "login user on that VM" },
   { section: "vm", key: "ssh_port", kind: PORT, default: 22, input: "port", compared: true, output: true, doc: "SSH port" },
+  { section: "vm", key: "host_key", kind: { type: "string", check: invalidHostKeyReason }, input: "hostKey", compared: true, output: true, doc: "the VM's public host key, `ssh-ed25519 AAAA...` (a trailing comment allowed), as `@pulumi/command`'s `connection.hostKey` takes it (in a program, typically an output of the resource that creates the VM; or `hosts.<id>.hostKey`). Every connection to the VM (sync, status, probes, refresh, destroy, the post-sync hook) then trusts exactly that key, and `known_hosts_path` is not read for it; a VM showing another key is refused as a changed host key and nothing moves there. Jump hosts are still pinned in `known_hosts_path`. Compared in Pulumi: a new key plans an update that stores it" },
   { section: "vm", key: "enabled", kind: bool, default: true, doc: "disabled VMs are never pushed to" },
   { section: "vm", key: "ssh_key_path", kind: { type: "sshFile" }, defaultText: "`ssh.key_path`", input: "keyPath", compared: true, doc: "per-VM key" },
   { section: "vm", key: "jump_hosts", kind: { type: "hops" }, defaultText: "`ssh.jump_hosts`", input: "jumpHosts", doc: "this VM's hops (`[]`: direct)" },

@@ -73,6 +73,8 @@ export interface VmSettings {
   jumpHosts?: JumpHostSpec[];
   /** Run rsync and repo-sync's target script through `sudo -n` (overrides repository.sudo). */
   sudo?: boolean;
+  /** The VM's public host key (`vms.<id>.host_key`): pinned instead of a known_hosts line. */
+  hostKey?: string;
   /** With `ssh.config_path` only: which connection keys the YAML sets (the rest come from that file). */
   explicit?: ExplicitKeys;
 }
@@ -150,7 +152,16 @@ export interface Target {
   port: number;
   user: string;
   keyPath: string;
+  /** known_hosts that pins the VM's host key (and every hop's); not used for the VM when `hostKey` is given. */
   knownHostsPath: string;
+  /**
+   * The VM's public host key as the program gives it (`ssh-ed25519 AAAA...`; remote/hostKey.ts):
+   * every connection to the VM trusts exactly this key, strictly (never accept-new), and reads no
+   * known_hosts for it. Its jump hosts are still pinned in `knownHostsPath`.
+   */
+  hostKey?: string;
+  /** The private known_hosts file holding `hostKey`, set when connecting (remote/pinnedHostKey.ts); not a setting. */
+  hostKeyFile?: string;
   connectTimeoutS: number;
   acceptNewHostKeys: boolean;
   /** Remote directory that receives the tree (passed the safety check). */

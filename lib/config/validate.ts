@@ -67,6 +67,7 @@ export function validateConfig(doc: unknown, ctx: PathContext): ValidationResult
     acceptNewHostKeys: ssh.acceptNewHostKeys,
     path: repository.vmRepoPaths[vm],
     postSyncCommand: vms[vm].postSyncCommand,
+    ...(vms[vm].hostKey !== undefined ? { hostKey: vms[vm].hostKey } : {}),
     bwlimitKbps: vms[vm].bwlimitKbps ?? repository.bwlimitKbps,
     ...hopsOf(vms[vm], ssh),
     ...((vms[vm].sudo ?? repository.sudo) ? { sudo: true } : {}),
@@ -307,6 +308,7 @@ class Validator {
       const jumps = this.jumpHosts(this.at(vm, "jump_hosts"), this.path(prefix, "jump_hosts"));
       const sudo = given(vm.sudo) ? this.bool(vm, "vm", "sudo", prefix) : undefined;
       const post = this.str(vm, "vm", "post_sync_command", prefix);
+      const hostKey = this.str(vm, "vm", "host_key", prefix);
       if (host !== undefined && user !== undefined && (user !== "" || userLater) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
@@ -315,6 +317,7 @@ class Validator {
           bwlimitKbps: bwlimit,
           ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
           ...(sudo !== undefined ? { sudo } : {}),
+          ...(hostKey !== undefined ? { hostKey } : {}),
           ...(this.sshConfig ? { explicit: { user: user !== "", port: given(this.at(vm, "ssh_port")), keyPath: given(this.at(vm, "ssh_key_path")) || this.sshConfig.keyPath, jumpHosts: given(this.at(vm, "jump_hosts")) || this.sshConfig.jumpHosts, knownHostsPath: this.sshConfig.knownHostsPath } } : {}),
         };
       }

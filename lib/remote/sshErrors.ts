@@ -6,6 +6,7 @@
  */
 import type { JumpHost, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
+import { hostKeyFingerprint, parseHostKey } from "../config/hostKey";
 
 /** `user@host:port`, as messages name a target. */
 export function sshWhere(t: Pick<Target, "user" | "host" | "port">): string {
@@ -38,6 +39,7 @@ export function connectionFailure(t: Target, exitCode: number | null, stderr: st
     return new RepoSyncError("transfer", "the OpenSSH client (ssh) cannot be started on this machine", { ...details, hint: "install it (apt-get install openssh-client)" });
   }
   const problem = hostKeyProblem(stderr);
+  if (problem && t.hostKey !== undefined) return givenKeyRefused(t, details);
   if (problem) {
     const reason = {
       changed: `the host key of ${sshWhere(t)} does not match the one pinned in ${t.knownHostsPath} (possible man in the middle, or a reinstalled VM)`,
@@ -80,6 +82,19 @@ export function connectionFailure(t: Target, exitCode: number | null, stderr: st
   return undefined;
 }
 
+/**
+ * A VM pinned to a given host key (Target.hostKey) that shows another: whether OpenSSH saw a changed
+ * key or one of a type the pin lacks, the VM is not the one the program named (pure).
+ */
+function givenKeyRefused(t: Target, details: { vm: string; command: readonly string[]; exitCode?: number; stderr?: string }): RepoSyncError {
+  const parsed = parseHostKey(t.hostKey);
+  const given = "key" in parsed ? `${parsed.key.type} ${hostKeyFingerprint(parsed.key)}` : "unparsable";
+  return new RepoSyncError("host-key", `the host key of ${sshWhere(t)} has changed: it is not the hostKey given for ${t.vm} (${given}); refused (possible man in the middle, or a VM recreated with new keys)`, {
+    ...details,
+    hint: `if ${t.vm} was recreated or its keys rotated, pass its new public host key as its hostKey (from the resource that creates it, or its /etc/ssh/ssh_host_*_key.pub checked out of band)`,
+  });
+}
+
 /** The error for an OpenSSH connection to `t` that ended before its script answered (pure). */
 export function sshFailure(t: Target, exitCode: number | null, stderr: string, command: readonly string[]): RepoSyncError {
   return (
@@ -112,7 +127,8 @@ function hopFailure(t: Target, exitCode: number | null, stderr: string, command:
   const named = hopNamed(t, stderr);
   if (named) {
     const { hop, index } = named;
-    const asTarget: Target = { ...t, host: hop.host, port: hop.port, user: hop.user, keyPath: hop.keyPath, jumpHosts: undefined };
+    // A hop is pinned in known_hosts, never by the VM's given key.
+    const asTarget: Target = { ...t, host: hop.host, port: hop.port, user: hop.user, keyPath: hop.keyPath, jumpHosts: undefined, hostKey: undefined, hostKeyFile: undefined };
     const e = connectionFailure(asTarget, exitCode, stderr, command);
     if (e) {
       return new RepoSyncError(e.kind, `jump host ${index + 1} of ${hops.length} on the way to ${t.vm} (${sshWhere(asTarget)}): ${e.reason}`, {

@@ -14,10 +14,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../config/types";
-import { RepoSyncError } from "../errors";
+import { isRepoSyncError, RepoSyncError } from "../errors";
 import { sshOptionArgs } from "../transfer/rsyncArgs";
 import { describeHops, JUMP_CONFIG_NAME, jumpConfigText } from "./jumpHosts";
 import { privateKeyProblem } from "../config/load";
+import { withPinnedHostKey } from "./pinnedHostKey";
 import { sshFailure, sshWhere } from "./sshErrors";
 
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
@@ -80,9 +81,16 @@ export class SshLink {
   }
 
   /** Connects to `target` and starts `command` there (returns at once; output arrives as lines). */
-  static open(target: Target, command: string, opts: { sshBin?: string } = {}): SshLink {
+  static open(given: Target, command: string, opts: { sshBin?: string } = {}): SshLink {
     const dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
     const controlPath = path.join(dir, "m");
+    let target: Target;
+    try {
+      target = withPinnedHostKey(given);
+    } catch (err) {
+      if (!isRepoSyncError(err)) throw err;
+      return new SshLink(given, controlPath, dir, undefined, ["ssh", given.host], err);
+    }
     const args = masterArgs(target, controlPath, command);
     // The script is long and says nothing to a reader: messages show where it would be.
     const shown = ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];

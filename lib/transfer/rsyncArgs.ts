@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { invalidRsyncPathReason, unsafeTargetPathReason } from "../config/safety";
-import { pinnedOptions, sshFileOption } from "../remote/sshOptions";
+import { sshFileOption, targetOptions } from "../remote/sshOptions";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { OWN_EXCLUDES } from "../target/ownFiles";
@@ -59,8 +59,9 @@ export interface ControlSpec {
 }
 
 /**
- * The ssh options every connection uses: strict host key checking against the configured file, no
- * connection sharing unless `control` says so (a user's ControlMaster settings must not carry our runs).
+ * The ssh options every connection uses: strict host key checking against the configured file (or
+ * the target's given host key: targetOptions), no connection sharing unless `control` says so (a
+ * user's ControlMaster settings must not carry our runs).
  */
 export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
   return [
@@ -68,7 +69,7 @@ export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
     "-p", String(t.port),
     "-o", sshFileOption("IdentityFile", t.keyPath),
     "-l", t.user,
-    ...pinnedOptions(t).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
+    ...targetOptions(t).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
     "-o", `ControlMaster=${control?.master ? "yes" : "no"}`,
     "-o", control ? sshFileOption("ControlPath", control.path) : "ControlPath=none",
     // The master lives exactly as long as our session on it: never left behind in the background.

@@ -5,6 +5,7 @@
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
+import { withPinnedHostKey } from "../remote/pinnedHostKey";
 import { connectionFailure } from "../remote/sshErrors";
 import type { SessionFence } from "../target/fence";
 import { rsyncPushArgs, TransferSpec } from "./rsyncArgs";
@@ -30,7 +31,9 @@ export interface RunRsyncOptions {
 }
 
 /** Runs rsync; throws a classified RepoSyncError when it fails. */
-export async function runRsync(target: Target, spec: TransferSpec, dryRun: boolean, opts: RunRsyncOptions = {}): Promise<RsyncOutcome> {
+export async function runRsync(given: Target, spec: TransferSpec, dryRun: boolean, opts: RunRsyncOptions = {}): Promise<RsyncOutcome> {
+  // rsync's ssh joins the session's connection, but falls back to one of its own: pinned the same way.
+  const target = withPinnedHostKey(given);
   const onProgress = opts.onProgress;
   const args = rsyncPushArgs(target, { ...spec, progress: onProgress !== undefined }, dryRun, opts.controlPath, opts.fence);
   // A record may be cut between chunks: only whole ones (ended by \r or \n) are read.

@@ -146,7 +146,8 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
       const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
       fs.writeFileSync(path.join(dir, "README.md"), readme.replace("| `ssh.connect_timeout_s` | `connectTimeoutS` | 10 |", "| `ssh.connect_timeout_s` | `connectTimeoutS` | 99 |"));
       const script = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.settings;
-      assert.match(script, /&& node dist\/tools\/settings\.js$/);
+      // Its first build may fail on the very types it regenerates: they are regenerated, then built again.
+      assert.match(script, /; node dist\/tools\/settings\.js && tsc -p tsconfig\.json$/);
       bash(`node dist/tools/settings.js ${dir}`);
       assert.equal(fs.readFileSync(path.join(dir, "README.md"), "utf8"), readme);
       assert.equal(fs.readFileSync(path.join(dir, "providers", "settingsArgs.ts"), "utf8"), fs.readFileSync(path.join(PROJECT_ROOT, "providers", "settingsArgs.ts"), "utf8"));

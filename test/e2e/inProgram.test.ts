@@ -2,7 +2,8 @@
  * repo-sync as a package another Pulumi program installs: `npm pack` of this clone, installed into
  * examples/in-program (a program that creates its VMs with @pulumi/command local.Command and syncs to
  * them with the RepoSync component in the same `pulumi up`), then up, a clean preview, drift shown and
- * repaired, a new commit, destroy. The dynamic provider must run from the installed package.
+ * repaired, a new commit, destroy. The dynamic provider must run from the installed package. Each VM's
+ * host key comes from the resource that creates it: there is no known_hosts file (HOME is empty).
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -29,6 +30,9 @@ describe("examples/in-program: the packed package in another program that create
   let project: PulumiProject;
   let vmDir: string;
   let packed: { tarball: string; files: string[] };
+  let home: string;
+  /** known_hosts files the run could have used: the default one (HOME's) and the example's former one. */
+  const knownHostsFiles = () => [path.join(home, ".ssh", "known_hosts"), path.join(vmDir, "known_hosts")].filter((f) => fs.existsSync(f));
   const appDir = (vm: string) => path.join(vmDir, vm, "files", "app");
   const deploys = (vm: string) => {
     const f = path.join(vmDir, vm, "files", "deploys.log");
@@ -51,7 +55,8 @@ describe("examples/in-program: the packed package in another program that create
     assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
     vmDir = path.join(work, "vms");
     const backend = fs.mkdtempSync(path.join(work, "backend-"));
-    project = new PulumiProject(example, backend);
+    home = fs.mkdtempSync(path.join(work, "home-"));
+    project = new PulumiProject(example, backend, "dev", { HOME: home });
     await project.init();
     for (const [k, v] of Object.entries({ repoPath: repo.path, keyPath: key, vmDir, firstOctet: String(FIRST_OCTET) })) {
       await project.ok(["config", "set", `repo-sync-in-program:${k}`, v]);
@@ -115,6 +120,7 @@ describe("examples/in-program: the packed package in another program that create
       assert.equal(fs.readFileSync(path.join(appDir(vm), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
       assert.deepEqual(deploys(vm), [head], `${vm}'s post-sync hook ran once`);
     }
+    assert.deepEqual(knownHostsFiles(), [], "the VMs' keys came from their resources: no known_hosts file was needed or made");
     const outputs = await project.outputs();
     assert.equal(outputs.revision, head);
     const drift = { compared: true, counts: { modified: 0, added: 0, deleted: 0 }, modified: [], added: [], deleted: [], more: 0 };
@@ -159,6 +165,7 @@ describe("examples/in-program: the packed package in another program that create
   it("`pulumi destroy` removes the targets, then the VMs (their sshd stopped, their files gone)", async () => {
     await project.ok(["destroy", "--yes"]);
     for (const vm of ["vm01", "vm02"]) assert.equal(fs.existsSync(path.join(vmDir, vm)), false, `${vm} is gone`);
+    assert.deepEqual(knownHostsFiles(), []);
     assert.notEqual(spawnSync("pgrep", ["-f", `${vmDir}/`]).status, 0, "no sshd of the example is left");
   });
 });
