@@ -14,7 +14,7 @@ import { fsPath } from "../source/treeListing";
 import { ensurePrivateDir } from "../paths";
 import { advanceRecord, findingsByPair, pairKey, readRecord, ScanRecord, TreeEntry, writeRecord } from "./cleanRecord";
 import type { Finding } from "./gitleaksReport";
-import { gitleaksVersion, readIgnoreFile, readRules, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
+import { gitleaksVersion, readIgnoreFile, readRules, ScanOptions, scanIdentity, scanRepository, SecretScanResult } from "./scanRepository";
 
 /** Options for {@link scanTreeIncremental}. */
 export interface IncrementalScanOptions {
@@ -72,7 +72,10 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
   const { entries, ignoreFile } = tree;
   const key = scanIdentity(rulesText, version, ignoreInlineAllow, ignoreFile);
   const recordFile = path.join(cacheDir, "scans", "clean", `${recordId}-${key}.tsv`);
-  const record: ScanRecord = opts.full ? new Map() : readRecord(recordFile);
+  // gitleaks reads a `.gitleaksignore` that is a symlink through the link: what it holds is not in the
+  // identity (the tree's text is the link's target), so no verdict is kept or reused for such a tree.
+  const ignoreLink = entries.some((e) => e.link && e.path === IGNORE_FILE);
+  const record: ScanRecord = opts.full || ignoreLink ? new Map() : readRecord(recordFile);
   const pending = entries.filter((e) => !record.has(pairKey(e)));
   const scanOpts = { configPath: rulesPath, ignoreInlineAllow, cacheDir, gitleaksBin: bin };
 
@@ -91,18 +94,7 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
     fs.mkdirSync(path.join(cacheDir, "scans"), { recursive: true });
     const work = fs.mkdtempSync(path.join(cacheDir, "scans", ".pending-"));
     try {
-      if (tree.writeFiles && inWork.length <= FEW_FILES) {
-        await tree.writeFiles(inWork, work);
-      } else {
-        linkFiles(await tree.dir, work, inWork);
-      }
-      // The tree's ignore file applies to these files as it does in a full scan.
-      const copied = ignoreFile !== undefined && !fs.existsSync(path.join(work, ".gitleaksignore"));
-      if (copied) fs.writeFileSync(path.join(work, ".gitleaksignore"), ignoreFile);
-      const scan = await scanRepository(work, scanOpts);
-      // gitleaks reads the copy as a file too, but it is no pair of this scan: the tree's own
-      // `.gitleaksignore` pair was scanned before (its findings come from the record) or is in `whole`.
-      parts.push({ scan: copied ? { ...scan, findings: scan.findings.filter((f) => !isIgnoreFile(f)) } : scan, read: inWork });
+      parts.push({ scan: await scanWorkFolder(tree, inWork, work, ignoreLink, scanOpts), read: inWork });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -116,12 +108,66 @@ export async function scanTreeIncremental(tree: ScanTree, recordId: string, opts
       : { ...parts[0].scan, scannedPath, findings, hasSecrets: findings.length > 0, durationMs: parts.reduce((t, p) => t + p.scan.durationMs, 0) };
   const found = parts.map((p) => findingsByPair(p.scan.findings, p.read));
   // A finding that names no single pair read leaves the record as it was: those pairs are scanned again.
-  if (found.every((f) => f !== undefined)) writeRecord(recordFile, advanceRecord(record, entries, new Map(found.flatMap((f) => [...f]))));
+  if (!ignoreLink && found.every((f) => f !== undefined)) writeRecord(recordFile, advanceRecord(record, entries, new Map(found.flatMap((f) => [...f]))));
   return { ...result, scannedFiles: pending.length, totalFiles: entries.length, full };
 }
 
+const IGNORE_FILE = ".gitleaksignore";
+
+/** A finding in the file named `.gitleaksignore` at the top of the scanned folder (or in it, read as an archive). */
 function isIgnoreFile(f: Finding): boolean {
-  return f.file === ".gitleaksignore" || f.file.startsWith(".gitleaksignore!");
+  return f.file === IGNORE_FILE || f.file.startsWith(`${IGNORE_FILE}!`);
+}
+
+/**
+ * Scans `inWork` laid out in the empty folder `work` beside the ignore file gitleaks would read at
+ * the top of the tree. Findings are named as in a scan of the tree.
+ */
+async function scanWorkFolder(tree: ScanTree, inWork: TreeEntry[], work: string, ignoreLink: boolean, scanOpts: ScanOptions): Promise<SecretScanResult> {
+  if (tree.writeFiles && inWork.length <= FEW_FILES) {
+    await tree.writeFiles(inWork, work);
+  } else {
+    linkFiles(await tree.dir, work, inWork);
+  }
+  // A `.gitleaksignore` link's target is text to scan, never the ignore file: read under a free name.
+  const standIn = ignoreLink ? freeName(work, inWork) : undefined;
+  if (standIn) fs.renameSync(path.join(work, IGNORE_FILE), path.join(work, standIn));
+  // The ignore file gitleaks reads in the tree (through a link, when it is one) applies here too.
+  const ignore = ignoreLink ? readThrough(path.join(await tree.dir, IGNORE_FILE)) : tree.ignoreFile;
+  const copied = ignore !== undefined && !fs.existsSync(path.join(work, IGNORE_FILE));
+  if (copied) fs.writeFileSync(path.join(work, IGNORE_FILE), ignore);
+  const scan = await scanRepository(work, scanOpts);
+  const accepted = new Set((ignore ?? "").split("\n").map((l) => l.trim()));
+  const findings: Finding[] = [];
+  for (const f of scan.findings) {
+    // gitleaks reads the copy as a file too, but it is no pair of this scan: the tree's own
+    // `.gitleaksignore` was scanned before (its findings come from the record), or in the tree's folder.
+    if (copied && isIgnoreFile(f)) continue;
+    if (standIn === undefined || f.file !== standIn) {
+      findings.push(f);
+      continue;
+    }
+    const fingerprint = `${IGNORE_FILE}:${f.rule}:${f.line}`;
+    if (!accepted.has(fingerprint)) findings.push({ ...f, file: IGNORE_FILE, fingerprint });
+  }
+  return { ...scan, findings, hasSecrets: findings.length > 0 };
+}
+
+/** A top-level name that no entry of the work folder uses. */
+function freeName(work: string, inWork: TreeEntry[]): string {
+  const taken = new Set(inWork.map((e) => e.path.split("/")[0]));
+  let n = 0;
+  while (taken.has(`${IGNORE_FILE}.link-${n}`) || fs.existsSync(path.join(work, `${IGNORE_FILE}.link-${n}`))) n++;
+  return `${IGNORE_FILE}.link-${n}`;
+}
+
+/** The text of the regular file `p` leads to (links followed, as gitleaks opens its ignore file), or undefined. */
+function readThrough(p: string): string | undefined {
+  try {
+    return fs.statSync(p).isFile() ? fs.readFileSync(p, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Findings in a stable order (gitleaks reports them in the order its workers finish). */
