@@ -99,11 +99,13 @@ describe("alert-only gate: findings of unchanged files are remembered, and the g
 
   it("alert-only: a finding in an unchanged file is reported again, as a fresh scan reports it, while gitleaks reads only the changed file", async () => {
     const cfg = config({ block_on_secrets: false });
-    repo.commit({ "src/keys.env": `# keys\nTOKEN=${token}\n${fakeAwsKeyLine()}\n`, "docs/b.md": "# b\n" }, "keys");
+    // keys.png and node_modules/ are skipped by gitleaks' own path allowlist: read again under neutral names.
+    repo.commit({ "src/keys.env": `# keys\nTOKEN=${token}\n${fakeAwsKeyLine()}\n`, "img/keys.png": `TOKEN=${token}\n`, "node_modules/pkg/creds.js": `token = "${token}"\n`, "docs/b.md": "# b\n" }, "keys");
     const first = await sync(cfg);
     assert.equal(first.code, 1, `the gate let it through (the VM is unreachable): ${first.stderr}`);
     assert.ok(readAll(first), `a first scan reads the tree: ${first.read.join(", ")}`);
-    assert.deepEqual(fingerprints(first), ["src/keys.env:aws-access-token:3", "src/keys.env:github-pat:2"]);
+    const found = ["img/keys.png:github-pat:1", "node_modules/pkg/creds.js:github-pat:1", "src/keys.env:aws-access-token:3", "src/keys.env:github-pat:2"];
+    assert.deepEqual(fingerprints(first), found);
 
     repo.commit({ "docs/b.md": "# b, edited\n" }, "one line");
     const second = await sync(cfg);
@@ -115,21 +117,33 @@ describe("alert-only gate: findings of unchanged files are remembered, and the g
     assert.deepEqual(second.alert, full.alert, "the alert of a fresh scan, field for field");
     assert.equal(second.alert?.blocked, false);
     assert.equal(second.alert?.commit, repo.head());
-    assert.equal(second.alert?.count, 2);
+    assert.equal(second.alert?.count, 4);
+    assert.deepEqual(fingerprints(second), found);
 
     // A new finding in the changed file joins the remembered ones.
     repo.commit({ "docs/b.md": `# b\nGITHUB_TOKEN=${token}\n` }, "another");
     const third = await sync(cfg);
     assert.deepEqual(third.read, ["docs/b.md"]);
     assert.deepEqual(third.alert, (await fresh(cfg)).alert);
-    assert.deepEqual(fingerprints(third), ["docs/b.md:github-pat:2", "src/keys.env:aws-access-token:3", "src/keys.env:github-pat:2"]);
+    assert.deepEqual(fingerprints(third), ["docs/b.md:github-pat:2", ...found]);
 
     // The finding goes when the file changes (the record keeps pairs, not paths).
     repo.commit({ "src/keys.env": "# keys moved to the vault\n" }, "vault");
     const fourth = await sync(cfg);
     assert.deepEqual(fourth.read, ["src/keys.env"]);
-    assert.deepEqual(fingerprints(fourth), ["docs/b.md:github-pat:2"]);
+    assert.deepEqual(fingerprints(fourth), ["docs/b.md:github-pat:2", ...found.slice(0, 2)]);
     assert.deepEqual(fourth.alert, (await fresh(cfg)).alert);
+
+    // A changed file that gitleaks' walk skips is read under a neutral name (`0`), and remembered under its own.
+    repo.commit({ "img/keys.png": `# moved\nTOKEN=${token}\n` }, "png");
+    const fifth = await sync(cfg);
+    assert.deepEqual(fifth.read, ["0", "img/keys.png"]);
+    assert.deepEqual(fingerprints(fifth), ["docs/b.md:github-pat:2", "img/keys.png:github-pat:2", "node_modules/pkg/creds.js:github-pat:1"]);
+    assert.deepEqual(fifth.alert, (await fresh(cfg)).alert);
+    repo.commit({ "docs/b.md": "# b, clean again\n" }, "clean b");
+    const sixth = await sync(cfg);
+    assert.deepEqual(sixth.read, ["docs/b.md"]);
+    assert.deepEqual(fingerprints(sixth), ["img/keys.png:github-pat:2", "node_modules/pkg/creds.js:github-pat:1"]);
   });
 
   it("blocking mode: the same unchanged file still blocks the next commit, with nothing read again and nothing pushed", async () => {
