@@ -333,8 +333,8 @@ export interface RepoSyncOptions {
    */
   force?: pulumi.Input<string>;
   /**
-   * `true`: the secret gate scans every file at each run, not only those not found clean before.
-   * Default: false.
+   * `true`: the secret gate scans every file at each run, not only those not scanned before. Default:
+   * false.
    */
   fullScan?: boolean;
   /**

@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
-import { advanceRecord, KEEP_GENERATIONS, pairKey, parseRecord } from "../../lib/scan/cleanRecord";
+import { advanceRecord, findingsByPair, KEEP_GENERATIONS, pairKey, parseRecord, readRecord, writeRecord } from "../../lib/scan/cleanRecord";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { baseRows, parseRawDiff } from "../../lib/source/exportTree";
 import { isCheckoutSafePath, displayPath, parseLsTree, pathBytes, treePath, treeProblem } from "../../lib/source/treeListing";
 import { parseBatchHeader } from "../../lib/source/blobWriter";
@@ -14,7 +17,47 @@ describe("incremental parts (pure)", () => {
   it("the clean record round-trips odd paths and ignores damaged lines", () => {
     const text = `3\t${A}\t"src/app.py"\n2\t${B}\t"tab\\there\\nnewline"\ngarbage\n1\t${A}\tunquoted\n`;
     const r = parseRecord(text);
-    assert.deepEqual([...r.entries()], [[pairKey({ id: A, path: "src/app.py" }), 3], [pairKey({ id: B, path: "tab\there\nnewline" }), 2]]);
+    assert.deepEqual([...r.entries()], [[pairKey({ id: A, path: "src/app.py" }), { gen: 3, findings: [] }], [pairKey({ id: B, path: "tab\there\nnewline" }), { gen: 2, findings: [] }]]);
+  });
+
+  it("the record keeps a pair's findings (no secret material), written private and read back only when private", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rs-record-"));
+    try {
+      const file = path.join(dir, "clean", "r.tsv");
+      const f = { file: "a\tb.env", line: 2, rule: "github-pat", fingerprint: "a\tb.env:github-pat:2" };
+      const extra = { ...f, secret: "ghp_notkept", match: "TOKEN=ghp_notkept" };
+      const r = advanceRecord(new Map(), [{ id: A, path: "a\tb.env" }, { id: B, path: "clean.txt" }], new Map([[pairKey({ id: A, path: "a\tb.env" }), [extra, f]]]));
+      writeRecord(file, r);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.doesNotMatch(fs.readFileSync(file, "utf8"), /notkept/, "only file, line, rule and fingerprint are written");
+      assert.deepEqual([...readRecord(file).entries()], [[pairKey({ id: A, path: "a\tb.env" }), { gen: 1, findings: [f, f] }], [pairKey({ id: B, path: "clean.txt" }), { gen: 1, findings: [] }]]);
+      // A pair's verdict carries over to the next tree that keeps the pair.
+      assert.deepEqual(advanceRecord(readRecord(file), [{ id: A, path: "a\tb.env" }]).get(pairKey({ id: A, path: "a\tb.env" })), { gen: 2, findings: [f, f] });
+      fs.chmodSync(file, 0o620);
+      assert.equal(readRecord(file).size, 0, "a record others can write is not trusted");
+      fs.chmodSync(file, 0o600);
+      fs.symlinkSync(file, path.join(dir, "link.tsv"));
+      assert.equal(readRecord(path.join(dir, "link.tsv")).size, 0, "nor one reached through a link");
+      // Damaged finding columns drop the line (the pair is scanned again), never its findings alone.
+      const bad = [`1\t${A}\t"x"\t[]`, `1\t${A}\t"y"\t[{"file":"y","line":"2","rule":"r","fingerprint":"y:r:2"}]`, `1\t${A}\t"z"\tnot json`, `1\t${A}\t"w"\t[{"file":"w","line":1,"rule":"r","fingerprint":"w:r:1"}]\textra`];
+      assert.equal(parseRecord(bad.join("\n")).size, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("each finding is kept with the one pair it names, else the scan is not remembered", () => {
+    const f = (file: string) => ({ file, line: 1, rule: "r", fingerprint: `${file}:r:1` });
+    const read = [{ id: A, path: "a.env" }, { id: B, path: "docs/x.zip" }, { id: A, path: "n\xc3\xa9.txt" }];
+    const by = findingsByPair([f("a.env"), f("a.env"), f("docs/x.zip!inner/key.pem"), f("n\u00e9.txt")], read);
+    assert.deepEqual(by && [...by.entries()], [
+      [pairKey(read[0]), [f("a.env"), f("a.env")]], [pairKey(read[1]), [f("docs/x.zip!inner/key.pem")]], [pairKey(read[2]), [f("n\u00e9.txt")]],
+    ]);
+    assert.equal(findingsByPair([f("other.env")], read), undefined, "a file that was not read");
+    // Two names that gitleaks prints alike (bytes that are not UTF-8 read as U+FFFD), or `a` and `a!b`.
+    assert.equal(findingsByPair([f("\ufffd.txt")], [{ id: A, path: "\xff.txt" }, { id: B, path: "\xfe.txt" }]), undefined);
+    assert.equal(findingsByPair([f("a!b")], [{ id: A, path: "a" }, { id: B, path: "a!b" }]), undefined);
+    assert.deepEqual(findingsByPair([], read), new Map());
   });
 
   it("advancing keeps the last trees' pairs only", () => {
