@@ -1,7 +1,8 @@
+// @ts-check
 // One Pulumi program that creates the VMs and syncs a git revision to them in the same `pulumi up`.
 // The "VMs" here are local OpenSSH servers (vm.sh) made by @pulumi/command's local.Command, so that
 // the example runs anywhere; with a cloud, `new aws.ec2.Instance(...)` takes their place and
-// `hosts` gets `instance.publicIp` and the instance's host key. RepoSync waits for each VM's address
+// `vms.<id>` gets `host: instance.publicIp` and the instance's host key. RepoSync waits for each VM's address
 // and key before it syncs to it, and trusts exactly that key: no known_hosts file is needed.
 "use strict";
 const path = require("node:path");
@@ -21,11 +22,12 @@ const vmDir = path.resolve(cfg.get("vmDir") ?? ".vms");
 const firstOctet = cfg.getNumber("firstOctet") ?? 161;
 const count = cfg.getNumber("vmCount") ?? 2;
 
-/** One shell word, whatever the path holds. */
+/** One shell word, whatever the path holds. @param {string} s */
 const q = (s) => `'${String(s).replace(/'/g, "'\\''")}'`;
 
 const ids = Array.from({ length: count }, (_, i) => `vm${String(i + 1).padStart(2, "0")}`);
-const hosts = {};
+/** @type {Record<string, import("repo-sync").VmArgs>} */
+const vms = {};
 for (const [i, id] of ids.entries()) {
   const address = `127.0.0.${firstOctet + i}`;
   const vm = new local.Command(id, {
@@ -35,23 +37,20 @@ for (const [i, id] of ids.entries()) {
   });
   // vm.sh prints the VM's address, then its public host key: both known once it exists.
   const [host, hostKey] = [0, 1].map((line) => vm.stdout.apply((out) => out.split("\n")[line]));
-  hosts[id] = { host, hostKey };
+  vms[id] = { host, hostKey, sshUser: "root", postSyncCommand: "echo \"$REPO_SYNC_REVISION\" >> ../deploys.log" };
 }
 
+// The settings of configs/config.yml, typed (camelCase); the hosts and their keys come from the resources above.
 const app = new RepoSync("app", {
-  // The same settings as configs/config.yml, inline; the hosts and their keys come from the resources above.
-  config: {
-    // No known_hosts_path: every VM comes with its host key (hosts below).
-    ssh: { key_path: keyPath, connect_timeout_s: 5 },
-    // Only the VMs to push to: the checkout is on this machine, which needs no entry.
-    vms: Object.fromEntries(ids.map((id) => [id, { ssh_user: "root", post_sync_command: "echo \"$REPO_SYNC_REVISION\" >> ../deploys.log" }])),
-    repository: {
-      main_repo_path: repoPath,
-      vm_repo_paths: Object.fromEntries(ids.map((id) => [id, path.join(vmDir, id, "files", "app")])),
-      secret_scanning: { enabled: true, tool: "gitleaks", block_on_secrets: true },
-    },
+  // No knownHostsPath: every VM comes with its host key.
+  ssh: { keyPath, connectTimeoutS: 5 },
+  // Only the VMs to push to: the checkout is on this machine, which needs no entry.
+  vms,
+  repository: {
+    mainRepoPath: repoPath,
+    vmRepoPaths: Object.fromEntries(ids.map((id) => [id, path.join(vmDir, id, "files", "app")])),
+    secretScanning: { enabled: true, blockOnSecrets: true },
   },
-  hosts,
   pull: false,
 });
 

@@ -107,6 +107,9 @@ describe("examples/in-program: the packed package in another program that create
     assert.notEqual(bad.code, 0);
     assert.match(bad.stdout, /typo\.ts\(4,.*'maxDelet' does not exist in type 'RepositoryArgs'/);
     assert.match(bad.stdout, /typo\.ts\(7,.*'sshUsr' does not exist in type 'VmArgs'/);
+    // The example itself (JavaScript, `// @ts-check`) is checked against the package's types as it is deployed below.
+    const example = await runCollect(process.execPath, [path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "--allowJs", "--checkJs", "--strict", "--skipLibCheck", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--typeRoots", path.join(PROJECT_ROOT, "node_modules", "@types"), "--types", "node", "index.js"], { cwd: dir, timeoutMs: 120_000 });
+    assert.equal(example.code, 0, `examples/in-program/index.js should type-check against the package:\n${example.stdout}${example.stderr}`);
     // A value outside a setting's choices too.
     fs.writeFileSync(path.join(dir, "choice.ts"), program(good.replace('"releases"', '"release"'), 'sshUser: "root"'));
     assert.match((await tsc("choice.ts")).stdout, /choice\.ts\(4,.*Type '"release"' is not assignable to type '"in_place" \| "releases" \| undefined'/);
