@@ -20,13 +20,14 @@ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || apt_missing+=(o
 command -v git >/dev/null || apt_missing+=(git)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || apt_missing+=(iproute2)  # the jump-host tests: ip netns
 command -v sudo >/dev/null || apt_missing+=(sudo)  # the privilege tests: rsync through sudo -n
+command -v shellcheck >/dev/null || apt_missing+=(shellcheck)  # the tests lint every script sent to a VM
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages: ${apt_missing[*]}; install them (sudo apt-get install ${apt_missing[*]}) and run again"
   say "installing Debian packages: ${apt_missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 else
-  say "Debian packages present: rsync, openssh-server, openssh-client, git"
+  say "Debian packages present: rsync, openssh-server, openssh-client, git, iproute2, sudo, shellcheck"
 fi
 
 # --- What the benchmark compares against (./run.sh bench): Ansible's synchronize ---------------------

@@ -55,16 +55,15 @@ export interface TargetHeader {
 /** Longest marker read: a 40-hex hash and a newline, plus room to see that it is something else. */
 const MARKER_READ_BYTES = 64;
 
-/** A fixed name as a basic regular expression (its dots literal). */
-const re = (name: string) => name.replace(/\./g, "\\.");
-
 // Classifies the current directory. Tests use -L beside -e so that a dangling symlink under one of our
 // names still counts (and is never followed). The marker travels as hex (od), so no byte of it is
 // interpreted by the shell or can forge a protocol line.
 const CLASSIFY_STATE = [
+  // True when the folder holds nothing but a session's transient bookkeeping (fence.ts), which makes a
+  // folder nobody's. Globs, not `ls`: a name with a line break in it is one name, never two.
+  `only_ours() { for f in * .[!.]* ..?*; do { [ -e "$f" ] || [ -L "$f" ]; } || continue; case $f in ${LEGACY_LOCK_FILE}|${SESSION_FILE}|${TRANSFER_RECORD_PREFIX}*) ;; *) return 1 ;; esac; done; return 0; }`,
   `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
-  // A session's transient bookkeeping (fence.ts) makes a folder nobody's.
-  `elif [ -z "$(ls -A | grep -v -x -e '${re(LEGACY_LOCK_FILE)}' -e '${re(SESSION_FILE)}' -e '${re(TRANSFER_RECORD_PREFIX)}.*')" ]; then S=empty`,
+  "elif only_ours; then S=empty",
   "else S=foreign; fi",
   'echo "STATE $S"',
 ].join("\n");

@@ -54,6 +54,19 @@ describe("target scripts (pure parsers, and the scripts themselves under /bin/sh
       assert.deepEqual(h, { state: "managed", marker: "symlink" });
     });
 
+    it("a folder is empty only when it holds nothing but a session's bookkeeping; a crafted name with a line break is one name", () => {
+      const state = (names: string[]) => {
+        const t = fs.mkdtempSync(path.join(dir, "c-"));
+        for (const n of names) fs.writeFileSync(path.join(t, n), "x");
+        return parseTargetHeader(sh(probeScript(t)).stdout).state;
+      };
+      assert.equal(state([]), "empty");
+      assert.equal(state([".repo-sync.lock", ".repo-sync.session", ".repo-sync.xfer.a1B2c3"]), "empty");
+      // `ls | grep -v -x` read this one name as two of ours, and called a foreign folder empty.
+      assert.equal(state([".repo-sync.lock\n.repo-sync.lock"]), "foreign");
+      for (const n of ["a", ".hidden", "..x", "-rf", "*", ".repo-sync.lockx"]) assert.equal(state([".repo-sync.lock", n]), "foreign", n);
+    });
+
     it("the probe passes odd path characters literally (no glob, no word splitting, no command)", () => {
       for (const name of ["a b", "x;touch PWNED", "semi(1)#!&|<>", "ünï"]) {
         const t = path.join(dir, name);
