@@ -107,12 +107,16 @@ function plainAddress(s: SuppliedVm | undefined): { host: string; port?: number 
   return { host: s.host, ...(typeof s.port === "number" ? { port: s.port } : {}) };
 }
 
+/** What names the typed settings in messages, and the fix line for them. */
+const TYPED = "the RepoSync arguments";
+const TYPED_HINT = "fix the settings listed above; each is documented on its type (SshArgs, VmArgs, RepositoryArgs) and in the README's settings table";
+
 /** Runs `fn`; a ConfigError it throws names its keys as the typed arguments write them. */
 function camelProblems<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError("<inline>", err.problems.map((p) => ({ ...p, key: camelPath(p.key) })));
+    if (err instanceof ConfigError) throw new ConfigError(TYPED, err.problems.map((p) => ({ ...p, key: camelPath(p.key) })), TYPED_HINT);
     throw err;
   }
 }
@@ -125,7 +129,7 @@ function camelProblems<T>(fn: () => T): T {
 export function loadSettings(args: SettingsArgs): LoadedSettings {
   const typed = args.ssh !== undefined || args.vms !== undefined || args.repository !== undefined;
   const given = [args.configPath !== undefined && "configPath", args.config !== undefined && "config", typed && "ssh/vms/repository"].filter((x): x is string => x !== false);
-  if (given.length > 1) throw new ConfigError("<inline>", [{ key: "(arguments)", message: `give the settings one way, not ${given.join(" and ")}` }]);
+  if (given.length > 1) throw new ConfigError(TYPED, [{ key: "(arguments)", message: `give the settings one way, not ${given.join(" and ")}` }], "keep one of them");
   const { plain, supplied: fromVms } = typed ? splitVms(args.vms ?? {}) : { plain: {}, supplied: {} };
   const hosts = fromHosts(args.hosts ?? {});
   const supplied: Record<string, SuppliedVm> = { ...fromVms };
@@ -154,6 +158,6 @@ export function loadSettings(args: SettingsArgs): LoadedSettings {
   // Hosts the program gives as plain values are known now: the same overlap check as the YAML's.
   const plainTargets = config.targets.map((t) => ({ ...t, ...plainAddress(supplied[t.vm]) }));
   problems.push(...overlapProblems(plainTargets, sameAddress).filter((p) => !problems.some((q) => q.message === p.message)));
-  if (problems.length > 0) throw new ConfigError(loaded.file, typed ? problems.map((p) => ({ ...p, key: camelPath(p.key) })) : problems);
+  if (problems.length > 0) throw typed ? new ConfigError(TYPED, problems.map((p) => ({ ...p, key: camelPath(p.key) })), TYPED_HINT) : new ConfigError(loaded.file, problems);
   return { config, supplied };
 }

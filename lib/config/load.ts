@@ -23,14 +23,15 @@ const MAX_LISTED_PROBLEMS = 50;
 /** A configuration that failed validation; `problems` lists each key and what is wrong with it. */
 export class ConfigError extends RepoSyncError {
   readonly problems: ConfigProblem[];
-  constructor(file: string, problems: ConfigProblem[]) {
+  /** @param hint the fix line (default: the YAML file's). */
+  constructor(file: string, problems: ConfigProblem[], hint = "fix the keys listed above; configs/config.example.yml documents every key") {
     // A generated or hostile file can hold tens of thousands of problems; the message (also put
     // into `--json` output) stays readable, and the caller still gets every one in `problems`.
     const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  - ${p.key}: ${p.message}`);
     if (problems.length > MAX_LISTED_PROBLEMS) listed.push(`  - ... and ${problems.length - MAX_LISTED_PROBLEMS} more`);
     const list = listed.join("\n");
     super("config", `invalid configuration in ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${list}`, {
-      hint: "fix the keys listed above; configs/config.example.yml documents every key",
+      hint,
     });
     this.problems = problems;
   }

@@ -373,7 +373,8 @@ class Validator {
     } else {
       pushTargets = Object.values(known).filter((vm) => vm.enabled && vm.id !== sourceVm).map((vm) => vm.id);
     }
-    if (pushTargets.length === 0 && vms) this.add(targetsKey, `no push target: enable a VM${sourceVm ? " other than the source VM" : ""}, or list ${this.name("push_targets")}`);
+    // A VM whose own entry has problems is reported there: not also as "no push target".
+    if (pushTargets.length === 0 && vms && Object.keys(known).length === this.listed.size) this.add(targetsKey, `no push target: enable a VM${sourceVm ? " other than the source VM" : ""}, or list ${this.name("push_targets")}`);
     for (const id of pushTargets) {
       if (known[id] && !(id in vmRepoPaths) && !(pathsRaw && id in pathsRaw)) {
         this.add(`${pathsKey}.${id}`, `is missing: push target ${id} needs a target path`);

@@ -89,10 +89,26 @@ export function connectionFailure(t: Target, exitCode: number | null, stderr: st
 function givenKeyRefused(t: Target, details: { vm: string; command: readonly string[]; exitCode?: number; stderr?: string }): RepoSyncError {
   const parsed = parseHostKey(t.hostKey);
   const given = "key" in parsed ? `${parsed.key.type} ${hostKeyFingerprint(parsed.key)}` : "unparsable";
-  return new RepoSyncError("host-key", `the host key of ${sshWhere(t)} has changed: it is not the hostKey given for ${t.vm} (${given}); refused (possible man in the middle, or a VM recreated with new keys)`, {
+  const shown = shownFingerprint(details.stderr ?? "");
+  return new RepoSyncError("host-key", `the host key of ${sshWhere(t)} has changed: it is not the hostKey given for ${t.vm} (${given})${shown ? `; the VM shows ${shown}` : ""}; refused (possible man in the middle, or a VM recreated with new keys)`, {
     ...details,
+    // OpenSSH's advice names repo-sync's private pin file ("Add correct host key in ...", "remove with
+    // ssh-keygen -R"): not the user's to edit. The fix is the hostKey input.
+    stderr: withoutPinAdvice(details.stderr),
     hint: `if ${t.vm} was recreated or its keys rotated, pass its new public host key as its hostKey (from the resource that creates it, or its /etc/ssh/ssh_host_*_key.pub checked out of band)`,
   });
+}
+
+/** "SHA256:..." of the key the server sent, as OpenSSH's changed-key warning names it (pure). */
+export function shownFingerprint(stderr: string): string | undefined {
+  const m = /The fingerprint for the (\S+) key sent by the remote host is\s*\n?\s*(SHA256:[A-Za-z0-9+/]+)/.exec(stderr);
+  return m ? `${m[1]} ${m[2]}` : undefined;
+}
+
+/** OpenSSH's stderr without its advice to edit the known_hosts file (pure). */
+function withoutPinAdvice(stderr: string | undefined): string | undefined {
+  if (stderr === undefined) return undefined;
+  return stderr.split("\n").filter((l) => !/^(Add correct host key in |Offending .* key in |\s*remove with:|\s*ssh-keygen -f )/.test(l)).join("\n");
 }
 
 /** The error for an OpenSSH connection to `t` that ended before its script answered (pure). */

@@ -134,6 +134,10 @@ describe("settings schema: one table for the YAML, the inputs, the types and the
     // A user left out with nothing to supply it is still missing, named the typed way.
     const noUser = typedHere();
     delete (noUser.vms.vm01 as { sshUser?: string }).sshUser;
-    assert.throws(() => loadSettings(noUser), /vms\.vm01\.sshUser: is missing/);
+    assert.throws(() => loadSettings(noUser), (err: Error) => {
+      assert.match(err.message, /^invalid configuration in the RepoSync arguments \(1 problem\):\n {2}- vms\.vm01\.sshUser: is missing\n {2}fix: /);
+      assert.match(err.message, /fix: fix the settings listed above; each is documented on its type/);
+      return true;
+    });
   });
 });

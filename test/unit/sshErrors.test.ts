@@ -79,6 +79,12 @@ describe("OpenSSH connection failures (pure, from captured stderr)", () => {
 
   it("host key refusals are told apart", () => {
     assert.deepEqual([CHANGED, REVOKED, "Host key verification failed.", "Permission denied (publickey)."].map(hostKeyProblem), ["changed", "revoked", "unknown", undefined]);
+    // With a given hostKey: both fingerprints named, and no advice to edit repo-sync's private pin file.
+    const given = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYZgabCX4gQ+mp4oHkyGjv5pqwCJqxzQg8JJ6SVPq52";
+    const err = connectionFailure({ ...target, hostKey: given }, 255, CHANGED, ["ssh"]);
+    assert.match(err?.message ?? "", /is not the hostKey given for vm01 \(ssh-ed25519 SHA256:[^)]+\); the VM shows ED25519 SHA256:qwqlLacKOjEoch\/hVJDTGl\/KWmiwXfXMebKoZTzW6Oc; refused/);
+    assert.doesNotMatch(err?.stderr ?? "", /Add correct host key|remove with|ssh-keygen -f/);
+    assert.match(err?.stderr ?? "", /REMOTE HOST IDENTIFICATION HAS CHANGED/);
   });
 
   it("a key file that cannot be used is named before any connection is tried (OpenSSH would say only \"Permission denied\")", async () => {
