@@ -97,6 +97,10 @@ export function findingsByPair(findings: Finding[], scanned: TreeEntry[]): Map<s
   }
   const out = new Map<string, Finding[]>();
   for (const f of findings) {
+    // gitleaks (Go) prints each byte that is not UTF-8 as one U+FFFD, displayPath a cut-off sequence
+    // as one: `a\xe2\x82` is reported as `a\ufffd\ufffd`, which is how `a\xff\xff` reads here. Such a
+    // name may stand for a file other than the one it reads as: never pinned on a pair.
+    if (f.file.includes("\ufffd")) return undefined;
     const candidates = [...(byName.get(f.file) ?? [])];
     for (let i = f.file.indexOf("!"); i > 0; i = f.file.indexOf("!", i + 1)) candidates.push(...(byName.get(f.file.slice(0, i)) ?? []));
     if (candidates.length !== 1) return undefined;

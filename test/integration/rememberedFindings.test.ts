@@ -208,6 +208,28 @@ describe("alert-only gate: findings of unchanged files are remembered, and the g
     assert.deepEqual(fingerprints(back), ["src/keys.env:github-pat:1"], "removing it brings the finding back");
     assert.deepEqual(back.alert, (await fresh(cfg)).alert);
   });
+  it("blocking mode: a secret in a file whose name is not UTF-8 still blocks after a file that only reads alike changes", async () => {
+    const cfg = config({ block_on_secrets: true });
+    // gitleaks prints each byte that is not UTF-8 as U+FFFD: the secret in `a\xe2\x82` is reported as
+    // `a\ufffd\ufffd`, which is also how the clean `a\xff\xff` reads. The finding is not pinned on it.
+    const secret = Buffer.from([0x61, 0xe2, 0x82]);
+    const lookalike = Buffer.from([0x61, 0xff, 0xff]);
+    const write = (name: Buffer, text: string) => fs.writeFileSync(Buffer.concat([Buffer.from(`${repo.path}/`), name]), text);
+    write(secret, `TOKEN=${token}\n`);
+    write(lookalike, "clean\n");
+    repo.git("add", "-A");
+    repo.git("commit", "-q", "-m", "odd names");
+    const first = await sync(cfg);
+    assert.equal(first.code, 2, first.stderr);
+    write(lookalike, "clean, edited\n");
+    repo.git("commit", "-q", "-am", "edit the look-alike");
+    const second = await sync(cfg);
+    assert.equal(second.code, 2, `the unchanged secret must still block: ${second.stderr}`);
+    assert.equal((second.doc.error as { kind: string }).kind, "secrets");
+    assert.equal(second.doc.results, undefined, "no VM was tried");
+    assert.deepEqual(second.alert, (await fresh(cfg)).alert);
+  });
+
   it("a finding in .gitleaksignore itself is remembered once (the copy beside the changed files is not a second one)", async () => {
     const cfg = config({ block_on_secrets: false });
     repo.commit({ ".gitleaksignore": `# accepted\nOLD=${token}\n` }, "ignore file with a token");
