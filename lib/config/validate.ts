@@ -309,6 +309,8 @@ class Validator {
       const sudo = given(vm.sudo) ? this.bool(vm, "vm", "sudo", prefix) : undefined;
       const post = this.str(vm, "vm", "post_sync_command", prefix);
       const hostKey = this.str(vm, "vm", "host_key", prefix);
+      // Written but left blank (a template that came out empty): never the known_hosts route by accident.
+      if (this.name("host_key") in vm && vm[this.name("host_key")] === null) this.add(this.path(prefix, "host_key"), "is empty: give the VM's public host key (ssh-ed25519 AAAA...), or remove the key to use known_hosts");
       if (host !== undefined && user !== undefined && (user !== "" || userLater) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,

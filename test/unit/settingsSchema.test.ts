@@ -104,6 +104,12 @@ describe("settings schema: one table for the YAML, the inputs, the types and the
     assert.deepEqual(parseConfigDocument(t, "<inline>", { ...opts, naming: "camel" }), parseConfigDocument(y, "<inline>", opts));
   });
 
+  it("a host key written but left blank is an error, never the known_hosts route", () => {
+    const doc = yamlDoc();
+    Object.assign(doc.vms.vm01, { host_key: null });
+    assert.deepEqual(problems(doc), ["vms.vm01.host_key: is empty: give the VM's public host key (ssh-ed25519 AAAA...), or remove the key to use known_hosts"]);
+  });
+
   it("camelPath renames schema keys only (a VM id with an underscore stays)", () => {
     assert.equal(camelPath("vms.web_db.ssh_key_path"), "vms.web_db.sshKeyPath");
     assert.equal(camelPath("repository.rsync_excludes[2]"), "repository.rsyncExcludes[2]");
