@@ -52,6 +52,8 @@ const app = new RepoSync("app", {
     secretScanning: { enabled: true, blockOnSecrets: true },
   },
   pull: false,
+  // A tag or a commit SHA to deploy instead of the branch's tip (rolling back is an old SHA).
+  ref: cfg.get("ref"),
 });
 
 exports.revision = app.revision;

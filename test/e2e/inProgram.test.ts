@@ -165,6 +165,26 @@ describe("examples/in-program: the packed package in another program that create
     }
   });
 
+  it("pins a tag, then a SHA (a rollback) through `ref`; preview names the commit; each lands with its hook", async () => {
+    const first = deploys("vm01")[0];
+    const second = deploys("vm01").at(-1) ?? "";
+    repo.git("tag", "v1", first);
+    await project.ok(["config", "set", "repo-sync-in-program:ref", "v1"]);
+    const preview = await project.ok(["preview", "--diff"]);
+    assert.match(preview.stdout + preview.stderr, new RegExp(`up deploys ${first.slice(0, 12)} \\(tag v1\\)`));
+    await project.ok(["up", "--yes"]);
+    for (const vm of ["vm01", "vm02"]) {
+      assert.equal(fs.readFileSync(path.join(appDir(vm), ".sync_rev"), "utf8"), `${first}\n`, vm);
+      assert.equal(fs.readFileSync(path.join(appDir(vm), "src/app.py"), "utf8"), "print('hello from th_timmy')\n");
+      assert.equal(deploys(vm).at(-1), first);
+    }
+    await project.ok(["config", "set", "repo-sync-in-program:ref", second.slice(0, 10)]);
+    await project.ok(["up", "--yes"]);
+    for (const vm of ["vm01", "vm02"]) assert.equal(fs.readFileSync(path.join(appDir(vm), ".sync_rev"), "utf8"), `${second}\n`, vm);
+    assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0, "the pinned SHA is the desired state");
+    await project.ok(["config", "rm", "repo-sync-in-program:ref"]);
+  });
+
   it("`pulumi destroy` removes the targets, then the VMs (their sshd stopped, their files gone)", async () => {
     await project.ok(["destroy", "--yes"]);
     for (const vm of ["vm01", "vm02"]) assert.equal(fs.existsSync(path.join(vmDir, vm)), false, `${vm} is gone`);
