@@ -268,9 +268,12 @@ export interface RepositoryArgs {
   /**
    * run rsync and repo-sync's target script (lock, marker, checks, removal) on the VMs through `sudo
    * -n`, for a target directory the login user cannot write. Needs a sudoers rule on the VM such as
-   * `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`; a sudo that asks for a password is an `auth`
-   * error that names the VM and that rule (repo-sync never answers a prompt), and nothing changes.
-   * Default: false. YAML: `repository.sudo`.
+   * `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`. Said plainly: `/bin/sh` there is full root
+   * for that login user (any command through `sh -c`), because repo-sync's target scripts run as `sh -c
+   * <script>`; give it only to a deploy user you would trust with root, or keep `sudo: false` and let
+   * the login user own the target directory. A sudo that asks for a password is an `auth` error that
+   * names the VM and that rule (repo-sync never answers a prompt), and nothing changes. Default: false.
+   * YAML: `repository.sudo`.
    */
   sudo?: boolean;
   /**
