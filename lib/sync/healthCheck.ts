@@ -56,6 +56,27 @@ export function healthCheckScript(target: Target, check: HealthCheckSettings, co
   ].join("\n");
 }
 
+/**
+ * The whole check as one `/bin/sh` command, attempts and interval included (pure): what a Pulumi
+ * post-sync-style command runs (providers/repoSync.ts), in the served tree with the revision already
+ * in the environment (postSyncHook.ts's hookScript puts it there). Exits with the last attempt's code.
+ */
+export function healthCheckLoop(check: HealthCheckSettings): string {
+  const cmd = shQuote(check.command);
+  const loop = [
+    "n=0",
+    "while :; do",
+    `  if command -v timeout >/dev/null 2>&1; then timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; else /bin/sh -c ${cmd}; fi`,
+    "  rc=$?",
+    '  [ "$rc" -eq 0 ] && exit 0',
+    "  n=$((n + 1))",
+    `  if [ "$n" -gt ${check.retries} ]; then echo "repo-sync: health check failed after $n attempt(s): $([ "$rc" -eq ${TIMED_OUT} ] && echo 'it did not finish within ${check.timeoutS} s' || echo "exit $rc")" >&2; exit "$rc"; fi`,
+    `  sleep ${check.intervalS}`,
+    "done",
+  ].join("\n");
+  return `/bin/sh -c ${shQuote(loop)}`;
+}
+
 /** The ssh argv of one attempt, joining the session's connection at `controlPath` (pure). */
 export function healthCheckArgs(target: Target, check: HealthCheckSettings, commit: string, controlPath: string): string[] {
   return [...sshOptionArgs(target, { path: controlPath, master: false }), "-T", "--", target.host, asShCommand(healthCheckScript(target, check, commit))];
