@@ -362,7 +362,7 @@ export interface RepositoryArgs {
   /**
    * deploy in waves, with health checks between them and a rollback when a wave fails (keys below; see
    * [Rollouts](#rollouts-waves-health-checks-rollback)). Left out: every VM at once (`parallelism` at a
-   * time), as before. Default: none. YAML: `repository.rollout`.
+   * time). Default: none. YAML: `repository.rollout`.
    */
   rollout?: RolloutArgs;
   /**

@@ -47,8 +47,6 @@ export interface RolloutOptions {
   onProgress?: (vm: string, p: RsyncProgress) => void;
   /** Connections opened while the source was prepared (the first wave's), by VM. */
   early?: Map<string, PendingSession>;
-  /** Waits `ms` (the bake); default: a timer. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The health check of a VM: its own, else the repository's (none: no check). */
@@ -81,7 +79,6 @@ export async function rollOut(config: Config, targets: Target[], source: Prepare
   const results = new Map<string, SyncResult>();
   // VM -> the commit it served before this run switched it (undefined: it served none).
   const switched = new Map<string, string | undefined>();
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
     for (let i = 0; i < plan.length; i++) {
       const wave = plan[i];
@@ -108,7 +105,7 @@ export async function rollOut(config: Config, targets: Target[], source: Prepare
       }
       if (rollout.bakeS > 0 && i < plan.length - 1) {
         log.info(`rollout: wave ${i + 1} done; baking ${rollout.bakeS} s before wave ${i + 2}`);
-        await sleep(rollout.bakeS * 1000);
+        await new Promise((resolve) => setTimeout(resolve, rollout.bakeS * 1000));
       }
     }
   } finally {
