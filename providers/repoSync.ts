@@ -15,7 +15,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import type { Target } from "../lib/config/types";
+import type { Config, Target } from "../lib/config/types";
+import { healthCheckLoop } from "../lib/sync/healthCheck";
+import { describeWaves, healthCheckOf } from "../lib/sync/rollout";
+import { planWaves } from "../lib/sync/waves";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { prepareSource } from "../lib/sync/prepareSource";
@@ -94,6 +97,21 @@ function connection(t: Target) {
   };
 }
 
+/**
+ * The targets in waves (one wave without a rollout), named on the component so that `pulumi preview`
+ * shows them; the CLI-only knobs are named in a warning when set.
+ */
+function rolloutWaves(config: Config, parent: pulumi.Resource): Target[][] {
+  const rollout = config.repository.rollout;
+  if (!rollout) return [config.targets];
+  const waves = planWaves(config.targets, rollout.waves);
+  void pulumi.log.info(`rollout: ${describeWaves(waves.map((w) => w.map((t) => t.vm)))} (each wave waits for the previous wave's health checks)`, parent);
+  if (rollout.onFailure === "rollback" || ("count" in rollout.maxFailures ? rollout.maxFailures.count : rollout.maxFailures.percent) > 0 || rollout.bakeS > 0) {
+    void pulumi.log.warn("repository.rollout: on_failure: rollback, max_failures and bake_s apply to the repo-sync CLI only; through Pulumi a failed health check (or sync) stops the later waves and nothing is switched back", parent);
+  }
+  return waves;
+}
+
 /** A fleet converged onto one git revision: one RepoSyncTarget per push target. */
 export class RepoSync extends pulumi.ComponentResource {
   /** The commit deployed by this run. */
@@ -108,6 +126,8 @@ export class RepoSync extends pulumi.ComponentResource {
   readonly targets: Record<string, RepoSyncTarget> = {};
   /** Post-sync hooks, by VM id (VMs with a hook only). */
   readonly hooks: Record<string, command.remote.Command> = {};
+  /** Health checks (`health_check`), by VM id (VMs with a check only). */
+  readonly healthChecks: Record<string, command.remote.Command> = {};
   /** host, path, revision and drift per VM id. */
   readonly vms: Record<string, RepoSyncVmOutputs> = {};
 
@@ -179,7 +199,15 @@ export class RepoSync extends pulumi.ComponentResource {
 
     const childName = (vm: string) => (internal.topLevelNames ? vm : `${name}-${vm}`);
     const aliases = (n: string) => (internal.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
+    // A rollout: each wave's targets wait for the previous wave's health checks (or syncs and hooks),
+    // so a failed check leaves the later waves untouched (lib/sync/rollout.ts does more in the CLI).
+    // Waves follow the targets' order: a wave's gate is complete when its first target is declared.
+    const waves = rolloutWaves(config, this);
+    const waveOf = new Map(waves.flatMap((w, i) => w.map((t) => [t.vm, i] as const)));
+    const passed: pulumi.Resource[][] = waves.map(() => []);
     for (const t of config.targets) {
+      const wave = waveOf.get(t.vm) ?? 0;
+      const gate = wave > 0 ? passed[wave - 1] : [];
       const from = supplied[t.vm] ?? {};
       const host = from.host ?? t.host;
       const port = pulumi.output(from.port ?? t.port);
@@ -188,7 +216,7 @@ export class RepoSync extends pulumi.ComponentResource {
       const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
       const pinned = hostKey !== undefined ? { hostKey } : {};
       const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, ...pinned, probePlan: planned };
-      const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) });
+      const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) });
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
@@ -197,6 +225,12 @@ export class RepoSync extends pulumi.ComponentResource {
         const hookName = `${childName(t.vm)}-post-sync`;
         this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
+      // The health check: a command of its own (`<vm>-health`), after the sync and the hook.
+      const check = healthCheckOf(config, t.vm);
+      if (check) {
+        this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
+      }
+      passed[wave].push(this.healthChecks[t.vm] ?? this.hooks[t.vm] ?? target);
     }
     this.revision = commit;
     this.branch = branch;

@@ -210,6 +210,7 @@ async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Pro
     log.info(`${i.vm}: transferring ${describeProgress(p)}`);
   };
   const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress });
+  for (const w of r.warnings ?? []) log.warn(w);
   log.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,

@@ -7,15 +7,20 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { PendingSession, TargetSession } from "../target/session";
+import { type PendingSession, TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
 import type { RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import { convergeRelease, refuseOtherLayout } from "./convergeRelease";
 import type { PreparedSource } from "./prepareSource";
 import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
+import { recordHistory } from "./history";
+import type { HealthOutcome } from "./healthCheck";
 
-/** What happened on one VM. */
-export type SyncAction = "synced" | "repaired" | "unchanged" | "failed";
+/**
+ * What happened on one VM. A rollout (rollout.ts) adds `rolled-back` (synced, then switched back to
+ * the release it served before) and `skipped` (a later wave, never touched: the rollout stopped).
+ */
+export type SyncAction = "synced" | "repaired" | "unchanged" | "failed" | "rolled-back" | "skipped";
 
 /** Per-VM result of a sync. */
 export interface SyncResult {
@@ -40,6 +45,12 @@ export interface SyncResult {
    * (under the target path) a release's own copy of a shared path was moved aside to.
    */
   release?: { path: string; pruned: string[]; displaced?: string[] };
+  /** What did not go as it should but did not fail the VM (an audit line that could not be written). */
+  warnings?: string[];
+  /** A rollout's view of the VM (rollout.ts): its wave, its health check, its switch back. */
+  wave?: number;
+  health?: HealthOutcome;
+  rollback?: { from: string; to?: string; error?: RepoSyncError };
 }
 
 /** Options for {@link convergeTarget}. */
@@ -53,34 +64,56 @@ export interface ConvergeOptions {
   onProgress?: (p: RsyncProgress) => void;
   /** A connection opened earlier (see {@link TargetSession.connect}); default: connect here. */
   session?: PendingSession;
+  /**
+   * Called as soon as the VM serves the commit instead of `from` (the switch of `current`, or the
+   * marker of an in-place sync), before anything else can fail: what a rollback would undo.
+   */
+  onSwitch?: (from: string | undefined) => void;
 }
 
 /** Converges one target; throws RepoSyncError (kind tells why) on failure. */
 export async function convergeTarget(target: Target, source: PreparedSource, opts: ConvergeOptions): Promise<SyncResult> {
   const started = Date.now();
-  const session = await (opts.session ?? TargetSession.connect(target, opts.lockTimeoutS)).start({ owner: source.transfer.owner, group: source.transfer.group });
+  const session = await startSession(target, source, opts);
   try {
-    const { state, revision } = session.header;
-    if (state === "foreign" && !opts.adoptExisting) {
-      throw new RepoSyncError("unsafe-target", `the target directory ${target.path} holds files that repo-sync did not put there; refusing to run rsync --delete into it`, {
-        vm: target.vm,
-        hint: "point repository.vm_repo_paths at a dedicated (new or empty) directory, or set repository.adopt_existing: true to let repo-sync take this one over",
-      });
-    }
-    refuseOtherLayout(target, session.header.otherLayout);
-    if (target.layout === "releases") return await convergeRelease(target, source, opts, session, started);
-    const matches = revision === source.commit && !opts.force;
-    // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
-    // Nothing there to keep whole (missing or empty folder): files go straight to their names.
-    // So does a move between two commits where a changed file kept its size and derived mtime.
-    const checksum = opts.force === true || (await quickCheckUnsafe(source, revision, revision === undefined && state !== "missing" && state !== "empty"));
-    const transfer = { ...source.transfer, ...(checksum ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
-    if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
-    if (!matches) await session.invalidate();
-    const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
-    if (!matches) await session.commit(source.commit);
-    return pushResult(target, { matches, revision: source.commit, previous: revision, out, started });
+    return await convergeInSession(target, source, opts, session, started);
   } finally {
     await session.close();
   }
+}
+
+/** Takes the target's lock (on the connection opened earlier, if any) for a sync of `source`. */
+export function startSession(target: Target, source: PreparedSource, opts: Pick<ConvergeOptions, "session" | "lockTimeoutS">): Promise<TargetSession> {
+  return (opts.session ?? TargetSession.connect(target, opts.lockTimeoutS)).start({ owner: source.transfer.owner, group: source.transfer.group });
+}
+
+/** {@link convergeTarget} in a session already started (the caller closes it; a rollout checks health first). */
+export async function convergeInSession(target: Target, source: PreparedSource, opts: ConvergeOptions, session: TargetSession, started = Date.now()): Promise<SyncResult> {
+  const { state, revision } = session.header;
+  if (state === "foreign" && !opts.adoptExisting) {
+    throw new RepoSyncError("unsafe-target", `the target directory ${target.path} holds files that repo-sync did not put there; refusing to run rsync --delete into it`, {
+      vm: target.vm,
+      hint: "point repository.vm_repo_paths at a dedicated (new or empty) directory, or set repository.adopt_existing: true to let repo-sync take this one over",
+    });
+  }
+  refuseOtherLayout(target, session.header.otherLayout);
+  if (target.layout === "releases") return await convergeRelease(target, source, opts, session, started);
+  const matches = revision === source.commit && !opts.force;
+  // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
+  // Nothing there to keep whole (missing or empty folder): files go straight to their names.
+  // So does a move between two commits where a changed file kept its size and derived mtime.
+  const checksum = opts.force === true || (await quickCheckUnsafe(source, revision, revision === undefined && state !== "missing" && state !== "empty"));
+  const transfer = { ...source.transfer, ...(checksum ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
+  if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
+  if (!matches) await session.invalidate();
+  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
+  let warning: string | undefined;
+  if (!matches) {
+    await session.commit(source.commit);
+    if (revision !== source.commit) {
+      opts.onSwitch?.(revision);
+      warning = await recordHistory(session, target.vm, { event: "deploy", commit: source.commit, previous: revision, result: "ok" });
+    }
+  }
+  return { ...pushResult(target, { matches, revision: source.commit, previous: revision, out, started }), ...(warning ? { warnings: [warning] } : {}) };
 }

@@ -17,6 +17,7 @@ import { runRsync } from "../transfer/runRsync";
 import type { ConvergeOptions, SyncResult } from "./converge";
 import type { PreparedSource } from "./prepareSource";
 import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
+import { recordHistory } from "./history";
 
 /** The folder of a release, relative to the target path. */
 export function releaseFolder(commit: string): string {
@@ -72,9 +73,15 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   // the new release links it (a no-op once both hold their links).
   const displaced = [...(current !== undefined && current !== source.commit ? await session.share(current) : []), ...(await session.share(source.commit))];
   let pruned: string[] = [];
+  const warnings: string[] = [];
   if (!matches) {
     await session.completeRelease(source.commit);
-    if (current !== source.commit) await session.switchTo(source.commit);
+    if (current !== source.commit) {
+      await session.switchTo(source.commit);
+      opts.onSwitch?.(current);
+      const warning = await recordHistory(session, target.vm, { event: "deploy", commit: source.commit, previous: current, result: "ok" });
+      if (warning) warnings.push(warning);
+    }
     const after: ReleasesView = { current: { kind: "release", commit: source.commit }, releases: [...view.releases.filter((r) => r.commit !== source.commit), { commit: source.commit, stamp: Number.MAX_SAFE_INTEGER, complete: true }] };
     pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? KEEP_RELEASES_DEFAULT);
     for (const old of pruned) await session.dropRelease(old);
@@ -82,5 +89,6 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   return {
     ...pushResult(target, { matches, revision: source.commit, previous: serving, out, started }),
     release: { path: `${target.path}/${destination}`, pruned, ...(displaced.length > 0 ? { displaced } : {}) },
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

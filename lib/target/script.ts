@@ -13,7 +13,8 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFence } from "./fence";
-import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
+import { HISTORY_FILE, LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
+import { HISTORY_COMMAND, HISTORY_READ_BYTES } from "./history";
 import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";
 
@@ -111,6 +112,27 @@ export function holdingProbeScript(targetPath: string, layout: Layout = "in_plac
   return ["(", probeScript(targetPath, layout), ")", `echo ${PROBE_DONE}`, "read -r _ || true"].join("\n");
 }
 
+/** The line that ends the history read script's answer. */
+export const HISTORY_DONE = "DONE";
+
+/**
+ * Read-only: prints `LOG none|symlink|notfile` or `LOG hex:<the end of the trail>` (history.ts), then
+ * DONE. The trail is sent hex-encoded (like the marker) and never read through a link.
+ */
+export function historyReadScript(targetPath: string): string {
+  return [
+    `P=${shQuote(targetPath)}`,
+    NOT_A_LINK,
+    `if [ ! -d "$P" ]; then echo "LOG none"; echo ${HISTORY_DONE}; exit 0; fi`,
+    'cd -- "$P" || { echo "ERR cd"; exit 3; }',
+    `if [ -L ${HISTORY_FILE} ]; then echo "LOG symlink"`,
+    `elif [ ! -e ${HISTORY_FILE} ]; then echo "LOG none"`,
+    `elif [ ! -f ${HISTORY_FILE} ]; then echo "LOG notfile"`,
+    `else printf 'LOG hex:'; tail -c ${HISTORY_READ_BYTES} -- ${HISTORY_FILE} | od -An -v -tx1 | tr -d ' \\n'; echo; fi`,
+    `echo ${HISTORY_DONE}`,
+  ].join("\n");
+}
+
 /**
  * The locking session script (see the file comment). The lock is a flock on the target directory
  * itself, so there is no lock file to plant a symlink under. Every file it writes is created by
@@ -158,6 +180,7 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     '  case "$cmd" in',
     `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
     `    commit) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
+    HISTORY_COMMAND,
     ...(layout === "releases" ? [RELEASE_COMMANDS] : []),
     ...(releases ? [shareCommand(shared)] : []),
     ...(migrate ? [migrateCommands(shared)] : []),
@@ -238,5 +261,6 @@ export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind:
   flattennames: { kind: "unsafe-target", reason: "the target directory holds entries other than releases and current; moving a release up could clash with them", hint: "move those entries away on the VM, then migrate" },
   flatten: { kind: "target-io", reason: "cannot move the current release back in place", hint: "check permissions in the target directory; the releases are under .repo-sync.releases.<time>" },
   share: { kind: "unsafe-target", reason: "cannot link the shared paths (repository.rsync_excludes) into the release: a symlink, or a file where a folder belongs, is on the way to one of them under the release or under shared/ (or permission is denied); the release was not switched to", hint: "look at releases/<commit>/<path> and shared/<path> in the target directory on the VM (see README, Releases: VM-local data)" },
+  log: { kind: "target-io", reason: "cannot append to the target's history (.repo-sync.log)", hint: "check free space and permissions in the target directory; remove a directory planted under that name" },
   unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
 };

@@ -7,7 +7,8 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { SshLink } from "../remote/sshLink";
 import type { SessionFence } from "./fence";
-import { asShCommand, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
+import { asShCommand, HISTORY_DONE, historyReadScript, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
+import { type HistoryEntry, historyLine, parseHistory, type HistoryRead } from "./history";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
   const t = link.target;
@@ -60,6 +61,26 @@ export class TargetProbe {
 
   close(): Promise<void> {
     return this.link.close();
+  }
+}
+
+/**
+ * Reads a target's audit trail (history.ts) over a connection of its own, read-only and without the
+ * lock (the trail is replaced by a rename: a read sees it whole).
+ */
+export async function readHistory(target: Target): Promise<HistoryRead> {
+  const link = SshLink.open(target, asShCommand(historyReadScript(target.path), target.sudo));
+  try {
+    const lines: string[] = [];
+    for (;;) {
+      const line = await link.nextLine(answerBudgetS(target) * 1000);
+      if (line === undefined) throw await link.failure();
+      if (line === HISTORY_DONE) return parseHistory(lines.join("\n"));
+      if (line.startsWith("ERR ")) throw scriptError(link, line.slice(4).trim(), link.errorOutput);
+      lines.push(line);
+    }
+  } finally {
+    await link.close();
   }
 }
 
@@ -200,6 +221,11 @@ export class TargetSession {
   async flatten(commit: string): Promise<string> {
     const [kept] = await this.command(`flatten ${checkedHash(commit)}`);
     return kept ?? "";
+  }
+
+  /** Appends an entry to the target's audit trail (history.ts), under the lock this session holds. */
+  async appendHistory(entry: HistoryEntry): Promise<void> {
+    await this.command(`log ${historyLine(entry)}`);
   }
 
   /** Removes what marks the folder as managed (`.sync_rev`, `.repo-sync.managed`). */

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfigDocument } from "../../lib/config/load";
-import { camelPath, comparedInputs, SETTINGS } from "../../lib/config/schema";
+import { camelPath, comparedInputs, SECTION_PATH, SETTINGS } from "../../lib/config/schema";
 import { COMPARED_INPUTS, normalizeInputs, validateInputs } from "../../providers/inputs";
 import { loadSettings } from "../../providers/settings";
 import { renderReadme, renderTypes, TYPES_FILE } from "../../tools/settings";
@@ -43,7 +43,7 @@ describe("settings schema: one table for the YAML, the inputs, the types and the
   it("the README's settings tables are exactly what the schema renders (run `npm run settings` after editing it)", () => {
     const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
     assert.equal(renderReadme(readme), readme, "README.md's generated tables differ from lib/config/schema.ts: run `npm run settings`");
-    for (const s of SETTINGS.filter((r) => r.section !== "program")) assert.ok(readme.includes(`| \`${s.section === "vm" ? "vms.<id>" : s.section === "scan" ? "repository.secret_scanning" : s.section === "hop" ? "ssh.jump_hosts[]" : s.section}.${s.key}`), `${s.key} is in the README table`);
+    for (const s of SETTINGS.filter((r) => r.section !== "program")) assert.ok(readme.includes(`| \`${SECTION_PATH[s.section]}.${s.key}`), `${s.key} is in the README table`);
   });
 
   it("the typed arguments file is exactly what the schema renders", () => {
