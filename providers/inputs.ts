@@ -8,7 +8,7 @@ import { comparedInputs, defaultOf, SETTINGS, valueProblem, VM_ID } from "../lib
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
-import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
+import { sharedPaths, sharedPathsProblems } from "../lib/config/sharedPaths";
 import type { Drift } from "./drift";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */

@@ -11,8 +11,8 @@ import * as path from "node:path";
 import { camelName, describe, range, type Section, sectionKeys, setting, valueProblem, VM_ID } from "./schema";
 import { invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
-import { sharedPaths, sharedPathsProblems } from "../target/shared";
-import { parseAmount } from "../sync/waves";
+import { sharedPaths, sharedPathsProblems } from "./sharedPaths";
+import { parseAmount } from "./amount";
 import type { Amount, Config, ConfigProblem, HealthCheckSettings, JumpHost, JumpHostSpec, Layout, RepositorySettings, RolloutSettings, SshSettings, Target, VmSettings } from "./types";
 
 export { describe } from "./schema";

@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import { sshOptionArgs } from "../transfer/rsyncArgs";
+import { sshOptionArgs } from "./sshArgs";
 import { describeHops, JUMP_CONFIG_NAME, jumpConfigText } from "./jumpHosts";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
 import { runProgram } from "../process/run";
-import { OWN_EXCLUDES } from "../target/ownFiles";
+import { OWN_EXCLUDES } from "../config/ownFiles";
 import { exportRoot } from "./exportTree";
 
 /**

@@ -7,69 +7,16 @@
  */
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { type PendingSession, TargetSession } from "../target/session";
+import { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
-import type { RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
-import { convergeRelease, refuseOtherLayout } from "./convergeRelease";
+import { convergeRelease } from "./convergeRelease";
+import { refuseOtherLayout } from "../target/layout";
 import type { PreparedSource } from "./prepareSource";
 import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
 import { recordHistory } from "./history";
-import type { HealthOutcome } from "./healthCheck";
+import type { ConvergeOptions, SyncResult } from "./result";
 
-/**
- * What happened on one VM. A rollout (rollout.ts) adds `rolled-back` (synced, then switched back to
- * the release it served before) and `skipped` (a later wave, never touched: the rollout stopped).
- */
-export type SyncAction = "synced" | "repaired" | "unchanged" | "failed" | "rolled-back" | "skipped";
-
-/** Per-VM result of a sync. */
-export interface SyncResult {
-  vm: string;
-  host: string;
-  path: string;
-  action: SyncAction;
-  /** What the target holds now (undefined when it holds no valid marker). */
-  revision?: string;
-  previousRevision?: string;
-  filesTransferred: number;
-  /** Bytes sent over the wire (rsync "Total bytes sent"). */
-  bytesTransferred: number;
-  /** File data sent as literal bytes (rsync "Literal data"): the delta, without file list and checksums. */
-  literalBytes: number;
-  /** Changes applied (added/modified/deleted paths). */
-  changes?: TreeChanges;
-  durationMs: number;
-  error?: RepoSyncError;
-  /**
-   * Releases layout: the folder `current` points at, the releases removed by pruning, and the folders
-   * (under the target path) a release's own copy of a shared path was moved aside to.
-   */
-  release?: { path: string; pruned: string[]; displaced?: string[] };
-  /** What did not go as it should but did not fail the VM (an audit line that could not be written). */
-  warnings?: string[];
-  /** A rollout's view of the VM (rollout.ts): its wave, its health check, its switch back. */
-  wave?: number;
-  health?: HealthOutcome;
-  rollback?: { from: string; to?: string; error?: RepoSyncError };
-}
-
-/** Options for {@link convergeTarget}. */
-export interface ConvergeOptions {
-  /** Re-sync even when the marker matches, comparing file contents (so tampering is always repaired). */
-  force?: boolean;
-  adoptExisting: boolean;
-  lockTimeoutS: number;
-  onStderr?: (s: string) => void;
-  /** Called as the push progresses (rsync --info=progress2); none: no progress is asked of rsync. */
-  onProgress?: (p: RsyncProgress) => void;
-  /** A connection opened earlier (see {@link TargetSession.connect}); default: connect here. */
-  session?: PendingSession;
-  /**
-   * Called as soon as the VM serves the commit instead of `from` (the switch of `current`, or the
-   * marker of an in-place sync), before anything else can fail: what a rollback would undo.
-   */
-  onSwitch?: (from: string | undefined) => void;
-}
+export type { ConvergeOptions, SyncAction, SyncResult } from "./result";
 
 /** Converges one target; throws RepoSyncError (kind tells why) on failure. */
 export async function convergeTarget(target: Target, source: PreparedSource, opts: ConvergeOptions): Promise<SyncResult> {

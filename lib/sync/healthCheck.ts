@@ -14,7 +14,7 @@ import { runProgram } from "../process/run";
 import { connectionFailure } from "../remote/sshErrors";
 import { RELEASES_DIR } from "../target/releases";
 import { asShCommand, shQuote } from "../target/script";
-import { sshOptionArgs } from "../transfer/rsyncArgs";
+import { sshOptionArgs } from "../remote/sshArgs";
 
 /** How one VM's check went. */
 export interface HealthOutcome {

@@ -9,7 +9,7 @@ import type { HistoryEntry, HistoryRead } from "../target/history";
 import { localActor } from "../target/history";
 import { readHistory, type TargetSession } from "../target/session";
 import { mapLimit } from "./pool";
-import { selectTargets } from "./syncAll";
+import { selectTargets } from "./targets";
 
 /** Who runs this process, once (`user@host`). */
 let actor: string | undefined;

@@ -20,7 +20,7 @@ import { RefKind, refOrBranch } from "../source/ref";
 import { blobBytes } from "../source/runGit";
 import { displayPath, listCommitTree, TreeRow } from "../source/treeListing";
 import { snapshotWorktree } from "../source/worktreeSnapshot";
-import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
+import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../config/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 
 /** The source side of a run, ready to push. */

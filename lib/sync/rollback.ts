@@ -12,9 +12,9 @@ import { currentCommit, rollbackTarget } from "../target/releases";
 import { TargetSession } from "../target/session";
 import { recordHistory } from "./history";
 import { describeChanges, type TreeChanges } from "../transfer/rsyncOutput";
-import { refuseOtherLayout } from "./convergeRelease";
+import { refuseOtherLayout } from "../target/layout";
 import { CommitTrees, verifyRelease } from "./keptRelease";
-import { eachTarget, selectTargets } from "./syncAll";
+import { eachTarget, selectTargets } from "./targets";
 
 /** What a rollback did on one VM. */
 export interface RollbackResult {

@@ -13,14 +13,15 @@ import type { Logger } from "../log";
 import { currentCommit, rollbackTarget } from "../target/releases";
 import { type PendingSession, TargetSession } from "../target/session";
 import type { RsyncProgress } from "../transfer/rsyncOutput";
-import { convergeInSession, startSession, type SyncResult } from "./converge";
-import { refuseOtherLayout } from "./convergeRelease";
+import { convergeInSession, startSession } from "./converge";
+import type { SyncResult } from "./result";
+import { refuseOtherLayout } from "../target/layout";
 import { runHealthCheck } from "./healthCheck";
 import { recordHistory } from "./history";
 import { CommitTrees } from "./keptRelease";
 import type { PreparedSource } from "./prepareSource";
 import { switchBack } from "./rollback";
-import { eachTarget, logConverged } from "./syncAll";
+import { eachTarget, logConverged } from "./targets";
 import { describeAmount, planWaves, tooManyFailures } from "./waves";
 
 /** What a rollout did, for the summary and `--json`. */

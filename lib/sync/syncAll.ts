@@ -3,14 +3,14 @@
  * parallel (bounded). One VM's failure is that VM's alone: it is recorded and the others go on.
  */
 import type { Config, Target } from "../config/types";
-import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
-import { describeChanges, RsyncProgress } from "../transfer/rsyncOutput";
+import type { RsyncProgress } from "../transfer/rsyncOutput";
 import { PendingSession, TargetSession, whileConnecting } from "../target/session";
-import { convergeTarget, SyncResult } from "./converge";
+import { convergeTarget } from "./converge";
+import type { SyncResult } from "./result";
 import { lookUpRef } from "../source/git";
 import type { RefKind } from "../source/ref";
-import { mapLimit } from "./pool";
+import { eachTarget, logConverged, selectTargets } from "./targets";
 import { prepareSource, PreparedSource, refOfRun } from "./prepareSource";
 import { needsRollout, rollOut, type RolloutReport } from "./rollout";
 import { planWaves } from "./waves";
@@ -47,36 +47,6 @@ export interface SyncOptions {
   onProgress?: (vm: string, p: RsyncProgress) => void;
 }
 
-/** Picks the targets named in `vms` (all when empty); unknown or non-target ids are a config error. */
-export function selectTargets(config: Config, vms: string[] | undefined): Target[] {
-  if (!vms || vms.length === 0) return config.targets;
-  const bad = vms.filter((id) => !config.targets.some((t) => t.vm === id));
-  if (bad.length > 0) {
-    throw new RepoSyncError("config", `not a push target: ${bad.join(", ")} (push targets: ${config.targets.map((t) => t.vm).join(", ")})`, {
-      hint: "name VMs listed in repository.push_targets (or enabled VMs other than the source VM)",
-    });
-  }
-  return config.targets.filter((t) => vms.includes(t.vm));
-}
-
-/**
- * Runs `run` on every target, at most `limit` at once, results in target order. A RepoSyncError is that
- * VM's alone: logged as a warning and turned into its result by `failed` (told how long that VM took);
- * the others go on.
- */
-export function eachTarget<R>(targets: Target[], limit: number, logger: Logger, run: (t: Target) => Promise<R>, failed: (t: Target, err: RepoSyncError, ms: number) => R): Promise<R[]> {
-  return mapLimit(targets, limit, async (t) => {
-    const started = Date.now();
-    try {
-      return await run(t);
-    } catch (err) {
-      if (!isRepoSyncError(err)) throw err;
-      logger.warn(err.message);
-      return failed(t, err, Date.now() - started);
-    }
-  });
-}
-
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
@@ -93,13 +63,6 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
   const { results, rollout } = needsRollout(config, targets) ? await rollOut(config, targets, source, { ...opts, early }) : { results: await convergeAll(config, targets, source, { ...opts, early }), rollout: undefined };
   const ok = results.every((r) => r.action === "synced" || r.action === "repaired" || r.action === "unchanged");
   return { commit: source.commit, branch: source.branch, ref: source.ref, refKind: source.refKind, results, ok, warnings: source.warnings, ...(rollout ? { rollout } : {}) };
-}
-
-/** Logs what a VM's convergence did (its warnings, folders moved aside, what was sent). */
-export function logConverged(t: Target, r: SyncResult, logger: Logger): void {
-  for (const w of r.warnings ?? []) logger.warn(w);
-  for (const d of r.release?.displaced ?? []) logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
-  logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
 }
 
 /** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */

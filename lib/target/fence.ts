@@ -19,7 +19,7 @@
  * after that. A wrapper that checks later refuses. A record is acted on only for a process owned by
  * the record's owner: nobody gets a process killed that they could not kill themselves.
  */
-import { SESSION_FILE, TRANSFER_RECORD_PREFIX } from "./ownFiles";
+import { SESSION_FILE, TRANSFER_RECORD_PREFIX } from "../config/ownFiles";
 
 /** Who a session is on its VM: enough to tell, from /proc, whether that very shell still runs. */
 export interface SessionFence {

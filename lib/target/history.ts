@@ -9,7 +9,7 @@
  * script prints (script.ts). Pure but {@link localActor}.
  */
 import * as os from "node:os";
-import { HISTORY_FILE, TEMP_PREFIX } from "./ownFiles";
+import { HISTORY_FILE, TEMP_PREFIX } from "../config/ownFiles";
 
 /** Lines kept on the VM (the oldest go first). */
 export const HISTORY_KEEP_LINES = 200;

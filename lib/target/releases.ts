@@ -6,7 +6,7 @@
  * it: which release a rollback goes to, which ones pruning removes. The VM's own data is shared
  * between releases (shared.ts).
  */
-import { MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { MARKER_FILE, TEMP_PREFIX } from "../config/ownFiles";
 import { SHARED_DIR, sharedCalls } from "./shared";
 import { defaultOf } from "../config/schema";
 

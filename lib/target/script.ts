@@ -13,7 +13,7 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFence } from "./fence";
-import { HISTORY_FILE, LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
+import { HISTORY_FILE, LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "../config/ownFiles";
 import { HISTORY_COMMAND, HISTORY_READ_BYTES } from "./history";
 import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
 import type { Layout } from "../config/types";

@@ -3,16 +3,14 @@
  * Every user value is one argv element (`--exclude=PATTERN`, the ssh command is built from quoted
  * parts, the remote path travels with `-s` so no remote shell parses it).
  */
-import * as path from "node:path";
 import { invalidRsyncPathReason, unsafeTargetPathReason } from "../config/safety";
-import { sshFileOption, targetOptions } from "../remote/sshOptions";
+import { sshOptionArgs } from "../remote/sshArgs";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { OWN_EXCLUDES } from "../target/ownFiles";
+import { OWN_EXCLUDES } from "../config/ownFiles";
 import { releaseExcludes } from "../target/shared";
 import { TRANSFER_WRAPPER, type SessionFence } from "../target/fence";
 import { shQuote } from "../target/script";
-import { hopAlias, JUMP_CONFIG_NAME } from "../remote/jumpHosts";
 
 /** What is pushed and how. */
 export interface TransferSpec {
@@ -51,45 +49,6 @@ export interface TransferSpec {
 
 export { sshFileOption } from "../remote/sshOptions";
 
-/** A shared connection: the master (our target session) or a client joining it (rsync's ssh). */
-export interface ControlSpec {
-  /** The control socket. */
-  path: string;
-  master: boolean;
-}
-
-/**
- * The ssh options every connection uses: strict host key checking against the configured file (or
- * the target's given host key: targetOptions), no connection sharing unless `control` says so (a
- * user's ControlMaster settings must not carry our runs).
- */
-export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
-  return [
-    ...jumpArgs(t, control),
-    "-p", String(t.port),
-    "-o", sshFileOption("IdentityFile", t.keyPath),
-    "-l", t.user,
-    ...targetOptions(t).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
-    "-o", `ControlMaster=${control?.master ? "yes" : "no"}`,
-    "-o", control ? sshFileOption("ControlPath", control.path) : "ControlPath=none",
-    // The master lives exactly as long as our session on it: never left behind in the background.
-    ...(control?.master ? ["-o", "ControlPersist=no"] : []),
-    "-o", "LogLevel=ERROR",
-  ];
-}
-
-/**
- * A target behind jump hosts: its connection reads the hops from the file written beside the control
- * socket (remote/jumpHosts.ts) and jumps through the last one. Without that folder there is no file:
- * refused rather than connecting around the bastion.
- */
-function jumpArgs(t: Target, control?: ControlSpec): string[] {
-  const hops = t.jumpHosts ?? [];
-  // Resolved from ssh.config_path: no other client config may add to it (the hops' file already replaces it).
-  if (hops.length === 0) return t.noUserSshConfig ? ["-F", "/dev/null"] : [];
-  if (!control) throw new RepoSyncError("config", `${t.vm}: a connection through jump hosts needs its control folder (a bug in repo-sync; please report it)`, { vm: t.vm });
-  return ["-F", path.join(path.dirname(control.path), JUMP_CONFIG_NAME), "-o", `ProxyJump=${hopAlias(hops.length - 1)}`];
-}
 
 /**
  * The `-e` value for rsync: rsync splits it on spaces and honours single and double quotes (not

@@ -12,7 +12,8 @@ import * as path from "node:path";
 import { ConfigError, parseConfigDocument } from "../../lib/config/load";
 import type { Amount, Target } from "../../lib/config/types";
 import { healthCheckScript } from "../../lib/sync/healthCheck";
-import { allowedFailures, parseAmount, planWaves, tooManyFailures, waveSizes } from "../../lib/sync/waves";
+import { allowedFailures, planWaves, tooManyFailures, waveSizes } from "../../lib/sync/waves";
+import { parseAmount } from "../../lib/config/amount";
 import { HISTORY_KEEP_LINES, historyLine, parseHistory, parseHistoryLine, type HistoryEntry } from "../../lib/target/history";
 import { historyReadScript, sessionScript } from "../../lib/target/script";
 
