@@ -55,7 +55,10 @@ export interface RepoSyncArgs {
    * `main@{1}`, `a..b`) is refused. Setting both `branch` and `ref` is an error naming both.
    */
   ref?: pulumi.Input<string>;
-  /** Pull from origin before resolving the branch (default true). */
+  /**
+   * `true`: fetch the branch from origin (into `origin/<branch>`, leaving the checkout as it is) and
+   * deploy origin's tip. Default false: the branch as the checkout holds it (CI checked it out).
+   */
   pull?: boolean;
   /** Scan every file, not only those not found clean before. */
   fullScan?: boolean;
@@ -193,8 +196,12 @@ export class RepoSync extends pulumi.ComponentResource {
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
+    // No pull by default, and never one that changes the checkout: a preview must leave it as it is,
+    // and `up` must deploy the commit its preview showed. The program deploys what the checkout (CI's,
+    // or yours) holds, like any file a Pulumi program reads; `pull: true` fetches origin's branch
+    // into `origin/<branch>` only, and deploys that.
     const source = pulumi.output(args.ref).apply((ref) =>
-      prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+      prepareSource(repo, { branch: args.branch, ref: ref ?? undefined, pull: args.pull === true, fetchOnly: true, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -252,7 +259,7 @@ export class RepoSync extends pulumi.ComponentResource {
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host: address.host, port, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
     }
     this.revision = commit;

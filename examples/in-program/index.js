@@ -48,7 +48,6 @@ const app = new RepoSync("app", {
     },
   },
   hosts,
-  pull: false,
 });
 
 exports.revision = app.revision;
