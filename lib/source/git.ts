@@ -96,7 +96,7 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
   if (opts.pull !== false) {
     const remotes = await git.getRemotes(false).catch(() => []);
     if (!remotes.some((r) => r.name === "origin")) {
-      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull, stack config repo-sync:pull false, or the component's pull: false)`);
+      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull; through Pulumi, leave pull unset)`);
     } else if (opts.fetchOnly) {
       const tracking = `refs/remotes/origin/${branch}`;
       try {
