@@ -99,7 +99,8 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
         dialErrorLimit: 3,
       },
       create: t.layout === "releases" ? commit.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
-      // Run on an update instead of `create`: an update is a change of the connection only (see above).
+      // remote.Command runs this (else `create` again) when an input besides `triggers` changes; the
+      // hook's own inputs are in `replacementTrigger`, so that is the connection only: no hook run.
       update: "true",
       triggers: [commit],
     },
