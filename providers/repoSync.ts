@@ -150,8 +150,12 @@ export class RepoSync extends pulumi.ComponentResource {
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
+    // No pull by default, and never one that changes the checkout: a preview must leave it as it is,
+    // and `up` must deploy the commit its preview showed. The program deploys what the checkout (CI's,
+    // or yours) holds, like any file a Pulumi program reads; `pull: true` fetches origin's branch
+    // into `origin/<branch>` only, and deploys that.
     const source = pulumi.all([args.ref, args.branch]).apply(([ref, branch]) =>
-      prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+      prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull === true, fetchOnly: true, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -223,12 +227,12 @@ export class RepoSync extends pulumi.ComponentResource {
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
       // The health check: a command of its own (`<vm>-health`), after the sync and the hook.
       const check = healthCheckOf(config, t.vm);
       if (check) {
-        this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
+        this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
       }
       passed[wave].push(this.healthChecks[t.vm] ?? this.hooks[t.vm] ?? target);
     }

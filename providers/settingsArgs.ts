@@ -421,7 +421,10 @@ export interface RepoSyncOptions {
    */
   checksum?: boolean;
   /**
-   * `false` skips the pull from origin. Default: true.
+   * `true`: fetch the branch from origin into `origin/<branch>` (the checkout, its branches and work
+   * tree are left as they are: a preview changes nothing) and deploy origin's tip; default: the branch
+   * as the checkout holds it (CI checked it out). A push that lands between `up`'s preview and its
+   * update is deployed: pin with `ref` for exactness. Default: false.
    */
   pull?: boolean;
   /**

@@ -1,7 +1,9 @@
 /**
  * The source repository (the checkout on the machine running repo-sync): resolve the ref (see
  * ref.ts), pull a branch fast-forward only, falling back to the local state as the original service
- * did, and resolve the commit that will be pushed. A tag or a commit is never pulled.
+ * did, and resolve the commit that will be pushed. A tag or a commit is never pulled. The Pulumi
+ * program fetches instead (`fetchOnly`): origin's branch into its remote-tracking ref, leaving HEAD,
+ * the index, the work tree and the local branches as they are.
  */
 import * as fs from "node:fs";
 import { simpleGit, SimpleGit } from "simple-git";
@@ -37,6 +39,12 @@ export interface ResolveOptions {
   ref?: string;
   /** Try to update the branch from origin first (default true). */
   pull?: boolean;
+  /**
+   * With `pull`: only `git fetch` origin's branch into `refs/remotes/origin/<branch>` and deploy that
+   * ref's commit (the last fetched one when the fetch fails; the local branch when origin has none).
+   * Nothing of the checkout changes: what a preview may do.
+   */
+  fetchOnly?: boolean;
   /** Upper bound for git network operations (default 60 s). */
   timeoutMs?: number;
 }
@@ -84,10 +92,21 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
 
   const warnings: string[] = [];
   let pulled = false;
+  let tip = `refs/heads/${branch}`;
   if (opts.pull !== false) {
     const remotes = await git.getRemotes(false).catch(() => []);
     if (!remotes.some((r) => r.name === "origin")) {
-      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull, stack config repo-sync:pull false, or the component's pull: false)`);
+      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull; through Pulumi, leave pull unset)`);
+    } else if (opts.fetchOnly) {
+      const tracking = `refs/remotes/origin/${branch}`;
+      try {
+        // `+`: a remote-tracking ref follows origin, as `git fetch` keeps it; no tags, no FETCH_HEAD.
+        await git.raw(["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "origin", `+refs/heads/${branch}:${tracking}`]);
+        pulled = true;
+      } catch (err) {
+        warnings.push(`fetch of ${branch} from origin failed (${firstLine(err)}): using origin/${branch} as last fetched, else the local branch`);
+      }
+      if (await git.revparse(["--verify", "--quiet", `${tracking}^{commit}`]).then(() => true, () => false)) tip = tracking;
     } else {
       try {
         const current = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
@@ -103,7 +122,7 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
 
   let commit: string;
   try {
-    commit = (await git.revparse(["--verify", "--quiet", `refs/heads/${branch}^{commit}`])).trim();
+    commit = (await git.revparse(["--verify", "--quiet", `${tip}^{commit}`])).trim();
   } catch (err) {
     throw new RepoSyncError("source", `branch ${branch} does not exist in ${repoPath}`, {
       hint: `create it, or set repository.default_branch / --branch to an existing branch`,
