@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { HistoryDoc } from "../../cli/format";
+import type { HistoryDoc, SyncDoc } from "../../cli/format";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
@@ -129,5 +129,29 @@ describe("rollouts against a hostile VM and a careless health check (CLI)", func
     assert.ok(fs.lstatSync(trail).isFile(), "the trail is a file again");
     assert.doesNotMatch(fs.readFileSync(trail, "utf8"), /SECRET/);
     assert.deepEqual(look(secret), { text: "SECRET-ONLY-ITS-OWNER-READS\n", mode: "600" });
+  });
+
+  it("a health check that prints without end: the run does not die, the rollback happens, the error shows the end of the output", async () => {
+    const old = served("vm01");
+    const old02 = served("vm02");
+    const untouched = served("vm03");
+    const next = repo.commit({ "loud.txt": "1\n" }, "loud");
+    // More than a JavaScript string can hold (512 MiB): kept whole, it killed the run mid-rollout.
+    write({ rollout: { waves: [1], on_failure: "rollback" } }, { vm02: { health_check: { command: "yes | head -c 600000000; echo the end; exit 4", retries: 0, timeout_s: 120 } } });
+    const run = await runCli(["sync", "--config", cfg, "--json"]);
+    write();
+    assert.equal(run.code, 1, run.stderr.slice(-2000));
+    const doc = json<SyncDoc>(run);
+    assert.deepEqual(doc.rollout?.rolled_back.slice().sort(), ["vm01", "vm02"]);
+    assert.deepEqual(doc.rollout?.untouched, ["vm03"]);
+    const vm02 = doc.results.find((r) => r.vm === "vm02");
+    assert.equal(vm02?.error?.kind, "health");
+    assert.match(vm02?.error?.message ?? "", /exited with 4/);
+    assert.match(vm02?.error?.message ?? "", /the end/);
+    assert.ok((vm02?.error?.message.length ?? 0) < 20_000, "only the end of the output is shown");
+    assert.equal(served("vm01"), old);
+    assert.equal(served("vm02"), old02);
+    assert.equal(served("vm03"), untouched);
+    assert.notEqual(old, next);
   });
 });
