@@ -154,4 +154,19 @@ describe("rollouts against a hostile VM and a careless health check (CLI)", func
     assert.equal(served("vm03"), untouched);
     assert.notEqual(old, next);
   });
+
+  it("repo-sync history: a forged trail line's escapes and line breaks are shown escaped, never sent to the terminal", async () => {
+    const commit = served("vm03");
+    const forged = JSON.stringify({ time: "\u001b]0;PWNED\u0007\u001b[2J2026", event: "deploy", commit, previous: null, by: "alice\nvm09  fake line", result: "ok", detail: "\u001b[8mhidden\u009b31m\u202eevil" });
+    fs.appendFileSync(path.join(dir("vm03"), ".repo-sync.log"), `${forged}\n`);
+    const text = await runCli(["history", "vm03", "--config", cfg]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    assert.doesNotMatch(text.stdout, /^vm09/m);
+    assert.match(text.stdout, /\\u001b\]0;PWNED\\u0007\\u001b\[2J2026 +deploy/);
+    assert.match(text.stdout, /alice\\u000avm09  fake line/);
+    // --json keeps the values as they are (JSON escapes them).
+    const doc = json<HistoryDoc>(await runCli(["history", "vm03", "--config", cfg, "--json"]));
+    assert.equal(doc.vms[0].entries.at(-1)?.by, "alice\nvm09  fake line");
+  });
 });
