@@ -152,6 +152,15 @@ export function formatSyncSummary(s: SyncSummary): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * A string read from a VM, safe to print on a terminal (pure): control characters (C0, DEL, C1) and
+ * the bidirectional overrides are shown as `\u` escapes, so a line planted in the trail can neither
+ * send escape sequences to the terminal nor start a line of its own.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** `repo-sync history`: each VM's trail, oldest first. */
 export function formatHistory(vms: VmHistory[]): string {
   const out: string[] = [];
@@ -163,7 +172,8 @@ export function formatHistory(vms: VmHistory[]): string {
     }
     if (h.state === "symlink" || h.state === "notfile") out.push(`  .repo-sync.log is ${h.state === "symlink" ? "a symlink" : "not a file"}: not read`);
     else if (!h.entries?.length) out.push("  no history yet");
-    const rows = (h.entries ?? []).map((e) => [`  ${e.time}`, e.event, short(e.commit), e.previous ? `from ${short(e.previous)}` : "", e.by, e.result + (e.detail ? `: ${e.detail}` : "")]);
+    // Every field is text from the VM (the trail is as trustworthy as the target directory).
+    const rows = (h.entries ?? []).map((e) => [`  ${printable(e.time)}`, e.event, short(e.commit), e.previous ? `from ${short(e.previous)}` : "", printable(e.by), e.result + (e.detail ? `: ${printable(e.detail)}` : "")]);
     if (rows.length > 0) out.push(table(rows).replace(/\n$/, ""));
     if (h.unreadable) out.push(`  (${h.unreadable} line(s) that repo-sync did not write, skipped)`);
   }

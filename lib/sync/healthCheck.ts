@@ -33,6 +33,8 @@ const TIMED_OUT = 124;
 /** Seconds the VM's `timeout` waits after TERM before KILL, and this side waits beyond that. */
 const KILL_AFTER_S = 5;
 const LOCAL_GRACE_S = 15;
+/** Output kept of an attempt (the error shows its end): a check that prints without end costs no more memory. */
+const KEEP_OUTPUT_BYTES = 64 * 1024;
 
 /** Where the VM serves `commit`: its release folder, or the target directory in place (pure). */
 export function servedDir(target: Target, commit: string): string {
@@ -102,7 +104,7 @@ export async function runHealthCheck(target: Target, check: HealthCheckSettings,
   const attempts = check.retries + 1;
   let last = { exitCode: -1, timedOut: false, output: "" };
   for (let n = 1; n <= attempts; n++) {
-    const r = await runProgram("ssh", args, { timeoutMs: (check.timeoutS + KILL_AFTER_S + LOCAL_GRACE_S) * 1000, env: { LC_ALL: "C" } });
+    const r = await runProgram("ssh", args, { timeoutMs: (check.timeoutS + KILL_AFTER_S + LOCAL_GRACE_S) * 1000, env: { LC_ALL: "C" }, keepBytes: KEEP_OUTPUT_BYTES });
     if (r.exitCode === 0 && !r.timedOut) return { ok: true, attempts: n, exitCode: 0, durationMs: Date.now() - started };
     // ssh's own failure (255 with its message): the check could not run at all.
     const lost = r.exitCode === 255 ? connectionFailure(target, r.exitCode, r.stderr, ["ssh", ...args.slice(0, -1), "<health check>"]) : undefined;

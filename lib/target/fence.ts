@@ -52,7 +52,9 @@ export const TRANSFER_WRAPPER = [
   BOOT_ID,
   LIVE,
   'cd -- "$P" || exit 1',
-  `ME=$(pstat $$) && F=$(mktemp ${TRANSFER_RECORD_PREFIX}XXXXXX) && printf '%s %s %s\\n' $$ "\${ME##* }" "$BOOT" > "$F" || { echo "repo-sync: cannot record this transfer in $P" >&2; exit 1; }`,
+  // Created with O_EXCL under a `mktemp -u` name (never through a link planted under a mktemp name before
+  // the shell opens it), readable and writable by its owner only (the session trusts what it names).
+  `ME=$(pstat $$) && F=$(mktemp -u ${TRANSFER_RECORD_PREFIX}XXXXXX) && (umask 077 && printf '%s %s %s\\n' $$ "\${ME##* }" "$BOOT" | dd of="$F" conv=excl status=none 2>/dev/null) || { echo "repo-sync: cannot record this transfer in $P" >&2; exit 1; }`,
   `X=$(pstat "$S"); N=; read -r N < ${SESSION_FILE} 2>/dev/null`,
   'if [ "$N" != "$S $ST $SB" ] || ! live "$X" "$ST" || [ "$SB" != "$BOOT" ]; then rm -f -- "$F"; echo "repo-sync: refused: the session that started this transfer has ended (its run is gone)" >&2; exit 1; fi',
   'exec "$R" "$@"',

@@ -57,14 +57,20 @@ export function historyLine(e: HistoryEntry): string {
   return line;
 }
 
+// The end of the trail, read by dd with O_NOFOLLOW (a link put there after the test is not read
+// through: as root that copied any file into this world-readable one) and O_NONBLOCK (a FIFO put
+// there does not hang the session, which holds the lock), seeking to the last bytes.
+const TRAIL_END = `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && { [ "$S" -le ${HISTORY_READ_BYTES} ] || K=$((S - ${HISTORY_READ_BYTES})); } && dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes skip="$K" status=none`;
+
 /**
  * The session's `log` command, as a `case` arm of its loop (script.ts): the kept end of the trail
- * (only when it is a real file: a planted link is not read through) plus the new line, into a temp
- * file renamed over the trail (`mv -T` replaces a planted link instead of writing through it).
+ * (only when it is a real file: a planted link is not read through) plus the new line, into a new
+ * file (`fresh`: never through a name planted meanwhile) renamed over the trail (`mv -T` replaces a
+ * planted link instead of writing through it).
  */
 export const HISTORY_COMMAND = [
   "    log)",
-  `      T=; { T=$(mktemp ${TEMP_PREFIX}XXXXXX) && { if [ -f ${HISTORY_FILE} ] && [ ! -L ${HISTORY_FILE} ]; then tail -c ${HISTORY_READ_BYTES} -- ${HISTORY_FILE} | tail -n ${HISTORY_KEEP_LINES - 1}; fi; printf '%s\\n' "$arg"; } > "$T" && chmod 644 "$T" && mv -fT -- "$T" ${HISTORY_FILE}; } 2>/dev/null && echo OK || { rm -f -- "$T"; echo "ERR log"; } ;;`,
+  `      T=; { T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && { if [ -f ${HISTORY_FILE} ] && [ ! -L ${HISTORY_FILE} ]; then { ${TRAIL_END}; } 2>/dev/null | tail -n ${HISTORY_KEEP_LINES - 1}; fi; printf '%s\\n' "$arg"; } | fresh "$T" && mv -fT -- "$T" ${HISTORY_FILE}; } 2>/dev/null && echo OK || { rm -f -- "$T"; echo "ERR log"; } ;;`,
 ].join("\n");
 
 /** What the read script found (parseHistory). */

@@ -134,10 +134,19 @@ export function historyReadScript(targetPath: string): string {
 }
 
 /**
+ * `fresh NAME`: stdin into a file created under NAME, never through anything already there. A name
+ * from `mktemp` is not enough: whoever can write the target directory can put a link under it before
+ * the shell opens it again (and `chmod` would follow one too), which made repo-sync, maybe as root,
+ * write and chmod the file it points at. `conv=excl` is O_CREAT|O_EXCL (no link is followed, nothing
+ * existing is opened); the mode comes from the session's umask (022: 644).
+ */
+export const FRESH_FILE = 'fresh() { dd of="$1" conv=excl status=none 2>/dev/null; }';
+
+/**
  * The locking session script (see the file comment). The lock is a flock on the target directory
- * itself, so there is no lock file to plant a symlink under. Every file it writes is created by
- * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
- * a planted symlink instead of writing through it, and refuses a planted directory.
+ * itself, so there is no lock file to plant a symlink under. Every file it writes is created under a
+ * `mktemp -u` name with O_EXCL (`fresh`: never through an existing name) and renamed over ours with
+ * `mv -T`, which replaces a planted symlink instead of writing through it, and refuses a planted directory.
  */
 export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place", migrate = false, shared: string[] = []): string {
   const releases = layout === "releases" || migrate;
@@ -165,10 +174,11 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     // Before anything changes (or is even looked at): no transfer of an earlier session still writes.
     FENCE_START,
     classify(layout),
+    FRESH_FILE,
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
-    `  T=$(mktemp ${TEMP_PREFIX}XXXXXX) || return 1`,
-    `  if printf '%s\\n' "$2" > "$T" && chmod 644 "$T" && mv -fT -- "$T" "$1"; then return 0; fi`,
+    `  T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) || return 1`,
+    `  if printf '%s\\n' "$2" | fresh "$T" && mv -fT -- "$T" "$1"; then return 0; fi`,
     '  rm -f -- "$T"; return 1',
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
