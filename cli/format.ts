@@ -133,6 +133,8 @@ function rolloutLine(s: SyncSummary): string | undefined {
   const parts = [`rollout stopped after wave ${o.stoppedAt} of ${o.waves.length}: ${o.reason}`];
   if (o.rolledBack.length > 0) parts.push(`switched back to their previous release: ${o.rolledBack.join(", ")}`);
   if (o.leftOnNew.length > 0) parts.push(`${o.onFailure === "stop" ? "left on" : "still on"} ${short(s.commit)}${o.onFailure === "stop" ? " (on_failure: stop)" : " (could not be switched back)"}: ${o.leftOnNew.join(", ")}`);
+  if (o.alreadyOnNew.length > 0) parts.push(`already on ${short(s.commit)} before this run (an earlier run switched them; not switched back): ${o.alreadyOnNew.join(", ")}`);
+  if (o.movedByOthers.length > 0) parts.push(`moved by another run since (not switched back; see repo-sync history): ${o.movedByOthers.join(", ")}`);
   if (o.untouched.length > 0) parts.push(`not touched: ${o.untouched.join(", ")}`);
   return parts.join("; ");
 }
@@ -223,7 +225,7 @@ export function syncJson(s: SyncSummary) {
       ...(r.rollback ? { rollback: { from: r.rollback.from, to: r.rollback.to ?? null, error: r.rollback.error ? { kind: r.rollback.error.kind, message: r.rollback.error.message } : null } } : {}),
     })),
     ...(s.rollout
-      ? { rollout: { waves: s.rollout.waves, on_failure: s.rollout.onFailure, stopped_at_wave: s.rollout.stoppedAt ?? null, reason: s.rollout.reason ?? null, rolled_back: s.rollout.rolledBack, left_on_new: s.rollout.leftOnNew, untouched: s.rollout.untouched } }
+      ? { rollout: { waves: s.rollout.waves, on_failure: s.rollout.onFailure, stopped_at_wave: s.rollout.stoppedAt ?? null, reason: s.rollout.reason ?? null, rolled_back: s.rollout.rolledBack, left_on_new: s.rollout.leftOnNew, already_on_new: s.rollout.alreadyOnNew, moved_by_others: s.rollout.movedByOthers, untouched: s.rollout.untouched } }
       : {}),
   };
 }

@@ -20,7 +20,7 @@ import { runHealthCheck } from "./healthCheck";
 import { recordHistory } from "./history";
 import { CommitTrees } from "./keptRelease";
 import type { PreparedSource } from "./prepareSource";
-import { switchBack } from "./rollback";
+import { type RollbackResult, switchBack } from "./rollback";
 import { eachTarget, logConverged } from "./targets";
 import { describeAmount, planWaves, tooManyFailures } from "./waves";
 
@@ -37,6 +37,13 @@ export interface RolloutReport {
   rolledBack: string[];
   /** VMs this run switched that still serve the new commit although the rollout stopped (`stop`, or no way back). */
   leftOnNew: string[];
+  /**
+   * VMs of the waves that ran that served the new commit before this run (an earlier, interrupted run
+   * switched them): this run has nothing of theirs to undo; they are named, not switched back.
+   */
+  alreadyOnNew: string[];
+  /** VMs this run switched whose `current` another run moved since (they serve what that run left). */
+  movedByOthers: string[];
   /** VMs of the waves after the stop: never connected to. */
   untouched: string[];
 }
@@ -73,7 +80,7 @@ export async function rollOut(config: Config, targets: Target[], source: Prepare
   const rollout = repo.rollout;
   const log = opts.logger;
   const plan = rollout ? planWaves(targets, rollout.waves) : [targets];
-  const report: RolloutReport | undefined = rollout ? { waves: plan.map((w) => w.map((t) => t.vm)), onFailure: rollout.onFailure, rolledBack: [], leftOnNew: [], untouched: [] } : undefined;
+  const report: RolloutReport | undefined = rollout ? { waves: plan.map((w) => w.map((t) => t.vm)), onFailure: rollout.onFailure, rolledBack: [], leftOnNew: [], alreadyOnNew: [], movedByOthers: [], untouched: [] } : undefined;
   if (rollout && report) {
     log.info(`rollout of ${source.commit.slice(0, 12)} in ${plan.length} wave(s) (max_failures ${describeAmount(rollout.maxFailures)} per wave, on_failure ${rollout.onFailure}${rollout.bakeS ? `, bake ${rollout.bakeS} s` : ""}): ${describeWaves(report.waves)}`);
   }
@@ -97,6 +104,8 @@ export async function rollOut(config: Config, targets: Target[], source: Prepare
           results.set(t.vm, { vm: t.vm, host: t.host, path: t.path, action: "skipped", filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs: 0, wave: plan.findIndex((w) => w.includes(t)) + 1 });
         }
         const back = targets.filter((t) => switched.has(t.vm));
+        // On the new commit without this run's switch: an interrupted earlier run left them there.
+        report.alreadyOnNew.push(...plan.slice(0, i + 1).flat().filter((t) => !switched.has(t.vm) && results.get(t.vm)?.revision === source.commit).map((t) => t.vm));
         if (rollout.onFailure === "rollback") {
           await rollBack(config, back, source.commit, switched, results, report, `rollout of ${source.commit.slice(0, 12)}: wave ${i + 1} failed`, log);
         } else {
@@ -162,7 +171,12 @@ async function rollBack(config: Config, back: Target[], commit: string, switched
       refuseOtherLayout(t, session.header.otherLayout);
       const view = session.header.releases ?? { current: { kind: "none" as const }, releases: [] };
       const now = currentCommit(view);
-      if (now !== commit) throw new RepoSyncError("locked", `not switched back: current moved since this run switched it (now ${short(now)}); another run deployed in between`, { vm: t.vm, hint: "`repo-sync history VM` tells who; roll back by hand with `repo-sync rollback --to COMMIT VM` if needed" });
+      if (now !== commit) {
+        const error = new RepoSyncError("locked", `not switched back: current moved since this run switched it (now ${short(now)}); another run deployed in between`, { vm: t.vm, hint: "`repo-sync history VM` tells who; roll back by hand with `repo-sync rollback --to COMMIT VM` if needed" });
+        log.warn(error.message);
+        const moved: RollbackResult & { serving?: string } = { vm: t.vm, host: t.host, path: t.path, error, serving: now ?? "" };
+        return moved;
+      }
       const choice = rollbackTarget(view, from);
       if ("problem" in choice) throw new RepoSyncError("unsafe-target", `not switched back: ${choice.problem}`, { vm: t.vm, hint: "deploy the previous commit to it instead (repo-sync sync --ref SHA)" });
       return await switchBack(t, session, now, choice.commit, trees, log, why);
@@ -174,8 +188,10 @@ async function rollBack(config: Config, back: Target[], commit: string, switched
     const r = results.get(o.vm);
     if (!r) continue;
     if (o.error || !o.to) {
-      report.leftOnNew.push(o.vm);
-      results.set(o.vm, { ...r, rollback: { from: commit, ...(o.error ? { error: o.error } : {}) } });
+      const serving = (o as RollbackResult & { serving?: string }).serving ?? commit;
+      if (serving === commit) report.leftOnNew.push(o.vm);
+      else report.movedByOthers.push(o.vm);
+      results.set(o.vm, { ...r, ...(serving !== commit ? { revision: serving } : {}), rollback: { from: commit, ...(o.error ? { error: o.error } : {}) } });
     } else {
       report.rolledBack.push(o.vm);
       results.set(o.vm, { ...r, action: "rolled-back", revision: o.to, previousRevision: commit, rollback: { from: commit, to: o.to } });

@@ -136,6 +136,28 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
     assert.match(h.vm01[2].by, /^[^@\s]+@\S+$/);
   });
 
+  it("rollback after an interrupted run: a VM already on the new commit is named (this run has nothing of its own to undo)", async () => {
+    const old = served("vm01");
+    const next = repo.commit({ ...version("v1b"), "src/app.py": "print('v1b')\n" }, "mix v1b");
+    write({ rollout: { waves: [1, 2, "100%"], on_failure: "rollback" } }, sickVm03());
+    // What an earlier run, killed after switching vm02, left: vm02 on the new commit.
+    const first = await runCli(["sync", "vm02", "--config", cfg, "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(served("vm02"), next);
+    const run = await runCli(["sync", "--config", cfg, "--json"]);
+    assert.equal(run.code, 1, run.stderr);
+    const doc = json<SyncDoc>(run);
+    assert.deepEqual(doc.rollout?.rolled_back.slice().sort(), ["vm01", "vm03"]);
+    assert.deepEqual(doc.rollout?.already_on_new, ["vm02"]);
+    assert.deepEqual(doc.rollout?.left_on_new, []);
+    assert.deepEqual(ids().map(served).slice(0, 3), [old, next, old]);
+    const text = await runCli(["sync", "--config", cfg]);
+    assert.match(text.stdout, new RegExp(`already on ${next.slice(0, 12)} before this run \\(an earlier run switched them; not switched back\\): vm02`));
+    // Back to one commit everywhere for the next cases.
+    write({ rollout: null, health_check: null });
+    assert.equal((await runCli(["sync", "--config", cfg, "--ref", old])).code, 0);
+  });
+
   it("stop: the VMs switched so far stay on the new commit and are named; later waves are not touched", async () => {
     const old = served("vm04");
     const next = repo.commit({ ...version("v2"), "src/app.py": "print('v2')\n" }, "mix v2");
