@@ -46,10 +46,16 @@ export function pinnedHostKey(knownHostsText: string, host: string, port: number
  * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
  */
 export function hookScript(targetPath: string, hook: string, release?: string): string {
-  if (release === undefined) return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && export REPO_SYNC_REVISION && ${hook}`;
-  if (!/^[0-9a-f]{40}$/.test(release)) throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  if (release === undefined) {
+    return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && ` +
+      `export REPO_SYNC_REVISION && ${hook}`;
+  }
+  if (!/^[0-9a-f]{40}$/.test(release)) {
+    throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  }
   const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
-  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
+  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && ` +
+    `export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
 }
 
 /** What a hook needs of its target: how to reach it and what its sync lands. */
@@ -77,21 +83,28 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
   // A failed sync (`up --continue-on-error`) fails the hook with one line of its own, on the component
   // (the target, failed, has no URN to log on), instead of the SDK's "failed to register" with a stack.
   const synced = whenFailed(h.synced, () => {
-    throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", { vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook" }), opts.parent);
+    throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", {
+      vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook",
+    }), opts.parent);
   });
   const commit = pulumi.all([h.commit, synced]).apply(([c]) => c);
   // A given key is the one the sync trusted. Else read when the sync is done: the key the sync itself
   // verified or pinned. A preview reads it too (so an unchanged key is no change); one the sync has yet
   // to pin is unknown there.
-  const hostKey = h.hostKey !== undefined ? pulumi.output(h.hostKey).apply((k) => givenHostKey(k, t.vm, h.owner)) : pulumi.all([h.host, h.port, synced]).apply(([host, port]) => {
-    const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
-    if (!key && pulumi.runtime.isDryRun()) return pulumi.unknown as unknown as string;
-    if (!key) {
-      const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host`, { vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync" });
-      throw resourceError(err, h.owner);
-    }
-    return key;
-  });
+  const hostKey = h.hostKey !== undefined
+    ? pulumi.output(h.hostKey).apply((k) => givenHostKey(k, t.vm, h.owner))
+    : pulumi.all([h.host, h.port, synced]).apply(([host, port]) => {
+      const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
+      if (!key && pulumi.runtime.isDryRun()) return pulumi.unknown as unknown as string;
+      if (!key) {
+        const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; ` +
+          "the post-sync hook does not connect to an unverified host", {
+          vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync",
+        });
+        throw resourceError(err, h.owner);
+      }
+      return key;
+    });
   return new command.remote.Command(
     name,
     {
@@ -104,7 +117,9 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
         perDialTimeout: t.connectTimeoutS,
         dialErrorLimit: 3,
       },
-      create: t.layout === "releases" ? commit.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
+      create: t.layout === "releases"
+        ? commit.apply((rev) => hookScript(t.path, h.hook, rev))
+        : hookScript(t.path, h.hook),
       // remote.Command runs this (else `create` again) when an input besides `triggers` changes; the
       // hook's own inputs are in `replacementTrigger`, so that is the connection only: no hook run.
       update: "true",
@@ -114,10 +129,17 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
   );
 }
 
-/** A given host key as remote.Command takes it (`type base64`, the comment dropped); an error on `owner` when it is not one. */
+/**
+ * A given host key as remote.Command takes it (`type base64`, the comment dropped); an error on `owner`
+ * when it is not one.
+ */
 function givenHostKey(text: string, vm: string, owner: pulumi.Resource | undefined): string {
   const parsed = parseHostKey(text);
-  if ("problem" in parsed) throw resourceError(new RepoSyncError("config", `hostKey ${parsed.problem}`, { vm, hint: "pass the VM's public host key, as for the sync" }), owner);
+  if ("problem" in parsed) {
+    throw resourceError(new RepoSyncError("config", `hostKey ${parsed.problem}`, {
+      vm, hint: "pass the VM's public host key, as for the sync",
+    }), owner);
+  }
   return `${parsed.key.type} ${parsed.key.blob}`;
 }
 

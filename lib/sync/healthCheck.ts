@@ -46,14 +46,17 @@ export function servedDir(target: Target, commit: string): string {
  * environment, then the user's command under `timeout` (plain `/bin/sh -c` on a VM without it).
  */
 export function healthCheckScript(target: Target, check: HealthCheckSettings, commit: string): string {
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`refusing a health check for the malformed revision ${JSON.stringify(commit)}`);
+  if (!/^[0-9a-f]{40}$/.test(commit)) {
+    throw new Error(`refusing a health check for the malformed revision ${JSON.stringify(commit)}`);
+  }
   const dir = servedDir(target, commit);
   const cmd = shQuote(check.command);
   return [
     `cd -- ${shQuote(dir)} || exit 125`,
     `REPO_SYNC_REVISION=${commit}; export REPO_SYNC_REVISION`,
     ...(target.layout === "releases" ? [`REPO_SYNC_RELEASE=${shQuote(dir)}; export REPO_SYNC_RELEASE`] : []),
-    `if command -v timeout >/dev/null 2>&1; then exec timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; fi`,
+    "if command -v timeout >/dev/null 2>&1; " +
+      `then exec timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; fi`,
     `exec /bin/sh -c ${cmd}`,
   ].join("\n");
 }
@@ -68,11 +71,14 @@ export function healthCheckLoop(check: HealthCheckSettings): string {
   const loop = [
     "n=0",
     "while :; do",
-    `  if command -v timeout >/dev/null 2>&1; then timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; else /bin/sh -c ${cmd}; fi`,
+    "  if command -v timeout >/dev/null 2>&1; " +
+      `then timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; else /bin/sh -c ${cmd}; fi`,
     "  rc=$?",
     '  [ "$rc" -eq 0 ] && exit 0',
     "  n=$((n + 1))",
-    `  if [ "$n" -gt ${check.retries} ]; then echo "repo-sync: health check failed after $n attempt(s): $([ "$rc" -eq ${TIMED_OUT} ] && echo 'it did not finish within ${check.timeoutS} s' || echo "exit $rc")" >&2; exit "$rc"; fi`,
+    `  if [ "$n" -gt ${check.retries} ]; then echo "repo-sync: health check failed after $n attempt(s): ` +
+      `$([ "$rc" -eq ${TIMED_OUT} ] && echo 'it did not finish within ${check.timeoutS} s' || echo "exit $rc")" >&2; ` +
+      'exit "$rc"; fi',
     `  sleep ${check.intervalS}`,
     "done",
   ].join("\n");
@@ -80,40 +86,79 @@ export function healthCheckLoop(check: HealthCheckSettings): string {
 }
 
 /** The ssh argv of one attempt, joining the session's connection at `controlPath` (pure). */
-export function healthCheckArgs(target: Target, check: HealthCheckSettings, commit: string, controlPath: string): string[] {
-  return [...sshOptionArgs(target, { path: controlPath, master: false }), "-T", "--", target.host, asShCommand(healthCheckScript(target, check, commit))];
+export function healthCheckArgs(
+  target: Target,
+  check: HealthCheckSettings,
+  commit: string,
+  controlPath: string,
+): string[] {
+  return [
+    ...sshOptionArgs(target, { path: controlPath, master: false }),
+    "-T",
+    "--",
+    target.host,
+    asShCommand(healthCheckScript(target, check, commit)),
+  ];
 }
 
 /** The error of a check that did not pass (pure): what ran, where, how it ended, how to look. */
-export function healthFailure(target: Target, check: HealthCheckSettings, commit: string, r: { attempts: number; exitCode: number; timedOut: boolean; output: string }): RepoSyncError {
+export function healthFailure(
+  target: Target,
+  check: HealthCheckSettings,
+  commit: string,
+  r: { attempts: number; exitCode: number; timedOut: boolean; output: string },
+): RepoSyncError {
   const dir = servedDir(target, commit);
-  const how = r.timedOut || r.exitCode === TIMED_OUT ? `did not finish within ${check.timeoutS} s` : r.exitCode === 125 ? "exited with 125 (the folder could not be entered, or the VM's `timeout` failed)" : `exited with ${r.exitCode}`;
-  return new RepoSyncError("health", `health check failed after ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}: the command ${how} (in ${dir}, REPO_SYNC_REVISION=${commit.slice(0, 12)})`, {
+  const how = r.timedOut || r.exitCode === TIMED_OUT ? `did not finish within ${check.timeoutS} s`
+    : r.exitCode === 125 ? "exited with 125 (the folder could not be entered, or the VM's `timeout` failed)"
+    : `exited with ${r.exitCode}`;
+  return new RepoSyncError("health", `health check failed after ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}: ` +
+    `the command ${how} (in ${dir}, REPO_SYNC_REVISION=${commit.slice(0, 12)})`, {
     vm: target.vm,
     command: ["/bin/sh", "-c", check.command],
     exitCode: r.exitCode,
     stderr: r.output.trim() || undefined,
-    hint: "run the command on the VM in that folder to see why; raise health_check.timeout_s or retries if the service needs longer to come up",
+    hint: "run the command on the VM in that folder to see why; " +
+      "raise health_check.timeout_s or retries if the service needs longer to come up",
   });
 }
 
 /** Runs `check` on the VM (attempts, retries, interval); never throws for an unhealthy VM. */
-export async function runHealthCheck(target: Target, check: HealthCheckSettings, commit: string, controlPath: string, logger: Logger): Promise<HealthOutcome> {
+export async function runHealthCheck(
+  target: Target,
+  check: HealthCheckSettings,
+  commit: string,
+  controlPath: string,
+  logger: Logger,
+): Promise<HealthOutcome> {
   const started = Date.now();
   const args = healthCheckArgs(target, check, commit, controlPath);
   const attempts = check.retries + 1;
   let last = { exitCode: -1, timedOut: false, output: "" };
   for (let n = 1; n <= attempts; n++) {
-    const r = await runProgram("ssh", args, { timeoutMs: (check.timeoutS + KILL_AFTER_S + LOCAL_GRACE_S) * 1000, env: { LC_ALL: "C" }, keepBytes: KEEP_OUTPUT_BYTES });
-    if (r.exitCode === 0 && !r.timedOut) return { ok: true, attempts: n, exitCode: 0, durationMs: Date.now() - started };
+    const r = await runProgram("ssh", args, {
+      timeoutMs: (check.timeoutS + KILL_AFTER_S + LOCAL_GRACE_S) * 1000,
+      env: { LC_ALL: "C" },
+      keepBytes: KEEP_OUTPUT_BYTES,
+    });
+    if (r.exitCode === 0 && !r.timedOut) {
+      return { ok: true, attempts: n, exitCode: 0, durationMs: Date.now() - started };
+    }
     // ssh's own failure (255 with its message): the check could not run at all.
-    const lost = r.exitCode === 255 ? connectionFailure(target, r.exitCode, r.stderr, ["ssh", ...args.slice(0, -1), "<health check>"]) : undefined;
+    const lost = r.exitCode === 255
+      ? connectionFailure(target, r.exitCode, r.stderr, ["ssh", ...args.slice(0, -1), "<health check>"])
+      : undefined;
     if (lost) return { ok: false, attempts: n, exitCode: r.exitCode, durationMs: Date.now() - started, error: lost };
     last = { exitCode: r.exitCode, timedOut: r.timedOut, output: `${r.stdout}${r.stderr}`.slice(-4000) };
     if (n < attempts) {
-      logger.info(`${target.vm}: health check attempt ${n} of ${attempts} failed (${r.timedOut || r.exitCode === TIMED_OUT ? "timed out" : `exit ${r.exitCode}`}); again in ${check.intervalS} s`);
+      logger.info(`${target.vm}: health check attempt ${n} of ${attempts} failed ` +
+        `(${r.timedOut || r.exitCode === TIMED_OUT ? "timed out" : `exit ${r.exitCode}`}); ` +
+        `again in ${check.intervalS} s`);
       await new Promise((resolve) => setTimeout(resolve, check.intervalS * 1000));
     }
   }
-  return { ok: false, attempts, exitCode: last.exitCode, durationMs: Date.now() - started, error: healthFailure(target, check, commit, { attempts, ...last }) };
+  return {
+    ok: false, attempts, exitCode: last.exitCode, durationMs: Date.now() - started,
+    error: healthFailure(target, check, commit, { attempts, ...last }),
+  };
 }

@@ -50,8 +50,13 @@ export function localActor(): string {
 
 /** The entry as its line on the VM: one JSON object, no newline (pure). */
 export function historyLine(e: HistoryEntry): string {
-  const detail = e.detail === undefined ? undefined : e.detail.length > MAX_DETAIL ? `${e.detail.slice(0, MAX_DETAIL)}...` : e.detail;
-  const line = JSON.stringify({ time: e.time, event: e.event, commit: e.commit, previous: e.previous ?? null, by: e.by, result: e.result, ...(detail !== undefined ? { detail } : {}) });
+  const detail = e.detail === undefined ? undefined
+    : e.detail.length > MAX_DETAIL ? `${e.detail.slice(0, MAX_DETAIL)}...`
+    : e.detail;
+  const line = JSON.stringify({
+    time: e.time, event: e.event, commit: e.commit, previous: e.previous ?? null, by: e.by, result: e.result,
+    ...(detail !== undefined ? { detail } : {}),
+  });
   // JSON.stringify escapes every control character: the line cannot end the session's `read`.
   if (/[\n\r\0]/.test(line)) throw new Error("a history line holds a line break (a bug in repo-sync)");
   return line;
@@ -60,7 +65,10 @@ export function historyLine(e: HistoryEntry): string {
 // The end of the trail, read by dd with O_NOFOLLOW (a link put there after the test is not read
 // through: as root that copied any file into this world-readable one) and O_NONBLOCK (a FIFO put
 // there does not hang the session, which holds the lock), seeking to the last bytes.
-const TRAIL_END = `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && { [ "$S" -le ${HISTORY_READ_BYTES} ] || K=$((S - ${HISTORY_READ_BYTES})); } && dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes skip="$K" status=none`;
+const TRAIL_END =
+  `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && ` +
+  `{ [ "$S" -le ${HISTORY_READ_BYTES} ] || K=$((S - ${HISTORY_READ_BYTES})); } && ` +
+  `dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes skip="$K" status=none`;
 
 /**
  * The session's `log` command, as a `case` arm of its loop (script.ts): the kept end of the trail
@@ -70,7 +78,11 @@ const TRAIL_END = `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && { [ "$S" -le ${H
  */
 export const HISTORY_COMMAND = [
   "    log)",
-  `      T=; { T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && { if [ -f ${HISTORY_FILE} ] && [ ! -L ${HISTORY_FILE} ]; then { ${TRAIL_END}; } 2>/dev/null | tail -n ${HISTORY_KEEP_LINES - 1}; fi; printf '%s\\n' "$arg"; } | fresh "$T" && mv -fT -- "$T" ${HISTORY_FILE}; } 2>/dev/null && echo OK || { rm -f -- "$T"; echo "ERR log"; } ;;`,
+  `      T=; { T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ` +
+    `{ if [ -f ${HISTORY_FILE} ] && [ ! -L ${HISTORY_FILE} ]; ` +
+    `then { ${TRAIL_END}; } 2>/dev/null | tail -n ${HISTORY_KEEP_LINES - 1}; fi; ` +
+    `printf '%s\\n' "$arg"; } | fresh "$T" && mv -fT -- "$T" ${HISTORY_FILE}; } ` +
+    '2>/dev/null && echo OK || { rm -f -- "$T"; echo "ERR log"; } ;;',
 ].join("\n");
 
 /** What the read script found (parseHistory). */
@@ -96,9 +108,16 @@ export function parseHistoryLine(line: string): HistoryEntry | undefined {
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
-  if (typeof o.time !== "string" || typeof o.event !== "string" || !EVENTS.includes(o.event) || typeof o.commit !== "string" || !HASH.test(o.commit)) return undefined;
+  if (
+    typeof o.time !== "string" || typeof o.event !== "string" || !EVENTS.includes(o.event) ||
+    typeof o.commit !== "string" || !HASH.test(o.commit)
+  ) {
+    return undefined;
+  }
   if (typeof o.by !== "string" || (o.result !== "ok" && o.result !== "failed")) return undefined;
-  if (o.previous !== null && o.previous !== undefined && (typeof o.previous !== "string" || !HASH.test(o.previous))) return undefined;
+  if (o.previous !== null && o.previous !== undefined && (typeof o.previous !== "string" || !HASH.test(o.previous))) {
+    return undefined;
+  }
   if (o.detail !== undefined && typeof o.detail !== "string") return undefined;
   return {
     time: o.time, event: o.event as HistoryEvent, commit: o.commit,
@@ -112,8 +131,12 @@ export function parseHistoryLine(line: string): HistoryEntry | undefined {
 export function parseHistory(stdout: string): HistoryRead {
   const m = /^LOG (\S*)$/m.exec(stdout);
   const field = m?.[1] ?? "none";
-  if (field === "none" || field === "symlink" || field === "notfile") return { state: field, entries: [], unreadable: 0 };
-  if (!field.startsWith("hex:") || !/^(?:[0-9a-f]{2})*$/.test(field.slice(4))) return { state: "file", entries: [], unreadable: 1 };
+  if (field === "none" || field === "symlink" || field === "notfile") {
+    return { state: field, entries: [], unreadable: 0 };
+  }
+  if (!field.startsWith("hex:") || !/^(?:[0-9a-f]{2})*$/.test(field.slice(4))) {
+    return { state: "file", entries: [], unreadable: 1 };
+  }
   const lines = Buffer.from(field.slice(4), "hex").toString("utf8").split("\n").filter((l) => l.trim() !== "");
   const entries: HistoryEntry[] = [];
   let unreadable = 0;

@@ -23,10 +23,13 @@ export function refuseOtherLayout(target: Target, found: Layout | undefined): vo
   const wanted: Layout = target.layout ?? "in_place";
   if (found === wanted) return;
   const reason = found === "releases"
-    ? `the target directory ${target.path} is laid out in releases (current -> releases/<commit>); an in-place sync would --delete them`
-    : `the target directory ${target.path} holds an in-place tree (.sync_rev at its top); releases are not built beside it without a migration`;
+    ? `the target directory ${target.path} is laid out in releases (current -> releases/<commit>); ` +
+      "an in-place sync would --delete them"
+    : `the target directory ${target.path} holds an in-place tree (.sync_rev at its top); ` +
+      "releases are not built beside it without a migration";
   throw new RepoSyncError("unsafe-target", reason, {
     vm: target.vm,
-    hint: `set repository.layout: ${found} again, or convert this VM explicitly: \`repo-sync migrate --to ${wanted} ${target.vm}\` (see README, Migration)`,
+    hint: `set repository.layout: ${found} again, or convert this VM explicitly: ` +
+      `\`repo-sync migrate --to ${wanted} ${target.vm}\` (see README, Migration)`,
   });
 }

@@ -7,13 +7,18 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { SshLink } from "../remote/sshLink";
 import type { SessionFence } from "./fence";
-import { asShCommand, HISTORY_DONE, historyReadScript, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
+import {
+  asShCommand, HISTORY_DONE, historyReadScript, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS,
+  sessionScript, TargetHeader,
+} from "./script";
 import { type HistoryEntry, historyLine, parseHistory, type HistoryRead } from "./history";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
   const t = link.target;
   const e = SCRIPT_ERRORS[code] ?? SCRIPT_ERRORS.unknown;
-  return new RepoSyncError(e.kind, `${e.reason} (${t.path})`, { vm: t.vm, stderr: stderr.trim() || undefined, hint: e.hint });
+  return new RepoSyncError(e.kind, `${e.reason} (${t.path})`, {
+    vm: t.vm, stderr: stderr.trim() || undefined, hint: e.hint,
+  });
 }
 
 /**
@@ -86,7 +91,9 @@ export async function readHistory(target: Target): Promise<HistoryRead> {
 
 /** A full commit hash, or a refusal before anything is sent (it becomes part of a path on the VM). */
 function checkedHash(commit: string): string {
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new RepoSyncError("transfer", `refusing a malformed revision ${JSON.stringify(commit)}`);
+  if (!/^[0-9a-f]{40}$/.test(commit)) {
+    throw new RepoSyncError("transfer", `refusing a malformed revision ${JSON.stringify(commit)}`);
+  }
   return commit;
 }
 
@@ -137,7 +144,10 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number, migrate = false): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate, target.shared ?? []), target.sudo));
+    const link = SshLink.open(
+      target,
+      asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate, target.shared ?? []), target.sudo),
+    );
     return {
       async start(ownership = {}) {
         link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
@@ -155,7 +165,13 @@ export class TargetSession {
   /** Who this session is on the VM: a transfer started with it runs only while the session lives (fence.ts). */
   get fence(): SessionFence {
     const fence = this.header.session;
-    if (!fence) throw new RepoSyncError("transfer", `the target session on ${this.link.target.host} did not name itself (a bug in repo-sync; please report it)`, { vm: this.link.target.vm });
+    if (!fence) {
+      throw new RepoSyncError(
+        "transfer",
+        `the target session on ${this.link.target.host} did not name itself (a bug in repo-sync; please report it)`,
+        { vm: this.link.target.vm },
+      );
+    }
     return fence;
   }
 

@@ -62,7 +62,8 @@ export const SHARE_FUNCTIONS = [
   "}",
   // owned DIR: a folder made here gets the owner and group rsync gives what lands (--chown).
   "owned() {",
-  '  case "$OWN:$GRP" in -:-) ;; -:*) chown -- ":$GRP" "$1" ;; *:-) chown -- "$OWN" "$1" ;; *) chown -- "$OWN:$GRP" "$1" ;; esac',
+  '  case "$OWN:$GRP" in -:-) ;; -:*) chown -- ":$GRP" "$1" ;; *:-) chown -- "$OWN" "$1" ;; ' +
+    '*) chown -- "$OWN:$GRP" "$1" ;; esac',
   "}",
   // islink NAME TARGET: NAME is a symlink whose target is exactly TARGET (a newline in it is kept).
   'islink() { [ -L "$1" ] || return 1; L=$(readlink -- "$1"; echo x); L=${L%x}; [ "${L%?}" = "$2" ]; }',
@@ -75,7 +76,8 @@ export const SHARE_FUNCTIONS = [
   '  if [ $w -eq 0 ] && { [ -e "$E" ] || [ -L "$E" ]; }; then',
   '    walk shared "$1" 1 || return 1',
   '    if [ ! -e "$D" ] && [ ! -L "$D" ]; then mv -T -- "$E" "$D" || return 1',
-  `    else K=$(mktemp -d ${DISPLACED_PREFIX}XXXXXX) && walk "$K" "$1" 1 && mv -T -- "$E" "$K/$1" && echo "KEPT $K" || return 1; fi`,
+  `    else K=$(mktemp -d ${DISPLACED_PREFIX}XXXXXX) && ` +
+    'walk "$K" "$1" 1 && mv -T -- "$E" "$K/$1" && echo "KEPT $K" || return 1; fi',
   "  fi",
   '  walk shared "$1" 0; w=$?',
   '  [ $w -ne 1 ] || return 1',
