@@ -23,7 +23,7 @@ import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { prepareSource } from "../lib/sync/prepareSource";
 import type { Drift } from "./drift";
-import { normalizeInputs } from "./inputs";
+import { normalizeInputs, targetInputsOf } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
@@ -76,26 +76,6 @@ function programLogger(parent: pulumi.Resource): Logger {
   };
 }
 
-/** The connection inputs of a target. */
-function connection(t: Target) {
-  return {
-    vm: t.vm,
-    host: t.host,
-    port: t.port,
-    user: t.user,
-    keyPath: t.keyPath,
-    knownHostsPath: t.knownHostsPath,
-    connectTimeoutS: t.connectTimeoutS,
-    acceptNewHostKeys: t.acceptNewHostKeys,
-    path: t.path,
-    ...(t.bwlimitKbps !== undefined ? { bwlimitKbps: t.bwlimitKbps } : {}),
-    ...(t.jumpHosts ? { jumpHosts: t.jumpHosts } : {}),
-    ...(t.sudo ? { sudo: true } : {}),
-    ...(t.rsyncPath ? { rsyncPath: t.rsyncPath } : {}),
-    ...(t.noUserSshConfig ? { noUserSshConfig: true } : {}),
-    ...(t.layout === "releases" ? { layout: t.layout, keepReleases: t.keepReleases } : {}),
-  };
-}
 
 /**
  * The targets in waves (one wave without a rollout), named on the component so that `pulumi preview`
@@ -197,7 +177,7 @@ export class RepoSync extends pulumi.ComponentResource {
     const known = config.targets.filter((t) => t.host !== "" && supplied[t.vm] === undefined);
     const planned = pulumi.all([source, force]).apply(([s, f]) => {
       const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
-      writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
+      writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...targetInputsOf(t) })));
       return probePlan;
     });
 
@@ -219,7 +199,7 @@ export class RepoSync extends pulumi.ComponentResource {
       // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
       const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
       const pinned = hostKey !== undefined ? { hostKey } : {};
-      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, ...pinned, probePlan: planned };
+      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...targetInputsOf(t), ...common, host, port, user, ...pinned, probePlan: planned };
       const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) });
       this.targets[t.vm] = target;
       observeFailure(target);
