@@ -133,7 +133,7 @@ function rolloutLine(s: SyncSummary): string | undefined {
   const parts = [`rollout stopped after wave ${o.stoppedAt} of ${o.waves.length}: ${o.reason}`];
   if (o.rolledBack.length > 0) parts.push(`switched back to their previous release: ${o.rolledBack.join(", ")}`);
   if (o.leftOnNew.length > 0) parts.push(`${o.onFailure === "stop" ? "left on" : "still on"} ${short(s.commit)}${o.onFailure === "stop" ? " (on_failure: stop)" : " (could not be switched back)"}: ${o.leftOnNew.join(", ")}`);
-  if (o.alreadyOnNew.length > 0) parts.push(`already on ${short(s.commit)} before this run (an earlier run switched them; not switched back): ${o.alreadyOnNew.join(", ")}`);
+  if (o.alreadyOnNew.length > 0) parts.push(`already on ${short(s.commit)} before this run (an earlier run switched them; not switched back: \`repo-sync rollback ${o.alreadyOnNew.join(" ")}\` does): ${o.alreadyOnNew.join(", ")}`);
   if (o.movedByOthers.length > 0) parts.push(`moved by another run since (not switched back; see repo-sync history): ${o.movedByOthers.join(", ")}`);
   if (o.untouched.length > 0) parts.push(`not touched: ${o.untouched.join(", ")}`);
   return parts.join("; ");

@@ -14,7 +14,7 @@
  * an error on that VM's target.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type * as command from "@pulumi/command";
+import * as command from "@pulumi/command";
 import type { Config, Target } from "../lib/config/types";
 import { healthCheckLoop } from "../lib/sync/healthCheck";
 import { describeWaves, healthCheckOf } from "../lib/sync/rollout";
@@ -86,8 +86,8 @@ function rolloutWaves(config: Config, parent: pulumi.Resource): Target[][] {
   if (!rollout) return [config.targets];
   const waves = planWaves(config.targets, rollout.waves);
   void pulumi.log.info(`rollout: ${describeWaves(waves.map((w) => w.map((t) => t.vm)))} (each wave waits for the previous wave's health checks)`, parent);
-  if (rollout.onFailure === "rollback" || ("count" in rollout.maxFailures ? rollout.maxFailures.count : rollout.maxFailures.percent) > 0 || rollout.bakeS > 0) {
-    void pulumi.log.warn("repository.rollout: on_failure: rollback, max_failures and bake_s apply to the repo-sync CLI only; through Pulumi a failed health check (or sync) stops the later waves and nothing is switched back", parent);
+  if (rollout.onFailure === "rollback" || ("count" in rollout.maxFailures ? rollout.maxFailures.count : rollout.maxFailures.percent) > 0) {
+    void pulumi.log.warn("repository.rollout: on_failure: rollback and max_failures apply to the repo-sync CLI only; through Pulumi a failed health check (or sync) stops the later waves and nothing is switched back", parent);
   }
   return waves;
 }
@@ -189,9 +189,23 @@ export class RepoSync extends pulumi.ComponentResource {
     const waves = rolloutWaves(config, this);
     const waveOf = new Map(waves.flatMap((w, i) => w.map((t) => [t.vm, i] as const)));
     const passed: pulumi.Resource[][] = waves.map(() => []);
+    // `bake_s`: a wait on this machine between a wave's health checks and the next wave, run when a new
+    // commit lands (its trigger), as the CLI waits (a no-change up or a drift repair does not wait).
+    const bakeS = config.repository.rollout?.bakeS ?? 0;
+    const bakes = new Map<number, pulumi.Resource>();
+    const gateOf = (wave: number): pulumi.Resource[] => {
+      if (wave === 0) return [];
+      if (bakeS === 0) return passed[wave - 1];
+      let bake = bakes.get(wave);
+      if (!bake) {
+        bake = new command.local.Command(`${name}-bake-${wave}`, { create: `sleep ${bakeS}`, triggers: [commit] }, { parent: this, dependsOn: passed[wave - 1] });
+        bakes.set(wave, bake);
+      }
+      return [bake];
+    };
     for (const t of config.targets) {
       const wave = waveOf.get(t.vm) ?? 0;
-      const gate = wave > 0 ? passed[wave - 1] : [];
+      const gate = gateOf(wave);
       const from = supplied[t.vm] ?? {};
       const host = from.host ?? t.host;
       const port = pulumi.output(from.port ?? t.port);

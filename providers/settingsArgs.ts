@@ -196,8 +196,9 @@ export interface RolloutArgs {
    */
   maxFailures?: number | string;
   /**
-   * seconds to wait after a wave's health checks passed before the next wave starts (not after the
-   * last). From 0 to 86400. Default: 0. YAML: `repository.rollout.bake_s`.
+   * seconds to wait after a wave's health checks, when the rollout goes on, before the next wave starts
+   * (not after the last). A wait, not a watch: the wave is not checked again after it. From 0 to 86400.
+   * Default: 0. YAML: `repository.rollout.bake_s`.
    */
   bakeS?: number;
   /**

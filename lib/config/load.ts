@@ -24,7 +24,7 @@ const MAX_LISTED_PROBLEMS = 50;
 export class ConfigError extends RepoSyncError {
   readonly problems: ConfigProblem[];
   /** @param hint the fix line (default: the YAML file's). */
-  constructor(file: string, problems: ConfigProblem[], hint = "fix the keys listed above; configs/config.example.yml documents every key") {
+  constructor(file: string, problems: ConfigProblem[], hint = "fix the keys listed above; the README's settings table documents every key (configs/config.example.yml is a typical file)") {
     // A generated or hostile file can hold tens of thousands of problems; the message (also put
     // into `--json` output) stays readable, and the caller still gets every one in `problems`.
     const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  - ${p.key}: ${p.message}`);

@@ -43,7 +43,7 @@ describe("rollouts through pulumi preview and pulumi up (waves gated by health c
       repoPath: repo.path,
       repository: {
         layout: "releases",
-        rollout: { waves: [1, "100%"], on_failure: "rollback" },
+        rollout: { waves: [1, "100%"], on_failure: "rollback", bake_s: 3 },
         health_check: { command: `[ "$REPO_SYNC_REVISION" = "$(cat .sync_rev)" ] && [ "$(pwd -P)" = "$(cd "$REPO_SYNC_RELEASE" && pwd -P)" ]`, retries: 0 },
       },
       // vm01's check takes 2 s: without the gate the second wave would switch before it ends.
@@ -63,13 +63,15 @@ describe("rollouts through pulumi preview and pulumi up (waves gated by health c
     assert.match(preview.stdout, /rollout: wave 1: vm01 \| wave 2: vm02, vm03 \(each wave waits for the previous wave's health checks\)/);
     assert.match(preview.stdout, /apply to the repo-sync CLI only/);
     assert.match(preview.stdout, /vm01-health/);
+    assert.match(preview.stdout, /command:local:Command\s+\S*bake-1/);
     await project.ok(["up", "--yes", "--skip-preview"]);
     const head = repo.head();
     for (const vm of ["vm01", "vm02", "vm03"]) assert.equal(served(vm), head, vm);
     const first = await lastDeploy("vm01");
     for (const vm of ["vm02", "vm03"]) {
       const gap = (await lastDeploy(vm)) - first;
-      assert.ok(gap >= 2000, `${vm} switched ${gap} ms after vm01: before vm01's health check ended`);
+      // vm01's check (2 s), then the bake (3 s).
+      assert.ok(gap >= 5000, `${vm} switched ${gap} ms after vm01: before vm01's health check and the bake ended`);
     }
   });
 

@@ -152,7 +152,7 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
     assert.deepEqual(doc.rollout?.left_on_new, []);
     assert.deepEqual(ids().map(served).slice(0, 3), [old, next, old]);
     const text = await runCli(["sync", "--config", cfg]);
-    assert.match(text.stdout, new RegExp(`already on ${next.slice(0, 12)} before this run \\(an earlier run switched them; not switched back\\): vm02`));
+    assert.match(text.stdout, new RegExp(`already on ${next.slice(0, 12)} before this run \\(an earlier run switched them; not switched back: \`repo-sync rollback vm02\` does\\): vm02`));
     // Back to one commit everywhere for the next cases.
     write({ rollout: null, health_check: null });
     assert.equal((await runCli(["sync", "--config", cfg, "--ref", old])).code, 0);
