@@ -14,7 +14,7 @@ import { refuseOtherLayout } from "../target/layout";
 import type { PreparedSource } from "./prepareSource";
 import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
 import { recordHistory } from "./history";
-import type { ConvergeOptions, SyncResult } from "./result";
+import type { ConvergeOptions, InPlaceSession, SyncResult } from "./result";
 
 export type { ConvergeOptions, SyncAction, SyncResult } from "./result";
 
@@ -36,24 +36,38 @@ export function startSession(target: Target, source: PreparedSource, opts: Pick<
 
 /** {@link convergeTarget} in a session already started (the caller closes it; a rollout checks health first). */
 export async function convergeInSession(target: Target, source: PreparedSource, opts: ConvergeOptions, session: TargetSession, started = Date.now()): Promise<SyncResult> {
-  const { state, revision } = session.header;
-  if (state === "foreign" && !opts.adoptExisting) {
+  refuseForeign(target, session, opts);
+  refuseOtherLayout(target, session.header.otherLayout);
+  if (target.layout === "releases") return await convergeRelease(target, source, opts, session, started);
+  return convergeInPlace(target, source, opts, session, started);
+}
+
+/** A folder holding files repo-sync did not put there takes no `--delete`, unless adopting was asked for. */
+function refuseForeign(target: Target, session: Pick<TargetSession, "header">, opts: Pick<ConvergeOptions, "adoptExisting">): void {
+  if (session.header.state === "foreign" && !opts.adoptExisting) {
     throw new RepoSyncError("unsafe-target", `the target directory ${target.path} holds files that repo-sync did not put there; refusing to run rsync --delete into it`, {
       vm: target.vm,
       hint: "point repository.vm_repo_paths at a dedicated (new or empty) directory, or set repository.adopt_existing: true to let repo-sync take this one over",
     });
   }
-  refuseOtherLayout(target, session.header.otherLayout);
-  if (target.layout === "releases") return await convergeRelease(target, source, opts, session, started);
+}
+
+/**
+ * The in-place layout: the marker goes (when the commit changes), rsync pushes, then the marker names the
+ * new commit; `.sync_rev` never names a tree that did not arrive (test/unit/convergeOrder.test.ts).
+ */
+export async function convergeInPlace(target: Target, source: PreparedSource, opts: ConvergeOptions, session: InPlaceSession, started = Date.now()): Promise<SyncResult> {
+  const { state, revision } = session.header;
+  const rsync = opts.rsync ?? runRsync;
   const matches = revision === source.commit && !opts.force;
   // A forced run compares contents: a file edited with its size and mtime put back is repaired too.
   // Nothing there to keep whole (missing or empty folder): files go straight to their names.
   // So does a move between two commits where a changed file kept its size and derived mtime.
   const checksum = opts.force === true || (await quickCheckUnsafe(source, revision, revision === undefined && state !== "missing" && state !== "empty"));
   const transfer = { ...source.transfer, ...(checksum ? { checksum: true } : {}), delayUpdates: state !== "missing" && state !== "empty" };
-  if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session);
+  if (transfer.maxDelete !== undefined) await refuseTooManyDeletes(target, transfer, session, rsync);
   if (!matches) await session.invalidate();
-  const out = await runRsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
+  const out = await rsync(target, transfer, false, { onStderr: opts.onStderr, onProgress: opts.onProgress, controlPath: session.controlPath, fence: session.fence });
   let warning: string | undefined;
   if (!matches) {
     await session.commit(source.commit);

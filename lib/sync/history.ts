@@ -18,7 +18,7 @@ let actor: string | undefined;
  * Appends `entry` (time and actor filled in) to the trail of the VM `session` holds; returns a warning
  * instead of throwing when it cannot (the switch, rollback or check it records happened anyway).
  */
-export async function recordHistory(session: TargetSession, vm: string, entry: Omit<HistoryEntry, "time" | "by">): Promise<string | undefined> {
+export async function recordHistory(session: Pick<TargetSession, "appendHistory">, vm: string, entry: Omit<HistoryEntry, "time" | "by">): Promise<string | undefined> {
   try {
     await session.appendHistory({ time: new Date().toISOString(), by: (actor ??= localActor()), ...entry });
     return undefined;

@@ -9,7 +9,7 @@ import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
 import { changeCount } from "../transfer/rsyncOutput";
 import { quickCheckBlindPaths } from "../source/quickCheck";
-import type { SyncResult } from "./result";
+import type { RsyncRunner, SyncResult } from "./result";
 import type { PreparedSource } from "./prepareSource";
 
 /**
@@ -46,10 +46,10 @@ const blindCache = new Map<string, Promise<string[] | undefined>>();
  * change. A dry run first refuses the whole run before any byte moves; `--max-delete` stays on the real
  * run as the backstop for a tree that changes in between.
  */
-export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, session: TargetSession): Promise<void> {
+export async function refuseTooManyDeletes(target: Target, transfer: TransferSpec, session: Pick<TargetSession, "controlPath" | "fence">, rsync: RsyncRunner = runRsync): Promise<void> {
   const max = transfer.maxDelete ?? Infinity;
   // Without the limit: a dry run that stops at it would not tell how many deletions there are.
-  const plan = (await runRsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath: session.controlPath, fence: session.fence })).changes;
+  const plan = (await rsync(target, { ...transfer, maxDelete: undefined }, true, { controlPath: session.controlPath, fence: session.fence })).changes;
   if (plan.deleted.length <= max) return;
   throw new RepoSyncError("unsafe-target", `the sync would delete ${plan.deleted.length} paths on ${target.path} (first: ${plan.deleted.slice(0, 3).join(", ")}), more than repository.max_delete (${max}); nothing was changed`, {
     vm: target.vm,

@@ -3,7 +3,8 @@
  * these; none of them needs another's code for it).
  */
 import type { RepoSyncError } from "../errors";
-import type { PendingSession } from "../target/session";
+import type { PendingSession, TargetSession } from "../target/session";
+import type { runRsync } from "../transfer/runRsync";
 import type { RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
 import type { HealthOutcome } from "./healthCheck";
 
@@ -44,8 +45,16 @@ export interface SyncResult {
   rollback?: { from: string; to?: string; error?: RepoSyncError };
 }
 
+/** What an in-place convergence needs of its target session (TargetSession; a fake in unit tests). */
+export type InPlaceSession = Pick<TargetSession, "header" | "controlPath" | "fence" | "invalidate" | "commit" | "appendHistory">;
+
+/** Runs rsync for a target (transfer/runRsync.ts's runRsync; a fake in unit tests). */
+export type RsyncRunner = typeof runRsync;
+
 /** Options for {@link convergeTarget}. */
 export interface ConvergeOptions {
+  /** The rsync runner (default: the real one). */
+  rsync?: RsyncRunner;
   /** Re-sync even when the marker matches, comparing file contents (so tampering is always repaired). */
   force?: boolean;
   adoptExisting: boolean;
