@@ -139,3 +139,12 @@ function createMissing(abs: string, fail: (reason: string, cause?: unknown) => n
 export function cacheDir(): string {
   return ensurePrivateDir(cachePath());
 }
+
+/** True when `p` is a directory (following links, as a path given by the user is); false when it is missing. */
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

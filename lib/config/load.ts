@@ -12,6 +12,7 @@ import { resolveSshConfig } from "./resolveSshConfig";
 import type { Config, ConfigProblem } from "./types";
 import { validateConfig } from "./validate";
 import { MAX_CONFIG_BYTES, parseYamlText } from "./yamlText";
+import { isDirectory } from "../paths";
 
 export { MAX_CONFIG_BYTES } from "./yamlText";
 
@@ -220,14 +221,6 @@ export function privateKeyProblem(keyPath: string): string | undefined {
     return `${keyPath} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); OpenSSH refuses such keys: run \`chmod 600 ${keyPath}\``;
   }
   return undefined;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** The key that set a VM's hops: its own `jump_hosts`, or the shared one. */

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import { cachePath, ensurePrivateDir } from "../paths";
+import { cachePath, ensurePrivateDir, isDirectory } from "../paths";
 import { runProgram } from "../process/run";
 import { Finding, parseGitleaksReport } from "./gitleaksReport";
 import { loadRulesChain, rulesIdentityText } from "./rulesChain";
@@ -293,14 +293,6 @@ function defaultRulesFile(cacheDir: string): string {
     fs.writeFileSync(p, DEFAULT_RULES);
   }
   return p;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function sha256(s: string): string {

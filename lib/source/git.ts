@@ -10,6 +10,7 @@ import { invalidBranchReason } from "../config/safety";
 import { RepoSyncError } from "../errors";
 import { RefKind, ResolvedRef, resolveRef } from "./ref";
 import { gitError, runGit } from "./runGit";
+import { isDirectory } from "../paths";
 
 /** The exact message the original service used, kept so that runbooks still match. */
 export const NOT_A_REPO_MESSAGE = "could not get commit hash (not a git repo or invalid state)";
@@ -193,14 +194,6 @@ export function parseStatusZ(out: string): string[] {
     if (f[0] === "R" || f[0] === "C") i++;
   }
   return paths;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function notARepo(repoPath: string, cause?: unknown): RepoSyncError {
