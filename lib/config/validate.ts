@@ -7,9 +7,9 @@
  * The document is the YAML's (snake_case keys) or the component's typed arguments (camelCase keys,
  * `naming: "camel"`): the same rules, and messages that name the keys as the user wrote them.
  */
-import * as path from "node:path";
-import { camelName, describe, range, type Section, sectionKeys, setting, valueProblem, VM_ID } from "./schema";
-import { invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
+import { describe, range, VM_ID } from "./schema";
+import { given, isMapping, type PathContext, SettingsReader } from "./settingsReader";
+import { invalidExcludeReason, invalidHostReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
 import { sharedPaths, sharedPathsProblems } from "./sharedPaths";
 import { parseAmount } from "./amount";
@@ -17,24 +17,7 @@ import type { Amount, Config, ConfigProblem, HealthCheckSettings, JumpHost, Jump
 
 export { describe } from "./schema";
 
-/** Where relative paths and `~` resolve, and how the document names its keys. */
-export interface PathContext {
-  /** Folder of the config file: relative local paths resolve here. */
-  baseDir: string;
-  /** Home directory for `~`. */
-  homeDir: string;
-  /** Config file name, for messages. */
-  file: string;
-  /**
-   * The Pulumi program supplies VM hosts (another stack's outputs, or the resources that create the
-   * VMs): `vms.<id>.host` may be left out; it is then "" here and filled in by the program.
-   */
-  hostsSupplied?: boolean;
-  /** VMs whose login user the program supplies (an Input): `ssh_user` may be left out ("" here). */
-  usersSupplied?: ReadonlySet<string>;
-  /** `camel`: the component's typed arguments (`sshUser`, `maxDelete`); default `yaml` (snake_case). */
-  naming?: "yaml" | "camel";
-}
+export type { PathContext } from "./settingsReader";
 
 /** The result of {@link validateConfig}: a config when there is no problem. */
 export type ValidationResult = { config: Config; problems: [] } | { config?: undefined; problems: ConfigProblem[] };
@@ -94,115 +77,12 @@ export function ownershipProblems(repository: Pick<RepositorySettings, "owner" |
   return problems;
 }
 
-type Mapping = Record<string, unknown>;
-
-class Validator {
-  readonly problems: ConfigProblem[] = [];
+class Validator extends SettingsReader {
   private defaultKeyPath = "";
   /** Every id under `vms`, also those whose entry has problems (reported there). */
   private listed = new Set<string>();
   /** `ssh.config_path`, and which of the `ssh` section's connection keys the document sets. */
   private sshConfig?: { path: string; keyPath: boolean; jumpHosts: boolean; knownHostsPath: boolean };
-  private readonly camel: boolean;
-
-  constructor(private readonly ctx: PathContext) {
-    this.camel = ctx.naming === "camel";
-  }
-
-  /** A key as the document writes it. */
-  name(key: string): string {
-    return this.camel ? camelName(key) : key;
-  }
-
-  /** The value of YAML key `key` in `m` (read under its camelCase name in a typed document). */
-  at(m: Mapping, key: string): unknown {
-    return m[this.name(key)];
-  }
-
-  /** `prefix.key` with the key as the document writes it. */
-  path(prefix: string, key: string): string {
-    return `${prefix}.${this.name(key)}`;
-  }
-
-  add(key: string, message: string): void {
-    this.problems.push({ key, message });
-  }
-
-  mapping(value: unknown, key: string, required = true): Mapping | undefined {
-    if (value === undefined || value === null) {
-      if (required) this.add(key, "is missing (expected a mapping)");
-      return undefined;
-    }
-    if (typeof value !== "object" || Array.isArray(value)) {
-      this.add(key, `must be a mapping, got ${describe(value)}`);
-      return undefined;
-    }
-    return value as Mapping;
-  }
-
-  /** Keys of `m` that the schema's `section` does not have: each a problem, with the nearest known key. */
-  unknownKeys(m: Mapping, section: Section, prefix: string): void {
-    const allowed = sectionKeys(section).map((k) => this.name(k));
-    for (const k of Object.keys(m)) {
-      if (!allowed.includes(k)) {
-        const near = allowed.find((a) => editDistance(a.toLowerCase(), k.toLowerCase()) <= 2);
-        this.add(`${prefix}.${k}`, `is not a known key${near ? ` (did you mean \`${near}\`?)` : ""}; known: ${allowed.join(", ")}`);
-      }
-    }
-  }
-
-  /**
-   * A scalar setting of `section` read from `m`: valid value, its schema default when left out
-   * (undefined when it has none; "is missing" when required), undefined with a problem when invalid.
-   */
-  value(m: Mapping, section: Section, key: string, prefix: string, opts: { optional?: boolean } = {}): unknown {
-    const s = setting(section, key);
-    const val = this.at(m, key);
-    if (!given(val)) {
-      if (s.required && !opts.optional) this.add(this.path(prefix, key), "is missing");
-      return s.default;
-    }
-    const why = valueProblem(s, val);
-    if (why) {
-      this.add(this.path(prefix, key), why);
-      return undefined;
-    }
-    return val;
-  }
-
-  str(m: Mapping, section: Section, key: string, prefix: string, opts: { optional?: boolean } = {}): string | undefined {
-    const v = this.value(m, section, key, prefix, opts);
-    return typeof v === "string" ? v : undefined;
-  }
-
-  bool(m: Mapping, section: Section, key: string, prefix: string): boolean {
-    const v = this.value(m, section, key, prefix);
-    return typeof v === "boolean" ? v : setting(section, key).default === true;
-  }
-
-  int(m: Mapping, section: Section, key: string, prefix: string): number | undefined {
-    const v = this.value(m, section, key, prefix);
-    return typeof v === "number" ? v : undefined;
-  }
-
-  /** An optional string setting: `{ [camelCase key]: value }` when set and valid, else nothing. */
-  optional(m: Mapping, section: Section, key: string, prefix: string): Record<string, string> {
-    const s = this.str(m, section, key, prefix);
-    return s ? { [camelName(key)]: s } : {};
-  }
-
-  localPath(p: string): string {
-    const expanded = p === "~" ? this.ctx.homeDir : p.startsWith("~/") ? path.join(this.ctx.homeDir, p.slice(2)) : p;
-    return path.resolve(this.ctx.baseDir, expanded);
-  }
-
-  /** A local file handed to OpenSSH (key, known_hosts): resolved, and refused when ssh would mangle it. */
-  sshFilePath(p: string, key: string): string {
-    const resolved = this.localPath(p);
-    const why = invalidSshFilePathReason(resolved);
-    if (why) this.add(key, `${JSON.stringify(resolved)} ${why}`);
-    return resolved;
-  }
 
   ssh(value: unknown): SshSettings | undefined {
     const m = this.mapping(value, "ssh", false) ?? {};
@@ -499,35 +379,11 @@ class Validator {
     return { command, timeoutS, retries, intervalS };
   }
 
-  stringList(value: unknown, key: string): string[] | undefined {
-    if (value === undefined || value === null) return undefined;
-    if (!Array.isArray(value) || value.some((x) => typeof x !== "string")) {
-      this.add(key, `must be a list of strings, got ${describe(value)}`);
-      return undefined;
-    }
-    return value as string[];
-  }
+
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
 
-function isMapping(v: unknown): v is Mapping {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
-/** Whether the YAML sets a key (null counts as left out, like everywhere else). */
-function given(v: unknown): boolean {
-  return v !== undefined && v !== null;
-}
 
 /** A VM's hops, completed with its user, port 22 and its key; nothing when it is reached directly. */
 function hopsOf(vm: VmSettings, ssh: SshSettings): { jumpHosts?: JumpHost[] } {
