@@ -19,34 +19,13 @@ import { exportCommitTree } from "../lib/source/exportTree";
 import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
 import { Fleet, startFleet } from "../tools/fleet/fleet";
 import { fleetConfig } from "../tools/fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../tools/fleet/sourceRepo";
+import type { SourceRepo } from "../tools/fleet/sourceRepo";
+import { repoFromTree, repoWithSmallFiles } from "./workLoads";
 import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../tools/pulumiCli";
 import { copyToRemoteAvailable, copyToRemoteProject, copyUp } from "./copyToRemote";
 import { firstError, measureDeployLoop } from "./deployLoop";
 import { renderChart, renderMarkdown, Row } from "./report";
 import { measure, median, must, timed } from "./timing";
-
-/** A repo holding a copy of `src` (a real tree), committed. */
-function repoFromTree(src: string): SourceRepo {
-  const repo = makeSourceRepo({ "README.md": "benchmark tree\n" });
-  fs.cpSync(src, path.join(repo.path, "tree"), { recursive: true, dereference: true });
-  repo.git("add", "-A");
-  repo.git("commit", "-q", "-m", "tree");
-  return repo;
-}
-
-/** A repo with `n` small files in folders of 500. */
-function repoWithSmallFiles(n: number): SourceRepo {
-  const repo = makeSourceRepo({ "README.md": "small files\n" });
-  for (let i = 0; i < n; i++) {
-    const dir = path.join(repo.path, "small", `d${Math.floor(i / 500)}`);
-    if (i % 500 === 0) fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `f${i}.txt`), `file ${i}\n`.repeat(1 + (i % 7)));
-  }
-  repo.git("add", "-A");
-  repo.git("commit", "-q", "-m", "small files");
-  return repo;
-}
 
 function clearTargets(fleet: Fleet, n: number): void {
   for (const vm of fleet.vms.slice(0, n)) fs.rmSync(vm.targetPath, { recursive: true, force: true });

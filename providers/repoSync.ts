@@ -27,6 +27,7 @@ import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget, type RepoSyncTargetArgs, type TargetPlumbing } from "./repoSyncTarget";
 import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings";
 import type { RepoSyncOptions } from "./settingsArgs";
+import { mark } from "../lib/timeline";
 
 export { loadSettings } from "./settings";
 export type { HostAddress, HostInput } from "./settings";
@@ -94,6 +95,24 @@ function connection(t: Target) {
   };
 }
 
+/**
+ * Runs `fn` (a resource's construction) with V8's stack capture off. The SDK records a stack trace on
+ * every promise of every input property (runtime/debuggable.js, shown only in its leaked-promise
+ * report), and the `source-map-support` hook the Pulumi Node host installs maps each frame through
+ * source maps: with ~40 inputs per target that was ~10 ms of the program's CPU per VM, the largest
+ * per-VM cost of the program (BENCHMARKS.md, issue 23). The resource's own source position is
+ * captured by the SDK with its own stack limit, unaffected. The limit is restored before returning.
+ */
+function withoutPromiseStacks<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** A fleet converged onto one git revision: one RepoSyncTarget per push target. */
 export class RepoSync extends pulumi.ComponentResource {
   /** The commit deployed by this run. */
@@ -130,8 +149,9 @@ export class RepoSync extends pulumi.ComponentResource {
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
+    mark("program.component", { name });
     const source = pulumi.all([args.ref, args.branch]).apply(([ref, branch]) =>
-      prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+      (mark("program.prepare"), prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) })).then((s) => (mark("program.prepared"), s)).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -174,6 +194,7 @@ export class RepoSync extends pulumi.ComponentResource {
     const planned = pulumi.all([source, force]).apply(([s, f]) => {
       const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
       writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
+      mark("program.plan", { targets: known.length });
       return probePlan;
     });
 
@@ -188,7 +209,7 @@ export class RepoSync extends pulumi.ComponentResource {
       const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
       const pinned = hostKey !== undefined ? { hostKey } : {};
       const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, ...pinned, probePlan: planned };
-      const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) });
+      const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) }));
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
@@ -202,6 +223,7 @@ export class RepoSync extends pulumi.ComponentResource {
     this.branch = branch;
     this.ref = ref;
     this.refKind = refKind;
+    mark("program.registered", { targets: config.targets.length });
     this.registerOutputs({ revision: commit, branch, ref, refKind, vms: this.vms });
   }
 }

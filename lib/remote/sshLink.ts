@@ -20,6 +20,7 @@ import { describeHops, JUMP_CONFIG_NAME, jumpConfigText } from "./jumpHosts";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";
 import { sshFailure, sshWhere } from "./sshErrors";
+import { mark } from "../timeline";
 
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
 const MAX_STDERR = 64 * 1024;
@@ -60,7 +61,12 @@ export class SshLink {
       this.exited = Promise.resolve();
       return;
     }
-    child.stdout.on("data", (d: Buffer) => this.onData(d.toString()));
+    let first = true;
+    child.stdout.on("data", (d: Buffer) => {
+      if (first) mark("ssh.answer", { vm: target.vm });
+      first = false;
+      this.onData(d.toString());
+    });
     child.stderr.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-MAX_STDERR);
     });
@@ -71,6 +77,7 @@ export class SshLink {
         this.stderr += `cannot start ssh: ${err.message}`;
       });
       child.on("close", (code) => {
+        mark("ssh.exit", { vm: target.vm, code: code ?? undefined });
         this.exitCode = code;
         this.ended = true;
         for (const w of this.waiters.splice(0)) w(undefined);
@@ -101,6 +108,7 @@ export class SshLink {
     }
     // The hops' options: only a -F file reaches a ProxyJump hop's own ssh (see remote/jumpHosts.ts).
     if (target.jumpHosts?.length) fs.writeFileSync(path.join(dir, JUMP_CONFIG_NAME), jumpConfigText(target), { mode: 0o600 });
+    mark("ssh.spawn", { vm: target.vm });
     const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     return new SshLink(target, controlPath, dir, child, shown);
   }
