@@ -1,0 +1,236 @@
+/**
+ * A VM's OpenSSH connection kept for a short while after a run (OpenSSH `ControlPersist`; Ansible keeps
+ * its connections 60 s the same way), so that the next command within that time (a preview then an
+ * up, `status` then `sync`) opens its sessions over it instead of paying a new handshake.
+ *
+ * Safety: the control socket lives in a private folder of the user (mode 700, checked like the cache:
+ * paths.ts), named by a hash of everything that identifies the connection (the user running repo-sync,
+ * the ssh program, every option: host, port, login, key path, known_hosts path, host key checking, jump
+ * hosts; and the contents of the key files, of the known_hosts or pinned host key file, of the jump
+ * hosts' config and of the OpenSSH client config files read), so another user, key, login, host key
+ * pin or config never reaches it. Before use, whatever sits at that path must be a socket of this user
+ * with a live master behind it; anything else is removed, never trusted. The master exits on its own
+ * `REPO_SYNC_SSH_PERSIST_S` seconds (default 60; 0: no master is kept) after its last session.
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import { cachePath, ensurePrivateDir } from "../paths";
+import { mark } from "../timeline";
+import { sshFileOption, sshOptionArgs } from "../transfer/rsyncArgs";
+import { jumpConfigPath, jumpConfigText } from "./jumpHosts";
+import { sshConfigFiles } from "./sshConfigFiles";
+
+/** The environment variable that sets how long an idle master stays (seconds; 0: none kept). */
+export const PERSIST_ENV = "REPO_SYNC_SSH_PERSIST_S";
+export const DEFAULT_PERSIST_S = 60;
+const MAX_PERSIST_S = 3600;
+/** ssh binds `<path>.<16 random characters>` first, then links it: all of it must fit sun_path (108). */
+const MAX_SOCKET_PATH = 88;
+/** Bumped when a master's options change meaning: masters of an older repo-sync are not joined. */
+const IDENTITY_VERSION = "repo-sync ssh master 1";
+
+/** Seconds an idle master stays (pure but for the environment); a config error for a bad value. */
+export function persistSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[PERSIST_ENV];
+  if (raw === undefined || raw === "") return DEFAULT_PERSIST_S;
+  if (!/^[0-9]{1,4}$/.test(raw) || Number(raw) > MAX_PERSIST_S) {
+    throw new RepoSyncError("config", `${PERSIST_ENV}=${JSON.stringify(raw)} is not a number of seconds from 0 to ${MAX_PERSIST_S}`, { hint: `set it to 0 to keep no SSH connection after a run, or unset it for ${DEFAULT_PERSIST_S} s` });
+  }
+  return Number(raw);
+}
+
+let dirChosen: { dir: string | undefined } | undefined;
+
+/**
+ * The private folder for the sockets: `<cache>/ssh`, or `/tmp/repo-sync-<uid>/ssh` when the cache's path
+ * is too long for a socket; undefined when neither can be made private (then no master is kept).
+ */
+export function mastersDir(): string | undefined {
+  if (dirChosen) return dirChosen.dir;
+  const uid = process.getuid?.() ?? -1;
+  const candidates: string[] = [];
+  try {
+    candidates.push(path.join(cachePath(), "ssh"));
+  } catch {
+    // no cache folder: the /tmp one may still do
+  }
+  candidates.push(path.join("/tmp", `repo-sync-${uid}`, "ssh"));
+  dirChosen = { dir: undefined };
+  for (const c of candidates) {
+    if (c.length + 1 + 32 > MAX_SOCKET_PATH) continue;
+    try {
+      dirChosen = { dir: ensurePrivateDir(c) };
+      break;
+    } catch {
+      // refused (another user's, writable by others...): never used
+    }
+  }
+  return dirChosen.dir;
+}
+
+const digests = new Map<string, string>();
+
+/** SHA-256 of a file's bytes (or why it cannot be read); read again whenever the file changed. */
+function fileDigest(p: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch (err) {
+    return `unreadable:${(err as NodeJS.ErrnoException).code ?? "?"}`;
+  }
+  const key = `${p}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  let d = digests.get(key);
+  if (d === undefined) {
+    try {
+      d = createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+    } catch (err) {
+      return `unreadable:${(err as NodeJS.ErrnoException).code ?? "?"}`;
+    }
+    digests.set(key, d);
+  }
+  return d;
+}
+
+/** The identity of `t`'s connection (see the file comment): 32 hex characters (pure but for file reads). */
+export function connectionIdentity(t: Target, sshBin = "ssh"): string {
+  const h = createHash("sha256");
+  const add = (label: string, value: string) => h.update(`${label}\0${value}\0`);
+  add("version", IDENTITY_VERSION);
+  add("uid", String(process.getuid?.() ?? -1));
+  add("ssh", sshBin);
+  // Every option of the connection, with a fixed stand-in for the socket's own path.
+  add("args", JSON.stringify([...sshOptionArgs(t, { path: "/control", master: true }), t.host]));
+  for (const key of [t.keyPath, ...(t.jumpHosts ?? []).map((j) => j.keyPath)]) add("key", fileDigest(key));
+  add("known_hosts", fileDigest(t.knownHostsPath));
+  if (t.hostKeyFile) add("pinned", fileDigest(t.hostKeyFile));
+  if (t.jumpHosts?.length) add("jump", jumpConfigText(t));
+  else if (!t.noUserSshConfig) for (const f of sshConfigFiles()) add("config", `${f}\0${fileDigest(f)}`);
+  return h.digest("hex").slice(0, 32);
+}
+
+/** Where `t`'s kept connection lives, and for how long; undefined when none is kept. */
+export function keptConnection(t: Target, sshBin = "ssh"): { controlPath: string; persistS: number } | undefined {
+  const persistS = persistSeconds();
+  if (persistS === 0) return undefined;
+  const dir = mastersDir();
+  if (!dir) return undefined;
+  return { controlPath: path.join(dir, connectionIdentity(t, sshBin)), persistS };
+}
+
+/** What opening (or finding) a master gave: ready, or the connection's failure as ssh reported it. */
+export type MasterResult = { ok: true } | { ok: false; exitCode: number | null; stderr: string; command: string[] };
+
+/**
+ * True when a master of this user answers on `p`. Anything else at that path (a stale socket whose
+ * master is gone, a file, a link, another user's socket) is removed: never joined.
+ */
+export function liveMaster(p: string): Promise<boolean> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return Promise.resolve(false);
+  }
+  if (!st.isSocket() || st.uid !== (process.getuid?.() ?? st.uid)) {
+    fs.rmSync(p, { force: true });
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const s = net.connect({ path: p });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      s.destroy();
+      fs.rmSync(p, { force: true });
+      resolve(false);
+    });
+  });
+}
+
+const opening = new Map<string, Promise<MasterResult>>();
+
+/**
+ * Makes sure a master for `t` listens on `controlPath`: joins a live one, else connects (one handshake)
+ * and leaves the master in the background for `persistS` seconds after its last session. One attempt at
+ * a time per socket in this process; another process opening the same one at the same moment is fine
+ * (`ControlMaster=auto`: the loser runs its `true` on a connection of its own, which then ends).
+ */
+export function ensureMaster(t: Target, kept: { controlPath: string; persistS: number }, opts: { sshBin?: string; budgetMs?: number } = {}): Promise<MasterResult> {
+  let p = opening.get(kept.controlPath);
+  if (!p) {
+    p = openMaster(t, kept, opts).finally(() => opening.delete(kept.controlPath));
+    opening.set(kept.controlPath, p);
+  }
+  return p;
+}
+
+async function openMaster(t: Target, kept: { controlPath: string; persistS: number }, opts: { sshBin?: string; budgetMs?: number }): Promise<MasterResult> {
+  // The hops' file: read by the master's ssh and by every session's (its name follows the socket's).
+  if (t.jumpHosts?.length) writePrivately(jumpConfigPath(kept.controlPath), jumpConfigText(t));
+  if (await liveMaster(kept.controlPath)) {
+    mark("ssh.reuse", { vm: t.vm });
+    return { ok: true };
+  }
+  const args = [...sshOptionArgs(t, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", t.host, "true"];
+  const command = [opts.sshBin ?? "ssh", ...args];
+  // stderr into a file, not a pipe: a ProxyJump or ProxyCommand process the master starts inherits it
+  // and lives as long as the master; a pipe would stay open (and a reader waiting) that long.
+  const errFile = path.join(path.dirname(kept.controlPath), `.err-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const fd = fs.openSync(errFile, "wx", 0o600);
+  mark("ssh.master", { vm: t.vm });
+  try {
+    const exitCode = await new Promise<number | null>((resolve) => {
+      const child = spawn(command[0], args, { stdio: ["ignore", "ignore", fd], env: { ...process.env, LC_ALL: "C" } });
+      const timer = setTimeout(() => child.kill("SIGKILL"), opts.budgetMs ?? (t.connectTimeoutS + 60) * 1000);
+      child.on("error", (err) => {
+        fs.appendFileSync(errFile, `cannot start ssh: ${err.message}\n`);
+      });
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    const stderr = fs.readFileSync(errFile, "utf8");
+    mark("ssh.master.ready", { vm: t.vm, code: exitCode ?? undefined });
+    // 255 (or a signal): ssh itself failed. Any other status is `true` refused by the VM's shell or a
+    // forced command: the connection stands, and the session's own script will say what is wrong.
+    return exitCode === 255 || exitCode === null ? { ok: false, exitCode, stderr, command } : { ok: true };
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(errFile, { force: true });
+  }
+}
+
+/** Writes `text` to `file` (mode 600) through a temporary name, so a reader sees all of it or none. */
+function writePrivately(file: string, text: string): void {
+  try {
+    if (fs.readFileSync(file, "utf8") === text) return;
+  } catch {
+    // missing: written below
+  }
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  fs.writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
+  fs.renameSync(tmp, file);
+}
+
+/** For tests: forget the folder chosen and the digests read (the environment changed). */
+export function resetKeptConnections(): void {
+  dirChosen = undefined;
+  digests.clear();
+}
+
+/** Asks the master on `controlPath` to exit now (`ssh -O exit`); true when one did. */
+export function closeMaster(controlPath: string, sshBin = "ssh"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(sshBin, ["-o", sshFileOption("ControlPath", controlPath), "-O", "exit", "repo-sync-master"], { stdio: "ignore" });
+    child.on("error", () => resolve(false));
+    child.on("exit", (code) => resolve(code === 0));
+  });
+}
