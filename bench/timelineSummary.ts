@@ -57,6 +57,9 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
   const checks = spans(events, "check.start", "check.end");
   const probes = spans(events, "probe.start", "probe.end");
   const handshakes = spans(events, "ssh.spawn", "ssh.answer");
+  const masters = spans(events, "ssh.master", "ssh.master.ready");
+  const programPid = events.find((e) => e.ev === "program.component")?.pid;
+  const count = (ev: string, inProgram: boolean) => events.filter((e) => e.ev === ev && (e.pid === programPid) === inProgram).length;
   const starts = events.filter((e) => e.ev === "check.start").map((e) => e.t);
   const gaps = starts.slice(1).map((t, i) => t - starts[i]);
   const rsync = events.filter((e) => e.ev === "exit" && e.prog === "rsync").map((e) => e.ms ?? 0);
@@ -78,6 +81,11 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
     probesAtOnce: peak(probes),
     checksAtOnce: peak(checks),
     sshAnswerMs: stats(handshakes.map((h) => h.to - h.from)),
+    masterOpenMs: stats(masters.map((m) => m.to - m.from)),
+    firstMasterStart: masters.length ? r(Math.min(...masters.map((m) => m.from)) - t0) : undefined,
+    lastMasterReady: masters.length ? r(Math.max(...masters.map((m) => m.to)) - t0) : undefined,
+    mastersOpened: { program: count("ssh.master", true), provider: count("ssh.master", false) },
+    mastersJoined: { program: count("ssh.reuse", true), provider: count("ssh.reuse", false) },
     rsyncDryRunMs: stats(rsync),
     programsRun: progs,
   };

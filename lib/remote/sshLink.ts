@@ -19,7 +19,7 @@ import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import { sshOptionArgs } from "../transfer/rsyncArgs";
 import { describeHops, jumpConfigPath, jumpConfigText } from "./jumpHosts";
-import { ensureMaster, keptConnection, PERSIST_ENV } from "./sshMaster";
+import { keptConnection, prepareKept } from "./sshMaster";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";
 import { connectionFailure, sshFailure, sshWhere } from "./sshErrors";
@@ -49,8 +49,10 @@ export class SshLink {
   private ended = false;
   private closing = false;
   private child: ChildProcessWithoutNullStreams | undefined;
-  /** Lines sent before ssh started (a kept master was being opened). */
-  private readonly unsent: string[] = [];
+  /** Every line sent to the script (replayed when a kept connection is retried as this run's). */
+  private readonly sent: string[] = [];
+  /** Starts the connection again as this run's only (see `attach`); unset once used or not wanted. */
+  private retry: (() => void) | undefined;
   private readonly exited: Promise<void>;
   private markExited: () => void = () => undefined;
 
@@ -96,9 +98,20 @@ export class SshLink {
     child.on("close", (code) => {
       mark("ssh.exit", { vm: this.target.vm, code: code ?? undefined });
       this.exitCode = code;
+      const retry = this.retry;
+      this.retry = undefined;
+      // OpenSSH silences a ProxyJump hop's (or a ProxyCommand's) stderr under ControlPersist: a kept
+      // connection that failed before its script said anything, for no cause ssh named, is tried again
+      // as a connection of this run (the same lines replayed), whose errors name the hop.
+      if (retry && first && code === 255 && (this.target.jumpHosts?.length || !connectionFailure(this.target, code, this.stderr, this.command))) {
+        this.stderr = "";
+        this.child = undefined;
+        retry();
+        return;
+      }
       this.finish();
     });
-    for (const line of this.unsent.splice(0)) child.stdin.write(line + "\n");
+    for (const line of this.sent) child.stdin.write(line + "\n");
     if (this.closing) child.stdin.end();
   }
 
@@ -121,35 +134,14 @@ export class SshLink {
       return new SshLink(target, "", undefined, ["ssh", target.host], new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy}`, { vm: target.vm }));
     }
     if (!kept) return SshLink.direct(target, command, opts, shownArgs);
-    const k = kept;
-    const args = [...sshOptionArgs(target, { path: k.controlPath, master: false }), "-T", "--", target.host, command];
-    const link = new SshLink(target, k.controlPath, undefined, shownArgs(args));
-    ensureMaster(target, k, opts).then(
-      (m) => {
-        if (!m.ok && (target.jumpHosts?.length || !connectionFailure(target, m.exitCode, m.stderr, m.command))) {
-          // OpenSSH silences a ProxyJump hop's (or a ProxyCommand's) stderr when the master is kept
-          // (it would hold it open for as long): a failure that says no cause is tried again as a
-          // connection of this run, whose errors name the hop.
-          link.startDirect(command, opts, shownArgs);
-        } else if (!m.ok) {
-          // The handshake failed: reported as ssh reported it, with the command that tried.
-          link.command = m.command;
-          link.stderr = m.stderr;
-          link.exitCode = m.exitCode;
-          link.finish();
-        } else if (link.closing) {
-          link.finish();
-        } else {
-          // A session on the master: no handshake. Should the master be gone by now, this ssh connects on its own.
-          mark("ssh.spawn", { vm: target.vm, kept: 1 });
-          link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
-        }
-      },
-      (err: unknown) => {
-        link.stderr = `cannot keep the SSH connection to ${sshWhere(target)}: ${err instanceof Error ? err.message : String(err)} (set ${PERSIST_ENV}=0 to open one per run)`;
-        link.finish();
-      },
-    );
+    // The first session of a kept connection: ssh joins the live master, or connects, leaves the master
+    // in the background (ControlPersist) and runs the session on it.
+    const joins = prepareKept(target, kept.controlPath);
+    const args = [...sshOptionArgs(target, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", target.host, command];
+    const link = new SshLink(target, kept.controlPath, undefined, shownArgs(args));
+    link.retry = () => link.startDirect(command, opts, shownArgs);
+    mark(joins ? "ssh.reuse" : "ssh.master", { vm: target.vm });
+    link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
     return link;
   }
 
@@ -212,8 +204,8 @@ export class SshLink {
   /** Sends one line to the script. */
   send(line: string): void {
     if (this.ended) return;
-    if (this.child) this.child.stdin.write(line + "\n");
-    else this.unsent.push(line);
+    this.sent.push(line);
+    this.child?.stdin.write(line + "\n");
   }
 
   /** True once ssh has exited. */

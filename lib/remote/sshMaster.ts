@@ -8,19 +8,19 @@
  * the ssh program, every option: host, port, login, key path, known_hosts path, host key checking, jump
  * hosts; and the contents of the key files, of the known_hosts or pinned host key file, of the jump
  * hosts' config and of the OpenSSH client config files read), so another user, key, login, host key
- * pin or config never reaches it. Before use, whatever sits at that path must be a socket of this user
- * with a live master behind it; anything else is removed, never trusted. The master exits on its own
- * `REPO_SYNC_SSH_PERSIST_S` seconds (default 60; 0: no master is kept) after its last session.
+ * pin or config never reaches it. Before use, whatever sits at that path must be a socket of this user;
+ * anything else is removed, never trusted (a stale socket, its master gone, ssh replaces itself:
+ * `ControlMaster=auto`). The master exits on its own `REPO_SYNC_SSH_PERSIST_S` seconds (default 60;
+ * 0: no master is kept) after its last session. OpenSSH detaches it from every pipe of ours (and a
+ * ProxyJump hop's stderr with it), so no command waits for it.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { cachePath, ensurePrivateDir } from "../paths";
-import { mark } from "../timeline";
 import { sshFileOption, sshOptionArgs } from "../transfer/rsyncArgs";
 import { jumpConfigPath, jumpConfigText } from "./jumpHosts";
 import { sshConfigFiles } from "./sshConfigFiles";
@@ -122,90 +122,23 @@ export function keptConnection(t: Target, sshBin = "ssh"): { controlPath: string
   return { controlPath: path.join(dir, connectionIdentity(t, sshBin)), persistS };
 }
 
-/** What opening (or finding) a master gave: ready, or the connection's failure as ssh reported it. */
-export type MasterResult = { ok: true } | { ok: false; exitCode: number | null; stderr: string; command: string[] };
-
 /**
- * True when a master of this user answers on `p`. Anything else at that path (a stale socket whose
- * master is gone, a file, a link, another user's socket) is removed: never joined.
+ * Makes `controlPath` safe to hand to ssh: whatever sits there must be a socket of this user (a
+ * master of ours, or a stale one that ssh itself replaces); anything else (a file, a link, another
+ * user's socket) is removed, never joined. Writes the jump hosts' file the connection reads. Returns
+ * true when a socket was there (a master to join, most likely).
  */
-export function liveMaster(p: string): Promise<boolean> {
+export function prepareKept(t: Target, controlPath: string): boolean {
+  if (t.jumpHosts?.length) writePrivately(jumpConfigPath(controlPath), jumpConfigText(t));
   let st: fs.Stats;
   try {
-    st = fs.lstatSync(p);
+    st = fs.lstatSync(controlPath);
   } catch {
-    return Promise.resolve(false);
+    return false;
   }
-  if (!st.isSocket() || st.uid !== (process.getuid?.() ?? st.uid)) {
-    fs.rmSync(p, { force: true });
-    return Promise.resolve(false);
-  }
-  return new Promise((resolve) => {
-    const s = net.connect({ path: p });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => {
-      s.destroy();
-      fs.rmSync(p, { force: true });
-      resolve(false);
-    });
-  });
-}
-
-const opening = new Map<string, Promise<MasterResult>>();
-
-/**
- * Makes sure a master for `t` listens on `controlPath`: joins a live one, else connects (one handshake)
- * and leaves the master in the background for `persistS` seconds after its last session. One attempt at
- * a time per socket in this process; another process opening the same one at the same moment is fine
- * (`ControlMaster=auto`: the loser runs its `true` on a connection of its own, which then ends).
- */
-export function ensureMaster(t: Target, kept: { controlPath: string; persistS: number }, opts: { sshBin?: string; budgetMs?: number } = {}): Promise<MasterResult> {
-  let p = opening.get(kept.controlPath);
-  if (!p) {
-    p = openMaster(t, kept, opts).finally(() => opening.delete(kept.controlPath));
-    opening.set(kept.controlPath, p);
-  }
-  return p;
-}
-
-async function openMaster(t: Target, kept: { controlPath: string; persistS: number }, opts: { sshBin?: string; budgetMs?: number }): Promise<MasterResult> {
-  // The hops' file: read by the master's ssh and by every session's (its name follows the socket's).
-  if (t.jumpHosts?.length) writePrivately(jumpConfigPath(kept.controlPath), jumpConfigText(t));
-  if (await liveMaster(kept.controlPath)) {
-    mark("ssh.reuse", { vm: t.vm });
-    return { ok: true };
-  }
-  const args = [...sshOptionArgs(t, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", t.host, "true"];
-  const command = [opts.sshBin ?? "ssh", ...args];
-  // stderr into a file, not a pipe: a ProxyJump or ProxyCommand process the master starts inherits it
-  // and lives as long as the master; a pipe would stay open (and a reader waiting) that long.
-  const errFile = path.join(path.dirname(kept.controlPath), `.err-${process.pid}-${randomBytes(6).toString("hex")}`);
-  const fd = fs.openSync(errFile, "wx", 0o600);
-  mark("ssh.master", { vm: t.vm });
-  try {
-    const exitCode = await new Promise<number | null>((resolve) => {
-      const child = spawn(command[0], args, { stdio: ["ignore", "ignore", fd], env: { ...process.env, LC_ALL: "C" } });
-      const timer = setTimeout(() => child.kill("SIGKILL"), opts.budgetMs ?? (t.connectTimeoutS + 60) * 1000);
-      child.on("error", (err) => {
-        fs.appendFileSync(errFile, `cannot start ssh: ${err.message}\n`);
-      });
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
-    const stderr = fs.readFileSync(errFile, "utf8");
-    mark("ssh.master.ready", { vm: t.vm, code: exitCode ?? undefined });
-    // 255 (or a signal): ssh itself failed. Any other status is `true` refused by the VM's shell or a
-    // forced command: the connection stands, and the session's own script will say what is wrong.
-    return exitCode === 255 || exitCode === null ? { ok: false, exitCode, stderr, command } : { ok: true };
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(errFile, { force: true });
-  }
+  if (st.isSocket() && st.uid === (process.getuid?.() ?? st.uid)) return true;
+  fs.rmSync(controlPath, { force: true });
+  return false;
 }
 
 /** Writes `text` to `file` (mode 600) through a temporary name, so a reader sees all of it or none. */
@@ -220,7 +153,7 @@ function writePrivately(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** For tests: forget the folder chosen and the digests read (the environment changed). */
+/** For tests: forget the folder chosen (the environment changed). */
 export function resetKeptConnections(): void {
   dirChosen = undefined;
   digests.clear();
