@@ -7,7 +7,8 @@
  *   branch       branch to deploy (default: repository.default_branch)
  *   ref          a branch, tag or commit SHA (full or a unique prefix) to deploy instead; not with branch
  *   force        any new value re-syncs every target even when it matches
- *   pull         "false" to skip the pull from origin
+ *   pull         "true": fetch the branch from origin (into origin/<branch>; the checkout stays as it
+ *                is) and deploy origin's tip; default: the branch as the checkout holds it
  *   fullScan     "true": scan every file, not only those not found clean before
  *   removeOnDelete  "true": `pulumi destroy` removes the synced trees (default: only the markers)
  *   checksum     "true": probe by content (rsync --checksum)
@@ -71,7 +72,7 @@ export = () => {
     branch,
     // Set to "" counts as unset (`pulumi config rm` is the other way back to the branch).
     ref,
-    pull: cfg.get("pull") !== "false",
+    pull: cfg.getBoolean("pull") === true,
     fullScan: cfg.getBoolean("fullScan") === true,
     force: cfg.get("force"),
     removeOnDelete: cfg.getBoolean("removeOnDelete") === true,

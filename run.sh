@@ -31,6 +31,11 @@ case "$cmd" in
     # A clean build: a compiled test whose source is gone must not run.
     rm -rf dist
     npx tsc -p tsconfig.json
+    # `./run.sh test unit`: the pure tests alone (no fleet, no engine), in seconds.
+    if [ "${1:-}" = unit ]; then
+      shift
+      exec npx mocha --reporter ./dist/test/support/reporter.js dist/test/unit/*.test.js "$@"
+    fi
     # A stray fleet from an interrupted earlier run would hold the test addresses.
     pkill -KILL -f '/usr/sbin/sshd -f /tmp/repo-sync-fleet-' 2>/dev/null || true
     status=0

@@ -12,6 +12,7 @@ import type { MigrateResult } from "../lib/sync/migrate";
 import type { RollbackResult } from "../lib/sync/rollback";
 import { describeRef } from "../lib/source/ref";
 import type { SyncSummary } from "../lib/sync/syncAll";
+import type { VmHistory } from "../lib/sync/history";
 import { describeChanges } from "../lib/transfer/rsyncOutput";
 
 const short = (c?: string) => (c ? c.slice(0, 12) : "-");
@@ -112,21 +113,87 @@ function failedLine(vm: string, err: RepoSyncError): string {
 }
 
 function resultLine(r: SyncResult): string {
-  if (r.error) return failedLine(r.vm, r.error);
+  const wave = r.wave ? `  wave ${r.wave}` : "";
+  if (r.action === "skipped") return `${r.vm}  skipped${wave}  not touched (the rollout stopped before its wave)`;
+  if (r.action === "rolled-back") {
+    const why = r.error ? `; ${r.error.message.split("\n").join("\n      ")}` : "";
+    return `${r.vm}  rolled-back${wave}  serves ${short(r.revision)} again (synced ${short(r.rollback?.from)}, then switched back${r.health?.ok ? "; it was healthy" : ""})${why}`;
+  }
+  const back = r.rollback?.error ? `\n      still serves ${short(r.rollback.from)}: ${r.rollback.error.message.split("\n").join("\n      ")}` : "";
+  if (r.error) return failedLine(r.vm, r.error) + back;
   const what = r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : "";
-  return `${r.vm}  ${r.action}  ${short(r.revision)}  ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent, ${(r.durationMs / 1000).toFixed(1)} s${what}`;
+  const health = r.health?.ok ? `, healthy` : "";
+  return `${r.vm}  ${r.action}${wave}  ${short(r.revision)}  ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent, ${(r.durationMs / 1000).toFixed(1)} s${what}${health}${back}`;
+}
+
+/** The rollout's closing line: where it stopped, what each VM serves now. */
+function rolloutLine(s: SyncSummary): string | undefined {
+  const o = s.rollout;
+  if (!o || o.stoppedAt === undefined) return undefined;
+  const parts = [`rollout stopped after wave ${o.stoppedAt} of ${o.waves.length}: ${o.reason}`];
+  if (o.rolledBack.length > 0) parts.push(`switched back to their previous release: ${o.rolledBack.join(", ")}`);
+  if (o.leftOnNew.length > 0) parts.push(`${o.onFailure === "stop" ? "left on" : "still on"} ${short(s.commit)}${o.onFailure === "stop" ? " (on_failure: stop)" : " (could not be switched back)"}: ${o.leftOnNew.join(", ")}`);
+  if (o.alreadyOnNew.length > 0) parts.push(`already on ${short(s.commit)} before this run (an earlier run switched them; not switched back): ${o.alreadyOnNew.join(", ")}`);
+  if (o.movedByOthers.length > 0) parts.push(`moved by another run since (not switched back; see repo-sync history): ${o.movedByOthers.join(", ")}`);
+  if (o.untouched.length > 0) parts.push(`not touched: ${o.untouched.join(", ")}`);
+  return parts.join("; ");
 }
 
 /** Per-VM lines plus a closing summary naming each failure. */
 export function formatSyncSummary(s: SyncSummary): string {
-  const failed = s.results.filter((r) => r.action === "failed");
+  const failed = s.results.filter((r) => r.action === "failed" || (r.action === "rolled-back" && r.error));
   const lines = s.results.map(resultLine);
-  lines.push(
+  if (s.rollout && s.rollout.waves.length > 1) lines.unshift(`rollout: ${s.rollout.waves.map((w, i) => `wave ${i + 1}: ${w.join(", ")}`).join(" | ")}`);
+  const stopped = rolloutLine(s);
+  if (stopped) lines.push(stopped);
+  else lines.push(
     failed.length === 0
       ? `all ${s.results.length} VM(s) at ${short(s.commit)} (${s.refKind && s.ref !== undefined ? describeRef(s.refKind, s.ref) : s.branch})`
       : `${failed.length} of ${s.results.length} VM(s) failed: ${failed.map((r) => r.vm).join(", ")}`,
   );
   return lines.join("\n") + "\n";
+}
+
+/**
+ * A string read from a VM, safe to print on a terminal (pure): control characters (C0, DEL, C1) and
+ * the bidirectional overrides are shown as `\u` escapes, so a line planted in the trail can neither
+ * send escape sequences to the terminal nor start a line of its own.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** `repo-sync history`: each VM's trail, oldest first. */
+export function formatHistory(vms: VmHistory[]): string {
+  const out: string[] = [];
+  for (const h of vms) {
+    out.push(`${h.vm}  ${h.host}:${h.path}`);
+    if (h.error) {
+      out.push(`  FAILED  ${h.error.message.split("\n").join("\n          ")}`);
+      continue;
+    }
+    if (h.state === "symlink" || h.state === "notfile") out.push(`  .repo-sync.log is ${h.state === "symlink" ? "a symlink" : "not a file"}: not read`);
+    else if (!h.entries?.length) out.push("  no history yet");
+    // Every field is text from the VM (the trail is as trustworthy as the target directory).
+    const rows = (h.entries ?? []).map((e) => [`  ${printable(e.time)}`, e.event, short(e.commit), e.previous ? `from ${short(e.previous)}` : "", printable(e.by), e.result + (e.detail ? `: ${printable(e.detail)}` : "")]);
+    if (rows.length > 0) out.push(table(rows).replace(/\n$/, ""));
+    if (h.unreadable) out.push(`  (${h.unreadable} line(s) that repo-sync did not write, skipped)`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The history document. */
+export function historyJson(vms: VmHistory[]) {
+  return {
+    ok: vms.every((h) => !h.error),
+    vms: vms.map((h) => ({
+      vm: h.vm, host: h.host, path: h.path,
+      state: h.state ?? null,
+      entries: (h.entries ?? []).map((e) => ({ time: e.time, event: e.event, commit: e.commit, previous: e.previous ?? null, by: e.by, result: e.result, detail: e.detail ?? null })),
+      unreadable: h.unreadable ?? 0,
+      error: h.error ? { kind: h.error.kind, message: h.error.message } : null,
+    })),
+  };
 }
 
 /** The sync document. */
@@ -152,7 +219,14 @@ export function syncJson(s: SyncSummary) {
       duration_ms: r.durationMs,
       error: r.error ? { kind: r.error.kind, message: r.error.message, exit_code: r.error.exitCode ?? null } : null,
       ...(r.release ? { release: r.release } : {}),
+      ...(r.warnings ? { warnings: r.warnings } : {}),
+      ...(r.wave !== undefined ? { wave: r.wave } : {}),
+      ...(r.health ? { health: { ok: r.health.ok, attempts: r.health.attempts, exit_code: r.health.exitCode ?? null, duration_ms: r.health.durationMs } } : {}),
+      ...(r.rollback ? { rollback: { from: r.rollback.from, to: r.rollback.to ?? null, error: r.rollback.error ? { kind: r.rollback.error.kind, message: r.rollback.error.message } : null } } : {}),
     })),
+    ...(s.rollout
+      ? { rollout: { waves: s.rollout.waves, on_failure: s.rollout.onFailure, stopped_at_wave: s.rollout.stoppedAt ?? null, reason: s.rollout.reason ?? null, rolled_back: s.rollout.rolledBack, left_on_new: s.rollout.leftOnNew, already_on_new: s.rollout.alreadyOnNew, moved_by_others: s.rollout.movedByOthers, untouched: s.rollout.untouched } }
+      : {}),
   };
 }
 
@@ -184,5 +258,7 @@ export function scanJson(r: SecretScanResult | IncrementalScanResult) {
 
 /** The document `repo-sync sync --json` prints. */
 export type SyncDoc = ReturnType<typeof syncJson>;
+/** The document `repo-sync history --json` prints. */
+export type HistoryDoc = ReturnType<typeof historyJson>;
 /** The document `repo-sync status|verify --json` prints. */
 export type StatusDoc = ReturnType<typeof statusJson>;

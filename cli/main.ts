@@ -8,6 +8,7 @@
  *   repo-sync scan   [--full] [--branch B | --ref R] [--config PATH] [--json]   the gate over what sync would push
  *   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: switch back (the release checked first)
  *   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]  convert a VM's layout (moves, deletes nothing)
+ *   repo-sync history  [VM...] [--config PATH] [--json]   each VM's audit trail (.repo-sync.log)
  *
  * `--ref` names a branch, a tag or a commit (full SHA or a unique prefix); with `--branch` too, or when
  * it names nothing or several things, the run stops with exit 2 before any VM is touched.
@@ -25,7 +26,8 @@ import { migrateTargets } from "../lib/sync/migrate";
 import { rollbackTargets } from "../lib/sync/rollback";
 import { syncTargets } from "../lib/sync/syncAll";
 import { TerminalProgress } from "./progress";
-import { formatMigrate, formatRollback, formatScan, formatStatusTable, formatSyncSummary, migrateJson, rollbackJson, scanJson, statusJson, syncJson } from "./format";
+import { formatHistory, formatMigrate, formatRollback, formatScan, formatStatusTable, formatSyncSummary, historyJson, migrateJson, rollbackJson, scanJson, statusJson, syncJson } from "./format";
+import { historyOf } from "../lib/sync/history";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, drift: 1, failed: 1, secrets: 1, error: 2, usage: 64 } as const;
@@ -38,6 +40,7 @@ const USAGE = `usage:
   repo-sync scan   [--full] [--branch B | --ref R] [--config PATH] [--json]  what sync would push
   repo-sync rollback [VM...] [--to COMMIT] [--config PATH] [--json]  releases layout: previous release
   repo-sync migrate  [VM...] --to releases|in_place [--config PATH] [--json]
+  repo-sync history  [VM...] [--config PATH] [--json]   switches, rollbacks, failed health checks
 default config: ${DEFAULT_CONFIG_PATH}`;
 
 /** The CLI's options (one table for every command). */
@@ -56,7 +59,7 @@ const OPTIONS = {
 } as const;
 
 /** The commands `main` runs. */
-export const COMMANDS = ["sync", "status", "verify", "scan", "rollback", "migrate"] as const;
+export const COMMANDS = ["sync", "status", "verify", "scan", "rollback", "migrate", "history"] as const;
 
 /** One of {@link COMMANDS}. */
 export type Command = (typeof COMMANDS)[number];
@@ -139,6 +142,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         const results = await migrateTargets(loadConfig(o.config as string), { to: o.to, vms: parsed.positionals, logger });
         out(json ? JSON.stringify(migrateJson(results), null, 2) + "\n" : formatMigrate(results));
         return results.every((r) => !r.error) ? EXIT.ok : EXIT.failed;
+      }
+      case "history": {
+        const vms = await historyOf(loadConfig(o.config as string), parsed.positionals);
+        out(json ? JSON.stringify(historyJson(vms), null, 2) + "\n" : formatHistory(vms));
+        return vms.every((h) => !h.error) ? EXIT.ok : EXIT.failed;
       }
       case "scan": {
         // A folder when one is named; else the gate over what `sync` would push (incremental unless --full).

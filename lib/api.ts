@@ -15,7 +15,8 @@ import type { IncrementalScanResult } from "./scan/scanIncremental";
 import { prepareSource, scanSourceTree } from "./sync/prepareSource";
 import { CommitTrees } from "./sync/keptRelease";
 import { checkTarget, CheckOptions, Expected, RepoStatus } from "./sync/status";
-import { selectTargets, SyncSummary, syncTargets } from "./sync/syncAll";
+import { SyncSummary, syncTargets } from "./sync/syncAll";
+import { selectTargets } from "./sync/targets";
 
 /** Common options: which config, which branch or ref, where messages go. */
 export interface ApiOptions {

@@ -18,6 +18,7 @@ export type ErrorKind =
   | "unsafe-target" // the target directory is not one repo-sync may --delete into
   | "target-io" // the target refused a write (permission, read-only, not a directory)
   | "partial-transfer" // rsync could not transfer everything
+  | "health" // the VM's health check did not pass (rollouts)
   | "transfer"; // any other rsync/ssh failure
 
 /** Details kept on an error for callers and logs. */

@@ -8,4 +8,4 @@ export { RepoSyncTarget } from "./repoSyncTarget";
 export type { RepoSyncTargetArgs, SecretScanArgs } from "./repoSyncTarget";
 export type { Drift } from "./drift";
 export type { SettingsArgs, SuppliedVm, LoadedSettings } from "./settings";
-export type { JumpHostArgs, RepoSyncOptions, RepositoryArgs, SecretScanningArgs, SshArgs, VmArgs } from "./settingsArgs";
+export type { HealthCheckArgs, JumpHostArgs, RepoSyncOptions, RepositoryArgs, RolloutArgs, SecretScanningArgs, SshArgs, VmArgs } from "./settingsArgs";

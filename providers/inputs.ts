@@ -8,7 +8,7 @@ import { comparedInputs, defaultOf, SETTINGS, valueProblem, VM_ID } from "../lib
 import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
-import { sharedPaths, sharedPathsProblems } from "../lib/target/shared";
+import { sharedPaths, sharedPathsProblems } from "../lib/config/sharedPaths";
 import type { Drift } from "./drift";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
@@ -215,12 +215,29 @@ export function validateInputs(i: TargetInputs): InputFailure[] {
   return f;
 }
 
+/**
+ * The Target fields a RepoSyncTarget takes as inputs of the same name: how to reach the VM and how its
+ * directory is laid out. One list for both directions (the component's Target -> inputs, the
+ * provider's inputs -> Target); test/unit/settingsSchema.test.ts checks it against what the config
+ * loader builds, so a new connection setting cannot be left out of one of them.
+ */
+export const TARGET_INPUTS = [
+  "vm", "host", "port", "user", "keyPath", "knownHostsPath", "hostKey", "connectTimeoutS", "acceptNewHostKeys", "path",
+  "bwlimitKbps", "jumpHosts", "sudo", "rsyncPath", "noUserSshConfig", "layout", "keepReleases",
+] as const satisfies readonly (keyof Target)[];
+
+/** The {@link TARGET_INPUTS} of `from` that are set (an unset one stays absent: stable inputs for older stacks). */
+export function targetInputsOf(from: Pick<Target, (typeof TARGET_INPUTS)[number]>): Pick<Target, (typeof TARGET_INPUTS)[number]> {
+  const out: Record<string, unknown> = {};
+  for (const k of TARGET_INPUTS) if (from[k] !== undefined) out[k] = from[k];
+  // Every required field is set (the argument's type says so); optional ones only when given.
+  return out as Pick<Target, (typeof TARGET_INPUTS)[number]>;
+}
+
 /** The library Target for these inputs. */
 export function toTarget(i: TargetInputs): Target {
-  const { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases } = i;
-  const shared = layout === "releases" && i.excludes.length > 0 ? { shared: sharedPaths(i.excludes) } : {};
-  const pinned = i.hostKey !== undefined ? { hostKey: i.hostKey } : {};
-  return { vm, host, port, user, keyPath, knownHostsPath, connectTimeoutS, acceptNewHostKeys, path, bwlimitKbps, jumpHosts, sudo, rsyncPath, noUserSshConfig, layout, keepReleases, ...shared, ...pinned };
+  const shared = i.layout === "releases" && i.excludes.length > 0 ? { shared: sharedPaths(i.excludes) } : {};
+  return { ...targetInputsOf(i), ...shared };
 }
 
 /** What the source side needs for this target's commit (export, scan, transfer spec). */

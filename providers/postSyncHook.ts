@@ -2,9 +2,16 @@
  * The post-sync hook: `vms.<id>.post_sync_command` run on the VM by @pulumi/command's remote.Command
  * after that VM's tree landed (restart a service, reload a config).
  *
- * - When: once per new revision on that VM. The hook's only trigger is the target's `revision` output,
- *   so a no-change `up` does not run it, and neither does a drift repair (the tree is put back to the
- *   revision the hook already ran for; the service saw that tree before).
+ * - When: once per new commit on that VM. Its trigger is the commit the target will hold (the resolved
+ *   commit input, known in a preview), so a preview shows the hook's replacement exactly when `up`
+ *   runs it: not on a no-change `up`, nor on a drift repair (the tree is put back to the commit the
+ *   hook already ran for; the service saw that tree before), nor when only the way to the VM changes
+ *   (key, port, user, host key: remote.Command's update runs its `update` command, here a no-op,
+ *   where it would otherwise run `create` again). A new address, target path, layout or hook command
+ *   (a VM, or a place, whose first sync this is) replaces it through `replacementTrigger`, which the
+ *   engine records beside the state (adding it to a hook created before does not replace it).
+ *   The hook waits for its target's step (`dependsOn`, and its inputs wait on the target's URN, which
+ *   the SDK resolves once the step is done and rejects when it failed).
  * - Where: in the target directory, with `REPO_SYNC_REVISION` set from its `.sync_rev`, through the
  *   login shell of the ssh user; in the releases layout, after the switch, in the release's folder
  *   (`REPO_SYNC_RELEASE`).
@@ -39,13 +46,19 @@ export function pinnedHostKey(knownHostsText: string, host: string, port: number
  * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
  */
 export function hookScript(targetPath: string, hook: string, release?: string): string {
-  if (release === undefined) return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && export REPO_SYNC_REVISION && ${hook}`;
-  if (!/^[0-9a-f]{40}$/.test(release)) throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  if (release === undefined) {
+    return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && ` +
+      `export REPO_SYNC_REVISION && ${hook}`;
+  }
+  if (!/^[0-9a-f]{40}$/.test(release)) {
+    throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  }
   const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
-  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
+  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && ` +
+    `export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
 }
 
-/** What a hook needs of its target: how to reach it and when it was last synced. */
+/** What a hook needs of its target: how to reach it and what its sync lands. */
 export interface HookTarget {
   target: Target;
   hook: string;
@@ -56,8 +69,10 @@ export interface HookTarget {
   user: pulumi.Input<string>;
   /** The VM's given public host key (`hosts.<id>.hostKey`): used as it is, instead of a known_hosts line. */
   hostKey?: pulumi.Input<string>;
-  /** The revision the target holds after its sync: the hook's trigger. */
-  revision: pulumi.Output<string>;
+  /** The commit the target holds after its sync (the resolved commit, known in a preview): the hook's trigger. */
+  commit: pulumi.Input<string>;
+  /** Resolves once the target's step is done, rejects when it failed: the target's URN. */
+  synced: pulumi.Output<string>;
   /** The resource a failure to set the hook up is reported on (the VM's target). */
   owner?: pulumi.Resource;
 }
@@ -67,19 +82,29 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
   const t = h.target;
   // A failed sync (`up --continue-on-error`) fails the hook with one line of its own, on the component
   // (the target, failed, has no URN to log on), instead of the SDK's "failed to register" with a stack.
-  const revision = whenFailed(h.revision, () => {
-    throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", { vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook" }), opts.parent);
+  const synced = whenFailed(h.synced, () => {
+    throw resourceError(new RepoSyncError("transfer", "the post-sync hook did not run: the sync failed", {
+      vm: t.vm, hint: "fix the sync's error; the next `pulumi up` syncs and runs the hook",
+    }), opts.parent);
   });
-  // A given key is the one the sync trusted; else read when the sync is done (the revision is known):
-  // the key the sync itself verified or pinned.
-  const hostKey = h.hostKey !== undefined ? pulumi.output(h.hostKey).apply((k) => givenHostKey(k, t.vm, h.owner)) : pulumi.all([h.host, h.port, revision]).apply(([host, port]) => {
-    const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
-    if (!key) {
-      const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; the post-sync hook does not connect to an unverified host`, { vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync" });
-      throw resourceError(err, h.owner);
-    }
-    return key;
-  });
+  const commit = pulumi.all([h.commit, synced]).apply(([c]) => c);
+  // A given key is the one the sync trusted. Else read when the sync is done: the key the sync itself
+  // verified or pinned. A preview reads it too (so an unchanged key is no change); one the sync has yet
+  // to pin is unknown there.
+  const hostKey = h.hostKey !== undefined
+    ? pulumi.output(h.hostKey).apply((k) => givenHostKey(k, t.vm, h.owner))
+    : pulumi.all([h.host, h.port, synced]).apply(([host, port]) => {
+      const key = pinnedHostKey(readOrEmpty(t.knownHostsPath), host, port);
+      if (!key && pulumi.runtime.isDryRun()) return pulumi.unknown as unknown as string;
+      if (!key) {
+        const err = new RepoSyncError("host-key", `no host key for ${host}:${port} in ${t.knownHostsPath}; ` +
+          "the post-sync hook does not connect to an unverified host", {
+          vm: t.vm, hint: "pin the key with ssh-keyscan, as for the sync",
+        });
+        throw resourceError(err, h.owner);
+      }
+      return key;
+    });
   return new command.remote.Command(
     name,
     {
@@ -92,17 +117,29 @@ export function postSyncHook(name: string, h: HookTarget, opts: pulumi.CustomRes
         perDialTimeout: t.connectTimeoutS,
         dialErrorLimit: 3,
       },
-      create: t.layout === "releases" ? revision.apply((rev) => hookScript(t.path, h.hook, rev)) : hookScript(t.path, h.hook),
-      triggers: [revision],
+      create: t.layout === "releases"
+        ? commit.apply((rev) => hookScript(t.path, h.hook, rev))
+        : hookScript(t.path, h.hook),
+      // remote.Command runs this (else `create` again) when an input besides `triggers` changes; the
+      // hook's own inputs are in `replacementTrigger`, so that is the connection only: no hook run.
+      update: "true",
+      triggers: [commit],
     },
-    opts,
+    { ...opts, replacementTrigger: [h.host, t.path, t.layout ?? "in_place", h.hook] },
   );
 }
 
-/** A given host key as remote.Command takes it (`type base64`, the comment dropped); an error on `owner` when it is not one. */
+/**
+ * A given host key as remote.Command takes it (`type base64`, the comment dropped); an error on `owner`
+ * when it is not one.
+ */
 function givenHostKey(text: string, vm: string, owner: pulumi.Resource | undefined): string {
   const parsed = parseHostKey(text);
-  if ("problem" in parsed) throw resourceError(new RepoSyncError("config", `hostKey ${parsed.problem}`, { vm, hint: "pass the VM's public host key, as for the sync" }), owner);
+  if ("problem" in parsed) {
+    throw resourceError(new RepoSyncError("config", `hostKey ${parsed.problem}`, {
+      vm, hint: "pass the VM's public host key, as for the sync",
+    }), owner);
+  }
   return `${parsed.key.type} ${parsed.key.blob}`;
 }
 

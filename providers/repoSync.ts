@@ -15,12 +15,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
-import type { Target } from "../lib/config/types";
+import type { Config, Target } from "../lib/config/types";
+import { healthCheckLoop } from "../lib/sync/healthCheck";
+import { describeWaves, healthCheckOf } from "../lib/sync/rollout";
+import { planWaves } from "../lib/sync/waves";
 import type { Logger } from "../lib/log";
 import { cacheDir } from "../lib/paths";
 import { prepareSource } from "../lib/sync/prepareSource";
 import type { Drift } from "./drift";
-import { normalizeInputs } from "./inputs";
+import { normalizeInputs, targetInputsOf } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
@@ -74,25 +77,20 @@ function programLogger(parent: pulumi.Resource): Logger {
   };
 }
 
-/** The connection inputs of a target. */
-function connection(t: Target) {
-  return {
-    vm: t.vm,
-    host: t.host,
-    port: t.port,
-    user: t.user,
-    keyPath: t.keyPath,
-    knownHostsPath: t.knownHostsPath,
-    connectTimeoutS: t.connectTimeoutS,
-    acceptNewHostKeys: t.acceptNewHostKeys,
-    path: t.path,
-    ...(t.bwlimitKbps !== undefined ? { bwlimitKbps: t.bwlimitKbps } : {}),
-    ...(t.jumpHosts ? { jumpHosts: t.jumpHosts } : {}),
-    ...(t.sudo ? { sudo: true } : {}),
-    ...(t.rsyncPath ? { rsyncPath: t.rsyncPath } : {}),
-    ...(t.noUserSshConfig ? { noUserSshConfig: true } : {}),
-    ...(t.layout === "releases" ? { layout: t.layout, keepReleases: t.keepReleases } : {}),
-  };
+
+/**
+ * The targets in waves (one wave without a rollout), named on the component so that `pulumi preview`
+ * shows them; the CLI-only knobs are named in a warning when set.
+ */
+function rolloutWaves(config: Config, parent: pulumi.Resource): Target[][] {
+  const rollout = config.repository.rollout;
+  if (!rollout) return [config.targets];
+  const waves = planWaves(config.targets, rollout.waves);
+  void pulumi.log.info(`rollout: ${describeWaves(waves.map((w) => w.map((t) => t.vm)))} (each wave waits for the previous wave's health checks)`, parent);
+  if (rollout.onFailure === "rollback" || ("count" in rollout.maxFailures ? rollout.maxFailures.count : rollout.maxFailures.percent) > 0 || rollout.bakeS > 0) {
+    void pulumi.log.warn("repository.rollout: on_failure: rollback, max_failures and bake_s apply to the repo-sync CLI only; through Pulumi a failed health check (or sync) stops the later waves and nothing is switched back", parent);
+  }
+  return waves;
 }
 
 /**
@@ -127,6 +125,8 @@ export class RepoSync extends pulumi.ComponentResource {
   readonly targets: Record<string, RepoSyncTarget> = {};
   /** Post-sync hooks, by VM id (VMs with a hook only). */
   readonly hooks: Record<string, command.remote.Command> = {};
+  /** Health checks (`health_check`), by VM id (VMs with a check only). */
+  readonly healthChecks: Record<string, command.remote.Command> = {};
   /** host, path, revision and drift per VM id. */
   readonly vms: Record<string, RepoSyncVmOutputs> = {};
 
@@ -149,9 +149,13 @@ export class RepoSync extends pulumi.ComponentResource {
     // is registered and no VM changes; it is reported once, on the component.
     // `ref` may come from another resource: unknown in a preview, the commit (and each target's
     // inputs) is unknown too, and no target is probed.
+    // No pull by default, and never one that changes the checkout: a preview must leave it as it is,
+    // and `up` must deploy the commit its preview showed. The program deploys what the checkout (CI's,
+    // or yours) holds, like any file a Pulumi program reads; `pull: true` fetches origin's branch
+    // into `origin/<branch>` only, and deploys that.
     mark("program.component", { name });
     const source = pulumi.all([args.ref, args.branch]).apply(([ref, branch]) =>
-      (mark("program.prepare"), prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull !== false, fullScan: args.fullScan === true, logger: programLogger(this) })).then((s) => (mark("program.prepared"), s)).catch((err: unknown) => {
+      (mark("program.prepare"), prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull === true, fetchOnly: true, fullScan: args.fullScan === true, logger: programLogger(this) })).then((s) => (mark("program.prepared"), s)).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -193,14 +197,22 @@ export class RepoSync extends pulumi.ComponentResource {
     const known = config.targets.filter((t) => t.host !== "" && supplied[t.vm] === undefined);
     const planned = pulumi.all([source, force]).apply(([s, f]) => {
       const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
-      writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...connection(t) })));
+      writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...targetInputsOf(t) })));
       mark("program.plan", { targets: known.length });
       return probePlan;
     });
 
     const childName = (vm: string) => (internal.topLevelNames ? vm : `${name}-${vm}`);
     const aliases = (n: string) => (internal.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
+    // A rollout: each wave's targets wait for the previous wave's health checks (or syncs and hooks),
+    // so a failed check leaves the later waves untouched (lib/sync/rollout.ts does more in the CLI).
+    // Waves follow the targets' order: a wave's gate is complete when its first target is declared.
+    const waves = rolloutWaves(config, this);
+    const waveOf = new Map(waves.flatMap((w, i) => w.map((t) => [t.vm, i] as const)));
+    const passed: pulumi.Resource[][] = waves.map(() => []);
     for (const t of config.targets) {
+      const wave = waveOf.get(t.vm) ?? 0;
+      const gate = wave > 0 ? passed[wave - 1] : [];
       const from = supplied[t.vm] ?? {};
       const host = from.host ?? t.host;
       const port = pulumi.output(from.port ?? t.port);
@@ -208,16 +220,22 @@ export class RepoSync extends pulumi.ComponentResource {
       // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
       const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
       const pinned = hostKey !== undefined ? { hostKey } : {};
-      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...connection(t), ...common, host, port, user, ...pinned, probePlan: planned };
-      const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm) }));
+      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...targetInputsOf(t), ...common, host, port, user, ...pinned, probePlan: planned };
+      const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) }));
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
       const hook = t.postSyncCommand ?? args.postSyncCommand;
       if (hook) {
         const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, revision: target.revision, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
       }
+      // The health check: a command of its own (`<vm>-health`), after the sync and the hook.
+      const check = healthCheckOf(config, t.vm);
+      if (check) {
+        this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
+      }
+      passed[wave].push(this.healthChecks[t.vm] ?? this.hooks[t.vm] ?? target);
     }
     this.revision = commit;
     this.branch = branch;

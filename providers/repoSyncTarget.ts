@@ -184,6 +184,8 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
         vm: args.vm ?? name,
         // Where the provider logs this target's messages (engineLog.ts): the URN the engine gives it.
         logUrn: ownUrn(name, opts?.parent),
+        // Preview or up: what check() records in `observed` (runtime.ts, stateAfterStep); never stored.
+        dryRun: pulumi.runtime.isDryRun(),
         revision: undefined,
         filesTransferred: undefined,
         bytesTransferred: undefined,

@@ -10,13 +10,18 @@
  *   failure would stop the whole deployment, and the other VMs must still converge. Preview then plans
  *   an update for that VM whose `observed` names the error (so `--expect-no-changes` fails), and the
  *   update itself fails naming the VM; `pulumi up --continue-on-error` converges the others.
- * - diff: decides from this run's live probe (`observedState`, a TargetState kind) and the inputs;
- *   never from stale state, never from the text of `observed`.
+ *   In an `up` (the program says so: `dryRun` false) it records instead what the target is after this
+ *   step, in sync at the commit: the engine stores check's inputs as the state's, and the next
+ *   preview's diff shows them as the old value (see {@link stateAfterStep}).
+ * - diff: decides from this run's live probe (the TargetState kind that check or read saw, see
+ *   {@link liveKinds}) and the inputs; never from stale state, never from the text of `observed`.
  * - create/update: secret gate, then rsync, then `.sync_rev`. On failure nothing claims success: the
  *   error is raised, the target's marker is absent (never the new commit). After a sync, `drift` is
  *   none (the tree is the commit's).
  * - read: the live `.sync_rev` as `revision`, and when it names the state's commit, the live tree
- *   compared with that commit's as `drift` (a commit that cannot be exported leaves it not compared).
+ *   compared with that commit's as `drift` (a commit that cannot be exported leaves it not compared),
+ *   and what it saw as `observed`/`observedState`: a converged target reads back exactly its state.
+ *   (`pulumi refresh` then asks diff() whether the refreshed target still matches its inputs.)
  * - delete: removes only repo-sync's marker files (the tree stays), or with removeOnDelete the tree.
  *
  * Errors: a RepoSyncError reaches the engine as its message only (the engine shows it on the target,
@@ -139,6 +144,30 @@ function observation(state: TargetState): { observedState: TargetState["kind"]; 
   return { observedState: state.kind, observed: describe(state) };
 }
 
+/**
+ * The live state's kind that this process last saw of each target (by {@link liveKey}): check() and
+ * read() set it, diff() decides on it. In an `up`, check() stores the state after the step instead of
+ * the live one (see {@link stateAfterStep}); `pulumi refresh` calls diff() with the refreshed outputs
+ * and the stored inputs. The engine calls check or read before diff for a resource, in this process.
+ */
+const liveKinds = new Map<string, string>();
+
+function liveKey(i: TargetInputs): string {
+  return i.logUrn ?? probeKey(i);
+}
+
+/**
+ * The `observed`/`observedState` that check() returns, which the engine stores as the state's inputs
+ * once the step succeeds. In a preview: the live state, the reason of a planned update (what
+ * `pulumi preview --diff` shows). In an `up`: what the target is after this step, in sync at the
+ * commit (the step fails otherwise, and then nothing is stored), so that the next preview's old
+ * value is what was observed after the last sync, not the live state from before it.
+ */
+function stateAfterStep(i: TargetInputs, live: TargetState, dryRun: boolean): ReturnType<typeof observation> {
+  liveKinds.set(liveKey(i), live.kind);
+  return dryRun ? observation(live) : observation({ kind: "in-sync", revision: i.commit });
+}
+
 /** Probes the live target. Throws when it cannot be probed (the caller records the error). */
 async function observe(i: TargetInputs, log: Logger): Promise<TargetState> {
   const status = await statusOf(i);
@@ -172,23 +201,26 @@ function quiet(err: unknown): unknown {
   return e;
 }
 
-export async function check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+export async function check(_olds: Record<string, unknown>, raw: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  // `dryRun` says whether this is a preview (absent: a program from before it existed, taken as one);
+  // it is not an input of the target, and never stored.
+  const { dryRun, ...news } = raw;
   const inputs = normalizeInputs(news);
   mark("check.start", { vm: inputs.vm });
   try {
-    return await checkMarked(news, inputs);
+    return await checkMarked(news, inputs, dryRun);
   } finally {
     mark("check.end", { vm: inputs.vm });
   }
 }
 
-async function checkMarked(news: Record<string, unknown>, inputs: TargetInputs): Promise<pulumi.dynamic.CheckResult> {
+async function checkMarked(news: Record<string, unknown>, inputs: TargetInputs, dryRun: unknown): Promise<pulumi.dynamic.CheckResult> {
   const failures = validateInputs(inputs);
   if (failures.length > 0) return { inputs: news, failures };
   if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined, observedState: undefined }) };
   return logged(inputs, async (log) => {
     try {
-      return { inputs: plain({ ...news, ...observation(await observe(inputs, log)) }) };
+      return { inputs: plain({ ...news, ...stateAfterStep(inputs, await observe(inputs, log), dryRun !== false) }) };
     } catch (err) {
       if (!isRepoSyncError(err)) throw err;
       // The source side is the same for every VM: a problem there is an input failure (nothing changes).
@@ -198,14 +230,15 @@ async function checkMarked(news: Record<string, unknown>, inputs: TargetInputs):
       // Not a check failure, which would stop every VM: the update fails on this one (with the command
       // and its stderr); the preview names the reason and the fix here.
       log.warn(`${inputs.vm}: ${err.reason}${err.hint ? `\n  fix: ${err.hint}` : ""}`);
-      return { inputs: plain({ ...news, ...observation({ kind: "error", error: err }) }) };
+      return { inputs: plain({ ...news, ...stateAfterStep(inputs, { kind: "error", error: err }, dryRun !== false) }) };
     }
   });
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   mark("diff", { vm: typeof news.vm === "string" ? news.vm : undefined });
-  return decideDiff(olds, news);
+  const live = liveKinds.get(liveKey(normalizeInputs(news)));
+  return decideDiff(olds, live === undefined ? news : { ...news, observedState: live });
 }
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
@@ -226,6 +259,7 @@ async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Pro
     log.info(`${i.vm}: transferring ${describeProgress(p)}`);
   };
   const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress });
+  for (const w of r.warnings ?? []) log.warn(w);
   log.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
   return plain({
     ...i,
@@ -262,9 +296,12 @@ export async function read(id: string, props: Record<string, unknown>): Promise<
     const expected = src ? { commit: i.commit, transfer: src.transfer } : undefined;
     const status = await checkTarget(toTarget(i), expected, { checkTree: expected !== undefined, checksum: i.checksum });
     if (status.error) throw quiet(status.error);
-    const state = stateOf(status);
+    // Not compared (no export of the commit): only a revision mismatch is known for sure.
+    const state = stateOf({ ...status, expected: i.commit });
+    const seen = expected || state.kind === "revision" ? observation(state) : undefined;
+    if (seen) liveKinds.set(liveKey(i), seen.observedState);
     if (expected && state.kind !== "in-sync") log.info(`${i.vm}: ${describe(state)}`);
-    return { id, props: plain({ ...props, revision: status.actual ?? "", drift: driftOutput(status.drift) }) };
+    return { id, props: plain({ ...props, revision: status.actual ?? "", drift: driftOutput(status.drift), ...seen }) };
   });
 }
 

@@ -131,6 +131,12 @@ export interface VmArgs {
    */
   postSyncCommand?: string;
   /**
+   * this VM's own health check: the keys of `repository.health_check`, replacing it whole for this VM
+   * (keys left out take their defaults, not the repository's). Default: `repository.health_check`. YAML:
+   * `vms.<id>.health_check`.
+   */
+  healthCheck?: HealthCheckArgs;
+  /**
    * free text, for people (ignored). Default: none. YAML: `vms.<id>.description`.
    */
   description?: string;
@@ -170,6 +176,63 @@ export interface SecretScanningArgs {
    * false. YAML: `repository.secret_scanning.ignore_inline_allow`.
    */
   ignoreInlineAllow?: boolean;
+}
+
+/** Waves, failure limit and what a failed wave does (YAML: `repository.rollout`). */
+export interface RolloutArgs {
+  /**
+   * wave sizes, read as Ansible's `serial`: `[1, 2, "100%"]` is 1 VM, then the next 2, then all the
+   * rest. A size is a whole number of VMs (1 or more) or a whole percentage from `1%` to `100%` of the
+   * run's VMs (rounded down, at least 1); the last size repeats until every VM is in a wave; one size
+   * may be written without the list. VMs go in `push_targets` order, and the run prints the waves before
+   * it starts. Default: `["100%"]` (one wave). YAML: `repository.rollout.waves`.
+   */
+  waves?: number | string | Array<number | string>;
+  /**
+   * the rollout stops when MORE than this many VMs of one wave fail (their sync or their health check):
+   * a whole number of VMs, or `N%` of the wave (`0%` to `100%`: stops when failed x 100 > N x wave size,
+   * as Ansible's `max_fail_percentage`). 0: the first failure stops it. Failures within the limit fail
+   * the run at its end, but later waves go on. Default: 0. YAML: `repository.rollout.max_failures`.
+   */
+  maxFailures?: number | string;
+  /**
+   * seconds to wait after a wave's health checks passed before the next wave starts (not after the
+   * last). From 0 to 86400. Default: 0. YAML: `repository.rollout.bake_s`.
+   */
+  bakeS?: number;
+  /**
+   * when a wave fails: `stop` leaves the VMs this run switched on the new commit (the run names them);
+   * `rollback` switches each of them back to the release it served before (a link switch, no transfer:
+   * needs `layout: releases`). Later waves are never touched. Default: `stop`. YAML:
+   * `repository.rollout.on_failure`.
+   */
+  onFailure?: "stop" | "rollback";
+}
+
+/** A check run on each VM after its switch or sync (YAML: `repository.health_check`, `vms.<id>.health_check`). */
+export interface HealthCheckArgs {
+  /**
+   * a shell command run by `/bin/sh` on the VM as `ssh_user` (never through sudo), in the served tree
+   * (the new release's folder, or the target directory in place) with `REPO_SYNC_REVISION` set to the
+   * commit (and `REPO_SYNC_RELEASE` to the release folder); healthy when it exits 0. Default: required.
+   * YAML: `repository.health_check.command`.
+   */
+  command: string;
+  /**
+   * limit of one attempt (the VM's `timeout` command ends it; it then counts as failed). From 1 to 3600.
+   * Default: 30. YAML: `repository.health_check.timeout_s`.
+   */
+  timeoutS?: number;
+  /**
+   * attempts after a failed one: 2 means at most 3 attempts in all. From 0 to 100. Default: 2. YAML:
+   * `repository.health_check.retries`.
+   */
+  retries?: number;
+  /**
+   * seconds between two attempts. From 0 to 3600. Default: 5. YAML:
+   * `repository.health_check.interval_s`.
+   */
+  intervalS?: number;
 }
 
 /** What is pushed, and how (YAML: `repository`). */
@@ -268,9 +331,12 @@ export interface RepositoryArgs {
   /**
    * run rsync and repo-sync's target script (lock, marker, checks, removal) on the VMs through `sudo
    * -n`, for a target directory the login user cannot write. Needs a sudoers rule on the VM such as
-   * `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`; a sudo that asks for a password is an `auth`
-   * error that names the VM and that rule (repo-sync never answers a prompt), and nothing changes.
-   * Default: false. YAML: `repository.sudo`.
+   * `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`. Said plainly: `/bin/sh` there is full root
+   * for that login user (any command through `sh -c`), because repo-sync's target scripts run as `sh -c
+   * <script>`; give it only to a deploy user you would trust with root, or keep `sudo: false` and let
+   * the login user own the target directory. A sudo that asks for a password is an `auth` error that
+   * names the VM and that rule (repo-sync never answers a prompt), and nothing changes. Default: false.
+   * YAML: `repository.sudo`.
    */
   sudo?: boolean;
   /**
@@ -308,6 +374,18 @@ export interface RepositoryArgs {
    * From 2 to 100. Default: 5. YAML: `repository.keep_releases`.
    */
   keepReleases?: number;
+  /**
+   * deploy in waves, with health checks between them and a rollback when a wave fails (keys below; see
+   * [Rollouts](#rollouts-waves-health-checks-rollback)). Left out: every VM at once (`parallelism` at a
+   * time). Default: none. YAML: `repository.rollout`.
+   */
+  rollout?: RolloutArgs;
+  /**
+   * a check run on each VM after its switch or sync (keys below; `vms.<id>.health_check` for one VM). A
+   * failed check fails that VM; with a `rollout` it counts against `max_failures`. Default: none. YAML:
+   * `repository.health_check`.
+   */
+  healthCheck?: HealthCheckArgs;
 }
 
 /** How a run deploys (the stack config of repo-sync's own program offers the same). */
@@ -343,7 +421,10 @@ export interface RepoSyncOptions {
    */
   checksum?: boolean;
   /**
-   * `false` skips the pull from origin. Default: true.
+   * `true`: fetch the branch from origin into `origin/<branch>` (the checkout, its branches and work
+   * tree are left as they are: a preview changes nothing) and deploy origin's tip; default: the branch
+   * as the checkout holds it (CI checked it out). A push that lands between `up`'s preview and its
+   * update is deployed: pin with `ref` for exactness. Default: false.
    */
   pull?: boolean;
   /**

@@ -38,9 +38,17 @@ export function importGraph(root: string): Map<string, string[]> {
   return g;
 }
 
-/** The folder a file belongs to, for the folder graph: lib/<area>, or the top folder (providers, cli). */
+/** The files at the top of lib/ that are its entry points: they import every area, and no area imports them. */
+const LIB_ENTRIES = new Set(["lib/index.ts", "lib/api.ts"]);
+
+/**
+ * The folder a file belongs to, for the folder graph: lib/<area>, or the top folder (providers, cli).
+ * The top of lib/ holds two layers: its entry points (index.ts, api.ts: `lib (entry)`), which use
+ * every area, and the foundations every area uses (errors, log, paths: `lib`).
+ */
 export function folderOf(file: string): string {
   const parts = file.split(path.sep);
+  if (LIB_ENTRIES.has(file)) return "lib (entry)";
   return parts[0] === "lib" && parts.length > 2 ? `lib/${parts[1]}` : parts.length > 1 ? parts[0] : file;
 }
 

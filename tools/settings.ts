@@ -67,8 +67,11 @@ export function renderReadme(text: string): string {
   return out;
 }
 
+/** The interface a nested section renders to (one per section; a section nested in two places shares it). */
+const SECTION_TYPE: Partial<Record<Section, string>> = { scan: "SecretScanningArgs", rollout: "RolloutArgs", health: "HealthCheckArgs" };
+
 /** The TypeScript type of a row's value. */
-function tsType(s: Setting, section: Section): string {
+function tsType(s: Setting): string {
   const k = s.kind;
   let t: string;
   switch (k.type) {
@@ -78,7 +81,9 @@ function tsType(s: Setting, section: Section): string {
     case "strings": t = "string[]"; break;
     case "hops": t = "Array<string | JumpHostArgs>"; break;
     case "paths": t = "Record<string, string>"; break;
-    case "section": t = section === "repository" ? "SecretScanningArgs" : "never"; break;
+    case "waves": t = "number | string | Array<number | string>"; break;
+    case "countOrPercent": t = "number | string"; break;
+    case "section": t = SECTION_TYPE[k.of] ?? "never"; break;
     default: t = "string";
   }
   return s.output ? `pulumi.Input<${t}>` : t;
@@ -106,8 +111,8 @@ function wrap(text: string, width: number): string[] {
 }
 
 /** One interface of the generated file. */
-function iface(name: string, doc: string, rows: Setting[], section: Section): string[] {
-  const props = rows.flatMap((s) => [...tsDoc(s), `  ${camelName(s.key)}${s.required && !s.output ? "" : "?"}: ${tsType(s, section)};`]);
+function iface(name: string, doc: string, rows: Setting[]): string[] {
+  const props = rows.flatMap((s) => [...tsDoc(s), `  ${camelName(s.key)}${s.required && !s.output ? "" : "?"}: ${tsType(s)};`]);
   return [`/** ${doc} */`, `export interface ${name} {`, ...props, "}", ""];
 }
 
@@ -122,12 +127,14 @@ export function renderTypes(): string {
     " */",
     'import type * as pulumi from "@pulumi/pulumi";',
     "",
-    ...iface("SshArgs", "How every VM is reached (YAML: `ssh`).", rows("ssh"), "ssh"),
-    ...iface("JumpHostArgs", "One hop on the way to a VM (OpenSSH's ProxyJump).", rows("hop"), "hop"),
-    ...iface("VmArgs", "One VM (YAML: `vms.<id>`).", rows("vm"), "vm"),
-    ...iface("SecretScanningArgs", "The gitleaks gate (YAML: `repository.secret_scanning`).", rows("scan"), "scan"),
-    ...iface("RepositoryArgs", "What is pushed, and how (YAML: `repository`).", rows("repository"), "repository"),
-    ...iface("RepoSyncOptions", "How a run deploys (the stack config of repo-sync's own program offers the same).", optionRows(), "program"),
+    ...iface("SshArgs", "How every VM is reached (YAML: `ssh`).", rows("ssh")),
+    ...iface("JumpHostArgs", "One hop on the way to a VM (OpenSSH's ProxyJump).", rows("hop")),
+    ...iface("VmArgs", "One VM (YAML: `vms.<id>`).", rows("vm")),
+    ...iface("SecretScanningArgs", "The gitleaks gate (YAML: `repository.secret_scanning`).", rows("scan")),
+    ...iface("RolloutArgs", "Waves, failure limit and what a failed wave does (YAML: `repository.rollout`).", rows("rollout")),
+    ...iface("HealthCheckArgs", "A check run on each VM after its switch or sync (YAML: `repository.health_check`, `vms.<id>.health_check`).", rows("health")),
+    ...iface("RepositoryArgs", "What is pushed, and how (YAML: `repository`).", rows("repository")),
+    ...iface("RepoSyncOptions", "How a run deploys (the stack config of repo-sync's own program offers the same).", optionRows()),
   ].join("\n");
 }
 

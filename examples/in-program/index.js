@@ -51,7 +51,6 @@ const app = new RepoSync("app", {
     vmRepoPaths: Object.fromEntries(ids.map((id) => [id, path.join(vmDir, id, "files", "app")])),
     secretScanning: { enabled: true, blockOnSecrets: true },
   },
-  pull: false,
   // A tag or a commit SHA to deploy instead of the branch's tip (rolling back is an old SHA).
   ref: cfg.get("ref"),
 });

@@ -10,11 +10,12 @@ import { invalidHostKeyReason } from "./hostKey";
 import { invalidBranchReason, invalidChmodReason, invalidRsyncPathReason, invalidUserReason } from "./safety";
 
 /** Where a setting lives: a YAML section, a jump-host entry, or the Pulumi program (stack config / component option). */
-export type Section = "ssh" | "hop" | "vm" | "repository" | "scan" | "program";
+export type Section = "ssh" | "hop" | "vm" | "repository" | "scan" | "rollout" | "health" | "program";
 
 /** The key path of each section, as messages and the README write it. */
 export const SECTION_PATH: Record<Section, string> = {
-  ssh: "ssh", hop: "ssh.jump_hosts[]", vm: "vms.<id>", repository: "repository", scan: "repository.secret_scanning", program: "",
+  ssh: "ssh", hop: "ssh.jump_hosts[]", vm: "vms.<id>", repository: "repository", scan: "repository.secret_scanning",
+  rollout: "repository.rollout", health: "repository.health_check", program: "",
 };
 
 /** What a value must be. The scalar kinds are checked generically ({@link valueProblem}); the others by their own code in validate.ts. */
@@ -33,8 +34,12 @@ export type Kind =
   | { type: "hops" }
   /** VM id -> remote target path. */
   | { type: "paths" }
-  /** A nested section. */
-  | { type: "section" };
+  /** Batch sizes, as Ansible's `serial` reads them: whole numbers of VMs and `N%` strings (lib/sync/waves.ts). */
+  | { type: "waves" }
+  /** A number of VMs or a percentage (`N%`) of a wave (lib/sync/waves.ts). */
+  | { type: "countOrPercent"; max: number }
+  /** A nested mapping: the settings of section `of`. */
+  | { type: "section"; of: Section };
 
 /** One setting. */
 export interface Setting {
@@ -89,6 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   { section: "vm", key: "sudo", kind: bool, defaultText: "`repository.sudo`", input: "sudo", doc: "this VM through `sudo -n` (see `repository.sudo`)" },
   { section: "vm", key: "bwlimit_kbps", kind: BWLIMIT, defaultText: "`repository.bwlimit_kbps`", input: "bwlimitKbps", doc: "this VM's bandwidth limit (see `repository.bwlimit_kbps`)" },
   { section: "vm", key: "post_sync_command", kind: str, doc: "a shell command run on that VM after its tree landed (`pulumi up`; see Post-sync hooks)" },
+  { section: "vm", key: "health_check", kind: { type: "section", of: "health" }, defaultText: "`repository.health_check`", doc: "this VM's own health check: the keys of `repository.health_check`, replacing it whole for this VM (keys left out take their defaults, not the repository's)" },
   { section: "vm", key: "description", kind: str, doc: "free text, for people (ignored)" },
   { section: "vm", key: "role", kind: str, doc: "free text, for people (ignored)" },
   { section: "repository", key: "source_vm", kind: str, doc: "the source VM's id, never a push target. Leave it out when the checkout is on the machine running repo-sync: no `vms` entry is needed for that machine. A source VM's entry needs neither `host` nor `ssh_user` (it is never connected to). Left out while `vms` has a `vm04` with no `vm_repo_paths.vm04`, vm04 is the source, as in the original layout (so those configs never push to their source); a `vm04` with a target path is a push target like any other" },
@@ -98,7 +104,7 @@ export const SETTINGS: readonly Setting[] = [
   { section: "repository", key: "exclude_dot_git", kind: bool, default: true, input: "excludeDotGit", compared: true, doc: "do not push `.git`. `false` pushes a `.git` built for the commit: its history only (no other branches, stashes, reflogs, remotes or hooks of the checkout), and the gate then scans that whole history and every commit message too" },
   { section: "repository", key: "rsync_excludes", kind: { type: "strings" }, default: [], input: "excludes", compared: true, doc: "patterns left alone on the targets (not pushed, not deleted). With `layout: releases` each entry is one path from the top of the tree, shared by every release (`uploads/`, `.env`, `/config/local.yml`); a wildcard pattern or a `..` is a config error there (see [VM-local data](#releases-and-rollback))" },
   { section: "repository", key: "push_targets", kind: { type: "strings" }, defaultText: "enabled VMs except the source", doc: "which VMs to push to" },
-  { section: "repository", key: "secret_scanning", kind: { type: "section" }, input: "secretScan", compared: true, doc: "the gitleaks gate (keys below)" },
+  { section: "repository", key: "secret_scanning", kind: { type: "section", of: "scan" }, input: "secretScan", compared: true, doc: "the gitleaks gate (keys below)" },
   { section: "scan", key: "enabled", kind: bool, default: true, input: "secretScan.enabled", compared: true, doc: "run the gitleaks gate" },
   { section: "scan", key: "tool", kind: { type: "choice", choices: ["gitleaks"] }, default: "gitleaks", doc: "the only scanner" },
   { section: "scan", key: "config_path", kind: { type: "path" }, defaultText: "gitleaks' built-in rules", input: "secretScan.configPath", compared: true, doc: "rules file, always passed with `--config` (see `configs/gitleaks.toml`). It may extend one other file (`[extend] path`, which may itself extend one more or gitleaks' defaults: the two levels gitleaks follows); that path must be absolute, since gitleaks would open a relative one in the tree it scans. Every file loaded counts as the rules: editing an extended file rescans everything. `[extend] url` (which gitleaks ignores), a third level and cycles are refused" },
@@ -112,20 +118,30 @@ export const SETTINGS: readonly Setting[] = [
   { section: "repository", key: "parallelism", kind: { type: "integer", min: 1, max: 64 }, default: 4, doc: "VMs synced at once (CLI)" },
   { section: "repository", key: "lock_timeout_s", kind: { type: "integer", min: 0, max: 3600 }, default: 30, input: "lockTimeoutS", compared: true, doc: "how long a run waits for another run's lock on a target" },
   { section: "repository", key: "io_timeout_s", kind: { type: "integer", min: 5, max: 3600 }, default: 60, input: "ioTimeoutS", compared: true, doc: "rsync `--timeout`: abandon a transfer after this long without I/O" },
-  { section: "repository", key: "sudo", kind: bool, default: false, input: "sudo", doc: "run rsync and repo-sync's target script (lock, marker, checks, removal) on the VMs through `sudo -n`, for a target directory the login user cannot write. Needs a sudoers rule on the VM such as `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`; a sudo that asks for a password is an `auth` error that names the VM and that rule (repo-sync never answers a prompt), and nothing changes" },
+  { section: "repository", key: "sudo", kind: bool, default: false, input: "sudo", doc: "run rsync and repo-sync's target script (lock, marker, checks, removal) on the VMs through `sudo -n`, for a target directory the login user cannot write. Needs a sudoers rule on the VM such as `deploy ALL=(root) NOPASSWD: /bin/sh, /usr/bin/rsync`. Said plainly: `/bin/sh` there is full root for that login user (any command through `sh -c`), because repo-sync's target scripts run as `sh -c <script>`; give it only to a deploy user you would trust with root, or keep `sudo: false` and let the login user own the target directory. A sudo that asks for a password is an `auth` error that names the VM and that rule (repo-sync never answers a prompt), and nothing changes" },
   { section: "repository", key: "rsync_path", kind: { type: "string", check: invalidRsyncPathReason }, defaultText: "`rsync`", input: "rsyncPath", doc: "the VMs' rsync program, an absolute path of plain characters (it is part of the remote command)" },
   { section: "repository", key: "owner", kind: { type: "string", check: invalidUserReason }, input: "owner", compared: true, doc: "what lands is owned by this user (rsync `--chown`, with `--owner`); needs root on every VM (`sudo: true` or `ssh_user: root`, else a config error). A name the VM does not have (`id -u` there) is a config error naming the key before anything changes on it (rsync itself would only warn and leave the files to the receiving user). A file whose owner is changed on a VM is drift" },
   { section: "repository", key: "group", kind: { type: "string", check: invalidUserReason }, input: "group", compared: true, doc: "the same for the group (rsync `--group`; `getent group` on the VM)" },
   { section: "repository", key: "chmod", kind: { type: "string", check: invalidChmodReason }, input: "chmod", compared: true, doc: "modes of what lands (rsync `--chmod`, e.g. `D2775,F664` or `Dg+s,ug+w,Fo-w`); checked against rsync's syntax" },
   { section: "repository", key: "layout", kind: { type: "choice", choices: ["in_place", "releases"] }, default: "in_place", input: "layout", compared: true, doc: "`in_place`: the target directory is the tree. `releases`: each commit lands in `<path>/releases/<commit>` and `<path>/current` (a relative symlink) is switched to it in one `rename(2)` once it is complete (see [Releases and rollback](#releases-and-rollback))" },
   { section: "repository", key: "keep_releases", kind: { type: "integer", min: 2, max: 100 }, default: 5, input: "keepReleases", compared: true, doc: "releases kept on each VM with `layout: releases`; the current and the previous one are never pruned" },
+  { section: "repository", key: "rollout", kind: { type: "section", of: "rollout" }, doc: "deploy in waves, with health checks between them and a rollback when a wave fails (keys below; see [Rollouts](#rollouts-waves-health-checks-rollback)). Left out: every VM at once (`parallelism` at a time)" },
+  { section: "rollout", key: "waves", kind: { type: "waves" }, default: ["100%"], defaultText: "`[\"100%\"]` (one wave)", doc: "wave sizes, read as Ansible's `serial`: `[1, 2, \"100%\"]` is 1 VM, then the next 2, then all the rest. A size is a whole number of VMs (1 or more) or a whole percentage from `1%` to `100%` of the run's VMs (rounded down, at least 1); the last size repeats until every VM is in a wave; one size may be written without the list. VMs go in `push_targets` order, and the run prints the waves before it starts" },
+  { section: "rollout", key: "max_failures", kind: { type: "countOrPercent", max: 100_000 }, default: 0, doc: "the rollout stops when MORE than this many VMs of one wave fail (their sync or their health check): a whole number of VMs, or `N%` of the wave (`0%` to `100%`: stops when failed x 100 > N x wave size, as Ansible's `max_fail_percentage`). 0: the first failure stops it. Failures within the limit fail the run at its end, but later waves go on" },
+  { section: "rollout", key: "bake_s", kind: { type: "integer", min: 0, max: 86_400 }, default: 0, doc: "seconds to wait after a wave's health checks passed before the next wave starts (not after the last)" },
+  { section: "rollout", key: "on_failure", kind: { type: "choice", choices: ["stop", "rollback"] }, default: "stop", doc: "when a wave fails: `stop` leaves the VMs this run switched on the new commit (the run names them); `rollback` switches each of them back to the release it served before (a link switch, no transfer: needs `layout: releases`). Later waves are never touched" },
+  { section: "repository", key: "health_check", kind: { type: "section", of: "health" }, doc: "a check run on each VM after its switch or sync (keys below; `vms.<id>.health_check` for one VM). A failed check fails that VM; with a `rollout` it counts against `max_failures`" },
+  { section: "health", key: "command", kind: { type: "string", check: (c) => (c.includes("\0") ? "holds a NUL character, which no shell command can" : undefined) }, required: true, doc: "a shell command run by `/bin/sh` on the VM as `ssh_user` (never through sudo), in the served tree (the new release's folder, or the target directory in place) with `REPO_SYNC_REVISION` set to the commit (and `REPO_SYNC_RELEASE` to the release folder); healthy when it exits 0" },
+  { section: "health", key: "timeout_s", kind: { type: "integer", min: 1, max: 3600 }, default: 30, doc: "limit of one attempt (the VM's `timeout` command ends it; it then counts as failed)" },
+  { section: "health", key: "retries", kind: { type: "integer", min: 0, max: 100 }, default: 2, doc: "attempts after a failed one: 2 means at most 3 attempts in all" },
+  { section: "health", key: "interval_s", kind: { type: "integer", min: 0, max: 3600 }, default: 5, doc: "seconds between two attempts" },
   { section: "program", key: "configPath", kind: { type: "path" }, default: "configs/config.yml", offered: "both", doc: "the YAML above (relative to the program's folder); the component also takes the same settings as typed arguments (`ssh`, `vms`, `repository`)" },
   { section: "program", key: "branch", kind: { type: "string", check: invalidBranchReason }, defaultText: "`repository.default_branch`", input: "branch", compared: true, output: true, offered: "both", doc: "deploy another branch" },
   { section: "program", key: "ref", kind: str, output: true, offered: "both", doc: "deploy a branch, a tag or a commit SHA (all 40 hex digits, or a unique prefix of at least 4): see [Which commit](#which-commit-branch-or-ref). Rolling back is setting it to the old commit's SHA. Setting both `branch` and `ref` is an error naming both" },
   { section: "program", key: "force", kind: str, input: "force", compared: true, output: true, offered: "both", doc: "any new value re-syncs every target even when it matches, comparing file contents (so a file edited on a VM with its size and mtime put back is repaired too)" },
   { section: "program", key: "fullScan", kind: bool, default: false, offered: "both", doc: "`true`: the secret gate scans every file at each run, not only those not scanned before" },
   { section: "program", key: "checksum", kind: bool, default: false, input: "checksum", offered: "both", doc: "`true`: preview probes compare file contents (rsync `--checksum`), not size + mtime; reads every byte of every tree at each preview" },
-  { section: "program", key: "pull", kind: bool, default: true, offered: "both", doc: "`false` skips the pull from origin" },
+  { section: "program", key: "pull", kind: bool, default: false, offered: "both", doc: "`true`: fetch the branch from origin into `origin/<branch>` (the checkout, its branches and work tree are left as they are: a preview changes nothing) and deploy origin's tip; default: the branch as the checkout holds it (CI checked it out). A push that lands between `up`'s preview and its update is deployed: pin with `ref` for exactness" },
   { section: "program", key: "removeOnDelete", kind: bool, default: false, input: "removeOnDelete", compared: true, offered: "both", doc: "`true`: `pulumi destroy` removes the synced trees" },
   { section: "program", key: "postSyncCommand", kind: str, offered: "component", doc: "a post-sync hook for every VM that has no `post_sync_command` of its own" },
   { section: "program", key: "vmsStack", kind: str, offered: "stack", doc: "a stack that created the VMs, e.g. `organization/vms/prod`: its `vms` output (`{ vm01: { host, port? } }`) supplies the hosts, and the targets wait on it (example: `examples/vms-stack`)" },

@@ -77,6 +77,32 @@ export interface VmSettings {
   hostKey?: string;
   /** With `ssh.config_path` only: which connection keys the YAML sets (the rest come from that file). */
   explicit?: ExplicitKeys;
+  /** This VM's own health check (replaces `repository.health_check` for it). */
+  healthCheck?: HealthCheckSettings;
+}
+
+/** A number of VMs, or a whole percentage (of the run's VMs for a wave, of the wave for a failure limit). */
+export type Amount = { count: number } | { percent: number };
+
+/** `repository.rollout`: waves, the failure limit and what a failed wave does (lib/sync/rollout.ts). */
+export interface RolloutSettings {
+  /** Wave sizes as Ansible's `serial` reads them (the last one repeats). */
+  waves: Amount[];
+  /** The rollout stops when more than this many VMs of one wave fail. */
+  maxFailures: Amount;
+  /** Seconds to wait after a healthy wave before the next one. */
+  bakeS: number;
+  onFailure: "stop" | "rollback";
+}
+
+/** `health_check`: run on a VM in the served tree after its switch or sync (lib/sync/healthCheck.ts). */
+export interface HealthCheckSettings {
+  /** A shell command (the user's own: run by /bin/sh on the VM). */
+  command: string;
+  timeoutS: number;
+  /** Attempts after a failed one. */
+  retries: number;
+  intervalS: number;
 }
 
 /** What the source tree is. */
@@ -137,6 +163,10 @@ export interface RepositorySettings {
   group?: string;
   /** Modes of what lands (rsync --chmod, e.g. `D2775,F664`). */
   chmod?: string;
+  /** Waves, failure limit, bake time and rollback; absent: every VM at once. */
+  rollout?: RolloutSettings;
+  /** The health check of every VM without one of its own. */
+  healthCheck?: HealthCheckSettings;
 }
 
 /**

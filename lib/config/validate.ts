@@ -11,8 +11,9 @@ import * as path from "node:path";
 import { camelName, describe, range, type Section, sectionKeys, setting, valueProblem, VM_ID } from "./schema";
 import { invalidExcludeReason, invalidHostReason, invalidSshFilePathReason, invalidUserReason, unsafeTargetPathReason } from "./safety";
 import { parseJumpHost } from "./jumpHost";
-import { sharedPaths, sharedPathsProblems } from "../target/shared";
-import type { Config, ConfigProblem, JumpHost, JumpHostSpec, RepositorySettings, SshSettings, Target, VmSettings } from "./types";
+import { sharedPaths, sharedPathsProblems } from "./sharedPaths";
+import { parseAmount } from "./amount";
+import type { Amount, Config, ConfigProblem, HealthCheckSettings, JumpHost, JumpHostSpec, Layout, RepositorySettings, RolloutSettings, SshSettings, Target, VmSettings } from "./types";
 
 export { describe } from "./schema";
 
@@ -311,6 +312,7 @@ class Validator {
       const hostKey = this.str(vm, "vm", "host_key", prefix);
       // Written but left blank (a template that came out empty): never the known_hosts route by accident.
       if (this.name("host_key") in vm && vm[this.name("host_key")] === null) this.add(this.path(prefix, "host_key"), "is empty: give the VM's public host key (ssh-ed25519 AAAA...), or remove the key to use known_hosts");
+      const health = this.healthCheck(this.at(vm, "health_check"), this.path(prefix, "health_check"));
       if (host !== undefined && user !== undefined && (user !== "" || userLater) && port !== undefined) {
         out[id] = {
           id, host, user, port, enabled,
@@ -320,6 +322,7 @@ class Validator {
           ...(jumps !== undefined ? { jumpHosts: jumps } : {}),
           ...(sudo !== undefined ? { sudo } : {}),
           ...(hostKey !== undefined ? { hostKey } : {}),
+          ...(health ? { healthCheck: health } : {}),
           ...(this.sshConfig ? { explicit: { user: user !== "", port: given(this.at(vm, "ssh_port")), keyPath: given(this.at(vm, "ssh_key_path")) || this.sshConfig.keyPath, jumpHosts: given(this.at(vm, "jump_hosts")) || this.sshConfig.jumpHosts, knownHostsPath: this.sshConfig.knownHostsPath } } : {}),
         };
       }
@@ -428,8 +431,72 @@ class Validator {
       parallelism: this.int(m, R, "parallelism", P) ?? range(R, "parallelism").default ?? 1,
       lockTimeoutS: this.int(m, R, "lock_timeout_s", P) ?? range(R, "lock_timeout_s").default ?? 0,
       ioTimeoutS: this.int(m, R, "io_timeout_s", P) ?? range(R, "io_timeout_s").default ?? 0,
+      ...this.rolloutOf(this.at(m, "rollout"), this.path(P, "rollout"), layout === "releases" ? "releases" : "in_place"),
+      ...this.healthOf(this.at(m, "health_check"), this.path(P, "health_check")),
     };
     return mainRepo && branch ? result : undefined;
+  }
+
+  /** `{ rollout }` when the document has a valid `rollout` mapping, else nothing (its problems listed). */
+  rolloutOf(value: unknown, key: string, layout: Layout): { rollout?: RolloutSettings } {
+    if (!given(value)) return {};
+    const m = this.mapping(value, key);
+    if (!m) return {};
+    const O = "rollout" as const;
+    this.unknownKeys(m, O, key);
+    const waves = this.waves(this.at(m, "waves"), this.path(key, "waves"));
+    const maxFailures = this.amount(this.at(m, "max_failures"), this.path(key, "max_failures"), { minCount: 0, minPercent: 0 }) ?? { count: 0 };
+    const bakeS = this.int(m, O, "bake_s", key);
+    const onFailure = this.str(m, O, "on_failure", key);
+    if (onFailure === "rollback" && layout !== "releases") {
+      this.add(this.path(key, "on_failure"), `rollback needs ${this.path("repository", "layout")}: releases; in place nothing is kept to go back to (set ${this.name("layout")}: releases, or ${this.name("on_failure")}: stop)`);
+    }
+    if (!waves || bakeS === undefined || (onFailure !== "stop" && onFailure !== "rollback")) return {};
+    return { rollout: { waves, maxFailures, bakeS, onFailure } };
+  }
+
+  /** Wave sizes: a list (or one size alone) of whole numbers of VMs and `N%` strings. */
+  waves(value: unknown, key: string): Amount[] | undefined {
+    if (!given(value)) return [{ percent: 100 }];
+    const list: unknown[] = Array.isArray(value) ? value : [value];
+    if (list.length === 0) {
+      this.add(key, 'is an empty list; give at least one wave size (e.g. [1, "100%"])');
+      return undefined;
+    }
+    const out = list.map((v, i) => this.amount(v, Array.isArray(value) ? `${key}[${i}]` : key, { minCount: 1, minPercent: 1 }));
+    return out.every((a) => a !== undefined) ? (out as Amount[]) : undefined;
+  }
+
+  /** A number of VMs or `N%` (waves.ts); undefined when left out or invalid (its problem listed). */
+  amount(value: unknown, key: string, limits: { minCount: number; minPercent: number }): Amount | undefined {
+    if (!given(value)) return undefined;
+    const a = parseAmount(value, limits);
+    if ("problem" in a) {
+      this.add(key, a.problem);
+      return undefined;
+    }
+    return a;
+  }
+
+  /** `{ healthCheck }` when the document has a valid `health_check` mapping at `key`, else nothing. */
+  healthOf(value: unknown, key: string): { healthCheck?: HealthCheckSettings } {
+    const h = this.healthCheck(value, key);
+    return h ? { healthCheck: h } : {};
+  }
+
+  /** A `health_check` mapping (the repository's or a VM's); undefined when left out or invalid (its problems listed). */
+  healthCheck(value: unknown, key: string): HealthCheckSettings | undefined {
+    if (!given(value)) return undefined;
+    const m = this.mapping(value, key);
+    if (!m) return undefined;
+    const H = "health" as const;
+    this.unknownKeys(m, H, key);
+    const command = this.str(m, H, "command", key);
+    const timeoutS = this.int(m, H, "timeout_s", key);
+    const retries = this.int(m, H, "retries", key);
+    const intervalS = this.int(m, H, "interval_s", key);
+    if (command === undefined || timeoutS === undefined || retries === undefined || intervalS === undefined) return undefined;
+    return { command, timeoutS, retries, intervalS };
   }
 
   stringList(value: unknown, key: string): string[] | undefined {

@@ -36,6 +36,32 @@ export interface RunOptions {
   onStderr?: (chunk: string) => void;
   /** Called with each chunk of stdout as it arrives (stdout is still collected). */
   onStdout?: (chunk: string) => void;
+  /**
+   * Keep only about the last this many bytes of stdout and of stderr: a program that prints without
+   * end (a user's command) must not run this process out of memory. Default: everything.
+   */
+  keepBytes?: number;
+}
+
+/** Collects a stream's chunks, dropping the oldest beyond `keep` bytes (at least `keep` are kept). */
+function collector(keep: number | undefined): { push(d: Buffer): void; bytes(): Buffer } {
+  let chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push(d) {
+      chunks.push(d);
+      size += d.length;
+      if (keep !== undefined && size > 2 * keep) {
+        const tail = Buffer.concat(chunks).subarray(size - keep);
+        chunks = [tail];
+        size = tail.length;
+      }
+    },
+    bytes: () => {
+      const all = Buffer.concat(chunks);
+      return keep !== undefined && all.length > keep ? all.subarray(all.length - keep) : all;
+    },
+  };
 }
 
 /** Runs `file args...`; resolves with the outcome whatever the exit code. */
@@ -51,8 +77,8 @@ export function runProgram(file: string, args: readonly string[], opts: RunOptio
       // No input: stdin is closed, so a program that asks for something fails instead of hanging.
       stdio: [opts.input === undefined ? "ignore" : "pipe", opts.stdoutFd ?? "pipe", "pipe"],
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = collector(opts.keepBytes);
+    const err = collector(opts.keepBytes);
     let timedOut = false;
     let spawnError: Error | undefined;
     const timer = opts.timeoutMs
@@ -80,13 +106,13 @@ export function runProgram(file: string, args: readonly string[], opts: RunOptio
     child.on("close", (code, signal) => {
       mark("exit", { prog, ms: Date.now() - started });
       if (timer) clearTimeout(timer);
-      const stdoutBytes = Buffer.concat(out);
+      const stdoutBytes = out.bytes();
       resolve({
         command,
         exitCode: child.pid === undefined ? -1 : code ?? (timedOut ? 124 : -1),
         stdout: stdoutBytes.toString("utf8"),
         stdoutBytes,
-        stderr: Buffer.concat(err).toString("utf8"),
+        stderr: err.bytes().toString("utf8"),
         timedOut,
         signal: signal ?? undefined,
         durationMs: Date.now() - started,

@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
-import { sshOptionArgs } from "../transfer/rsyncArgs";
+import { sshOptionArgs } from "./sshArgs";
 import { describeHops, jumpConfigPath, jumpConfigText } from "./jumpHosts";
 import { keptConnection, prepareKept } from "./sshMaster";
 import { privateKeyProblem } from "../config/load";

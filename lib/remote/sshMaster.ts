@@ -21,7 +21,8 @@ import * as path from "node:path";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { cachePath, ensurePrivateDir } from "../paths";
-import { sshFileOption, sshOptionArgs } from "../transfer/rsyncArgs";
+import { sshOptionArgs } from "./sshArgs";
+import { sshFileOption } from "./sshOptions";
 import { jumpConfigPath, jumpConfigText } from "./jumpHosts";
 import { sshConfigFiles } from "./sshConfigFiles";
 

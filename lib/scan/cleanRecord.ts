@@ -11,15 +11,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Finding } from "./gitleaksReport";
-import { displayPath } from "../source/treeListing";
+import { displayPath, type TreeEntry } from "../source/treeListing";
 
-/** One file of a tree: its path (relative, `/`-separated, one char per byte: see source/treeListing.ts) and its content id. */
-export interface TreeEntry {
-  /** A symlink: its target is what is scanned (gitleaks itself does not follow links). */
-  link?: boolean;
-  path: string;
-  id: string;
-}
+export type { TreeEntry } from "../source/treeListing";
 
 /** Trees whose pairs are kept (the current one and three before it). */
 export const KEEP_GENERATIONS = 4;

@@ -7,10 +7,9 @@
  * Files are created with O_EXCL (never through an existing name or link), mode 666/777 less the
  * umask as git checks them out, and get their blob-derived mtime before they are closed.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { RepoSyncError } from "../errors";
-import { gitEnv } from "./runGit";
+import { spawnGit } from "./runGit";
 import { fsPath, TreePath, TreeRow, treeProblem } from "./treeListing";
 
 /** mtime base (2001-01-01) and span (about 20 years) for blob-derived file times. */
@@ -65,9 +64,10 @@ function makeParents(root: string, paths: TreePath[]): void {
 }
 
 function streamBlobs(repoPath: string, root: string, rows: TreeRow[], gitDir?: string): Promise<void> {
-  const command = ["git", "-C", repoPath, ...(gitDir ? [`--git-dir=${gitDir}`] : []), "cat-file", "--batch"];
+  const args = [...(gitDir ? [`--git-dir=${gitDir}`] : []), "cat-file", "--batch"];
+  const command = ["git", "-C", repoPath, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...gitEnv() }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawnGit(repoPath, args);
     const stderr: Buffer[] = [];
     let next = 0;
     let sink: Sink | undefined;

@@ -8,8 +8,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import { runProgram } from "../process/run";
-import { OWN_EXCLUDES } from "../target/ownFiles";
+import { runGit } from "./runGit";
+import { OWN_EXCLUDES } from "../config/ownFiles";
 import { exportRoot } from "./exportTree";
 
 /**
@@ -50,9 +50,8 @@ export async function exportHistory(repoPath: string, commit: string, branch: st
 }
 
 async function git(cwd: string, args: string[]): Promise<void> {
-  // GIT_DIR & co. from the caller's environment must not redirect any of this.
-  const env = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", GIT_TERMINAL_PROMPT: "0", GIT_NO_REPLACE_OBJECTS: "1" };
-  const r = await runProgram("git", ["-C", cwd, ...args], { env, timeoutMs: 600_000 });
+  // The .git built for the VMs owes nothing to this machine's git config (user or system).
+  const r = await runGit(cwd, args, { gitEnv: { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" } });
   if (r.exitCode !== 0) {
     throw new RepoSyncError("source", `git ${args.find((a) => !a.startsWith("-"))} failed while building the .git to push (exclude_dot_git: false)`, {
       command: r.command,

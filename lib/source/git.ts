@@ -1,13 +1,15 @@
 /**
  * The source repository (the checkout on the machine running repo-sync): resolve the ref (see
  * ref.ts), pull a branch fast-forward only, falling back to the local state as the original service
- * did, and resolve the commit that will be pushed. A tag or a commit is never pulled.
+ * did, and resolve the commit that will be pushed. A tag or a commit is never pulled. The Pulumi
+ * program fetches instead (`fetchOnly`): origin's branch into its remote-tracking ref, leaving HEAD,
+ * the index, the work tree and the local branches as they are.
  */
 import * as fs from "node:fs";
-import { simpleGit, SimpleGit } from "simple-git";
 import { invalidBranchReason } from "../config/safety";
 import { RepoSyncError } from "../errors";
 import { RefKind, ResolvedRef, resolveRef } from "./ref";
+import { gitError, runGit } from "./runGit";
 
 /** The exact message the original service used, kept so that runbooks still match. */
 export const NOT_A_REPO_MESSAGE = "could not get commit hash (not a git repo or invalid state)";
@@ -37,33 +39,51 @@ export interface ResolveOptions {
   ref?: string;
   /** Try to update the branch from origin first (default true). */
   pull?: boolean;
+  /**
+   * With `pull`: only `git fetch` origin's branch into `refs/remotes/origin/<branch>` and deploy that
+   * ref's commit (the last fetched one when the fetch fails; the local branch when origin has none).
+   * Nothing of the checkout changes: what a preview may do.
+   */
+  fetchOnly?: boolean;
   /** Upper bound for git network operations (default 60 s). */
   timeoutMs?: number;
 }
 
-/** GIT_* variables passed on to git: our own, plus the user's CA settings for https pulls. */
-const GIT_ENV_ALLOWED = ["GIT_TERMINAL_PROMPT", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"];
-/** Other variables that make git run a program (simple-git refuses them when passed explicitly). */
-const RUNS_PROGRAMS = new Set(["EDITOR", "VISUAL", "PAGER", "PREFIX", "SSH_ASKPASS"]);
+/** How long a git network operation (fetch, pull) may take by default. */
+const NETWORK_TIMEOUT_MS = 60_000;
 
-function gitAt(repoPath: string, timeoutMs: number): SimpleGit {
-  // Other GIT_* variables (GIT_DIR, GIT_CONFIG_*, GIT_SSH...) could redirect or run anything: dropped.
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    const upper = k.toUpperCase();
-    if (v === undefined || RUNS_PROGRAMS.has(upper)) continue;
-    if (!upper.startsWith("GIT_") || GIT_ENV_ALLOWED.includes(upper)) env[k] = v;
+/** The checkout's git, through the one runner (runGit.ts): its environment policy and its errors. */
+class Checkout {
+  constructor(readonly repoPath: string, private readonly timeoutMs: number) {}
+
+  /** `git rev-parse ARGS`: its stdout, trimmed; throws naming the command when git fails. */
+  async revparse(args: string[]): Promise<string> {
+    const r = await runGit(this.repoPath, ["rev-parse", ...args], { timeoutMs: this.timeoutMs });
+    if (r.exitCode !== 0) throw gitError(r, `reading ${args.at(-1) ?? "a ref"} in ${this.repoPath}`);
+    return r.stdout.trim();
   }
-  env.GIT_TERMINAL_PROMPT = "0";
-  env.GIT_SSH_COMMAND = "ssh -o BatchMode=yes -o ConnectTimeout=10";
-  return simpleGit({
-    baseDir: repoPath,
-    timeout: { block: timeoutMs },
-    maxConcurrentProcesses: 2,
-    allowEnvironment: GIT_ENV_ALLOWED,
-    // The ssh command is ours (a constant), so simple-git's guard against injected ones is relaxed for it.
-    unsafe: { allowUnsafeSshCommand: true },
-  }).env(env);
+
+  /** True when `ref` names a commit. */
+  async hasCommit(ref: string): Promise<boolean> {
+    const r = await runGit(this.repoPath, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { timeoutMs: this.timeoutMs });
+    return r.exitCode === 0;
+  }
+
+  /** The remotes' names. */
+  async remotes(): Promise<string[]> {
+    const r = await runGit(this.repoPath, ["remote"], { timeoutMs: this.timeoutMs });
+    return r.exitCode === 0 ? r.stdout.split("\n").filter((l) => l !== "") : [];
+  }
+
+  /**
+   * A git command that talks to origin: non-interactive ssh with a bounded connect, and the user's CA
+   * settings for https (the only `GIT_*` variables of the caller git sees here). Throws naming it.
+   */
+  async network(args: string[], what: string): Promise<void> {
+    const ca = Object.fromEntries(["GIT_SSL_CAINFO", "GIT_SSL_CAPATH"].filter((k) => process.env[k]).map((k) => [k, process.env[k] ?? ""]));
+    const r = await runGit(this.repoPath, args, { timeoutMs: this.timeoutMs, gitEnv: { ...ca, GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o ConnectTimeout=10" } });
+    if (r.exitCode !== 0) throw gitError(r, what);
+  }
 }
 
 /**
@@ -75,7 +95,7 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
   let branch = opts.branch;
   const why = opts.ref === undefined ? invalidBranchReason(branch) : undefined;
   if (why) throw new RepoSyncError("config", `branch ${JSON.stringify(branch)} ${why}`, { hint: "pass a plain branch name such as main" });
-  const git = await openRepository(repoPath, opts.timeoutMs ?? 60_000);
+  const git = await openRepository(repoPath, opts.timeoutMs ?? NETWORK_TIMEOUT_MS);
   if (opts.ref !== undefined) {
     const r = await resolveRef(repoPath, opts.ref);
     if (r.kind !== "branch") return { repoPath, branch: "", ref: r.name, refKind: r.kind, commit: r.commit, pulled: false, warnings: [] };
@@ -84,16 +104,26 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
 
   const warnings: string[] = [];
   let pulled = false;
+  let tip = `refs/heads/${branch}`;
   if (opts.pull !== false) {
-    const remotes = await git.getRemotes(false).catch(() => []);
-    if (!remotes.some((r) => r.name === "origin")) {
-      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull, stack config repo-sync:pull false, or the component's pull: false)`);
+    if (!(await git.remotes()).includes("origin")) {
+      warnings.push(`no remote "origin" in ${repoPath}: using the local state of ${branch} (to skip the pull and this warning: sync --no-pull; through Pulumi, leave pull unset)`);
+    } else if (opts.fetchOnly) {
+      const tracking = `refs/remotes/origin/${branch}`;
+      try {
+        // `+`: a remote-tracking ref follows origin, as `git fetch` keeps it; no tags, no FETCH_HEAD.
+        await git.network(["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "origin", `+refs/heads/${branch}:${tracking}`], `fetching ${branch} from origin`);
+        pulled = true;
+      } catch (err) {
+        warnings.push(`fetch of ${branch} from origin failed (${firstLine(err)}): using origin/${branch} as last fetched, else the local branch`);
+      }
+      if (await git.hasCommit(tracking)) tip = tracking;
     } else {
       try {
-        const current = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
-        if (current === branch) await git.pull("origin", branch, ["--ff-only"]);
+        const current = await git.revparse(["--abbrev-ref", "HEAD"]);
+        if (current === branch) await git.network(["pull", "--quiet", "--ff-only", "--no-rebase", "origin", branch], `pulling ${branch} from origin`);
         // Not checked out: update the local branch from origin, fast-forward only (no `+` in the refspec).
-        else await git.fetch("origin", `refs/heads/${branch}:refs/heads/${branch}`);
+        else await git.network(["fetch", "--quiet", "origin", `refs/heads/${branch}:refs/heads/${branch}`], `fetching ${branch} from origin`);
         pulled = true;
       } catch (err) {
         warnings.push(`pull of ${branch} from origin failed (${firstLine(err)}): using the local state`);
@@ -103,7 +133,7 @@ export async function resolveSource(opts: ResolveOptions): Promise<SourceState> 
 
   let commit: string;
   try {
-    commit = (await git.revparse(["--verify", "--quiet", `refs/heads/${branch}^{commit}`])).trim();
+    commit = await git.revparse(["--verify", "--quiet", `${tip}^{commit}`]);
   } catch (err) {
     throw new RepoSyncError("source", `branch ${branch} does not exist in ${repoPath}`, {
       hint: `create it, or set repository.default_branch / --branch to an existing branch`,
@@ -124,13 +154,9 @@ export async function lookUpRef(repoPath: string, ref: string): Promise<Resolved
 }
 
 /** The checkout as a git repository: a SHA-1 repository's top level with at least one commit. */
-async function openRepository(repoPath: string, timeoutMs: number): Promise<SimpleGit> {
-  let git: SimpleGit;
-  try {
-    git = gitAt(repoPath, timeoutMs);
-  } catch (err) {
-    throw notARepo(repoPath, err);
-  }
+async function openRepository(repoPath: string, timeoutMs: number): Promise<Checkout> {
+  if (!isDirectory(repoPath)) throw notARepo(repoPath);
+  const git = new Checkout(repoPath, timeoutMs);
   const head = await git.revparse(["--verify", "--quiet", "HEAD^{commit}"]).catch((err: unknown) => {
     throw notARepo(repoPath, err);
   });
@@ -139,7 +165,7 @@ async function openRepository(repoPath: string, timeoutMs: number): Promise<Simp
   }
   if (!/^[0-9a-f]{40}$/.test(head.trim())) throw notARepo(repoPath);
   // A folder inside some other repository is not "a git repo": its commit's tree is a different tree.
-  const top = (await git.revparse(["--show-toplevel"])).trim();
+  const top = await git.revparse(["--show-toplevel"]);
   if (fs.realpathSync(top) !== fs.realpathSync(repoPath)) {
     throw notARepo(repoPath, new Error(`${repoPath} is inside the repository ${top}, not its top level`));
   }
@@ -148,8 +174,33 @@ async function openRepository(repoPath: string, timeoutMs: number): Promise<Simp
 
 /** Paths of tracked files with uncommitted changes (for the worktree source mode). */
 export async function modifiedTrackedFiles(repoPath: string): Promise<string[]> {
-  const status = await gitAt(repoPath, 60_000).status(["--untracked-files=no"]);
-  return status.files.map((f) => f.path);
+  const r = await runGit(repoPath, ["status", "--porcelain=v1", "-z", "--untracked-files=no"], { timeoutMs: NETWORK_TIMEOUT_MS });
+  if (r.exitCode !== 0) throw gitError(r, `reading the status of ${repoPath}`);
+  return parseStatusZ(r.stdout);
+}
+
+/**
+ * The paths of `git status --porcelain=v1 -z` (pure): `XY path`, NUL-separated; a rename or copy is
+ * followed by its source path, which is skipped.
+ */
+export function parseStatusZ(out: string): string[] {
+  const fields = out.split("\0");
+  const paths: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    if (f.length < 4) continue;
+    paths.push(f.slice(3));
+    if (f[0] === "R" || f[0] === "C") i++;
+  }
+  return paths;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function notARepo(repoPath: string, cause?: unknown): RepoSyncError {

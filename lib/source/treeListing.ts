@@ -14,6 +14,17 @@ import { gitBytes } from "./runGit";
 export type TreePath = string;
 
 /** One entry of a recursive tree listing (trees themselves are implied by the paths). */
+/**
+ * One file of a tree as the secret gate keys its verdicts (scan/cleanRecord.ts): its path (relative,
+ * `/`-separated, one char per byte) and its content id.
+ */
+export interface TreeEntry {
+  /** A symlink: its target is what is scanned (gitleaks itself does not follow links). */
+  link?: boolean;
+  path: string;
+  id: string;
+}
+
 export interface TreeRow {
   /** 100644, 100755 (files), 120000 (symlink), 160000 (submodule pointer). */
   mode: string;

@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RepoSyncError } from "../errors";
-import type { TreeEntry } from "../scan/cleanRecord";
+import type { TreeEntry } from "./treeListing";
 import { gitBlobHash } from "./exportCheck";
 import { sourceIoError } from "./exportTree";
 import { runGit } from "./runGit";

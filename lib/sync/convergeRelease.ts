@@ -8,37 +8,16 @@
  * A transfer cut anywhere before the switch leaves `current` and what it serves untouched. The VM's own
  * data (`rsync_excludes`) lives in `shared/`, linked into every release (target/shared.ts).
  */
-import type { Layout, Target } from "../config/types";
-import { RepoSyncError } from "../errors";
-import { currentCommit, KEEP_RELEASES_DEFAULT, RELEASES_DIR, releasesToPrune, type ReleasesView } from "../target/releases";
+import type { Target } from "../config/types";
+import { currentCommit, KEEP_RELEASES_DEFAULT, releasesToPrune, type ReleasesView } from "../target/releases";
+import { releaseFolder } from "../target/layout";
 import { servedRevision } from "../target/script";
 import type { TargetSession } from "../target/session";
 import { runRsync } from "../transfer/runRsync";
-import type { ConvergeOptions, SyncResult } from "./converge";
+import type { ConvergeOptions, SyncResult } from "./result";
 import type { PreparedSource } from "./prepareSource";
 import { pushResult, quickCheckUnsafe, refuseTooManyDeletes } from "./push";
-
-/** The folder of a release, relative to the target path. */
-export function releaseFolder(commit: string): string {
-  return `${RELEASES_DIR}/${commit}`;
-}
-
-/**
- * A target laid out the other way is never converted silently: an in-place `--delete` would remove
- * every release, and a release built beside an in-place tree would leave the service reading the old one.
- */
-export function refuseOtherLayout(target: Target, found: Layout | undefined): void {
-  if (found === undefined) return;
-  const wanted: Layout = target.layout ?? "in_place";
-  if (found === wanted) return;
-  const reason = found === "releases"
-    ? `the target directory ${target.path} is laid out in releases (current -> releases/<commit>); an in-place sync would --delete them`
-    : `the target directory ${target.path} holds an in-place tree (.sync_rev at its top); releases are not built beside it without a migration`;
-  throw new RepoSyncError("unsafe-target", reason, {
-    vm: target.vm,
-    hint: `set repository.layout: ${found} again, or convert this VM explicitly: \`repo-sync migrate --to ${wanted} ${target.vm}\` (see README, Migration)`,
-  });
-}
+import { recordHistory } from "./history";
 
 /** Converges one target in the releases layout (see the file comment). */
 export async function convergeRelease(target: Target, source: PreparedSource, opts: ConvergeOptions, session: TargetSession, started: number): Promise<SyncResult> {
@@ -72,9 +51,15 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   // the new release links it (a no-op once both hold their links).
   const displaced = [...(current !== undefined && current !== source.commit ? await session.share(current) : []), ...(await session.share(source.commit))];
   let pruned: string[] = [];
+  const warnings: string[] = [];
   if (!matches) {
     await session.completeRelease(source.commit);
-    if (current !== source.commit) await session.switchTo(source.commit);
+    if (current !== source.commit) {
+      await session.switchTo(source.commit);
+      opts.onSwitch?.(current);
+      const warning = await recordHistory(session, target.vm, { event: "deploy", commit: source.commit, previous: current, result: "ok" });
+      if (warning) warnings.push(warning);
+    }
     const after: ReleasesView = { current: { kind: "release", commit: source.commit }, releases: [...view.releases.filter((r) => r.commit !== source.commit), { commit: source.commit, stamp: Number.MAX_SAFE_INTEGER, complete: true }] };
     pruned = releasesToPrune(after, source.commit, current, target.keepReleases ?? KEEP_RELEASES_DEFAULT);
     for (const old of pruned) await session.dropRelease(old);
@@ -82,5 +67,6 @@ export async function convergeRelease(target: Target, source: PreparedSource, op
   return {
     ...pushResult(target, { matches, revision: source.commit, previous: serving, out, started }),
     release: { path: `${target.path}/${destination}`, pruned, ...(displaced.length > 0 ? { displaced } : {}) },
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

@@ -15,7 +15,7 @@ import type { TargetSession } from "../target/session";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, type TreeChanges } from "../transfer/rsyncOutput";
 import { runRsync } from "../transfer/runRsync";
-import { releaseFolder } from "./convergeRelease";
+import { releaseFolder } from "../target/layout";
 import { prepareCommit, type PreparedSource } from "./prepareSource";
 
 /** What rsync would do to a target, turned into how the target differs from the tree (pure). */

@@ -9,10 +9,10 @@ import type { Logger } from "../log";
 import { currentCommit } from "../target/releases";
 import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
-import { usableSharedPaths } from "../target/shared";
+import { usableSharedPaths } from "../config/sharedPaths";
 import { shQuote } from "../target/quote";
-import { releaseFolder } from "./convergeRelease";
-import { eachTarget, selectTargets } from "./syncAll";
+import { releaseFolder } from "../target/layout";
+import { eachTarget, selectTargets } from "./targets";
 
 /** What a migration did on one VM. */
 export interface MigrateResult {

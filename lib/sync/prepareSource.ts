@@ -20,7 +20,7 @@ import { RefKind, refOrBranch } from "../source/ref";
 import { blobBytes } from "../source/runGit";
 import { displayPath, listCommitTree, TreeRow } from "../source/treeListing";
 import { snapshotWorktree } from "../source/worktreeSnapshot";
-import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../target/ownFiles";
+import { isOwnName, MANAGED_FILE, MARKER_FILE } from "../config/ownFiles";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 
 /** The source side of a run, ready to push. */
@@ -68,6 +68,8 @@ export interface PrepareOptions {
   ref?: string;
   /** Pull from origin first (default true). */
   pull?: boolean;
+  /** With `pull`: fetch origin's branch and deploy it, leaving the checkout as it is (source/git.ts). */
+  fetchOnly?: boolean;
   logger: Logger;
   cacheDir?: string;
   /** Scan every file again, not only those not found clean before (rules edited by hand, doubt). */
@@ -97,7 +99,7 @@ export function refOfRun(repo: Pick<SourceSettings, "sourceMode">, opts: Pick<Pr
 /** Pull, hash, export, scan: throws SecretsFoundError (after logging an alert) when blocked. */
 export async function prepareSource(repo: SourceSettings, opts: PrepareOptions): Promise<PreparedSource> {
   const ref = refOfRun(repo, opts);
-  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, ref, pull: opts.pull });
+  const src = await resolveSource({ repoPath: repo.mainRepoPath, branch: opts.branch ?? repo.defaultBranch, ref, pull: opts.pull, fetchOnly: opts.fetchOnly });
   for (const w of src.warnings) opts.logger.warn(w);
   // A tag's or a commit's pushed .git (exclude_dot_git: false) names the default branch, as before refs.
   const prepared = await prepareCommit(repo, src.commit, { ...opts, branch: src.branch || repo.defaultBranch });

@@ -9,7 +9,7 @@ import type { TransferSpec } from "../transfer/rsyncArgs";
 import { runRsync, type RsyncOutcome } from "../transfer/runRsync";
 import { changeCount } from "../transfer/rsyncOutput";
 import { quickCheckBlindPaths } from "../source/quickCheck";
-import type { SyncResult } from "./converge";
+import type { SyncResult } from "./result";
 import type { PreparedSource } from "./prepareSource";
 
 /**

@@ -5,15 +5,16 @@
  * and the shared paths are linked into it; an intact release is switched to with nothing sent. A
  * release that is not complete on the VM is refused by the session script.
  */
-import type { Config } from "../config/types";
+import type { Config, Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
 import { currentCommit, rollbackTarget } from "../target/releases";
 import { TargetSession } from "../target/session";
+import { recordHistory } from "./history";
 import { describeChanges, type TreeChanges } from "../transfer/rsyncOutput";
-import { refuseOtherLayout } from "./convergeRelease";
+import { refuseOtherLayout } from "../target/layout";
 import { CommitTrees, verifyRelease } from "./keptRelease";
-import { eachTarget, selectTargets } from "./syncAll";
+import { eachTarget, selectTargets } from "./targets";
 
 /** What a rollback did on one VM. */
 export interface RollbackResult {
@@ -62,14 +63,25 @@ export async function rollbackTargets(config: Config, opts: RollbackOptions): Pr
         opts.logger.info(`${t.vm}: current is ${from.slice(0, 12)} already (nothing to do)`);
         return { vm: t.vm, host: t.host, path: t.path, from, to: from };
       }
-      const repaired = await verifyRelease(t, choice.commit, session, trees, opts.logger);
-      const displaced = [...(from ? await session.share(from) : []), ...(await session.share(choice.commit))];
-      await session.switchTo(choice.commit);
-      for (const d of displaced) opts.logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
-      opts.logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${choice.commit.slice(0, 12)} (${repaired ? `release repaired first: ${describeChanges(repaired)}` : "intact: nothing sent"})`);
-      return { vm: t.vm, host: t.host, path: t.path, from, to: choice.commit, ...(repaired ? { repaired } : {}), ...(displaced.length > 0 ? { displaced } : {}) };
+      return await switchBack(t, session, from, choice.commit, trees, opts.logger, "repo-sync rollback");
     } finally {
       await session.close();
     }
   }, (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
+}
+
+/**
+ * Points `current` (now `from`) at the complete release `to` in a session holding the lock: the
+ * release checked against its commit first (repaired if it differs), the shared paths linked, the
+ * switch, an entry in the VM's history (`why`).
+ */
+export async function switchBack(t: Target, session: TargetSession, from: string | undefined, to: string, trees: CommitTrees, logger: Logger, why: string): Promise<RollbackResult> {
+  const repaired = await verifyRelease(t, to, session, trees, logger);
+  const displaced = [...(from ? await session.share(from) : []), ...(await session.share(to))];
+  await session.switchTo(to);
+  for (const d of displaced) logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
+  logger.info(`${t.vm}: current ${from?.slice(0, 12) ?? "none"} -> ${to.slice(0, 12)} (${repaired ? `release repaired first: ${describeChanges(repaired)}` : "intact: nothing sent"})`);
+  const warning = await recordHistory(session, t.vm, { event: "rollback", commit: to, previous: from, result: "ok", detail: why });
+  if (warning) logger.warn(warning);
+  return { vm: t.vm, host: t.host, path: t.path, from, to, ...(repaired ? { repaired } : {}), ...(displaced.length > 0 ? { displaced } : {}) };
 }

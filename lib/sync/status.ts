@@ -8,7 +8,7 @@ import { servedRevision, type DirState, type MarkerState } from "../target/scrip
 import { describeHops } from "../remote/jumpHosts";
 import type { CurrentState, Release } from "../target/releases";
 import { TargetProbe } from "../target/session";
-import { refuseOtherLayout, releaseFolder } from "./convergeRelease";
+import { refuseOtherLayout, releaseFolder } from "../target/layout";
 import { driftOf, releaseDrift } from "./keptRelease";
 import type { TransferSpec } from "../transfer/rsyncArgs";
 import { changeCount, describeChanges, TreeChanges } from "../transfer/rsyncOutput";

@@ -3,15 +3,17 @@
  * parallel (bounded). One VM's failure is that VM's alone: it is recorded and the others go on.
  */
 import type { Config, Target } from "../config/types";
-import { isRepoSyncError, RepoSyncError } from "../errors";
 import type { Logger } from "../log";
-import { describeChanges, RsyncProgress } from "../transfer/rsyncOutput";
+import type { RsyncProgress } from "../transfer/rsyncOutput";
 import { PendingSession, TargetSession, whileConnecting } from "../target/session";
-import { convergeTarget, SyncResult } from "./converge";
+import { convergeTarget } from "./converge";
+import type { SyncResult } from "./result";
 import { lookUpRef } from "../source/git";
 import type { RefKind } from "../source/ref";
-import { mapLimit } from "./pool";
+import { eachTarget, logConverged, selectTargets } from "./targets";
 import { prepareSource, PreparedSource, refOfRun } from "./prepareSource";
+import { needsRollout, rollOut, type RolloutReport } from "./rollout";
+import { planWaves } from "./waves";
 
 /** Outcome of a run over several VMs. */
 export interface SyncSummary {
@@ -22,8 +24,10 @@ export interface SyncSummary {
   ref?: string;
   refKind?: RefKind;
   results: SyncResult[];
-  /** True when every VM succeeded. */
+  /** True when every VM succeeded (and, with a rollout, every wave ran). */
   ok: boolean;
+  /** With `repository.rollout`: the waves and, when it stopped, why and what each VM holds. */
+  rollout?: RolloutReport;
   warnings: string[];
 }
 
@@ -43,36 +47,6 @@ export interface SyncOptions {
   onProgress?: (vm: string, p: RsyncProgress) => void;
 }
 
-/** Picks the targets named in `vms` (all when empty); unknown or non-target ids are a config error. */
-export function selectTargets(config: Config, vms: string[] | undefined): Target[] {
-  if (!vms || vms.length === 0) return config.targets;
-  const bad = vms.filter((id) => !config.targets.some((t) => t.vm === id));
-  if (bad.length > 0) {
-    throw new RepoSyncError("config", `not a push target: ${bad.join(", ")} (push targets: ${config.targets.map((t) => t.vm).join(", ")})`, {
-      hint: "name VMs listed in repository.push_targets (or enabled VMs other than the source VM)",
-    });
-  }
-  return config.targets.filter((t) => vms.includes(t.vm));
-}
-
-/**
- * Runs `run` on every target, at most `limit` at once, results in target order. A RepoSyncError is that
- * VM's alone: logged as a warning and turned into its result by `failed` (told how long that VM took);
- * the others go on.
- */
-export function eachTarget<R>(targets: Target[], limit: number, logger: Logger, run: (t: Target) => Promise<R>, failed: (t: Target, err: RepoSyncError, ms: number) => R): Promise<R[]> {
-  return mapLimit(targets, limit, async (t) => {
-    const started = Date.now();
-    try {
-      return await run(t);
-    } catch (err) {
-      if (!isRepoSyncError(err)) throw err;
-      logger.warn(err.message);
-      return failed(t, err, Date.now() - started);
-    }
-  });
-}
-
 /** Prepares the source once and converges every selected target. */
 export async function syncTargets(config: Config, opts: SyncOptions): Promise<SyncSummary> {
   const targets = selectTargets(config, opts.vms);
@@ -82,10 +56,13 @@ export async function syncTargets(config: Config, opts: SyncOptions): Promise<Sy
   if (ref !== undefined) await lookUpRef(config.repository.mainRepoPath, ref);
   // The first wave's SSH handshakes run while the source is exported and scanned; nothing happens on
   // a target until its session starts, so a refused source leaves no trace there.
-  const early = new Map(targets.slice(0, config.repository.parallelism).map((t) => [t.vm, TargetSession.connect(t, config.repository.lockTimeoutS)]));
+  // With a rollout, only the first wave's VMs: the others may never be touched.
+  const first = config.repository.rollout ? planWaves(targets, config.repository.rollout.waves)[0] : targets;
+  const early = new Map(first.slice(0, config.repository.parallelism).map((t) => [t.vm, TargetSession.connect(t, config.repository.lockTimeoutS)]));
   const source = await whileConnecting([...early.values()], prepareSource(config.repository, { branch: opts.branch, ref, pull: opts.pull, fullScan: opts.fullScan, logger: opts.logger }));
-  const results = await convergeAll(config, targets, source, { ...opts, early });
-  return { commit: source.commit, branch: source.branch, ref: source.ref, refKind: source.refKind, results, ok: results.every((r) => r.action !== "failed"), warnings: source.warnings };
+  const { results, rollout } = needsRollout(config, targets) ? await rollOut(config, targets, source, { ...opts, early }) : { results: await convergeAll(config, targets, source, { ...opts, early }), rollout: undefined };
+  const ok = results.every((r) => r.action === "synced" || r.action === "repaired" || r.action === "unchanged");
+  return { commit: source.commit, branch: source.branch, ref: source.ref, refKind: source.refKind, results, ok, warnings: source.warnings, ...(rollout ? { rollout } : {}) };
 }
 
 /** Converges targets in parallel; failures become `failed` results. `early`: connections already opened, by VM. */
@@ -94,8 +71,7 @@ export function convergeAll(config: Config, targets: Target[], source: PreparedS
   return eachTarget(targets, repo.parallelism, opts.logger, async (t) => {
     opts.logger.info(`${t.vm}: syncing ${source.commit.slice(0, 12)} to ${t.host}:${t.path}`);
     const r = await convergeTarget(t, source, { force: opts.force, adoptExisting: repo.adoptExisting, lockTimeoutS: repo.lockTimeoutS, session: opts.early?.get(t.vm), onProgress: opts.onProgress && ((p) => opts.onProgress?.(t.vm, p)) });
-    for (const d of r.release?.displaced ?? []) opts.logger.warn(`${t.vm}: a release held its own copy of a shared path (repository.rsync_excludes); it was moved aside to ${t.path}/${d}, shared/ kept as it is`);
-    opts.logger.info(`${t.vm}: ${r.action}${r.changes && r.action !== "unchanged" ? ` (${describeChanges(r.changes)})` : ""}, ${r.filesTransferred} files, ${r.bytesTransferred} bytes sent in ${r.durationMs} ms`);
+    logConverged(t, r, opts.logger);
     return r;
   }, (t, error, durationMs) => ({ vm: t.vm, host: t.host, path: t.path, action: "failed" as const, filesTransferred: 0, bytesTransferred: 0, literalBytes: 0, durationMs, error }));
 }

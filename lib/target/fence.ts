@@ -19,7 +19,7 @@
  * after that. A wrapper that checks later refuses. A record is acted on only for a process owned by
  * the record's owner: nobody gets a process killed that they could not kill themselves.
  */
-import { SESSION_FILE, TRANSFER_RECORD_PREFIX } from "./ownFiles";
+import { SESSION_FILE, TRANSFER_RECORD_PREFIX } from "../config/ownFiles";
 
 /** Who a session is on its VM: enough to tell, from /proc, whether that very shell still runs. */
 export interface SessionFence {
@@ -32,10 +32,12 @@ export interface SessionFence {
 }
 
 /** `pstat PID` prints `STATE PGRP START` (/proc/PID/stat fields 3, 5, 22); fails when there is no such process. */
-const PSTAT = 'pstat() { L=; read -r L < "/proc/$1/stat" 2>/dev/null || return 1; L=${L##*) }; set -- $L; echo "$1 $3 ${20}"; }';
+const PSTAT =
+  'pstat() { L=; read -r L < "/proc/$1/stat" 2>/dev/null || return 1; L=${L##*) }; set -- $L; echo "$1 $3 ${20}"; }';
 
 /** `$BOOT`: the VM's boot id, `-` when unreadable. */
-const BOOT_ID = 'BOOT=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); case "$BOOT" in ""|*[!0-9a-f-]*) BOOT=- ;; esac';
+const BOOT_ID =
+  'BOOT=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null); case "$BOOT" in ""|*[!0-9a-f-]*) BOOT=- ;; esac';
 
 /** True (status 0) when `pstat` output `$1` is a live process (not a zombie) that started at `$2`. */
 const LIVE = 'live() { [ -n "$1" ] && [ "${1##* }" = "$2" ] && case "${1%% *}" in Z|X) false ;; esac; }';
@@ -52,9 +54,14 @@ export const TRANSFER_WRAPPER = [
   BOOT_ID,
   LIVE,
   'cd -- "$P" || exit 1',
-  `ME=$(pstat $$) && F=$(mktemp ${TRANSFER_RECORD_PREFIX}XXXXXX) && printf '%s %s %s\\n' $$ "\${ME##* }" "$BOOT" > "$F" || { echo "repo-sync: cannot record this transfer in $P" >&2; exit 1; }`,
+  // Created with O_EXCL under a `mktemp -u` name (never through a link planted under a mktemp name before
+  // the shell opens it), readable and writable by its owner only (the session trusts what it names).
+  `ME=$(pstat $$) && F=$(mktemp -u ${TRANSFER_RECORD_PREFIX}XXXXXX) && ` +
+    `(umask 077 && printf '%s %s %s\\n' $$ "\${ME##* }" "$BOOT" | dd of="$F" conv=excl status=none 2>/dev/null) || ` +
+    '{ echo "repo-sync: cannot record this transfer in $P" >&2; exit 1; }',
   `X=$(pstat "$S"); N=; read -r N < ${SESSION_FILE} 2>/dev/null`,
-  'if [ "$N" != "$S $ST $SB" ] || ! live "$X" "$ST" || [ "$SB" != "$BOOT" ]; then rm -f -- "$F"; echo "repo-sync: refused: the session that started this transfer has ended (its run is gone)" >&2; exit 1; fi',
+  'if [ "$N" != "$S $ST $SB" ] || ! live "$X" "$ST" || [ "$SB" != "$BOOT" ]; then rm -f -- "$F"; ' +
+    'echo "repo-sync: refused: the session that started this transfer has ended (its run is gone)" >&2; exit 1; fi',
   'exec "$R" "$@"',
 ].join("; ");
 
@@ -87,9 +94,13 @@ export const FENCE_START = [
   // dash's own kill cannot signal a group.
   '        [ "$G" -gt 1 ] && [ "$G" != "$MYG" ] && env kill -s KILL -- "-$G" 2>/dev/null',
   '        for K in $KIDS; do kill -s KILL "$K" 2>/dev/null; done; kill -s KILL "$W" 2>/dev/null',
-  '        N=0; while [ $N -lt 100 ]; do A=; for K in $W $KIDS; do Y=$(pstat "$K") && case "${Y%% *}" in Z|X) ;; *) A=1 ;; esac; done; [ -z "$A" ] && break; sleep 0.1 2>/dev/null || sleep 1; N=$((N+1)); done',
+  '        N=0; while [ $N -lt 100 ]; do ' +
+    'A=; for K in $W $KIDS; do Y=$(pstat "$K") && case "${Y%% *}" in Z|X) ;; *) A=1 ;; esac; done; ' +
+    '[ -z "$A" ] && break; sleep 0.1 2>/dev/null || sleep 1; N=$((N+1)); done',
   "      fi",
-  '      if live "$(pstat "$W")" "$WT"; then echo "repo-sync: a transfer of an earlier run (pid $W, recorded in $P/$F) is still running and cannot be stopped by this user" >&2; return 1; fi',
+  '      if live "$(pstat "$W")" "$WT"; then ' +
+    'echo "repo-sync: a transfer of an earlier run (pid $W, recorded in $P/$F) is still running ' +
+    'and cannot be stopped by this user" >&2; return 1; fi',
   "    fi",
   '    rm -f -- "$F" 2>/dev/null',
   "  done",

@@ -6,7 +6,7 @@
  * it: which release a rollback goes to, which ones pruning removes. The VM's own data is shared
  * between releases (shared.ts).
  */
-import { MARKER_FILE, TEMP_PREFIX } from "./ownFiles";
+import { MARKER_FILE, TEMP_PREFIX } from "../config/ownFiles";
 import { SHARED_DIR, sharedCalls } from "./shared";
 import { defaultOf } from "../config/schema";
 
@@ -49,7 +49,8 @@ const READ_CURRENT = [
   `  case "$L" in ${RELEASES_DIR}/*) ;; *) H= ;; esac`,
   '  case "$H" in *[!0-9a-f]*) H= ;; esac',
   '  [ ${#H} -eq 40 ] || H=',
-  `  if [ -n "$H" ] && [ ! -L ${RELEASES_DIR} ] && [ -d "${RELEASES_DIR}/$H" ] && [ ! -L "${RELEASES_DIR}/$H" ]; then echo "CURRENT $H"; else H=; echo "CURRENT bad"; fi`,
+  `  if [ -n "$H" ] && [ ! -L ${RELEASES_DIR} ] && [ -d "${RELEASES_DIR}/$H" ] && [ ! -L "${RELEASES_DIR}/$H" ]; ` +
+    'then echo "CURRENT $H"; else H=; echo "CURRENT bad"; fi',
   `elif [ -e ${CURRENT_LINK} ]; then echo "CURRENT notlink"`,
   'else echo "CURRENT none"; fi',
 ].join("\n");
@@ -63,7 +64,8 @@ const LIST_RELEASES = [
   // Nanoseconds: two deploys within one second are still ordered by when they were made.
   `  S=$(stat -c %.9Y -- "$d/${RELEASE_STAMP}" 2>/dev/null) || S=0`,
   `  case $S in ''|*[!0-9.]*) S=$(stat -c %Y -- "$d/${RELEASE_STAMP}" 2>/dev/null) || S=0 ;; esac`,
-  `  C=partial; if [ -f "$d/${MARKER_FILE}" ] && [ ! -L "$d/${MARKER_FILE}" ] && read -r X < "$d/${MARKER_FILE}" && [ "$X" = "$R" ]; then C=complete; fi`,
+  `  C=partial; if [ -f "$d/${MARKER_FILE}" ] && [ ! -L "$d/${MARKER_FILE}" ] && ` +
+    `read -r X < "$d/${MARKER_FILE}" && [ "$X" = "$R" ]; then C=complete; fi`,
   '  echo "RELEASE $R $S $C"',
   "done; fi",
 ].join("\n");
@@ -86,7 +88,16 @@ export function parseReleases(stdout: string): ReleasesView {
   const releases: Release[] = [];
   for (const line of stdout.split("\n")) {
     const c = /^CURRENT (\S+)$/.exec(line);
-    if (c) current = /^[0-9a-f]{40}$/.test(c[1]) ? { kind: "release", commit: c[1] } : c[1] === "none" ? { kind: "none" } : { kind: "bad", why: c[1] === "notlink" ? "is not a symlink" : "does not point at a release folder (releases/<commit>)" };
+    if (c) {
+      current = /^[0-9a-f]{40}$/.test(c[1])
+        ? { kind: "release", commit: c[1] }
+        : c[1] === "none"
+          ? { kind: "none" }
+          : {
+            kind: "bad",
+            why: c[1] === "notlink" ? "is not a symlink" : "does not point at a release folder (releases/<commit>)",
+          };
+    }
     const r = /^RELEASE ([0-9a-f]{40}) (\d+(?:\.\d+)?) (complete|partial)$/.exec(line);
     if (r) releases.push({ commit: r[1], stamp: Number(r[2]), complete: r[3] === "complete" });
   }
@@ -107,16 +118,26 @@ export function rollbackTarget(v: ReleasesView, to?: string): { commit: string }
   const complete = v.releases.filter((r) => r.complete);
   const cur = currentCommit(v);
   if (to !== undefined) {
-    if (!/^[0-9a-f]{4,40}$/.test(to)) return { problem: `--to ${JSON.stringify(to)} is not a commit hash (4 to 40 hex digits)` };
+    if (!/^[0-9a-f]{4,40}$/.test(to)) {
+      return { problem: `--to ${JSON.stringify(to)} is not a commit hash (4 to 40 hex digits)` };
+    }
     const found = complete.filter((r) => r.commit.startsWith(to));
     if (found.length === 1) return { commit: found[0].commit };
     const kept = complete.map((r) => r.commit.slice(0, 12)).join(", ") || "none";
-    return { problem: found.length === 0 ? `no complete release ${to} on the VM (kept: ${kept})` : `${to} names ${found.length} releases; give more digits` };
+    return {
+      problem: found.length === 0
+        ? `no complete release ${to} on the VM (kept: ${kept})`
+        : `${to} names ${found.length} releases; give more digits`,
+    };
   }
-  if (cur === undefined) return { problem: "the VM serves no release (current is missing or not a release): nothing to roll back from" };
+  if (cur === undefined) {
+    return { problem: "the VM serves no release (current is missing or not a release): nothing to roll back from" };
+  }
   const at = complete.findIndex((r) => r.commit === cur);
   const older = at < 0 ? [] : complete.slice(0, at);
-  if (older.length === 0) return { problem: `no complete release older than the current one (${cur.slice(0, 12)}) is kept on the VM` };
+  if (older.length === 0) {
+    return { problem: `no complete release older than the current one (${cur.slice(0, 12)}) is kept on the VM` };
+  }
   return { commit: older[older.length - 1].commit };
 }
 
@@ -143,28 +164,40 @@ export const HASH_COMMANDS = ["commit", "prepare", "release", "switch", "drop", 
 export const RELEASE_COMMANDS = [
   // prepare H: releases/H exists (a real folder) and its marker is gone until the tree is whole again.
   "    prepare)",
-  `      { [ ! -L ${RELEASES_DIR} ] && mkdir -p ${RELEASES_DIR} && [ ! -L "${RELEASES_DIR}/$arg" ] && mkdir -p "${RELEASES_DIR}/$arg" && rm -f -- "${RELEASES_DIR}/$arg/${MARKER_FILE}" && flag && layout; } 2>/dev/null && echo OK || echo "ERR prepare" ;;`,
+  `      { [ ! -L ${RELEASES_DIR} ] && mkdir -p ${RELEASES_DIR} && ` +
+    `[ ! -L "${RELEASES_DIR}/$arg" ] && mkdir -p "${RELEASES_DIR}/$arg" && ` +
+    `rm -f -- "${RELEASES_DIR}/$arg/${MARKER_FILE}" && flag && layout; } ` +
+    '2>/dev/null && echo OK || echo "ERR prepare" ;;',
   // release H: the marker, then the stamp the first time (its mtime orders the releases).
   "    release)",
-  `      { place "${RELEASES_DIR}/$arg/${MARKER_FILE}" "$arg" && { [ -f "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" ] || place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg"; }; } 2>/dev/null && echo OK || echo "ERR release" ;;`,
+  `      { place "${RELEASES_DIR}/$arg/${MARKER_FILE}" "$arg" && ` +
+    `{ [ -f "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" ] || place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg"; }; } ` +
+    '2>/dev/null && echo OK || echo "ERR release" ;;',
   // switch H: only to a complete release; a new link renamed over `current` (atomic for readers).
   "    switch)",
-  `      if [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR incomplete"`,
+  `      if [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ` +
+    `! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR incomplete"`,
   `      elif [ -e ${CURRENT_LINK} ] && [ ! -L ${CURRENT_LINK} ]; then echo "ERR currentnotlink"`,
-  `      else T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && { mv -fT -- "$T" ${CURRENT_LINK} && echo OK || { rm -f -- "$T"; echo "ERR switch"; }; } || echo "ERR switch"; fi ;;`,
+  `      else T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && ` +
+    `{ mv -fT -- "$T" ${CURRENT_LINK} && echo OK || { rm -f -- "$T"; echo "ERR switch"; }; } ` +
+    '|| echo "ERR switch"; fi ;;',
   // drop H: never the one served.
   "    drop)",
-  `      if [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" = "${RELEASES_DIR}/$arg" ]; then echo "ERR dropcurrent"; elif [ -L ${RELEASES_DIR} ]; then echo "ERR drop"; else rm -rf -- "${RELEASES_DIR}/$arg" 2>/dev/null && echo OK || echo "ERR drop"; fi ;;`,
+  `      if [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" = "${RELEASES_DIR}/$arg" ]; then echo "ERR dropcurrent"; ` +
+    `elif [ -L ${RELEASES_DIR} ]; then echo "ERR drop"; ` +
+    `else rm -rf -- "${RELEASES_DIR}/$arg" 2>/dev/null && echo OK || echo "ERR drop"; fi ;;`,
 ].join("\n");
 
 /** The helper the release commands use to mark the folder as laid out in releases. */
-export const LAYOUT_HELPER = `layout() { [ -f ${LAYOUT_FILE} ] && [ ! -L ${LAYOUT_FILE} ] || place ${LAYOUT_FILE} releases; }`;
+export const LAYOUT_HELPER =
+  `layout() { [ -f ${LAYOUT_FILE} ] && [ ! -L ${LAYOUT_FILE} ] || place ${LAYOUT_FILE} releases; }`;
 
 /** Prefix of the folder that keeps the releases when a target goes back in place (an own name: never synced over). */
 export const KEPT_RELEASES_PREFIX = ".repo-sync.releases.";
 
 // Top-level entries that are not repo-sync's own names (`find` prints them as ./NAME: never an option).
-const OTHERS = `find . -mindepth 1 -maxdepth 1 ! -name '.repo-sync.*' ! -name ${MARKER_FILE} ! -name '${MARKER_FILE}.*'`;
+const OTHERS =
+  `find . -mindepth 1 -maxdepth 1 ! -name '.repo-sync.*' ! -name ${MARKER_FILE} ! -name '${MARKER_FILE}.*'`;
 
 /**
  * The migration commands (`repo-sync migrate`), as session `case` arms; nothing is deleted by either.
@@ -177,12 +210,28 @@ const OTHERS = `find . -mindepth 1 -maxdepth 1 ! -name '.repo-sync.*' ! -name ${
 export function migrateCommands(shared: string[]): string {
   return [
     "    adopt)",
-    `      if [ -L ${MARKER_FILE} ] || ! read -r X < ${MARKER_FILE} 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR adoptmarker"`,
-    `      elif [ -e ${RELEASES_DIR} ] || [ -L ${RELEASES_DIR} ] || [ -e ${CURRENT_LINK} ] || [ -L ${CURRENT_LINK} ]; then echo "ERR adoptnames"`,
-    `      else { mkdir -p "${RELEASES_DIR}/$arg" && ${OTHERS} ! -name ${RELEASES_DIR} -exec mv -t "${RELEASES_DIR}/$arg" -- {} + && mv -fT -- ${MARKER_FILE} "${RELEASES_DIR}/$arg/${MARKER_FILE}" && place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg" && flag && layout && T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && mv -fT -- "$T" ${CURRENT_LINK}; } 2>/dev/null && echo OK || echo "ERR adopt"; fi ;;`,
+    `      if [ -L ${MARKER_FILE} ] || ! read -r X < ${MARKER_FILE} 2>/dev/null || [ "$X" != "$arg" ]; ` +
+      'then echo "ERR adoptmarker"',
+    `      elif [ -e ${RELEASES_DIR} ] || [ -L ${RELEASES_DIR} ] || ` +
+      `[ -e ${CURRENT_LINK} ] || [ -L ${CURRENT_LINK} ]; then echo "ERR adoptnames"`,
+    `      else { mkdir -p "${RELEASES_DIR}/$arg" && ` +
+      `${OTHERS} ! -name ${RELEASES_DIR} -exec mv -t "${RELEASES_DIR}/$arg" -- {} + && ` +
+      `mv -fT -- ${MARKER_FILE} "${RELEASES_DIR}/$arg/${MARKER_FILE}" && ` +
+      `place "${RELEASES_DIR}/$arg/${RELEASE_STAMP}" "$arg" && flag && layout && ` +
+      `T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ln -s "${RELEASES_DIR}/$arg" "$T" && mv -fT -- "$T" ${CURRENT_LINK}; } ` +
+      '2>/dev/null && echo OK || echo "ERR adopt"; fi ;;',
     "    flatten)",
-    `      if [ -L ${RELEASES_DIR} ] || [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" != "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; then echo "ERR flattenmarker"`,
-    `      elif [ -n "$(${OTHERS} ! -name ${RELEASES_DIR} ! -name ${CURRENT_LINK} ! -name ${SHARED_DIR} -print)" ]; then echo "ERR flattennames"`,
-    `      else K="${KEPT_RELEASES_PREFIX}$(date +%Y%m%dT%H%M%S)"; { mv -T -- ${RELEASES_DIR} "$K" && rm -f -- ${CURRENT_LINK} && find "$K/$arg" -mindepth 1 -maxdepth 1 ! -name ${RELEASE_STAMP} -exec mv -t . -- {} + && ${sharedCalls("unshare1", shared)} && { [ ! -d ${SHARED_DIR} ] || [ -L ${SHARED_DIR} ] || mv -T -- ${SHARED_DIR} "$K/${SHARED_DIR}"; } && rm -f -- ${LAYOUT_FILE}; } 2>/dev/null && echo "KEPT $K" && echo OK || echo "ERR flatten"; fi ;;`,
+    `      if [ -L ${RELEASES_DIR} ] || [ "$(readlink ${CURRENT_LINK} 2>/dev/null)" != "${RELEASES_DIR}/$arg" ] || ` +
+      `[ -L "${RELEASES_DIR}/$arg" ] || [ -L "${RELEASES_DIR}/$arg/${MARKER_FILE}" ] || ` +
+      `! read -r X < "${RELEASES_DIR}/$arg/${MARKER_FILE}" 2>/dev/null || [ "$X" != "$arg" ]; ` +
+      'then echo "ERR flattenmarker"',
+    `      elif [ -n "$(${OTHERS} ! -name ${RELEASES_DIR} ! -name ${CURRENT_LINK} ! -name ${SHARED_DIR} -print)" ]; ` +
+      'then echo "ERR flattennames"',
+    `      else K="${KEPT_RELEASES_PREFIX}$(date +%Y%m%dT%H%M%S)"; ` +
+      `{ mv -T -- ${RELEASES_DIR} "$K" && rm -f -- ${CURRENT_LINK} && ` +
+      `find "$K/$arg" -mindepth 1 -maxdepth 1 ! -name ${RELEASE_STAMP} -exec mv -t . -- {} + && ` +
+      `${sharedCalls("unshare1", shared)} && ` +
+      `{ [ ! -d ${SHARED_DIR} ] || [ -L ${SHARED_DIR} ] || mv -T -- ${SHARED_DIR} "$K/${SHARED_DIR}"; } && ` +
+      `rm -f -- ${LAYOUT_FILE}; } 2>/dev/null && echo "KEPT $K" && echo OK || echo "ERR flatten"; fi ;;`,
   ].join("\n");
 }

@@ -13,8 +13,14 @@
  * shell: the marker is sent back hex-encoded.
  */
 import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFence } from "./fence";
-import { LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX } from "./ownFiles";
-import { currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS, RELEASES_CLASSIFY, type ReleasesView } from "./releases";
+import {
+  HISTORY_FILE, LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX,
+} from "../config/ownFiles";
+import { HISTORY_COMMAND, HISTORY_READ_BYTES } from "./history";
+import {
+  currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS,
+  RELEASES_CLASSIFY, type ReleasesView,
+} from "./releases";
 import type { Layout } from "../config/types";
 
 export type { Layout } from "../config/types";
@@ -61,8 +67,11 @@ const MARKER_READ_BYTES = 64;
 const CLASSIFY_STATE = [
   // True when the folder holds nothing but a session's transient bookkeeping (fence.ts), which makes a
   // folder nobody's. Globs, not `ls`: a name with a line break in it is one name, never two.
-  `only_ours() { for f in * .[!.]* ..?*; do { [ -e "$f" ] || [ -L "$f" ]; } || continue; case $f in ${LEGACY_LOCK_FILE}|${SESSION_FILE}|${TRANSFER_RECORD_PREFIX}*) ;; *) return 1 ;; esac; done; return 0; }`,
-  `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || [ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
+  'only_ours() { for f in * .[!.]* ..?*; do { [ -e "$f" ] || [ -L "$f" ]; } || continue; ' +
+    `case $f in ${LEGACY_LOCK_FILE}|${SESSION_FILE}|${TRANSFER_RECORD_PREFIX}*) ;; *) return 1 ;; esac; ` +
+    "done; return 0; }",
+  `if [ -e ${MANAGED_FILE} ] || [ -L ${MANAGED_FILE} ] || ` +
+    `[ -e ${MARKER_FILE} ] || [ -L ${MARKER_FILE} ]; then S=managed`,
   "elif only_ours; then S=empty",
   "else S=foreign; fi",
   'echo "STATE $S"',
@@ -81,7 +90,12 @@ const REPORT_MARKER = [
 function classify(layout: Layout): string {
   if (layout === "releases") return [CLASSIFY_STATE, RELEASES_CLASSIFY, REPORT_MARKER].join("\n");
   // A folder laid out in releases must not take an in-place --delete: flagged for the caller to refuse.
-  return [CLASSIFY_STATE, `if [ -e ${LAYOUT_FILE} ] || [ -L ${LAYOUT_FILE} ]; then echo "LAYOUT releases"; fi`, `M=${MARKER_FILE}`, REPORT_MARKER].join("\n");
+  return [
+    CLASSIFY_STATE,
+    `if [ -e ${LAYOUT_FILE} ] || [ -L ${LAYOUT_FILE} ]; then echo "LAYOUT releases"; fi`,
+    `M=${MARKER_FILE}`,
+    REPORT_MARKER,
+  ].join("\n");
 }
 
 // Refuses a target whose last component is a symlink: rsync, the lock and the markers would all act on
@@ -111,13 +125,50 @@ export function holdingProbeScript(targetPath: string, layout: Layout = "in_plac
   return ["(", probeScript(targetPath, layout), ")", `echo ${PROBE_DONE}`, "read -r _ || true"].join("\n");
 }
 
+/** The line that ends the history read script's answer. */
+export const HISTORY_DONE = "DONE";
+
+/**
+ * Read-only: prints `LOG none|symlink|notfile` or `LOG hex:<the end of the trail>` (history.ts), then
+ * DONE. The trail is sent hex-encoded (like the marker) and never read through a link.
+ */
+export function historyReadScript(targetPath: string): string {
+  return [
+    `P=${shQuote(targetPath)}`,
+    NOT_A_LINK,
+    `if [ ! -d "$P" ]; then echo "LOG none"; echo ${HISTORY_DONE}; exit 0; fi`,
+    'cd -- "$P" || { echo "ERR cd"; exit 3; }',
+    `if [ -L ${HISTORY_FILE} ]; then echo "LOG symlink"`,
+    `elif [ ! -e ${HISTORY_FILE} ]; then echo "LOG none"`,
+    `elif [ ! -f ${HISTORY_FILE} ]; then echo "LOG notfile"`,
+    "else printf 'LOG hex:'; " +
+      `tail -c ${HISTORY_READ_BYTES} -- ${HISTORY_FILE} | od -An -v -tx1 | tr -d ' \\n'; echo; fi`,
+    `echo ${HISTORY_DONE}`,
+  ].join("\n");
+}
+
+/**
+ * `fresh NAME`: stdin into a file created under NAME, never through anything already there. A name
+ * from `mktemp` is not enough: whoever can write the target directory can put a link under it before
+ * the shell opens it again (and `chmod` would follow one too), which made repo-sync, maybe as root,
+ * write and chmod the file it points at. `conv=excl` is O_CREAT|O_EXCL (no link is followed, nothing
+ * existing is opened); the mode comes from the session's umask (022: 644).
+ */
+export const FRESH_FILE = 'fresh() { dd of="$1" conv=excl status=none 2>/dev/null; }';
+
 /**
  * The locking session script (see the file comment). The lock is a flock on the target directory
- * itself, so there is no lock file to plant a symlink under. Every file it writes is created by
- * `mktemp` (O_EXCL: never through an existing name) and renamed over ours with `mv -T`, which replaces
- * a planted symlink instead of writing through it, and refuses a planted directory.
+ * itself, so there is no lock file to plant a symlink under. Every file it writes is created under a
+ * `mktemp -u` name with O_EXCL (`fresh`: never through an existing name) and renamed over ours with
+ * `mv -T`, which replaces a planted symlink instead of writing through it, and refuses a planted directory.
  */
-export function sessionScript(targetPath: string, lockWaitS: number, layout: Layout = "in_place", migrate = false, shared: string[] = []): string {
+export function sessionScript(
+  targetPath: string,
+  lockWaitS: number,
+  layout: Layout = "in_place",
+  migrate = false,
+  shared: string[] = [],
+): string {
   const releases = layout === "releases" || migrate;
   return [
     // Nothing happens on the target before `go`: a connection opened early (while the source is still
@@ -129,7 +180,8 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     // rsync --chown to a name the VM lacks only warns and leaves files to the receiving user: refused
     // here, before anything changes. A number is an id as it is; no `getent`: left to rsync's warning.
     'case "$OWN" in -|"") ;; *[!0-9]*) id -u -- "$OWN" >/dev/null 2>&1 || { echo "ERR nouser"; exit 3; } ;; esac',
-    'case "$GRP" in -|"") ;; *[!0-9]*) ! command -v getent >/dev/null 2>&1 || getent group -- "$GRP" >/dev/null 2>&1 || { echo "ERR nogroup"; exit 3; } ;; esac',
+    'case "$GRP" in -|"") ;; *[!0-9]*) ! command -v getent >/dev/null 2>&1 || ' +
+      'getent group -- "$GRP" >/dev/null 2>&1 || { echo "ERR nogroup"; exit 3; } ;; esac',
     'if [ -e "$P" ] && [ ! -d "$P" ]; then echo "ERR notdir"; exit 3; fi',
     'mkdir -p -- "$P" 2>/dev/null || { echo "ERR mkdir"; exit 3; }',
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
@@ -143,10 +195,11 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     // Before anything changes (or is even looked at): no transfer of an earlier session still writes.
     FENCE_START,
     classify(layout),
+    FRESH_FILE,
     // place NAME LINE: writes LINE and a newline to NAME (mode 644) by renaming a fresh temp file over it.
     'place() {',
-    `  T=$(mktemp ${TEMP_PREFIX}XXXXXX) || return 1`,
-    `  if printf '%s\\n' "$2" > "$T" && chmod 644 "$T" && mv -fT -- "$T" "$1"; then return 0; fi`,
+    `  T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) || return 1`,
+    `  if printf '%s\\n' "$2" | fresh "$T" && mv -fT -- "$T" "$1"; then return 0; fi`,
     '  rm -f -- "$T"; return 1',
     '}',
     `flag() { [ -f ${MANAGED_FILE} ] && [ ! -L ${MANAGED_FILE} ] || place ${MANAGED_FILE} repo-sync; }`,
@@ -154,15 +207,19 @@ export function sessionScript(targetPath: string, lockWaitS: number, layout: Lay
     FENCE_OPEN,
     'echo "READY"',
     'while read -r cmd arg; do',
-    `  case "$cmd" in ${HASH_COMMANDS.join("|")}) case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; [ \${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac`,
+    `  case "$cmd" in ${HASH_COMMANDS.join("|")}) ` +
+      'case "$arg" in *[!0-9a-f]*|"") echo "ERR badrev"; continue ;; esac; ' +
+      '[ ${#arg} -eq 40 ] || { echo "ERR badrev"; continue; } ;; esac',
     '  case "$cmd" in',
     `    invalidate) { rm -f -- ${MARKER_FILE} && flag; } 2>/dev/null && echo OK || echo "ERR invalidate" ;;`,
     `    commit) { place ${MARKER_FILE} "$arg" && flag; } 2>/dev/null && echo OK || echo "ERR commit" ;;`,
+    HISTORY_COMMAND,
     ...(layout === "releases" ? [RELEASE_COMMANDS] : []),
     ...(releases ? [shareCommand(shared)] : []),
     ...(migrate ? [migrateCommands(shared)] : []),
     // The managed flag stays: it lets a later run take back the tree repo-sync left (see README).
-    `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null && echo OK || echo "ERR unmanage" ;;`,
+    `    unmanage) rm -f -- ${MARKER_FILE} ${LEGACY_LOCK_FILE} ${TEMP_PREFIX}* 2>/dev/null ` +
+      '&& echo OK || echo "ERR unmanage" ;;',
     '    purge) cd / && rm -rf -- "$P" && echo OK || echo "ERR purge" ;;',
     '    *) echo "ERR unknown" ;;',
     "  esac",
@@ -206,37 +263,146 @@ export function parseTargetHeader(stdout: string): TargetHeader {
 }
 
 /** Human explanations for the scripts' ERR codes. */
-export const SCRIPT_ERRORS: Record<string, { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" | "unsafe-target" | "config" }> = {
-  nouser: { kind: "config", reason: "repository.owner names a user this VM does not have; nothing was changed", hint: "create the user on the VM (e.g. `useradd --system NAME`) or fix repository.owner" },
-  nogroup: { kind: "config", reason: "repository.group names a group this VM does not have; nothing was changed", hint: "create the group on the VM (e.g. `groupadd --system NAME`) or fix repository.group" },
-  symlink: { kind: "unsafe-target", reason: "the target path is a symlink; repo-sync does not write through links", hint: "point repository.vm_repo_paths at the real directory (resolve the link on the VM with `readlink -f`)" },
-  notdir: { kind: "target-io", reason: "the target path exists and is not a directory", hint: "fix repository.vm_repo_paths for this VM, or remove the file on the VM" },
-  mkdir: { kind: "target-io", reason: "the target directory cannot be created (permission denied or read-only file system)", hint: "create it on the VM and give the ssh_user write access" },
+export const SCRIPT_ERRORS: Record<
+  string,
+  { reason: string; hint: string; kind: "target-io" | "locked" | "transfer" | "unsafe-target" | "config" }
+> = {
+  nouser: {
+    kind: "config", reason: "repository.owner names a user this VM does not have; nothing was changed",
+    hint: "create the user on the VM (e.g. `useradd --system NAME`) or fix repository.owner",
+  },
+  nogroup: {
+    kind: "config", reason: "repository.group names a group this VM does not have; nothing was changed",
+    hint: "create the group on the VM (e.g. `groupadd --system NAME`) or fix repository.group",
+  },
+  symlink: {
+    kind: "unsafe-target", reason: "the target path is a symlink; repo-sync does not write through links",
+    hint: "point repository.vm_repo_paths at the real directory (resolve the link on the VM with `readlink -f`)",
+  },
+  notdir: {
+    kind: "target-io", reason: "the target path exists and is not a directory",
+    hint: "fix repository.vm_repo_paths for this VM, or remove the file on the VM",
+  },
+  mkdir: {
+    kind: "target-io", reason: "the target directory cannot be created (permission denied or read-only file system)",
+    hint: "create it on the VM and give the ssh_user write access",
+  },
   cd: { kind: "target-io", reason: "the target directory cannot be entered", hint: "give the ssh_user access to it" },
-  lockfile: { kind: "target-io", reason: "the target directory cannot be opened for its lock (not readable by the ssh_user)", hint: "give the ssh_user read and write access to the target directory" },
-  notwritable: { kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)", hint: "give the ssh_user write access to the target directory" },
-  noproc: { kind: "transfer", reason: "the VM's /proc cannot be read (repo-sync tells its own processes on the VM apart through /proc/<pid>/stat)", hint: "mount /proc on the VM (Linux), readable by the ssh_user" },
-  transfer: { kind: "locked", reason: "a transfer of an earlier, killed run is still running on the VM and this session cannot stop it (nothing was changed)", hint: "stop it on the VM (`kill PID`, the pid is in the details below), or run with the repository.sudo setting it was started with" },
-  noflock: { kind: "transfer", reason: "the VM has no `flock` command (util-linux)", hint: "install util-linux on the VM" },
-  locked: { kind: "locked", reason: "another repo-sync run holds the lock on this target", hint: "wait for it to finish (or raise repository.lock_timeout_s); a crashed run releases the lock when its connection drops" },
-  invalidate: { kind: "target-io", reason: "cannot remove .sync_rev or write .repo-sync.managed before the transfer", hint: "give the ssh_user write access to the target directory; remove a directory planted under one of those names" },
-  commit: { kind: "target-io", reason: "cannot write .sync_rev after the transfer", hint: "check free space and permissions in the target directory; remove a directory planted under that name" },
-  badrev: { kind: "transfer", reason: "refused to write a malformed revision", hint: "this is a bug in repo-sync; please report it" },
-  unmanage: { kind: "target-io", reason: "cannot remove repo-sync's marker files", hint: "check permissions in the target directory" },
-  purge: { kind: "target-io", reason: "cannot remove the synced tree", hint: "check permissions on the target directory and its parent" },
-  prepare: { kind: "target-io", reason: "cannot create the release folder (releases/<commit>)", hint: "give the ssh_user write access to the target directory; remove a symlink planted as releases or releases/<commit>" },
-  release: { kind: "target-io", reason: "cannot write the release's .sync_rev after the transfer", hint: "check free space and permissions in the release folder" },
-  incomplete: { kind: "target-io", reason: "the release to switch to is not complete on the VM (its .sync_rev does not name it)", hint: "deploy that commit again (the release is rebuilt) or pick another one" },
-  currentnotlink: { kind: "unsafe-target", reason: "`current` in the target directory is not a symlink; repo-sync does not replace a real file or folder there", hint: "move it away on the VM (it may be an in-place tree: see README, Migration)" },
-  switch: { kind: "target-io", reason: "cannot switch `current` to the release", hint: "check permissions in the target directory" },
-  dropcurrent: { kind: "target-io", reason: "refused to remove the release `current` points at", hint: "this is a bug in repo-sync; please report it" },
+  lockfile: {
+    kind: "target-io", reason: "the target directory cannot be opened for its lock (not readable by the ssh_user)",
+    hint: "give the ssh_user read and write access to the target directory",
+  },
+  notwritable: {
+    kind: "target-io", reason: "the target directory is not writable (permission denied or read-only file system)",
+    hint: "give the ssh_user write access to the target directory",
+  },
+  noproc: {
+    kind: "transfer", reason: "the VM's /proc cannot be read (repo-sync tells its own processes on the VM apart " +
+      "through /proc/<pid>/stat)",
+    hint: "mount /proc on the VM (Linux), readable by the ssh_user",
+  },
+  transfer: {
+    kind: "locked", reason: "a transfer of an earlier, killed run is still running on the VM and this session cannot " +
+      "stop it (nothing was changed)",
+    hint: "stop it on the VM (`kill PID`, the pid is in the details below), or run with the repository.sudo setting " +
+      "it was started with",
+  },
+  noflock: {
+    kind: "transfer", reason: "the VM has no `flock` command (util-linux)",
+    hint: "install util-linux on the VM",
+  },
+  locked: {
+    kind: "locked", reason: "another repo-sync run holds the lock on this target",
+    hint: "wait for it to finish (or raise repository.lock_timeout_s); a crashed run releases the lock when its " +
+      "connection drops",
+  },
+  invalidate: {
+    kind: "target-io", reason: "cannot remove .sync_rev or write .repo-sync.managed before the transfer",
+    hint: "give the ssh_user write access to the target directory; remove a directory planted under one of those " +
+      "names",
+  },
+  commit: {
+    kind: "target-io", reason: "cannot write .sync_rev after the transfer",
+    hint: "check free space and permissions in the target directory; remove a directory planted under that name",
+  },
+  badrev: {
+    kind: "transfer", reason: "refused to write a malformed revision",
+    hint: "this is a bug in repo-sync; please report it",
+  },
+  unmanage: {
+    kind: "target-io", reason: "cannot remove repo-sync's marker files",
+    hint: "check permissions in the target directory",
+  },
+  purge: {
+    kind: "target-io", reason: "cannot remove the synced tree",
+    hint: "check permissions on the target directory and its parent",
+  },
+  prepare: {
+    kind: "target-io", reason: "cannot create the release folder (releases/<commit>)",
+    hint: "give the ssh_user write access to the target directory; remove a symlink planted as releases or " +
+      "releases/<commit>",
+  },
+  release: {
+    kind: "target-io", reason: "cannot write the release's .sync_rev after the transfer",
+    hint: "check free space and permissions in the release folder",
+  },
+  incomplete: {
+    kind: "target-io", reason: "the release to switch to is not complete on the VM (its .sync_rev does not name it)",
+    hint: "deploy that commit again (the release is rebuilt) or pick another one",
+  },
+  currentnotlink: {
+    kind: "unsafe-target", reason: "`current` in the target directory is not a symlink; repo-sync does not replace a " +
+      "real file or folder there",
+    hint: "move it away on the VM (it may be an in-place tree: see README, Migration)",
+  },
+  switch: {
+    kind: "target-io", reason: "cannot switch `current` to the release",
+    hint: "check permissions in the target directory",
+  },
+  dropcurrent: {
+    kind: "target-io", reason: "refused to remove the release `current` points at",
+    hint: "this is a bug in repo-sync; please report it",
+  },
   drop: { kind: "target-io", reason: "cannot remove an old release", hint: "check permissions in releases/ on the VM" },
-  adoptmarker: { kind: "target-io", reason: "the in-place tree's .sync_rev does not name the commit it was read as", hint: "run `repo-sync sync` in place first, then migrate" },
-  adoptnames: { kind: "unsafe-target", reason: "the in-place tree has its own `releases` or `current` entry; it cannot be moved into a release without a clash", hint: "rename that entry in the repository (or on the VM), sync, then migrate" },
-  adopt: { kind: "target-io", reason: "cannot move the in-place tree into its release folder", hint: "check permissions in the target directory; what was moved is under releases/<commit>" },
-  flattenmarker: { kind: "target-io", reason: "`current` does not point at a complete release", hint: "deploy a commit in the releases layout first (or roll back to a complete release), then migrate" },
-  flattennames: { kind: "unsafe-target", reason: "the target directory holds entries other than releases and current; moving a release up could clash with them", hint: "move those entries away on the VM, then migrate" },
-  flatten: { kind: "target-io", reason: "cannot move the current release back in place", hint: "check permissions in the target directory; the releases are under .repo-sync.releases.<time>" },
-  share: { kind: "unsafe-target", reason: "cannot link the shared paths (repository.rsync_excludes) into the release: a symlink, or a file where a folder belongs, is on the way to one of them under the release or under shared/ (or permission is denied); the release was not switched to", hint: "look at releases/<commit>/<path> and shared/<path> in the target directory on the VM (see README, Releases: VM-local data)" },
-  unknown: { kind: "transfer", reason: "the target session did not understand a command", hint: "this is a bug in repo-sync; please report it" },
+  adoptmarker: {
+    kind: "target-io", reason: "the in-place tree's .sync_rev does not name the commit it was read as",
+    hint: "run `repo-sync sync` in place first, then migrate",
+  },
+  adoptnames: {
+    kind: "unsafe-target", reason: "the in-place tree has its own `releases` or `current` entry; it cannot be moved " +
+      "into a release without a clash",
+    hint: "rename that entry in the repository (or on the VM), sync, then migrate",
+  },
+  adopt: {
+    kind: "target-io", reason: "cannot move the in-place tree into its release folder",
+    hint: "check permissions in the target directory; what was moved is under releases/<commit>",
+  },
+  flattenmarker: {
+    kind: "target-io", reason: "`current` does not point at a complete release",
+    hint: "deploy a commit in the releases layout first (or roll back to a complete release), then migrate",
+  },
+  flattennames: {
+    kind: "unsafe-target", reason: "the target directory holds entries other than releases and current; moving a " +
+      "release up could clash with them",
+    hint: "move those entries away on the VM, then migrate",
+  },
+  flatten: {
+    kind: "target-io", reason: "cannot move the current release back in place",
+    hint: "check permissions in the target directory; the releases are under .repo-sync.releases.<time>",
+  },
+  share: {
+    kind: "unsafe-target", reason: "cannot link the shared paths (repository.rsync_excludes) into the release: a " +
+      "symlink, or a file where a folder belongs, is on the way to one of them under the release or under shared/ " +
+      "(or permission is denied); the release was not switched to",
+    hint: "look at releases/<commit>/<path> and shared/<path> in the target directory on the VM (see README, " +
+      "Releases: VM-local data)",
+  },
+  log: {
+    kind: "target-io", reason: "cannot append to the target's history (.repo-sync.log)",
+    hint: "check free space and permissions in the target directory; remove a directory planted under that name",
+  },
+  unknown: {
+    kind: "transfer", reason: "the target session did not understand a command",
+    hint: "this is a bug in repo-sync; please report it",
+  },
 };

@@ -7,12 +7,18 @@ import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
 import { SshLink } from "../remote/sshLink";
 import type { SessionFence } from "./fence";
-import { asShCommand, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS, sessionScript, TargetHeader } from "./script";
+import {
+  asShCommand, HISTORY_DONE, historyReadScript, holdingProbeScript, parseTargetHeader, PROBE_DONE, SCRIPT_ERRORS,
+  sessionScript, TargetHeader,
+} from "./script";
+import { type HistoryEntry, historyLine, parseHistory, type HistoryRead } from "./history";
 
 function scriptError(link: SshLink, code: string, stderr = ""): RepoSyncError {
   const t = link.target;
   const e = SCRIPT_ERRORS[code] ?? SCRIPT_ERRORS.unknown;
-  return new RepoSyncError(e.kind, `${e.reason} (${t.path})`, { vm: t.vm, stderr: stderr.trim() || undefined, hint: e.hint });
+  return new RepoSyncError(e.kind, `${e.reason} (${t.path})`, {
+    vm: t.vm, stderr: stderr.trim() || undefined, hint: e.hint,
+  });
 }
 
 /**
@@ -63,9 +69,31 @@ export class TargetProbe {
   }
 }
 
+/**
+ * Reads a target's audit trail (history.ts) over a connection of its own, read-only and without the
+ * lock (the trail is replaced by a rename: a read sees it whole).
+ */
+export async function readHistory(target: Target): Promise<HistoryRead> {
+  const link = SshLink.open(target, asShCommand(historyReadScript(target.path), target.sudo));
+  try {
+    const lines: string[] = [];
+    for (;;) {
+      const line = await link.nextLine(answerBudgetS(target) * 1000);
+      if (line === undefined) throw await link.failure();
+      if (line === HISTORY_DONE) return parseHistory(lines.join("\n"));
+      if (line.startsWith("ERR ")) throw scriptError(link, line.slice(4).trim(), link.errorOutput);
+      lines.push(line);
+    }
+  } finally {
+    await link.close();
+  }
+}
+
 /** A full commit hash, or a refusal before anything is sent (it becomes part of a path on the VM). */
 function checkedHash(commit: string): string {
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new RepoSyncError("transfer", `refusing a malformed revision ${JSON.stringify(commit)}`);
+  if (!/^[0-9a-f]{40}$/.test(commit)) {
+    throw new RepoSyncError("transfer", `refusing a malformed revision ${JSON.stringify(commit)}`);
+  }
   return commit;
 }
 
@@ -116,7 +144,10 @@ export class TargetSession {
    * {@link PendingSession.start}. Lets the SSH handshake overlap the work on the source side.
    */
   static connect(target: Target, lockWaitS: number, migrate = false): PendingSession {
-    const link = SshLink.open(target, asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate, target.shared ?? []), target.sudo));
+    const link = SshLink.open(
+      target,
+      asShCommand(sessionScript(target.path, lockWaitS, target.layout, migrate, target.shared ?? []), target.sudo),
+    );
     return {
       async start(ownership = {}) {
         link.send(["go", ownership.owner || "-", ownership.group || "-"].join(" "));
@@ -134,7 +165,13 @@ export class TargetSession {
   /** Who this session is on the VM: a transfer started with it runs only while the session lives (fence.ts). */
   get fence(): SessionFence {
     const fence = this.header.session;
-    if (!fence) throw new RepoSyncError("transfer", `the target session on ${this.link.target.host} did not name itself (a bug in repo-sync; please report it)`, { vm: this.link.target.vm });
+    if (!fence) {
+      throw new RepoSyncError(
+        "transfer",
+        `the target session on ${this.link.target.host} did not name itself (a bug in repo-sync; please report it)`,
+        { vm: this.link.target.vm },
+      );
+    }
     return fence;
   }
 
@@ -200,6 +237,11 @@ export class TargetSession {
   async flatten(commit: string): Promise<string> {
     const [kept] = await this.command(`flatten ${checkedHash(commit)}`);
     return kept ?? "";
+  }
+
+  /** Appends an entry to the target's audit trail (history.ts), under the lock this session holds. */
+  async appendHistory(entry: HistoryEntry): Promise<void> {
+    await this.command(`log ${historyLine(entry)}`);
   }
 
   /** Removes what marks the folder as managed (`.sync_rev`, `.repo-sync.managed`). */

@@ -110,10 +110,24 @@ const COVERAGE: Array<[RegExp, Coverage]> = [
       assert.deepEqual(lines.filter((l) => !/^(set |cd )/.test(l)), ["./run.sh test"]);
     },
   }],
+  // `./run.sh test unit` rebuilds dist/ first (as every `./run.sh test`), which this suite runs from: its
+  // branch is checked in run.sh, and the mocha line it execs is run here on one unit file.
+  [/^\.\/run\.sh test unit$/, {
+    run: () => {
+      const script = fs.readFileSync(path.join(PROJECT_ROOT, "run.sh"), "utf8");
+      const line = /if \[ "\$\{1:-\}" = unit \]; then\n\s+shift\n\s+exec (npx mocha --reporter \S+ dist\/test\/unit\/\*\.test\.js) "\$@"/.exec(script);
+      assert.ok(line, "run.sh has the `test unit` branch");
+      assert.match(bash(line[1].replace("dist/test/unit/*.test.js", "dist/test/unit/gitRunner.test.js")), /tests: 3 passed, 0 failed/);
+    },
+  }],
   [/^\.\/run\.sh setup$/, { run: () => assert.match(bash("./run.sh setup"), /\[setup\] ready in/) }],
   [/^\.\/run\.sh bench$/, { exercisedBy: "test/bench/bench.test.ts", invocation: "\"bench.js\")" }],
   [/^repo-sync (sync|status|verify|scan)\b/, {
     exercisedBy: "test/integration/cli.test.ts", invocation: "runCli([\"",
+    also: cliAccepts,
+  }],
+  [/^repo-sync history\b/, {
+    exercisedBy: "test/integration/rollout.test.ts", invocation: "runCli([\"history\"",
     also: cliAccepts,
   }],
   [/^repo-sync (rollback|migrate)\b/, {

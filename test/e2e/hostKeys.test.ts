@@ -108,7 +108,7 @@ describe("hosts.<id>.hostKey: VMs pinned by the keys their resources give, no kn
     const up = await project.run(["up", "--yes", "--skip-preview", "--continue-on-error"]);
     const out = up.stdout + up.stderr;
     assert.notEqual(up.code, 0);
-    assert.match(out, new RegExp(`vm02: the host key of reposync@127\\.0\\.0\\.${FIRST_OCTET + 1}:22 has changed: it is not the hostKey given for vm02 \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\); refused`));
+    assert.match(out, new RegExp(`vm02: the host key of reposync@127\\.0\\.0\\.${FIRST_OCTET + 1}:22 has changed: it is not the hostKey given for vm02 \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\); the VM shows ED25519 SHA256:[A-Za-z0-9+/]{43}; refused`));
     assert.doesNotMatch(out, /^\s+at .+:\d+:\d+\)?$/m, "no stack trace");
     assert.equal(syncRev(fleet, "vm01"), `${next}\n`);
     assert.equal(read("vm01", "src/app.py"), "print('v2')\n");

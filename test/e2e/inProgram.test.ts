@@ -148,6 +148,10 @@ describe("examples/in-program: the packed package in another program that create
     const preview = await project.run(["preview", "--expect-no-changes", "--diff"]);
     assert.notEqual(preview.code, 0);
     assert.match(preview.stdout, /vm02[\s\S]*(drift|differ)/i);
+    // A repair lands no new commit: no hook step at all (no replace, no update), and only vm02 changes.
+    assert.doesNotMatch(preview.stdout, /command:remote:Command/, preview.stdout);
+    assert.match(preview.stdout, /~ 1 to update/);
+    assert.doesNotMatch(preview.stdout, /to replace/);
     const up = await project.ok(["up", "--yes"]);
     // The provider, run from the installed package, says it on vm02's target (the engine's Log call), not under the stack.
     assert.match(up.stdout, /RepoSyncTarget \(\S*vm02\):\n {4}vm02: tree drift: 1 modified, 0 added, 0 deleted \(modified: src\/app\.py\); up deploys [0-9a-f]{12} \(branch main\)\n {4}vm02: repaired /);

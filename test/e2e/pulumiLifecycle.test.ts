@@ -10,7 +10,7 @@ import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, plantSecret, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { PreviewJson, stepFor, syncRev } from "../support/e2e";
-import { parseEngineJson, programProject, PulumiProject } from "../../tools/pulumiCli";
+import { parseEngineJson, programProject, PulumiProject, StackState } from "../../tools/pulumiCli";
 
 describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees, outages, refresh, secrets, destroy", function () {
   this.timeout(300_000);
@@ -79,14 +79,35 @@ describe("RepoSyncTarget through the real pulumi CLI: drift only a checksum sees
     assert.equal((await project.run(["preview", "--expect-no-changes"])).code, 0);
   });
 
-  it("`pulumi refresh` reads the live .sync_rev", async () => {
+  it("`observed` in state says what the last sync left; `pulumi refresh` of a converged fleet changes nothing, and records what it saw", async () => {
+    const head = repo.head();
+    const target = (state: StackState, vm: string) => state.deployment.resources?.find((r) => r.urn.endsWith(`::${vm}`));
+    const observed = (state: StackState, vm: string, side: "inputs" | "outputs") => [target(state, vm)?.[side]?.observed, target(state, vm)?.[side]?.observedState];
+    const converged = await project.exportState();
+    for (const vm of ["vm01", "vm02", "vm03"]) {
+      // vm02 was last synced while vm03 was not touched: all three are in sync at the head.
+      assert.deepEqual(observed(converged, vm, "outputs"), [`in sync at ${head.slice(0, 12)}`, "in-sync"], vm);
+      // The inputs too: the next preview's diff shows them as the old value.
+      assert.deepEqual(observed(converged, vm, "inputs"), [`in sync at ${head.slice(0, 12)}`, "in-sync"], vm);
+    }
+    const refresh = await project.run(["refresh", "--yes", "--expect-no-changes"]);
+    assert.equal(refresh.code, 0, `a converged fleet: nothing changed\n${refresh.stdout}\n${refresh.stderr}`);
+    assert.deepEqual(target(await project.exportState(), "vm02")?.outputs, target(converged, "vm02")?.outputs, "read gave back exactly the state");
+
+    fs.writeFileSync(path.join(fleet.vm("vm02").targetPath, "notes.txt"), "made on the VM\n");
     fs.rmSync(path.join(fleet.vm("vm03").targetPath, ".sync_rev"));
-    await project.ok(["refresh", "--yes"]);
+    const drifted = await project.run(["refresh", "--yes", "--expect-no-changes"]);
+    assert.notEqual(drifted.code, 0, "drift is a change");
+    assert.match(drifted.stdout, /2 updated/);
     const state = await project.exportState();
-    const vm03 = state.deployment.resources?.find((r) => r.urn.endsWith("::vm03"));
-    assert.equal(vm03?.outputs?.revision, "");
+    assert.deepEqual(observed(state, "vm02", "outputs"), ["tree drift: 0 modified, 1 added, 0 deleted (added: notes.txt)", "drift"]);
+    assert.deepEqual(observed(state, "vm03", "outputs"), [`revision none (expected ${head.slice(0, 12)})`, "revision"]);
+    assert.equal(target(state, "vm03")?.outputs?.revision, "");
     await project.ok(["up", "--yes", "--skip-preview"]);
-    assert.equal(syncRev(fleet, "vm03"), `${repo.head()}\n`);
+    assert.equal(syncRev(fleet, "vm03"), `${head}\n`);
+    assert.equal(fs.existsSync(path.join(fleet.vm("vm02").targetPath, "notes.txt")), false);
+    const after = await project.exportState();
+    for (const vm of ["vm02", "vm03"]) assert.deepEqual(observed(after, vm, "inputs"), [`in sync at ${head.slice(0, 12)}`, "in-sync"], vm);
   });
 
   it("a planted secret: up fails with the findings and no VM changes", async () => {

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { canConnect, Fleet, isAlive, startFleet } from "../../tools/fleet/fleet";
@@ -70,6 +71,24 @@ describe("test fleet (real sshd per VM on loopback)", function () {
     assert.match(r.stderr, /Connection refused/);
     await fleet.startVm("vm03");
     assert.equal(rsyncTo(fleet, "vm03", src, fleet.vm("vm03").targetPath).status, 0);
+  });
+
+  it("an address another process already holds is refused, naming the holder (never answered in our sshd's place)", async () => {
+    // Port 22 as root (the fleet's), 2222 otherwise; octet 254 belongs to this case only.
+    const port = process.getuid?.() === 0 ? 22 : 2222;
+    const squatter = net.createServer((c) => {
+      c.on("error", () => undefined); // the harness hangs up at once
+      c.end("SSH-2.0-stray\r\n");
+    });
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.254", resolve));
+    try {
+      await assert.rejects(startFleet({ count: 1, firstOctet: 254 }), (err: Error) => {
+        assert.match(err.message, new RegExp(`^127\\.0\\.0\\.254:${port} \\(vm01\\) is already held by another process \\(pid ${process.pid}, [^)]+\\)`));
+        return true;
+      });
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 
   it("teardown leaves no sshd running", async () => {

@@ -126,7 +126,7 @@ describe("ref resolution in a real repository", function () {
     }
   });
 
-  it("a tag or a commit is never pulled; a branch ref still is", async () => {
+  it("a tag or a commit is never pulled; a branch ref still is; a fetch moves only origin/<branch>", async () => {
     const origin = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-origin-"));
     const clone = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-clone-"));
     try {
@@ -147,6 +147,17 @@ describe("ref resolution in a real repository", function () {
         assert.deepEqual([s.commit, s.branch, s.warnings], [ref === "v1" ? c1 : c2, "", []], ref);
         assert.equal(local(), c3, "main was not pulled");
       }
+      // What the Pulumi program does: fetch into origin/main, deploy that, touch nothing else.
+      const head = () => execFileSync("git", ["-C", clone, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+      const fetched = await resolveSource({ repoPath: clone, branch: "main", pull: true, fetchOnly: true });
+      assert.deepEqual([fetched.pulled, fetched.commit, fetched.warnings], [true, ahead, []]);
+      assert.deepEqual([local(), head()], [c3, c3], "the local branch and HEAD stay");
+      execFileSync("git", ["-C", clone, "remote", "set-url", "origin", "/nonexistent/origin.git"]);
+      const offline = await resolveSource({ repoPath: clone, branch: "main", pull: true, fetchOnly: true });
+      assert.equal(offline.commit, ahead, "origin/main as last fetched");
+      assert.match(offline.warnings.join("\n"), /^fetch of main from origin failed \(.*\): using origin\/main as last fetched/);
+      execFileSync("git", ["-C", clone, "remote", "set-url", "origin", origin]);
+
       const s = await resolveSource({ repoPath: clone, branch: "main", ref: "main", pull: true });
       assert.deepEqual([s.pulled, s.commit, s.branch, s.refKind], [true, ahead, "main", "branch"]);
     } finally {

@@ -30,6 +30,11 @@ export function changedInputs(step: PreviewStep | undefined): string[] {
   return [...new Set([...Object.keys(o), ...Object.keys(n)])].filter((k) => k !== "__provider" && JSON.stringify(o[k]) !== JSON.stringify(n[k])).sort();
 }
 
+/** The steps of a preview on post-sync hooks that do something, as `<name> <op>`, sorted. */
+export function hookSteps(preview: PreviewJson): string[] {
+  return preview.steps.filter((s) => s.urn.includes("command:remote:Command::") && s.op !== "same").map((s) => `${s.urn.split("::").pop()} ${s.op}`).sort();
+}
+
 /** "vm02" -> its step in a preview. */
 export function stepFor(preview: PreviewJson, vm: string) {
   return preview.steps.find((s) => s.urn.endsWith(`::${vm}`));

@@ -7,7 +7,7 @@ import { hostKeyFingerprint, invalidHostKeyReason, parseHostKey, pinnedKnownHost
 import { pinnedKnownHostsFile, withPinnedHostKey } from "../../lib/remote/pinnedHostKey";
 import { connectionFailure } from "../../lib/remote/sshErrors";
 import { targetOptions } from "../../lib/remote/sshOptions";
-import { sshOptionArgs } from "../../lib/transfer/rsyncArgs";
+import { sshOptionArgs } from "../../lib/remote/sshArgs";
 import { decideDiff, normalizeInputs, toTarget, validateInputs } from "../../providers/inputs";
 import { probeKey } from "../../providers/probePlan";
 import { loadSettings } from "../../providers/repoSync";

@@ -8,7 +8,7 @@ import { parseConfigDocument } from "../../lib/config/load";
 import type { Target } from "../../lib/config/types";
 import { jumpConfigText } from "../../lib/remote/jumpHosts";
 import { connectionFailure } from "../../lib/remote/sshErrors";
-import { sshOptionArgs } from "../../lib/transfer/rsyncArgs";
+import { sshOptionArgs } from "../../lib/remote/sshArgs";
 
 const hop = { host: "10.0.0.5", port: 22, user: "jump", keyPath: "/keys/jump key" };
 const target = (over: Partial<Target> = {}): Target => ({

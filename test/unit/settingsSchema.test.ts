@@ -10,8 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfigDocument } from "../../lib/config/load";
-import { camelPath, comparedInputs, SETTINGS } from "../../lib/config/schema";
-import { COMPARED_INPUTS, normalizeInputs, validateInputs } from "../../providers/inputs";
+import { camelPath, comparedInputs, SECTION_PATH, SETTINGS } from "../../lib/config/schema";
+import { COMPARED_INPUTS, normalizeInputs, TARGET_INPUTS, targetInputsOf, toTarget, validateInputs } from "../../providers/inputs";
 import { loadSettings } from "../../providers/settings";
 import { renderReadme, renderTypes, TYPES_FILE } from "../../tools/settings";
 import { PROJECT_ROOT } from "../../tools/pulumiCli";
@@ -43,7 +43,7 @@ describe("settings schema: one table for the YAML, the inputs, the types and the
   it("the README's settings tables are exactly what the schema renders (run `npm run settings` after editing it)", () => {
     const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
     assert.equal(renderReadme(readme), readme, "README.md's generated tables differ from lib/config/schema.ts: run `npm run settings`");
-    for (const s of SETTINGS.filter((r) => r.section !== "program")) assert.ok(readme.includes(`| \`${s.section === "vm" ? "vms.<id>" : s.section === "scan" ? "repository.secret_scanning" : s.section === "hop" ? "ssh.jump_hosts[]" : s.section}.${s.key}`), `${s.key} is in the README table`);
+    for (const s of SETTINGS.filter((r) => r.section !== "program")) assert.ok(readme.includes(`| \`${SECTION_PATH[s.section]}.${s.key}`), `${s.key} is in the README table`);
   });
 
   it("the typed arguments file is exactly what the schema renders", () => {
@@ -108,6 +108,19 @@ describe("settings schema: one table for the YAML, the inputs, the types and the
     const doc = yamlDoc();
     Object.assign(doc.vms.vm01, { host_key: null });
     assert.deepEqual(problems(doc), ["vms.vm01.host_key: is empty: give the VM's public host key (ssh-ed25519 AAAA...), or remove the key to use known_hosts"]);
+  });
+
+  it("a Target travels to the provider and back whole: every field the loader builds is an input (one list, both ways)", () => {
+    const doc = yamlDoc();
+    Object.assign(doc.repository, { layout: "releases", keep_releases: 3, rsync_path: "/usr/bin/rsync", bwlimit_kbps: 100, sudo: true, rsync_excludes: ["uploads/"] });
+    Object.assign(doc.vms.vm01, { ssh_port: 2222, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYZgabCX4gQ+mp4oHkyGjv5pqwCJqxzQg8JJ6SVPq52", jump_hosts: ["ops@bastion:2200"] });
+    const t = parseConfigDocument(doc, "<inline>", { homeDir: home, baseDir: "/", checkLocalFiles: false }).targets[0];
+    const carried: readonly string[] = TARGET_INPUTS;
+    const notInputs = Object.keys(t).filter((k) => !carried.includes(k) && !["shared", "postSyncCommand", "healthCheck"].includes(k));
+    assert.deepEqual(notInputs, [], "a Target field the provider would never see");
+    const commit = { repoPath: "/src/repo", commit: "a".repeat(40), excludes: ["uploads/"] };
+    const { postSyncCommand: _hook, ...reachable } = t;
+    assert.deepEqual(toTarget(normalizeInputs({ ...commit, ...targetInputsOf(t) })), reachable);
   });
 
   it("camelPath renames schema keys only (a VM id with an underscore stays)", () => {

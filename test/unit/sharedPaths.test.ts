@@ -12,7 +12,8 @@ import * as path from "node:path";
 import { ConfigError, parseConfigDocument } from "../../lib/config/load";
 import type { Target } from "../../lib/config/types";
 import { sessionScript } from "../../lib/target/script";
-import { releaseExcludes, sharedLinkTarget, sharedPathProblem, sharedPathsProblems, usableSharedPaths } from "../../lib/target/shared";
+import { releaseExcludes, sharedLinkTarget } from "../../lib/target/shared";
+import { sharedPathProblem, sharedPathsProblems, usableSharedPaths } from "../../lib/config/sharedPaths";
 import { rsyncPushArgs } from "../../lib/transfer/rsyncArgs";
 import { normalizeInputs, validateInputs } from "../../providers/inputs";
 

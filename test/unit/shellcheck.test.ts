@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { hookScript } from "../../providers/postSyncHook";
 import { FENCE_CLOSE, TRANSFER_WRAPPER } from "../../lib/target/fence";
 import { holdingProbeScript, probeScript, sessionScript } from "../../lib/target/script";
+import { healthCheckLoop, healthCheckScript } from "../../lib/sync/healthCheck";
+import type { Target } from "../../lib/config/types";
 
 /** Findings accepted, by code, each with the reason and the source text it may point at. */
 const ACCEPTED: Array<{ code: string; at: RegExp; why: string }> = [
@@ -18,6 +20,16 @@ const ACCEPTED: Array<{ code: string; at: RegExp; why: string }> = [
   // `A && B || C` everywhere means "unless A and B both hold, C": C running when B fails is intended.
   { code: "SC2015", at: /&&.*\|\|/, why: "unless (A and B), C" },
 ];
+
+const target = { vm: "vm01", host: "10.0.0.1", port: 22, user: "deploy", keyPath: "/k", knownHostsPath: "/kh", connectTimeoutS: 5, acceptNewHostKeys: false, path: "/srv/app/x" } as Target;
+const check = { command: "curl -fsS http://localhost/health", timeoutS: 10, retries: 2, intervalS: 3 };
+
+/** The script inside healthCheckLoop's `/bin/sh -c '...'` (unquoted back). */
+function healthLoopInner(): string {
+  const outer = healthCheckLoop(check);
+  const q = outer.slice("/bin/sh -c ".length);
+  return q.slice(1, -1).replace(/'\\''/g, "'");
+}
 
 /** Every generated script, in each variant that changes its text. */
 function scripts(): Record<string, string> {
@@ -33,6 +45,11 @@ function scripts(): Record<string, string> {
     "fence close": FENCE_CLOSE,
     hook: hookScript(t, "systemctl restart app"),
     "hook (releases)": hookScript(t, "true", "a".repeat(40)),
+    "health check": healthCheckScript(target, check, "a".repeat(40)),
+    "health check (releases)": healthCheckScript({ ...target, layout: "releases" }, check, "a".repeat(40)),
+    // The Pulumi health resource's command: the loop, and the loop's own text as /bin/sh reads it.
+    "health loop": healthCheckLoop(check),
+    "health loop (inner)": healthLoopInner(),
   };
 }
 

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { ConfigError, parseConfigDocument } from "../../lib/config/load";
 import { configuredValues, expandSshPath, mergeConnection, parseProxyJump, parseSshG } from "../../lib/config/sshConfig";
 import type { Target } from "../../lib/config/types";
-import { sshOptionArgs } from "../../lib/transfer/rsyncArgs";
+import { sshOptionArgs } from "../../lib/remote/sshArgs";
 import { PROJECT_ROOT } from "../../tools/pulumiCli";
 
 const captured = (name: string): string => fs.readFileSync(path.join(PROJECT_ROOT, "test", "unit", "fixtures", "ssh-G", name), "utf8");

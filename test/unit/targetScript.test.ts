@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { holdingProbeScript, parseMarker, parseTargetHeader, PROBE_DONE, probeScript, sessionScript } from "../../lib/target/script";
-import { isOwnName } from "../../lib/target/ownFiles";
+import { isOwnName } from "../../lib/config/ownFiles";
 
 const HASH = "0123456789abcdef0123456789abcdef01234567";
 const hex = (s: string) => `hex:${Buffer.from(s, "latin1").toString("hex")}`;

@@ -141,6 +141,11 @@ export class Fleet {
   async startVm(id: string): Promise<void> {
     const vm = this.vm(id);
     if (this.procs.has(id)) return;
+    // Another process on the address would answer in our sshd's place (with its own host key), and ours
+    // would fail to bind unseen: the test would fail for a reason that is not the project's.
+    if (!this.netns && (await canConnect(vm.host, vm.port))) {
+      throw new Error(`${vm.host}:${vm.port} (${id}) is already held by another process (${listenerOf(vm.host, vm.port)}): a stray sshd of an earlier run, or another test file using these addresses; stop it (pkill -f 'sshd -f /tmp/repo-sync-fleet-') or give this fleet other octets`);
+    }
     const logPath = path.join(this.etc(vm), "sshd.log");
     const log = fs.openSync(logPath, "a");
     const sshd = [SSHD, "-f", path.join(this.etc(vm), "sshd_config"), "-D", "-e"];
@@ -403,6 +408,18 @@ function canConnectIn(netns: string | undefined, host: string, port: number): Pr
     p.on("error", () => resolve(false));
     p.on("exit", (code) => resolve(code === 0));
   });
+}
+
+/** Who listens on host:port, as `ss` names it (pid and program), or "unknown". */
+export function listenerOf(host: string, port: number): string {
+  try {
+    const out = execFileSync("ss", ["-Hltnp", `( sport = :${port} )`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const line = out.split("\n").find((l) => l.split(/\s+/).some((f) => f === `${host}:${port}`));
+    const m = line ? /users:\(\("([^"]+)",pid=(\d+)/.exec(line) : null;
+    return m ? `pid ${m[2]}, ${m[1]}` : "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 /** True when a TCP connection to host:port is accepted. */

@@ -18,6 +18,11 @@ export const TEMP_PREFIX = ".repo-sync.tmp.";
 export const TRANSFER_RECORD_PREFIX = ".repo-sync.xfer.";
 /** Names the session that holds the lock while it accepts transfers (fence.ts); gone when it ends. */
 export const SESSION_FILE = ".repo-sync.session";
+/**
+ * The target's audit trail (history.ts): one line per switch, rollback and failed health check.
+ * Like every `.repo-sync.*` name it is never sent, deleted or compared by rsync (OWN_EXCLUDES).
+ */
+export const HISTORY_FILE = ".repo-sync.log";
 /** Written by earlier versions (which locked a file, not the directory); still never shipped. */
 export const LEGACY_LOCK_FILE = ".repo-sync.lock";
 
