@@ -63,8 +63,12 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
   const starts = events.filter((e) => e.ev === "check.start").map((e) => e.t);
   const gaps = starts.slice(1).map((t, i) => t - starts[i]);
   const rsync = events.filter((e) => e.ev === "exit" && e.prog === "rsync").map((e) => e.ms ?? 0);
-  const progs: Record<string, number> = {};
-  for (const e of events.filter((x) => x.ev === "exit")) progs[e.prog ?? "?"] = (progs[e.prog ?? "?"] ?? 0) + 1;
+  const progs: Record<string, string> = {};
+  for (const e of events.filter((x) => x.ev === "exit")) {
+    const [count, ms] = (progs[e.prog ?? "?"] ?? "0 runs, 0 ms").split(/ runs?, | ms/).map(Number);
+    progs[e.prog ?? "?"] = `${count + 1} run${count ? "s" : ""}, ${ms + (e.ms ?? 0)} ms`;
+  }
+  const converges = spans(events, "converge.start", "converge.end");
   return {
     programComponent: at("program.component"),
     programPlanWritten: at("program.plan"),
@@ -86,7 +90,14 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
     lastMasterReady: masters.length ? r(Math.max(...masters.map((m) => m.to)) - t0) : undefined,
     mastersOpened: { program: count("ssh.master", true), provider: count("ssh.master", false) },
     mastersJoined: { program: count("ssh.reuse", true), provider: count("ssh.reuse", false) },
-    rsyncDryRunMs: stats(rsync),
+    rsyncMs: stats(rsync),
+    convergeMs: stats(converges.map((c) => c.to - c.from)),
+    firstConvergeStart: at("converge.start"),
+    lastConvergeEnd: at("converge.end", "last"),
+    firstEvent: events.length ? r(Math.min(...events.map((e) => e.t)) - t0) : undefined,
+    lastEvent: events.length ? r(Math.max(...events.map((e) => e.t)) - t0) : undefined,
     programsRun: progs,
+    /** Every program spawned, in order: when it started and how long it ran (ms from the command's start). */
+    spawns: events.filter((e) => e.ev === "exit").map((e) => `${e.prog} ${r(e.t - t0 - (e.ms ?? 0))}+${e.ms}`),
   };
 }

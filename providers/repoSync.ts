@@ -26,6 +26,8 @@ import type { Drift } from "./drift";
 import { normalizeInputs, targetInputsOf } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
+import { openKeptMasters } from "../lib/remote/sshMaster";
+import { withPinnedHostKey } from "../lib/remote/pinnedHostKey";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget, type RepoSyncTargetArgs, type TargetPlumbing } from "./repoSyncTarget";
 import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings";
@@ -195,6 +197,10 @@ export class RepoSync extends pulumi.ComponentResource {
     // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
     const probePlan = probePlanPath(cacheDir(), process.cwd(), internal.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
     const known = config.targets.filter((t) => t.host !== "" && supplied[t.vm] === undefined);
+    // Their SSH handshakes start now, two at a time, beside the source's preparation and the provider's
+    // start; the probes then join the kept masters (lib/remote/sshMaster.ts; measured in BENCHMARKS.md,
+    // where REPO_SYNC_PREOPEN=0 turns this off for an A/B).
+    void openKeptMasters(known, process.env.REPO_SYNC_PREOPEN === "0" ? 0 : 2, withPinnedHostKey);
     const planned = pulumi.all([source, force]).apply(([s, f]) => {
       const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
       writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...targetInputsOf(t) })));

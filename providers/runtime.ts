@@ -243,7 +243,12 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
   const i = normalizeInputs(raw);
-  return logged(i, (log) => convergeLogged(i, force, log));
+  mark("converge.start", { vm: i.vm });
+  try {
+    return await logged(i, (log) => convergeLogged(i, force, log));
+  } finally {
+    mark("converge.end", { vm: i.vm });
+  }
 }
 
 async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Promise<TargetOutputs> {

@@ -19,7 +19,7 @@ import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import { sshOptionArgs } from "./sshArgs";
 import { describeHops, jumpConfigPath, jumpConfigText } from "./jumpHosts";
-import { keptConnection, prepareKept } from "./sshMaster";
+import { keptConnection, openingElsewhere, prepareKept, whileOpeningElsewhere } from "./sshMaster";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";
 import { connectionFailure, sshFailure, sshWhere } from "./sshErrors";
@@ -136,12 +136,17 @@ export class SshLink {
     if (!kept) return SshLink.direct(target, command, opts, shownArgs);
     // The first session of a kept connection: ssh joins the live master, or connects, leaves the master
     // in the background (ControlPersist) and runs the session on it.
-    const joins = prepareKept(target, kept.controlPath);
     const args = [...sshOptionArgs(target, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", target.host, command];
     const link = new SshLink(target, kept.controlPath, undefined, shownArgs(args));
     link.retry = () => link.startDirect(command, opts, shownArgs);
-    mark(joins ? "ssh.reuse" : "ssh.master", { vm: target.vm });
-    link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
+    const start = () => {
+      if (link.closing) return link.finish();
+      mark(prepareKept(target, kept.controlPath) ? "ssh.reuse" : "ssh.master", { vm: target.vm });
+      link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
+    };
+    // The program may be opening this master right now (sshMaster.ts openKeptMasters): joined once it is up.
+    if (openingElsewhere(kept.controlPath)) void whileOpeningElsewhere(kept.controlPath, (target.connectTimeoutS + 10) * 1000).then(start);
+    else start();
     return link;
   }
 

@@ -25,6 +25,7 @@ import { sshOptionArgs } from "./sshArgs";
 import { sshFileOption } from "./sshOptions";
 import { jumpConfigPath, jumpConfigText } from "./jumpHosts";
 import { sshConfigFiles } from "./sshConfigFiles";
+import { mark } from "../timeline";
 
 /** The environment variable that sets how long an idle master stays (seconds; 0: none kept). */
 export const PERSIST_ENV = "REPO_SYNC_SSH_PERSIST_S";
@@ -167,4 +168,79 @@ export function closeMaster(controlPath: string, sshBin = "ssh"): Promise<boolea
     child.on("error", () => resolve(false));
     child.on("exit", (code) => resolve(code === 0));
   });
+}
+
+/**
+ * Opens the kept masters of `targets` in the background, `parallelism` at a time, and never fails (a
+ * VM that cannot be reached is reported by its probe, which tries again). The Pulumi program calls it
+ * while it prepares the source, before the engine starts the provider: a preview's or an up's
+ * handshakes then overlap that work, and the probes join live masters. Few at a time, so that the
+ * program itself, on the critical path, keeps its CPU; from the last target back, so that the probes
+ * (first target first) and these meet once, instead of opening the same VM's master twice. Does
+ * nothing when no master is kept.
+ */
+export async function openKeptMasters(targets: readonly Target[], parallelism: number, prepare: (t: Target) => Target = (t) => t): Promise<void> {
+  if (parallelism <= 0) return;
+  const queue = [...targets].reverse();
+  const one = async (): Promise<void> => {
+    for (let given = queue.shift(); given; given = queue.shift()) {
+      try {
+        const t = prepare(given);
+        const kept = keptConnection(t);
+        if (!kept || prepareKept(t, kept.controlPath)) continue; // none kept, or one there already
+        // Claimed, so that a probe starting meanwhile waits for this master instead of opening a second.
+        const claim = openingPath(kept.controlPath);
+        try {
+          fs.writeFileSync(claim, String(process.pid), { flag: "wx", mode: 0o600 });
+        } catch {
+          continue; // another process is opening it
+        }
+        mark("ssh.master", { vm: t.vm, early: 1 });
+        const args = [...sshOptionArgs(t, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", t.host, "true"];
+        await new Promise<void>((resolve) => {
+          // Nothing of ours for the master to hold: its output is not read (the probe reports failures).
+          const child = spawn("ssh", args, { stdio: "ignore", env: { ...process.env, LC_ALL: "C" } });
+          const timer = setTimeout(() => child.kill("SIGKILL"), (t.connectTimeoutS + 10) * 1000);
+          child.on("error", () => resolve());
+          child.on("exit", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        fs.rmSync(claim, { force: true });
+        mark("ssh.master.ready", { vm: t.vm });
+      } catch {
+        // a setting the probe will report
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: parallelism }, one));
+}
+
+/** The claim of a master being opened by {@link openKeptMasters}: its opener's pid. */
+function openingPath(controlPath: string): string {
+  return `${controlPath}.opening`;
+}
+
+/** True while another live process is opening the master of `controlPath` (a dead one's claim is removed). */
+export function openingElsewhere(controlPath: string): boolean {
+  const claim = openingPath(controlPath);
+  let pid: number;
+  try {
+    const st = fs.lstatSync(claim);
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? st.uid)) throw new Error("not ours");
+    pid = Number(fs.readFileSync(claim, "utf8"));
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) throw new Error("not a pid");
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") fs.rmSync(claim, { force: true });
+    return false;
+  }
+}
+
+/** Waits (up to `timeoutMs`) while another process opens the master of `controlPath`. */
+export async function whileOpeningElsewhere(controlPath: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && openingElsewhere(controlPath)) await new Promise((r) => setTimeout(r, 20));
 }

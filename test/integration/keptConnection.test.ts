@@ -7,6 +7,7 @@ import type { StatusDoc, SyncDoc } from "../../cli/format";
 import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { programProject } from "../../tools/pulumiCli";
 import { json, runCli } from "../support/cli";
 
 /** Fleet octets of this file: 104-105. */
@@ -66,6 +67,27 @@ describe("kept SSH connections (ControlPersist): the next command within the per
     // The lock of that sync ended with it: a second run takes it at once.
     const again = await runCli(["sync", "--config", cfg, "--json"], { env: env() });
     assert.deepEqual(json<SyncDoc>(again).results.map((r) => r.action), ["unchanged", "unchanged"]);
+  });
+
+  it("pulumi preview then pulumi up of a new commit: one accepted connection per VM for both commands", async () => {
+    const cache2 = path.join(work, "pulumi-cache");
+    const project = await programProject(cfg);
+    try {
+      const penv = env({ REPO_SYNC_CACHE: cache2 });
+      await project.ok(["config", "set", "repo-sync:pull", "false"]);
+      const next = repo.commit({ "src/app.py": "print('kept')\n" }, "kept");
+      const before = accepted();
+      const preview = await project.run(["preview", "--diff"], { env: penv });
+      assert.equal(preview.code, 0, preview.stderr);
+      assert.match(preview.stdout, /2 to update|~ 2 to update|2 updated|update/);
+      await project.ok(["up", "--yes"], { env: penv });
+      for (const vm of fleet.vms) assert.equal(fs.readFileSync(path.join(vm.targetPath, ".sync_rev"), "utf8"), `${next}\n`);
+      // The program opens each VM's master while it prepares the source; the preview's probes, the up's
+      // own preview, its probes, the lock sessions and rsync all ride it.
+      assert.deepEqual(since(before), [1, 1]);
+    } finally {
+      project.dispose();
+    }
   });
 
   it("the sockets' folder is private: mode 700, this user's; the sockets too", () => {
