@@ -30,7 +30,12 @@ function homes(): string[] {
 export function includeArgs(line: string): string[] | undefined {
   const m = /^\s*Include(?:\s*=\s*|\s+)(.*)$/i.exec(line);
   if (!m) return undefined;
-  return [...m[1].matchAll(/"([^"]*)"|(\S+)/g)].map((x) => x[1] ?? x[2]).filter((w) => w !== "" && !w.startsWith("#"));
+  const words: string[] = [];
+  for (const x of m[1].matchAll(/"([^"]*)"|(\S+)/g)) {
+    if (x[2]?.startsWith("#")) break; // a comment to the end of the line
+    if ((x[1] ?? x[2]) !== "") words.push(x[1] ?? x[2]);
+  }
+  return words;
 }
 
 /** Paths matching `pattern` (`*`, `?` and `[...]` in any component), sorted like glob(3). */
