@@ -3,7 +3,11 @@
  * loopback fleet. Writes bench/results/latest.json, latest.md and preview-vs-fleet.svg.
  *
  *   node dist/bench/bench.js [--smoke] [--runs N] [--out DIR] [--no-ansible] [--small-files N]
+ *                            [--only GROUPS] [--big-tree DIR] [--first-address 127.a.b.c]
  *
+ * The fleet (one sshd per VM, up to 128) starts at --first-address (default 127.0.1.2, away from
+ * every test file's 127.0.0.x). Each row's ratios, and the issue-23 targets they meet or miss, are
+ * printed as soon as the row is measured, and again in latest.md.
  * --smoke: tiny work loads, one run, fleets of 1/2 (what CI runs: it proves the script works; its
  * figures mean nothing). Never used with time thresholds.
  */
@@ -19,34 +23,16 @@ import { exportCommitTree } from "../lib/source/exportTree";
 import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
 import { Fleet, startFleet } from "../tools/fleet/fleet";
 import { fleetConfig } from "../tools/fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../tools/fleet/sourceRepo";
-import { programProject, PROJECT_ROOT, projectFromFixture, PulumiProject } from "../tools/pulumiCli";
+import type { SourceRepo } from "../tools/fleet/sourceRepo";
+import { repoFromTree, repoWithSmallFiles } from "./workLoads";
+import { programProject, PROJECT_ROOT, PulumiProject } from "../tools/pulumiCli";
 import { copyToRemoteAvailable, copyToRemoteProject, copyUp } from "./copyToRemote";
 import { firstError, measureDeployLoop } from "./deployLoop";
 import { renderChart, renderMarkdown, Row } from "./report";
+import { closeKeptMasters } from "./keptMasters";
+import { floorProject, measurePreviewCurve } from "./previewCurve";
+import { checkRow, describeCheck } from "./targets";
 import { measure, median, must, timed } from "./timing";
-
-/** A repo holding a copy of `src` (a real tree), committed. */
-function repoFromTree(src: string): SourceRepo {
-  const repo = makeSourceRepo({ "README.md": "benchmark tree\n" });
-  fs.cpSync(src, path.join(repo.path, "tree"), { recursive: true, dereference: true });
-  repo.git("add", "-A");
-  repo.git("commit", "-q", "-m", "tree");
-  return repo;
-}
-
-/** A repo with `n` small files in folders of 500. */
-function repoWithSmallFiles(n: number): SourceRepo {
-  const repo = makeSourceRepo({ "README.md": "small files\n" });
-  for (let i = 0; i < n; i++) {
-    const dir = path.join(repo.path, "small", `d${Math.floor(i / 500)}`);
-    if (i % 500 === 0) fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `f${i}.txt`), `file ${i}\n`.repeat(1 + (i % 7)));
-  }
-  repo.git("add", "-A");
-  repo.git("commit", "-q", "-m", "small files");
-  return repo;
-}
 
 function clearTargets(fleet: Fleet, n: number): void {
   for (const vm of fleet.vms.slice(0, n)) fs.rmSync(vm.targetPath, { recursive: true, force: true });
@@ -62,6 +48,7 @@ async function main(): Promise<void> {
       "small-files": { type: "string" },
       only: { type: "string" },
       "big-tree": { type: "string", default: "/usr/share/doc" },
+      "first-address": { type: "string", default: "127.0.1.2" },
     },
   });
   // --only sync,preview,delta,scan,deploy-loop: run just those groups (default: all).
@@ -71,7 +58,7 @@ async function main(): Promise<void> {
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   // Smoke: one fan-out and one fleet size, enough to run every code path once (CI time).
   const fanouts = smoke ? [2] : [1, 3];
-  const previewSizes = smoke ? [2] : [1, 3, 16, 64];
+  const previewSizes = smoke ? [2] : [1, 3, 16, 64, 128];
   const upSizes = smoke ? [2] : [3, 16];
   const smallN = Number(values["small-files"] ?? (smoke ? 200 : 50_000));
   const ansible = !values["no-ansible"] && (await timed("sh", ["-c", "command -v ansible-playbook"])).code === 0;
@@ -81,17 +68,25 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
   const rows: Row[] = [];
   const extra: Record<string, unknown> = {};
+  // Each row's ratios and targets, as soon as it is measured.
+  const record = (row: Row) => {
+    rows.push(row);
+    for (const [name, ms] of Object.entries(row.cases)) log(`  ${row.group}, ${row.load}, ${row.vms} VM(s): ${name} ${ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} s = ${(ms / row.baselineMs).toFixed(2)}x ${row.baseline} (${(row.baselineMs / 1000).toFixed(2)} s)`}`);
+    for (const c of checkRow(row)) log(`  target ${describeCheck(c)}`);
+  };
 
   const fleetSize = Math.max(...previewSizes, ...fanouts, ...upSizes);
   log(`starting a fleet of ${fleetSize} VMs`);
-  const fleet = await startFleet({ count: fleetSize, firstOctet: 150 });
+  const fleet = await startFleet({ count: fleetSize, firstAddress: values["first-address"] as string });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-bench-"));
   const cleanups: Array<() => void> = [];
   try {
+    // Only the loads the chosen groups use (--only preview needs none of them).
+    const needsTree = ["sync", "deploy-loop", "delta", "scan"].some(wants);
     const loads: Array<{ name: string; repo: SourceRepo }> = [
-      { name: smoke ? "npm yaml (real tree)" : "npm @opentelemetry (real tree)", repo: repoFromTree(path.join(PROJECT_ROOT, "node_modules", smoke ? "yaml" : "@opentelemetry")) },
+      ...(needsTree ? [{ name: smoke ? "npm yaml (real tree)" : "npm @opentelemetry (real tree)", repo: repoFromTree(path.join(PROJECT_ROOT, "node_modules", smoke ? "yaml" : "@opentelemetry")) }] : []),
       // Smoke: the real tree only (CI time); the small-files load runs the same code.
-      ...(smoke ? [] : [{ name: `${smallN} small files`, repo: repoWithSmallFiles(smallN) }]),
+      ...(smoke || !wants("sync") ? [] : [{ name: `${smallN} small files`, repo: repoWithSmallFiles(smallN) }]),
     ];
     for (const l of loads) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
 
@@ -118,6 +113,11 @@ async function main(): Promise<void> {
         };
         // Warm the export and scan caches: they are per commit, measured on their own below.
         await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "warm-up sync");
+        // Cold: no kept SSH connection from the run before (as bare rsync has none): every handshake paid.
+        const cold = (reset: () => void) => async () => {
+          reset();
+          await closeKeptMasters(cfgPath);
+        };
 
         log(`${load.name}, ${n} VM(s): initial sync`);
         const tBare = await measure(runs, mkdirTargets, async () => {
@@ -125,14 +125,14 @@ async function main(): Promise<void> {
           await bareRsync();
           return performance.now() - t0;
         });
-        const tCli = await measure(runs, () => clearTargets(fleet, n), () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "repo-sync sync"));
+        const tCli = await measure(runs, cold(() => clearTargets(fleet, n)), () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "repo-sync sync"));
         let tUp: number | undefined;
         let peakKb = 0;
         // The last run's stack stays for the no-change `pulumi up` below (as CopyToRemote's does).
         let upProject: PulumiProject | undefined;
         const upOnce = (project: PulumiProject) => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: project.dir, env: project.env }), "pulumi up");
         if (load === loads[0] || !smoke) {
-          tUp = await measure(runs, () => clearTargets(fleet, n), async () => {
+          tUp = await measure(runs, cold(() => clearTargets(fleet, n)), async () => {
             upProject?.dispose();
             upProject = await programProject(cfgPath);
             await upProject.ok(["config", "set", "repo-sync:pull", "false"]);
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
             last?.dispose();
           }
         }
-        rows.push({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": tCopy } });
+        record({ group: "initial sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBare, cases: { "repo-sync CLI": tCli, ...(tUp !== undefined ? { "pulumi up": tUp } : {}), ...(tAnsible !== undefined ? { "Ansible synchronize": tAnsible } : {}), "CopyToRemote": tCopy } });
         if (peakKb) extra[`provider peak RSS KB (${load.name}, ${n} VMs)`] = peakKb;
 
         log(`${load.name}, ${n} VM(s): no-change sync`);
@@ -179,7 +179,10 @@ async function main(): Promise<void> {
           await bareRsync();
           return performance.now() - t0;
         });
-        const tCliNo = await measure(runs, () => undefined, () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "no-change sync"));
+        const noChange = () => must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["sync", "--config", cfgPath, "--no-pull"]), "no-change sync");
+        const tCliNo = await measure(runs, cold(() => undefined), noChange);
+        // Warm: within the persist time of the run before (status then sync, or one sync after another).
+        const tCliNoWarm = await measure(runs, () => undefined, noChange);
         let tAnsibleNo: number | undefined;
         if (ansible) {
           const play = writeAnsible(work, fleet, n, tree, cfgPath);
@@ -188,36 +191,19 @@ async function main(): Promise<void> {
         let tUpNo: number | undefined;
         if (upProject) {
           const p = upProject;
-          tUpNo = await measure(runs, () => undefined, () => upOnce(p));
+          tUpNo = await measure(runs, cold(() => undefined), () => upOnce(p));
           p.dispose();
         }
-        rows.push({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI": tCliNo, ...(tUpNo !== undefined ? { "pulumi up (no change)": tUpNo } : {}), ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}), "CopyToRemote (no-change up)": tCopyNo } });
+        record({ group: "no-change sync", load: load.name, vms: n, baseline: "bare rsync", baselineMs: tBareNo, cases: { "repo-sync CLI (cold)": tCliNo, "repo-sync CLI (warm)": tCliNoWarm, ...(tUpNo !== undefined ? { "pulumi up (no change)": tUpNo } : {}), ...(tAnsibleNo !== undefined ? { "Ansible --check": tAnsibleNo } : {}), "CopyToRemote (no-change up)": tCopyNo } });
       }
     }
 
-    // No-change preview/up against the engine floor, over fleet sizes (the curve). A small real tree,
-    // so that the curve shows the per-VM cost of the engine and the probes, not of the tree walk.
-    const curveRepo = repoFromTree(path.join(PROJECT_ROOT, "node_modules", "yaml"));
-    cleanups.push(() => fs.rmSync(curveRepo.path, { recursive: true, force: true }));
-    const curve = { name: "npm yaml (real tree)", repo: curveRepo };
-    for (const n of wants("preview") ? previewSizes : []) {
-      log(`no-change preview, ${n} VMs`);
-      const cfgPath = path.join(work, `cfg-p${n}.yml`);
-      fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: curve.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), adopt_existing: true } })));
-      const project = await programProject(cfgPath);
-      const floor = projectFromFixture(path.join(PROJECT_ROOT, "bench", "floor"));
-      cleanups.push(() => project.dispose(), () => floor.dispose());
-      await project.ok(["config", "set", "repo-sync:pull", "false"]);
-      await project.ok(["up", "--yes", "--skip-preview"], { timeoutMs: 900_000 });
-      await floor.init();
-      await floor.ok(["config", "set", "count", String(n)]);
-      await floor.ok(["up", "--yes", "--skip-preview"]);
-      const pre = (p: PulumiProject) => () => must(timed("pulumi", ["preview", "--non-interactive", "--expect-no-changes"], { cwd: p.dir, env: p.env }), "preview");
-      const up = (p: PulumiProject) => () => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: p.dir, env: p.env }), "up");
-      rows.push({ group: "no-change preview", load: curve.name, vms: n, baseline: "engine floor", baselineMs: await measure(runs, () => undefined, pre(floor)), cases: { "pulumi preview": await measure(runs, () => undefined, pre(project)) } });
-      if (upSizes.includes(n)) {
-        rows.push({ group: "no-change up", load: curve.name, vms: n, baseline: "engine floor", baselineMs: await measure(runs, () => undefined, up(floor)), cases: { "pulumi up": await measure(runs, () => undefined, up(project)) } });
-      }
+    // No-change preview/up against the engine floor, over fleet sizes (the curve), cold and warm.
+    if (wants("preview")) {
+      const curveRepo = repoFromTree(path.join(PROJECT_ROOT, "node_modules", "yaml"));
+      cleanups.push(() => fs.rmSync(curveRepo.path, { recursive: true, force: true }));
+      log(`no-change preview curve: ${previewSizes.join(", ")} VMs`);
+      await measurePreviewCurve({ fleet, repo: curveRepo, load: "npm yaml (real tree)", work, runs, previewSizes, upSizes, onRow: record });
     }
 
     if (wants("deploy-loop")) {
@@ -254,10 +240,15 @@ async function main(): Promise<void> {
           const releasesDoc = fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), parallelism: 64, layout: "releases" } }) as { repository: { vm_repo_paths: Record<string, string> } };
           for (const vm of Object.keys(releasesDoc.repository.vm_repo_paths)) releasesDoc.repository.vm_repo_paths[vm] += "-releases";
           fs.writeFileSync(releasesCfg, stringify(releasesDoc));
-          rows.push(await measureDeployLoop({
+          // The engine floor of this `pulumi up`: a no-change up of as many do-nothing dynamic resources.
+          const floor = await floorProject(n);
+          cleanups.push(() => floor.dispose());
+          const floorUpMs = await measure(runs, () => undefined, () => must(timed("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: floor.dir, env: floor.env }), "floor up"));
+          record(await measureDeployLoop({
             load: load.name, repo: load.repo, targets, cfgPath, releasesCfgPath: releasesCfg, runs, project,
             ansible: ansible ? writeAnsible(work, fleet, n, load.repo.path, cfgPath) : undefined,
-            copy,
+            copy, floorUpMs,
+            closeMasters: () => closeKeptMasters(cfgPath).then(() => undefined),
           }));
         }
       }

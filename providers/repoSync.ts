@@ -26,10 +26,13 @@ import type { Drift } from "./drift";
 import { normalizeInputs, targetInputsOf } from "./inputs";
 import { postSyncHook } from "./postSyncHook";
 import { probePlanPath, writeProbePlan } from "./probePlan";
+import { openKeptMasters } from "../lib/remote/sshMaster";
+import { withPinnedHostKey } from "../lib/remote/pinnedHostKey";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget, type RepoSyncTargetArgs, type TargetPlumbing } from "./repoSyncTarget";
 import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings";
 import type { RepoSyncOptions } from "./settingsArgs";
+import { mark } from "../lib/timeline";
 
 export { loadSettings } from "./settings";
 export type { HostAddress, HostInput } from "./settings";
@@ -92,6 +95,24 @@ function rolloutWaves(config: Config, parent: pulumi.Resource): Target[][] {
   return waves;
 }
 
+/**
+ * Runs `fn` (a resource's construction) with V8's stack capture off. The SDK records a stack trace on
+ * every promise of every input property (runtime/debuggable.js, shown only in its leaked-promise
+ * report), and the `source-map-support` hook the Pulumi Node host installs maps each frame through
+ * source maps: with ~40 inputs per target that was ~10 ms of the program's CPU per VM, the largest
+ * per-VM cost of the program (BENCHMARKS.md, issue 23). The resource's own source position is
+ * captured by the SDK with its own stack limit, unaffected. The limit is restored before returning.
+ */
+function withoutPromiseStacks<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** A fleet converged onto one git revision: one RepoSyncTarget per push target. */
 export class RepoSync extends pulumi.ComponentResource {
   /** The commit deployed by this run. */
@@ -134,8 +155,9 @@ export class RepoSync extends pulumi.ComponentResource {
     // and `up` must deploy the commit its preview showed. The program deploys what the checkout (CI's,
     // or yours) holds, like any file a Pulumi program reads; `pull: true` fetches origin's branch
     // into `origin/<branch>` only, and deploys that.
+    mark("program.component", { name });
     const source = pulumi.all([args.ref, args.branch]).apply(([ref, branch]) =>
-      prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull === true, fetchOnly: true, fullScan: args.fullScan === true, logger: programLogger(this) }).catch((err: unknown) => {
+      (mark("program.prepare"), prepareSource(repo, { branch: branch || undefined, ref: ref ?? undefined, pull: args.pull === true, fetchOnly: true, fullScan: args.fullScan === true, logger: programLogger(this) })).then((s) => (mark("program.prepared"), s)).catch((err: unknown) => {
         throw resourceError(err, this);
       }),
     );
@@ -175,9 +197,14 @@ export class RepoSync extends pulumi.ComponentResource {
     // Every target whose address is known now is probed in one batch by the provider (see probePlan.ts).
     const probePlan = probePlanPath(cacheDir(), process.cwd(), internal.topLevelNames ? pulumi.getStack() : `${pulumi.getStack()}/${name}`);
     const known = config.targets.filter((t) => t.host !== "" && supplied[t.vm] === undefined);
+    // Their SSH handshakes start now, two at a time, beside the source's preparation and the provider's
+    // start; the probes then join the kept masters (lib/remote/sshMaster.ts; measured in BENCHMARKS.md,
+    // where REPO_SYNC_PREOPEN=0 turns this off for an A/B).
+    void openKeptMasters(known, process.env.REPO_SYNC_PREOPEN === "0" ? 0 : 2, withPinnedHostKey);
     const planned = pulumi.all([source, force]).apply(([s, f]) => {
       const resolved = { ...common, force: f, branch: s.branch || repo.defaultBranch, commit: s.commit, ...(args.ref !== undefined ? { ref: s.ref, refKind: s.refKind } : {}) };
       writeProbePlan(probePlan, known.map((t) => normalizeInputs({ ...resolved, ...targetInputsOf(t) })));
+      mark("program.plan", { targets: known.length });
       return probePlan;
     });
 
@@ -214,7 +241,7 @@ export class RepoSync extends pulumi.ComponentResource {
       const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
       const pinned = hostKey !== undefined ? { hostKey } : {};
       const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...targetInputsOf(t), ...common, host, port, user, ...pinned, probePlan: planned };
-      const target = new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) });
+      const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) }));
       this.targets[t.vm] = target;
       observeFailure(target);
       this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
@@ -234,6 +261,7 @@ export class RepoSync extends pulumi.ComponentResource {
     this.branch = branch;
     this.ref = ref;
     this.refKind = refKind;
+    mark("program.registered", { targets: config.targets.length });
     this.registerOutputs({ revision: commit, branch, ref, refKind, vms: this.vms });
   }
 }

@@ -42,6 +42,7 @@ import { checkTarget, describeState, RepoStatus, stateOf, TargetState } from "..
 import { describeDrift, driftOutput } from "./drift";
 import { resourceLogger, ResourceLogger } from "./engineLog";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
+import { mark } from "../lib/timeline";
 import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
 /**
@@ -73,6 +74,7 @@ function exitWhenEngineDies(): void {
   }, 500).unref();
 }
 exitWhenEngineDies();
+mark("provider.loaded");
 
 /** Drops undefined values: the engine's protobuf Struct cannot carry them ("Unexpected struct type"). */
 function plain<T>(v: T): T {
@@ -99,8 +101,11 @@ function sourceFor(i: TargetInputs): Promise<PreparedSource> {
 }
 
 async function probe(i: TargetInputs): Promise<RepoStatus> {
+  mark("probe.start", { vm: i.vm });
   const src = await sourceFor(i);
-  return checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer }, { checksum: i.checksum });
+  const r = await checkTarget(toTarget(i), { commit: i.commit, transfer: src.transfer }, { checksum: i.checksum });
+  mark("probe.end", { vm: i.vm });
+  return r;
 }
 
 /** Probes of this provider process, by probeKey (see probePlan.ts). */
@@ -112,6 +117,7 @@ const gate = limiter(PROBE_PARALLELISM);
 function statusOf(i: TargetInputs): Promise<RepoStatus> {
   if (i.probePlan && !plansStarted.has(i.probePlan)) {
     plansStarted.add(i.probePlan);
+    mark("plan.read", { vm: i.vm });
     for (const t of readProbePlan(i.probePlan)) {
       if (probes.has(probeKey(t))) continue;
       const p = gate(() => probe(t));
@@ -200,6 +206,15 @@ export async function check(_olds: Record<string, unknown>, raw: Record<string, 
   // it is not an input of the target, and never stored.
   const { dryRun, ...news } = raw;
   const inputs = normalizeInputs(news);
+  mark("check.start", { vm: inputs.vm });
+  try {
+    return await checkMarked(news, inputs, dryRun);
+  } finally {
+    mark("check.end", { vm: inputs.vm });
+  }
+}
+
+async function checkMarked(news: Record<string, unknown>, inputs: TargetInputs, dryRun: unknown): Promise<pulumi.dynamic.CheckResult> {
   const failures = validateInputs(inputs);
   if (failures.length > 0) return { inputs: news, failures };
   if (hasUnknowns(news)) return { inputs: plain({ ...news, observed: undefined, observedState: undefined }) };
@@ -221,13 +236,19 @@ export async function check(_olds: Record<string, unknown>, raw: Record<string, 
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  mark("diff", { vm: typeof news.vm === "string" ? news.vm : undefined });
   const live = liveKinds.get(liveKey(normalizeInputs(news)));
   return decideDiff(olds, live === undefined ? news : { ...news, observedState: live });
 }
 
 async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
   const i = normalizeInputs(raw);
-  return logged(i, (log) => convergeLogged(i, force, log));
+  mark("converge.start", { vm: i.vm });
+  try {
+    return await logged(i, (log) => convergeLogged(i, force, log));
+  } finally {
+    mark("converge.end", { vm: i.vm });
+  }
 }
 
 async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Promise<TargetOutputs> {

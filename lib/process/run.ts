@@ -4,6 +4,8 @@
  * Plain child_process: every CLI run starts here, and loading execa alone cost 120-170 ms of it.
  */
 import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { mark } from "../timeline";
 
 /** What one run produced. */
 export interface RunResult {
@@ -66,6 +68,8 @@ function collector(keep: number | undefined): { push(d: Buffer): void; bytes(): 
 export function runProgram(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   const command = [file, ...args];
+  const prog = path.basename(file) === "git" || path.basename(file) === "gitleaks" ? `${path.basename(file)} ${args[0] ?? ""}` : path.basename(file);
+  mark("spawn", { prog });
   return new Promise((resolve) => {
     const child = spawn(file, args, {
       cwd: opts.cwd,
@@ -100,6 +104,7 @@ export function runProgram(file: string, args: readonly string[], opts: RunOptio
       spawnError ??= e;
     });
     child.on("close", (code, signal) => {
+      mark("exit", { prog, ms: Date.now() - started });
       if (timer) clearTimeout(timer);
       const stdoutBytes = out.bytes();
       resolve({

@@ -10,8 +10,10 @@ import type { JumpHost, Target } from "../config/types";
 import { sshWhere } from "./sshErrors";
 import { pinnedOptions, sshFileValue } from "./sshOptions";
 
-/** The config file's name, beside the control socket. */
-export const JUMP_CONFIG_NAME = "jump.conf";
+/** The config file of a connection, beside its control socket (`<socket>.jump.conf`). */
+export function jumpConfigPath(controlPath: string): string {
+  return `${controlPath}.jump.conf`;
+}
 
 /** The alias of hop `i` in that file. */
 export function hopAlias(i: number): string {

@@ -3,10 +3,9 @@
  * (sshOptions.ts), the jump hosts' file (jumpHosts.ts) and the shared connection (ControlMaster). Used
  * by the target session (sshLink.ts), rsync's ssh (transfer/rsyncArgs.ts) and health checks. Pure.
  */
-import * as path from "node:path";
 import type { Target } from "../config/types";
 import { RepoSyncError } from "../errors";
-import { hopAlias, JUMP_CONFIG_NAME } from "./jumpHosts";
+import { hopAlias, jumpConfigPath } from "./jumpHosts";
 import { sshFileOption, targetOptions } from "./sshOptions";
 
 /** A shared connection: the master (our target session) or a client joining it (rsync's ssh). */
@@ -14,6 +13,11 @@ export interface ControlSpec {
   /** The control socket. */
   path: string;
   master: boolean;
+  /**
+   * A master kept this many seconds after its last session (remote/sshMaster.ts): it joins a live one
+   * on the same socket if there is one (`ControlMaster=auto`); absent: a master of this run only.
+   */
+  persistS?: number;
 }
 
 /**
@@ -28,10 +32,11 @@ export function sshOptionArgs(t: Target, control?: ControlSpec): string[] {
     "-o", sshFileOption("IdentityFile", t.keyPath),
     "-l", t.user,
     ...targetOptions(t).flatMap(([name, value]) => ["-o", `${name}=${value}`]),
-    "-o", `ControlMaster=${control?.master ? "yes" : "no"}`,
+    "-o", `ControlMaster=${control?.master ? (control.persistS ? "auto" : "yes") : "no"}`,
     "-o", control ? sshFileOption("ControlPath", control.path) : "ControlPath=none",
-    // The master lives exactly as long as our session on it: never left behind in the background.
-    ...(control?.master ? ["-o", "ControlPersist=no"] : []),
+    // A master of this run lives exactly as long as our session on it; a kept one (sshMaster.ts) exits
+    // on its own that many seconds after its last session.
+    ...(control?.master ? ["-o", `ControlPersist=${control.persistS ? `${control.persistS}s` : "no"}`] : []),
     "-o", "LogLevel=ERROR",
   ];
 }
@@ -46,5 +51,5 @@ function jumpArgs(t: Target, control?: ControlSpec): string[] {
   // Resolved from ssh.config_path: no other client config may add to it (the hops' file already replaces it).
   if (hops.length === 0) return t.noUserSshConfig ? ["-F", "/dev/null"] : [];
   if (!control) throw new RepoSyncError("config", `${t.vm}: a connection through jump hosts needs its control folder (a bug in repo-sync; please report it)`, { vm: t.vm });
-  return ["-F", path.join(path.dirname(control.path), JUMP_CONFIG_NAME), "-o", `ProxyJump=${hopAlias(hops.length - 1)}`];
+  return ["-F", jumpConfigPath(control.path), "-o", `ProxyJump=${hopAlias(hops.length - 1)}`];
 }

@@ -1,13 +1,15 @@
 /**
- * One OpenSSH connection per target and run. Its own session runs one remote command (one of the
- * target scripts, target/script.ts), spoken to line by line over stdin/stdout; as a ControlMaster it
- * also carries rsync (rsync's ssh joins it through `ControlPath`), so a run pays one SSH handshake
- * per VM.
+ * One OpenSSH connection per target, kept a short while for the next command (remote/sshMaster.ts):
+ * a run pays at most one SSH handshake per VM, and none when a master of the same connection is still
+ * there. The link's session runs one remote command (one of the target scripts, target/script.ts),
+ * spoken to line by line over stdin/stdout; rsync's ssh joins the same master through `ControlPath`.
  *
- * The connection lives as long as its script: closing stdin ends the script (releasing the target's
- * lock) and ssh exits once rsync's channels are done. If this process dies, the pipe closes and the
- * same happens, so no lock or connection outlives the run. The control socket sits in a fresh 0700
- * folder of its own; should it be gone, rsync's ssh falls back to a connection of its own.
+ * The session lives as long as its script: closing stdin ends the script (releasing the target's
+ * lock) and ssh exits once the session is done. If this process dies, the pipe closes and the same
+ * happens, so no lock outlives the run (the kept master holds no session and exits on its own). With
+ * `REPO_SYNC_SSH_PERSIST_S=0` (or no private folder for the socket) the connection is this run's only:
+ * its socket in a fresh 0700 folder, the master ending with the session. Should the socket be gone,
+ * rsync's ssh falls back to a connection of its own.
  */
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -16,10 +18,12 @@ import * as path from "node:path";
 import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import { sshOptionArgs } from "./sshArgs";
-import { describeHops, JUMP_CONFIG_NAME, jumpConfigText } from "./jumpHosts";
+import { describeHops, jumpConfigPath, jumpConfigText } from "./jumpHosts";
+import { keptConnection, openingElsewhere, prepareKept, whileOpeningElsewhere } from "./sshMaster";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";
-import { sshFailure, sshWhere } from "./sshErrors";
+import { connectionFailure, sshFailure, sshWhere } from "./sshErrors";
+import { mark } from "../timeline";
 
 /** stderr kept for an error message (the end matters: that is where ssh says why it stopped). */
 const MAX_STDERR = 64 * 1024;
@@ -43,66 +47,133 @@ export class SshLink {
   private stderr = "";
   private exitCode: number | null = null;
   private ended = false;
+  private closing = false;
+  private child: ChildProcessWithoutNullStreams | undefined;
+  /** Every line sent to the script (replayed when a kept connection is retried as this run's). */
+  private readonly sent: string[] = [];
+  /** Starts the connection again as this run's only (see `attach`); unset once used or not wanted. */
+  private retry: (() => void) | undefined;
   private readonly exited: Promise<void>;
+  private markExited: () => void = () => undefined;
 
   private constructor(
     readonly target: Target,
-    readonly controlPath: string,
-    private readonly dir: string,
-    private readonly child: ChildProcessWithoutNullStreams | undefined,
-    private readonly command: string[],
+    private socket: string,
+    /** This link's own folder (its control socket when no master is kept, a jump hosts' file), removed at the end. */
+    private dir: string | undefined,
+    private command: string[],
     /** Why no connection was tried (an unusable key): the link is born closed with this failure. */
     private readonly refused?: RepoSyncError,
   ) {
-    if (!child) {
-      this.ended = true;
-      fs.rmSync(dir, { recursive: true, force: true });
-      this.exited = Promise.resolve();
-      return;
-    }
-    child.stdout.on("data", (d: Buffer) => this.onData(d.toString()));
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+    if (refused) this.finish();
+  }
+
+  /** The link's end: no more lines, its folder gone. */
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const w of this.waiters.splice(0)) w(undefined);
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.markExited();
+  }
+
+  /** Wires a started ssh to the link. */
+  private attach(child: ChildProcessWithoutNullStreams): void {
+    this.child = child;
+    let first = true;
+    child.stdout.on("data", (d: Buffer) => {
+      if (first) mark("ssh.answer", { vm: this.target.vm });
+      first = false;
+      this.onData(d.toString());
+    });
     child.stderr.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-MAX_STDERR);
     });
     // A closed pipe when the far end is gone is reported by 'close' below; it must not crash the run.
     child.stdin.on("error", () => undefined);
-    this.exited = new Promise((resolve) => {
-      child.on("error", (err) => {
-        this.stderr += `cannot start ssh: ${err.message}`;
-      });
-      child.on("close", (code) => {
-        this.exitCode = code;
-        this.ended = true;
-        for (const w of this.waiters.splice(0)) w(undefined);
-        fs.rmSync(this.dir, { recursive: true, force: true });
-        resolve();
-      });
+    child.on("error", (err) => {
+      this.stderr += `cannot start ssh: ${err.message}`;
     });
+    child.on("close", (code) => {
+      mark("ssh.exit", { vm: this.target.vm, code: code ?? undefined });
+      this.exitCode = code;
+      const retry = this.retry;
+      this.retry = undefined;
+      // OpenSSH silences a ProxyJump hop's (or a ProxyCommand's) stderr under ControlPersist: a kept
+      // connection that failed before its script said anything, for no cause ssh named, is tried again
+      // as a connection of this run (the same lines replayed), whose errors name the hop.
+      if (retry && first && code === 255 && (this.target.jumpHosts?.length || !connectionFailure(this.target, code, this.stderr, this.command))) {
+        this.stderr = "";
+        this.child = undefined;
+        retry();
+        return;
+      }
+      this.finish();
+    });
+    for (const line of this.sent) child.stdin.write(line + "\n");
+    if (this.closing) child.stdin.end();
   }
 
   /** Connects to `target` and starts `command` there (returns at once; output arrives as lines). */
   static open(given: Target, command: string, opts: { sshBin?: string } = {}): SshLink {
-    const dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
-    const controlPath = path.join(dir, "m");
     let target: Target;
+    let kept: { controlPath: string; persistS: number } | undefined;
     try {
       target = withPinnedHostKey(given);
+      kept = keptConnection(target, opts.sshBin);
     } catch (err) {
       if (!isRepoSyncError(err)) throw err;
-      return new SshLink(given, controlPath, dir, undefined, ["ssh", given.host], err);
+      return new SshLink(given, "", undefined, ["ssh", given.host], err);
     }
-    const args = masterArgs(target, controlPath, command);
     // The script is long and says nothing to a reader: messages show where it would be.
-    const shown = ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];
+    const shownArgs = (args: string[]) => ["ssh", ...args.slice(0, -1), "<repo-sync target script>"];
     // A missing key makes OpenSSH say only "Permission denied": checked here, it is named with its fix.
     const keyWhy = [target.keyPath, ...(target.jumpHosts ?? []).map((h) => h.keyPath)].map((k) => privateKeyProblem(k)).find((why) => why !== undefined);
     if (keyWhy) {
-      return new SshLink(target, controlPath, dir, undefined, shown, new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy}`, { vm: target.vm }));
+      return new SshLink(target, "", undefined, ["ssh", target.host], new RepoSyncError("config", `cannot use the SSH key for ${sshWhere(target)}${target.jumpHosts ? ` (via ${describeHops(target)})` : ""}: ${keyWhy}`, { vm: target.vm }));
     }
+    if (!kept) return SshLink.direct(target, command, opts, shownArgs);
+    // The first session of a kept connection: ssh joins the live master, or connects, leaves the master
+    // in the background (ControlPersist) and runs the session on it.
+    const args = [...sshOptionArgs(target, { path: kept.controlPath, master: true, persistS: kept.persistS }), "-T", "--", target.host, command];
+    const link = new SshLink(target, kept.controlPath, undefined, shownArgs(args));
+    link.retry = () => link.startDirect(command, opts, shownArgs);
+    const start = () => {
+      if (link.closing) return link.finish();
+      mark(prepareKept(target, kept.controlPath) ? "ssh.reuse" : "ssh.master", { vm: target.vm });
+      link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
+    };
+    // The program may be opening this master right now (sshMaster.ts openKeptMasters): joined once it is up.
+    if (openingElsewhere(kept.controlPath)) void whileOpeningElsewhere(kept.controlPath, (target.connectTimeoutS + 10) * 1000).then(start);
+    else start();
+    return link;
+  }
+
+  /** A connection of this run only. */
+  private static direct(target: Target, command: string, opts: { sshBin?: string }, shownArgs: (args: string[]) => string[]): SshLink {
+    const link = new SshLink(target, "", undefined, []);
+    link.startDirect(command, opts, shownArgs);
+    return link;
+  }
+
+  /** Starts a connection of this run only: its master's socket in a fresh 0700 folder of its own. */
+  private startDirect(command: string, opts: { sshBin?: string }, shownArgs: (args: string[]) => string[]): void {
+    const target = this.target;
+    this.dir = fs.mkdtempSync(path.join(socketParent(), "repo-sync-ssh-"));
+    this.socket = path.join(this.dir, "m");
+    const args = masterArgs(target, this.socket, command);
+    this.command = shownArgs(args);
+    if (this.closing) return this.finish();
     // The hops' options: only a -F file reaches a ProxyJump hop's own ssh (see remote/jumpHosts.ts).
-    if (target.jumpHosts?.length) fs.writeFileSync(path.join(dir, JUMP_CONFIG_NAME), jumpConfigText(target), { mode: 0o600 });
-    const child = spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
-    return new SshLink(target, controlPath, dir, child, shown);
+    if (target.jumpHosts?.length) fs.writeFileSync(jumpConfigPath(this.socket), jumpConfigText(target), { mode: 0o600 });
+    mark("ssh.spawn", { vm: target.vm });
+    this.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
+  }
+
+  /** The connection's control socket (rsync's ssh joins it). */
+  get controlPath(): string {
+    return this.socket;
   }
 
   private onData(s: string): void {
@@ -137,7 +208,9 @@ export class SshLink {
 
   /** Sends one line to the script. */
   send(line: string): void {
-    if (!this.ended) this.child?.stdin.write(line + "\n");
+    if (this.ended) return;
+    this.sent.push(line);
+    this.child?.stdin.write(line + "\n");
   }
 
   /** True once ssh has exited. */
@@ -158,6 +231,7 @@ export class SshLink {
 
   /** Ends the script (and with it the lock) and waits for ssh to exit; kills it after `graceMs`. */
   async close(graceMs = 10_000): Promise<void> {
+    this.closing = true;
     if (!this.ended) this.child?.stdin.end();
     const timer = setTimeout(() => this.child?.kill("SIGKILL"), graceMs);
     await this.exited;

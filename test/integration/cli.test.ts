@@ -15,6 +15,11 @@ import { CliRun, json, runCli } from "../support/cli";
 const rel = (fleet: Fleet, vm: string, p: string) => path.join(fleet.vm(vm).targetPath, p);
 const read = (fleet: Fleet, vm: string, p: string) => fs.readFileSync(rel(fleet, vm, p), "utf8");
 const exists = (fleet: Fleet, vm: string, p: string) => fs.existsSync(rel(fleet, vm, p));
+/**
+ * A run that keeps no connection for the next command (REPO_SYNC_SSH_PERSIST_S=0), so that the
+ * connections counted are this run's own; kept connections are tested in keptConnection.test.ts.
+ */
+const ONE_RUN = { REPO_SYNC_SSH_PERSIST_S: "0" };
 /** SSH connections each VM accepted while `fn` ran. */
 async function connectionsDuring(fleet: Fleet, fn: () => Promise<void>): Promise<number[]> {
   const before = fleet.vms.map((v) => fleet.connectionCount(v.id));
@@ -65,7 +70,7 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
   it("a no-op re-sync rewrites nothing, over one SSH connection per VM", async () => {
     const before = fs.statSync(rel(fleet, "vm01", ".sync_rev")).mtimeMs;
     let run: CliRun = { code: -1, stdout: "", stderr: "" };
-    const connections = await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"])));
+    const connections = await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"], { env: ONE_RUN })));
     assert.equal(run.code, 0, run.stderr);
     const doc = json<SyncDoc>(run);
     assert.deepEqual(doc.results.map((r) => [r.action, r.files_transferred]), [["unchanged", 0], ["unchanged", 0], ["unchanged", 0]]);
@@ -76,7 +81,7 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
   it("after a new commit only the changed files move (one SSH connection per VM)", async () => {
     const next = repo.commit({ "src/app.py": "print('v2')\n", "docs/new.md": "# new\n" }, "v2", ["scripts/run.sh"]);
     let run: CliRun = { code: -1, stdout: "", stderr: "" };
-    assert.deepEqual(await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"]))), [1, 1, 1]);
+    assert.deepEqual(await connectionsDuring(fleet, async () => void (run = await runCli(["sync", "--config", cfg, "--json"], { env: ONE_RUN }))), [1, 1, 1]);
     assert.equal(run.code, 0, run.stderr);
     for (const r of json<SyncDoc>(run).results) {
       assert.equal(r.action, "synced");
@@ -93,7 +98,7 @@ describe("repo-sync CLI against the fleet (sync engine)", function () {
     fs.rmSync(rel(fleet, "vm02", "README.md"));
     let status: CliRun = { code: -1, stdout: "", stderr: "" };
     // The tree check (an rsync dry run) joins the probe's connection.
-    assert.deepEqual(await connectionsDuring(fleet, async () => void (status = await runCli(["status", "--config", cfg, "--json"]))), [1, 1, 1]);
+    assert.deepEqual(await connectionsDuring(fleet, async () => void (status = await runCli(["status", "--config", cfg, "--json"], { env: ONE_RUN }))), [1, 1, 1]);
     assert.equal(status.code, 0, status.stderr);
     const vm02 = json<StatusDoc>(status).statuses.find((s) => s.vm === "vm02");
     assert.equal(vm02?.state, "drift");

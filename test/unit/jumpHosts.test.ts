@@ -60,7 +60,7 @@ describe("jump hosts (pure)", () => {
     }
     assert.match(text, /Host repo-sync-hop-1\n[\s\S]*  ProxyJump repo-sync-hop-0\n$/);
     const args = sshOptionArgs(two, { path: "/tmp/repo-sync-ssh-x/m", master: true });
-    assert.deepEqual(args.slice(0, 4), ["-F", "/tmp/repo-sync-ssh-x/jump.conf", "-o", "ProxyJump=repo-sync-hop-1"]);
+    assert.deepEqual(args.slice(0, 4), ["-F", "/tmp/repo-sync-ssh-x/m.jump.conf", "-o", "ProxyJump=repo-sync-hop-1"]);
     assert.throws(() => sshOptionArgs(two), /control folder/);
     assert.equal(sshOptionArgs(target({ jumpHosts: undefined }), { path: "/x/m", master: true }).includes("-F"), false);
     assert.throws(() => jumpConfigText(target({ jumpHosts: [{ ...hop, host: "-oProxyCommand=sh" }] })), /jump host 1/);

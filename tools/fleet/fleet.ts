@@ -37,6 +37,12 @@ export interface FleetOptions {
   count?: number;
   /** Last octet of the first VM's address: 127.0.0.<firstOctet> (default 11). */
   firstOctet?: number;
+  /**
+   * The first VM's address, `127.a.b.c` (instead of `firstOctet`): the VMs take the next addresses,
+   * carrying into the third octet and skipping last octets 0 and 255, so a fleet of more than ~100 VMs
+   * fits (the benchmark's 128-VM curve runs in 127.0.1.x, away from every test's 127.0.0.x).
+   */
+  firstAddress?: string;
   /** TCP port for every VM (default 22 as root, 2222 otherwise). */
   port?: number;
   /** Parent directory for the fleet's files (default: a new temp dir). */
@@ -274,9 +280,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const isRoot = process.getuid?.() === 0;
   const user = isRoot ? FLEET_USER_AS_ROOT : os.userInfo().username;
   const count = options.count ?? 3;
-  const firstOctet = options.firstOctet ?? 11;
   const port = options.port ?? (isRoot ? 22 : 2222);
-  if (firstOctet + count > 255) throw new Error(`fleet of ${count} from 127.0.0.${firstOctet} runs past 127.0.0.254`);
+  const hosts = fleetAddresses(count, options);
   if (isRoot) ensureUser(user);
   fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
@@ -294,7 +299,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     for (let i = 0; i < count; i++) {
       const id = `vm${String(i + 1).padStart(2, "0")}`;
       const root = path.join(baseDir, "vms", id);
-      fleet.addVm({ id, host: `127.0.0.${firstOctet + i}`, port, user, root, targetPath: path.join(root, "srv", "app"), hostPublicKey: "" });
+      fleet.addVm({ id, host: hosts[i], port, user, root, targetPath: path.join(root, "srv", "app"), hostPublicKey: "" });
     }
     fleet.writeKnownHosts();
     // sshd children share the two cores; start them a few at a time.
@@ -308,7 +313,32 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   return fleet;
 }
 
-/** Creates the fleet login user when missing (root only). */
+/**
+ * The loopback addresses of a fleet of `count` (pure): from 127.0.0.<firstOctet> (default 11) within
+ * 127.0.0.x as before, or from `firstAddress` onward, carrying into the third octet and skipping last
+ * octets 0 and 255. Throws when the range would leave 127.0.0.x (`firstOctet`) or 127.0.0.0/8.
+ */
+export function fleetAddresses(count: number, options: Pick<FleetOptions, "firstOctet" | "firstAddress"> = {}): string[] {
+  if (options.firstAddress === undefined) {
+    const firstOctet = options.firstOctet ?? 11;
+    if (firstOctet + count > 255) throw new Error(`fleet of ${count} from 127.0.0.${firstOctet} runs past 127.0.0.254 (give firstAddress, e.g. 127.0.1.2, for a big fleet)`);
+    return Array.from({ length: count }, (_, i) => `127.0.0.${firstOctet + i}`);
+  }
+  if (options.firstOctet !== undefined) throw new Error("give firstOctet or firstAddress, not both");
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(options.firstAddress);
+  const [b, c, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [-1, -1, -1];
+  if (!m || b > 255 || c > 255 || d < 1 || d > 254) throw new Error(`firstAddress ${JSON.stringify(options.firstAddress)} is not a loopback address 127.a.b.c with c in 1..254`);
+  const out: string[] = [];
+  let n = (b << 16) | (c << 8) | d;
+  while (out.length < count) {
+    if (n > 0xfffffe) throw new Error(`fleet of ${count} from ${options.firstAddress} runs past 127.255.255.254`);
+    const last = n & 0xff;
+    if (last !== 0 && last !== 255) out.push(`127.${n >> 16}.${(n >> 8) & 0xff}.${last}`);
+    n++;
+  }
+  return out;
+}
+
 /** Creates a local user (root only) that sshd accepts for key logins. */
 export function ensureUser(user: string): void {
   try {
