@@ -193,6 +193,9 @@ export class Fleet {
     });
     this.procs.delete(id);
     await waitForPortClosed(this.vm(id).host, this.vm(id).port, this.netns, 5_000);
+    // Its sessions (a kept client master holds one open) were killed too: gone before this returns.
+    const deadline = Date.now() + 5_000;
+    while (pids.some(isAlive) && Date.now() < deadline) await sleep(25);
   }
 
   /** Restarts a stopped or killed VM. */
