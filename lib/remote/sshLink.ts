@@ -19,7 +19,7 @@ import type { Target } from "../config/types";
 import { isRepoSyncError, RepoSyncError } from "../errors";
 import { sshOptionArgs } from "./sshArgs";
 import { describeHops, jumpConfigPath, jumpConfigText } from "./jumpHosts";
-import { keptConnection, openingElsewhere, prepareKept, whileOpeningElsewhere } from "./sshMaster";
+import { keptConnection, openingElsewhere, openingLimitMs, prepareKept, whileOpeningElsewhere } from "./sshMaster";
 import { privateKeyProblem } from "../config/load";
 import { withPinnedHostKey } from "./pinnedHostKey";
 import { connectionFailure, sshFailure, sshWhere } from "./sshErrors";
@@ -145,7 +145,8 @@ export class SshLink {
       link.attach(spawn(opts.sshBin ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } }));
     };
     // The program may be opening this master right now (sshMaster.ts openKeptMasters): joined once it is up.
-    if (openingElsewhere(kept.controlPath)) void whileOpeningElsewhere(kept.controlPath, (target.connectTimeoutS + 10) * 1000).then(start);
+    const limitMs = openingLimitMs(target);
+    if (openingElsewhere(kept.controlPath, limitMs)) void whileOpeningElsewhere(kept.controlPath, limitMs).then(start);
     else start();
     return link;
   }

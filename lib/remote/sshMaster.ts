@@ -35,6 +35,8 @@ const MAX_PERSIST_S = 3600;
 const MAX_SOCKET_PATH = 88;
 /** Bumped when a master's options change meaning: masters of an older repo-sync are not joined. */
 const IDENTITY_VERSION = "repo-sync ssh master 1";
+/** Past its opener's limit, a claim is stale by this much more (the claim is written just before ssh starts). */
+const CLAIM_SLACK_MS = 5_000;
 
 /** Seconds an idle master stays (pure but for the environment); a config error for a bad value. */
 export function persistSeconds(env: NodeJS.ProcessEnv = process.env): number {
@@ -200,7 +202,7 @@ export async function openKeptMasters(targets: readonly Target[], parallelism: n
         await new Promise<void>((resolve) => {
           // Nothing of ours for the master to hold: its output is not read (the probe reports failures).
           const child = spawn("ssh", args, { stdio: "ignore", env: { ...process.env, LC_ALL: "C" } });
-          const timer = setTimeout(() => child.kill("SIGKILL"), (t.connectTimeoutS + 10) * 1000);
+          const timer = setTimeout(() => child.kill("SIGKILL"), openingLimitMs(t));
           child.on("error", () => resolve());
           child.on("exit", () => {
             clearTimeout(timer);
@@ -217,19 +219,31 @@ export async function openKeptMasters(targets: readonly Target[], parallelism: n
   await Promise.all(Array.from({ length: parallelism }, one));
 }
 
+/** How long opening `t`'s master may take: its opener kills its ssh then, and nobody waits longer. */
+export function openingLimitMs(t: Pick<Target, "connectTimeoutS">): number {
+  return (t.connectTimeoutS + 10) * 1000;
+}
+
 /** The claim of a master being opened by {@link openKeptMasters}: its opener's pid. */
 function openingPath(controlPath: string): string {
   return `${controlPath}.opening`;
 }
 
-/** True while another live process is opening the master of `controlPath` (a dead one's claim is removed). */
-export function openingElsewhere(controlPath: string): boolean {
+/**
+ * True while another live process is opening the master of `controlPath` (within `limitMs`, see
+ * {@link openingLimitMs}). A claim whose opener is dead is removed, and so is one older than that
+ * limit: its opener died without removing it, and its pid may name another process by now.
+ */
+export function openingElsewhere(controlPath: string, limitMs: number): boolean {
   const claim = openingPath(controlPath);
   let pid: number;
   try {
     const st = fs.lstatSync(claim);
     if (!st.isFile() || st.uid !== (process.getuid?.() ?? st.uid)) throw new Error("not ours");
-    pid = Number(fs.readFileSync(claim, "utf8"));
+    if (Date.now() - st.mtimeMs > limitMs + CLAIM_SLACK_MS) throw new Error("stale");
+    const text = fs.readFileSync(claim, "utf8");
+    if (text === "") return true; // created, its pid not written yet
+    pid = Number(text);
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) throw new Error("not a pid");
     process.kill(pid, 0);
     return true;
@@ -239,8 +253,8 @@ export function openingElsewhere(controlPath: string): boolean {
   }
 }
 
-/** Waits (up to `timeoutMs`) while another process opens the master of `controlPath`. */
-export async function whileOpeningElsewhere(controlPath: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && openingElsewhere(controlPath)) await new Promise((r) => setTimeout(r, 20));
+/** Waits (up to `limitMs`) while another process opens the master of `controlPath`. */
+export async function whileOpeningElsewhere(controlPath: string, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline && openingElsewhere(controlPath, limitMs)) await new Promise((r) => setTimeout(r, 20));
 }

@@ -35,6 +35,13 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * A run that joins no kept SSH connection (REPO_SYNC_SSH_PERSIST_S=0): every session it opens is a
+ * handshake the VM counts, so "never connected to" means what it says (the before hook's sync leaves
+ * every VM's master kept for a minute, and a session on one would not show in the count).
+ */
+const ONE_RUN = { REPO_SYNC_SSH_PERSIST_S: "0" };
+
 describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)", function () {
   this.timeout(300_000);
   let fleet: Fleet;
@@ -87,7 +94,7 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
     });
     let run;
     try {
-      run = await runCli(["sync", "--config", cfg, "--json"]);
+      run = await runCli(["sync", "--config", cfg, "--json"], { env: ONE_RUN });
     } finally {
       for (const r of readers) fs.writeFileSync(path.join(fleet.vm(r.vm).root, "stop-reader"), "");
       await Promise.all(readers.map((r) => new Promise((resolve) => (r.proc.exitCode !== null ? resolve(null) : r.proc.on("close", resolve)))));
@@ -211,7 +218,7 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
   it("bad rollout settings are named by key and exit 2 before any VM is touched", async () => {
     const before = fleet.connectionCount("vm01");
     write({ layout: "in_place", rollout: { waves: [0, "150%", "x", 2.5], max_failures: "-1", on_failure: "rollback" }, health_check: { timeout_s: 5 } });
-    const run = await runCli(["sync", "--config", cfg]);
+    const run = await runCli(["sync", "--config", cfg], { env: ONE_RUN });
     assert.equal(run.code, 2, run.stderr);
     for (const line of [
       /repository\.rollout\.waves\[0\]: must be a whole number of VMs from 1 or a whole percentage from 1% to 100%, got 0/,

@@ -4,14 +4,14 @@
  * the fleet harness's addresses for big fleets.
  */
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Target } from "../../lib/config/types";
 import { RepoSyncError } from "../../lib/errors";
 import { includeArgs } from "../../lib/remote/sshConfigFiles";
-import { connectionIdentity, keptConnection, persistSeconds, resetKeptConnections } from "../../lib/remote/sshMaster";
+import { connectionIdentity, keptConnection, openingElsewhere, persistSeconds, resetKeptConnections, whileOpeningElsewhere } from "../../lib/remote/sshMaster";
 import { fleetAddresses } from "../../tools/fleet/fleet";
 
 describe("kept SSH connections (pure parts)", () => {
@@ -93,6 +93,32 @@ describe("kept SSH connections (pure parts)", () => {
     resetKeptConnections();
     const kept = keptConnection(base);
     assert.notEqual(path.dirname(kept?.controlPath ?? "/open-cache/ssh/x"), path.join(dir, "open-cache", "ssh"));
+  });
+
+  it("a master being opened is waited for; a claim its opener left when it died is not, even once its pid names another live process", async () => {
+    const socket = path.join(dir, "claimed");
+    const claim = `${socket}.opening`;
+    const limitMs = 3_000;
+    // Another live process of this user: what a dead opener's pid may name by now (pid reuse).
+    const other = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      fs.writeFileSync(claim, String(other.pid), { mode: 0o600 });
+      assert.equal(openingElsewhere(socket, limitMs), true, "a fresh claim of a live process: being opened");
+      // Its opener gives up (kills its ssh) after the limit: a claim far older than that is stale.
+      const old = (Date.now() - limitMs - 60_000) / 1000;
+      fs.utimesSync(claim, old, old);
+      const started = Date.now();
+      await whileOpeningElsewhere(socket, limitMs);
+      assert.ok(Date.now() - started < 1_000, `waited ${Date.now() - started} ms for a claim its opener left long ago`);
+      assert.equal(fs.existsSync(claim), false, "the stale claim is removed");
+      // Created, its pid not yet written: being opened, not stale.
+      fs.writeFileSync(claim, "", { mode: 0o600 });
+      assert.equal(openingElsewhere(socket, limitMs), true, "a claim being written");
+      assert.equal(fs.existsSync(claim), true);
+    } finally {
+      other.kill("SIGKILL");
+      fs.rmSync(claim, { force: true });
+    }
   });
 
   it("reads the words of an Include line as ssh does", () => {
