@@ -20,12 +20,13 @@ function stats(xs: number[]): { n: number; median: number; p90: number; max: num
 }
 
 /** Durations between a start and an end event of the same VM (in order of the starts). */
-function spans(events: TimelineEvent[], start: string, end: string): Array<{ vm: string; from: number; to: number }> {
+function spans(events: TimelineEvent[], start: string | string[], end: string): Array<{ vm: string; from: number; to: number }> {
+  const starts = Array.isArray(start) ? start : [start];
   const open = new Map<string, number[]>();
   const out: Array<{ vm: string; from: number; to: number }> = [];
   for (const e of events) {
     const key = `${e.pid}|${e.vm ?? ""}`;
-    if (e.ev === start) open.set(key, [...(open.get(key) ?? []), e.t]);
+    if (starts.includes(e.ev) && e.early === undefined) open.set(key, [...(open.get(key) ?? []), e.t]);
     else if (e.ev === end) {
       const from = open.get(key)?.shift();
       if (from !== undefined) out.push({ vm: e.vm ?? "", from, to: e.t });
@@ -56,8 +57,10 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
   };
   const checks = spans(events, "check.start", "check.end");
   const probes = spans(events, "probe.start", "probe.end");
-  const handshakes = spans(events, "ssh.spawn", "ssh.answer");
-  const masters = spans(events, "ssh.master", "ssh.master.ready");
+  // A session's first answer: after a handshake (a new master, or this run's own connection), or on a kept master.
+  const handshakes = spans(events, ["ssh.spawn", "ssh.master"], "ssh.answer");
+  const joined = spans(events, "ssh.reuse", "ssh.answer");
+  const masters = spans(events.map((e) => (e.ev === "ssh.master" && e.early !== undefined ? { ...e, early: undefined, ev: "early.master" } : e)), "early.master", "ssh.master.ready");
   const programPid = events.find((e) => e.ev === "program.component")?.pid;
   const count = (ev: string, inProgram: boolean) => events.filter((e) => e.ev === ev && (e.pid === programPid) === inProgram).length;
   const starts = events.filter((e) => e.ev === "check.start").map((e) => e.t);
@@ -85,7 +88,8 @@ export function summarizeTimeline(events: TimelineEvent[], t0: number): Record<s
     probesAtOnce: peak(probes),
     checksAtOnce: peak(checks),
     sshAnswerMs: stats(handshakes.map((h) => h.to - h.from)),
-    masterOpenMs: stats(masters.map((m) => m.to - m.from)),
+    sshAnswerOnKeptMs: stats(joined.map((h) => h.to - h.from)),
+    earlyMasterOpenMs: stats(masters.map((m) => m.to - m.from)),
     firstMasterStart: masters.length ? r(Math.min(...masters.map((m) => m.from)) - t0) : undefined,
     lastMasterReady: masters.length ? r(Math.max(...masters.map((m) => m.to)) - t0) : undefined,
     mastersOpened: { program: count("ssh.master", true), provider: count("ssh.master", false) },
