@@ -69,12 +69,30 @@ export function mastersDir(): string | undefined {
     if (c.length + 1 + 32 > MAX_SOCKET_PATH) continue;
     try {
       dirChosen = { dir: ensurePrivateDir(c) };
+      sweep(dirChosen.dir as string);
       break;
     } catch {
       // refused (another user's, writable by others...): never used
     }
   }
   return dirChosen.dir;
+}
+
+/** A day: jump hosts' files and claims older than this, with no master beside them, are removed. */
+const SWEEP_AGE_MS = 24 * 3600 * 1000;
+
+/** Removes the files left beside masters long gone (once per process; they would pile up otherwise). */
+function sweep(dir: string): void {
+  const now = Date.now();
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^([0-9a-f]{32})\.(jump\.conf|opening)$/.exec(name);
+    if (!m || fs.existsSync(path.join(dir, m[1]))) continue;
+    try {
+      if (now - fs.lstatSync(path.join(dir, name)).mtimeMs > SWEEP_AGE_MS) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 const digests = new Map<string, string>();

@@ -85,6 +85,29 @@ describe("kept SSH connections (pure parts)", () => {
     assert.equal(keptConnection(base), undefined);
   });
 
+  it("a jump hosts' file or a claim left a day ago beside no master is swept; a fresh one, or one beside a socket, stays", () => {
+    const cache = path.join(dir, "sweep-cache");
+    fs.mkdirSync(path.join(cache, "ssh"), { recursive: true, mode: 0o700 });
+    fs.chmodSync(cache, 0o700);
+    const file = (n: string, ageH: number) => {
+      const p = path.join(cache, "ssh", n);
+      fs.writeFileSync(p, "x", { mode: 0o600 });
+      const t = (Date.now() - ageH * 3600_000) / 1000;
+      fs.utimesSync(p, t, t);
+      return p;
+    };
+    const a = "a".repeat(32), b = "b".repeat(32), c = "c".repeat(32);
+    const old = [file(`${a}.jump.conf`, 30), file(`${a}.opening`, 30)];
+    const fresh = file(`${b}.jump.conf`, 1);
+    const besideMaster = [file(c, 30), file(`${c}.jump.conf`, 30)];
+    process.env.REPO_SYNC_CACHE = cache;
+    delete process.env.REPO_SYNC_SSH_PERSIST_S;
+    resetKeptConnections();
+    keptConnection(base);
+    for (const p of old) assert.equal(fs.existsSync(p), false, p);
+    for (const p of [fresh, ...besideMaster]) assert.equal(fs.existsSync(p), true, p);
+  });
+
   it("a folder others can write is never used for the sockets", () => {
     process.env.REPO_SYNC_CACHE = path.join(dir, "open-cache");
     delete process.env.REPO_SYNC_SSH_PERSIST_S;
