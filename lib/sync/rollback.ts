@@ -25,6 +25,8 @@ export interface RollbackResult {
   from?: string;
   /** The release it points at now (undefined when the rollback failed). */
   to?: string;
+  /** Not switched back because another run moved `current`: the commit it serves now ("" when none). */
+  serving?: string;
   /** What was put back in that release before the switch (undefined: it was intact, nothing sent). */
   repaired?: TreeChanges;
   /** Folders under the target path that a release's own copy of a shared path was moved aside to. */

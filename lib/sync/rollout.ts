@@ -174,7 +174,7 @@ async function rollBack(config: Config, back: Target[], commit: string, switched
       if (now !== commit) {
         const error = new RepoSyncError("locked", `not switched back: current moved since this run switched it (now ${short(now)}); another run deployed in between`, { vm: t.vm, hint: "`repo-sync history VM` tells who; roll back by hand with `repo-sync rollback --to COMMIT VM` if needed" });
         log.warn(error.message);
-        const moved: RollbackResult & { serving?: string } = { vm: t.vm, host: t.host, path: t.path, error, serving: now ?? "" };
+        const moved: RollbackResult = { vm: t.vm, host: t.host, path: t.path, error, serving: now ?? "" };
         return moved;
       }
       const choice = rollbackTarget(view, from);
@@ -188,7 +188,7 @@ async function rollBack(config: Config, back: Target[], commit: string, switched
     const r = results.get(o.vm);
     if (!r) continue;
     if (o.error || !o.to) {
-      const serving = (o as RollbackResult & { serving?: string }).serving ?? commit;
+      const serving = o.serving ?? commit;
       if (serving === commit) report.leftOnNew.push(o.vm);
       else report.movedByOthers.push(o.vm);
       results.set(o.vm, { ...r, ...(serving !== commit ? { revision: serving } : {}), rollback: { from: commit, ...(o.error ? { error: o.error } : {}) } });
