@@ -111,12 +111,17 @@ function plainAddress(s: SuppliedVm | undefined): { host: string; port?: number 
 const TYPED = "the RepoSync arguments";
 const TYPED_HINT = "fix the settings listed above; each is documented on its type (SshArgs, VmArgs, RepositoryArgs) and in the README's settings table";
 
+/** The error for problems of the typed settings: their keys named as the program wrote them. */
+function typedError(problems: ConfigProblem[]): ConfigError {
+  return new ConfigError(TYPED, problems.map((p) => ({ ...p, key: camelPath(p.key) })), TYPED_HINT);
+}
+
 /** Runs `fn`; a ConfigError it throws names its keys as the typed arguments write them. */
 function camelProblems<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(TYPED, err.problems.map((p) => ({ ...p, key: camelPath(p.key) })), TYPED_HINT);
+    if (err instanceof ConfigError) throw typedError(err.problems);
     throw err;
   }
 }
@@ -158,6 +163,6 @@ export function loadSettings(args: SettingsArgs): LoadedSettings {
   // Hosts the program gives as plain values are known now: the same overlap check as the YAML's.
   const plainTargets = config.targets.map((t) => ({ ...t, ...plainAddress(supplied[t.vm]) }));
   problems.push(...overlapProblems(plainTargets, sameAddress).filter((p) => !problems.some((q) => q.message === p.message)));
-  if (problems.length > 0) throw typed ? new ConfigError(TYPED, problems.map((p) => ({ ...p, key: camelPath(p.key) })), TYPED_HINT) : new ConfigError(loaded.file, problems);
+  if (problems.length > 0) throw typed ? typedError(problems) : new ConfigError(loaded.file, problems);
   return { config, supplied };
 }
