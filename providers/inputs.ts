@@ -9,6 +9,7 @@ import type { JumpHost, SourceSettings, Target } from "../lib/config/types";
 import { jumpHostProblem } from "../lib/remote/jumpHosts";
 import { describeRef, invalidRefReason } from "../lib/source/ref";
 import { sharedPaths, sharedPathsProblems } from "../lib/config/sharedPaths";
+import type { DeployOutcome } from "../lib/sync/waveGate";
 import type { Drift } from "./drift";
 
 /** The engine's placeholder for a value not known yet (preview of an Output from another resource). */
@@ -59,6 +60,11 @@ export interface TargetInputs extends Omit<Target, "postSyncCommand" | "hostKeyF
   probePlan?: string;
   /** This resource's URN, where the provider logs its messages (see engineLog.ts); not desired state. */
   logUrn?: string;
+  /**
+   * The run id of a rollout whose wave gates decide (lib/sync/waveGate.ts): the target then reports a
+   * failed sync as its `deployment` outcome instead of failing. Not desired state: never compared.
+   */
+  rolloutRun?: string;
 }
 
 /** Outputs beyond the inputs. */
@@ -70,6 +76,8 @@ export interface TargetOutputs extends TargetInputs {
   syncedAt: string;
   /** How the tree differs from `revision`'s, as last seen (see drift.ts). */
   drift: Drift;
+  /** In a gated rollout: what the last switch or failure was (see {@link TargetInputs.rolloutRun}). */
+  deployment?: DeployOutcome;
 }
 
 /** A check failure: property + reason. */
@@ -133,6 +141,7 @@ export function normalizeInputs(raw: Record<string, unknown>): TargetInputs {
     observedState: typeof raw.observedState === "string" ? raw.observedState : undefined,
     probePlan: typeof raw.probePlan === "string" && raw.probePlan !== UNKNOWN ? raw.probePlan : undefined,
     logUrn: typeof raw.logUrn === "string" && raw.logUrn.startsWith("urn:pulumi:") ? raw.logUrn : undefined,
+    ...(typeof raw.rolloutRun === "string" && raw.rolloutRun !== "" && raw.rolloutRun !== UNKNOWN ? { rolloutRun: raw.rolloutRun } : {}),
   };
 }
 

@@ -30,32 +30,15 @@ import { findHostKeys, parseKnownHosts } from "../lib/config/knownHosts";
 import type { Target } from "../lib/config/types";
 import { parseHostKey } from "../lib/config/hostKey";
 import { RepoSyncError } from "../lib/errors";
-import { RELEASES_DIR } from "../lib/target/releases";
-import { shQuote } from "../lib/target/script";
+import { hookScript } from "../lib/sync/postSync";
 import { resourceError, whenFailed } from "./resourceError";
+
+export { hookScript } from "../lib/sync/postSync";
 
 /** The known_hosts line's key (`ssh-ed25519 AAAA...`) that OpenSSH would accept for host:port. */
 export function pinnedHostKey(knownHostsText: string, host: string, port: number): string | undefined {
   const entry = findHostKeys(parseKnownHosts(knownHostsText), host, port).find((e) => !e.revoked);
   return entry ? `${entry.keyType} ${entry.key}` : undefined;
-}
-
-/**
- * The remote command: the user's hook in the target directory, told which revision it runs for (pure).
- * In the releases layout it runs after the switch, in the new release's folder, with its path in
- * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
- */
-export function hookScript(targetPath: string, hook: string, release?: string): string {
-  if (release === undefined) {
-    return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && ` +
-      `export REPO_SYNC_REVISION && ${hook}`;
-  }
-  if (!/^[0-9a-f]{40}$/.test(release)) {
-    throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
-  }
-  const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
-  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && ` +
-    `export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
 }
 
 /** What a hook needs of its target: how to reach it and what its sync lands. */

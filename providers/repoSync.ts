@@ -14,6 +14,7 @@
  * an error on that VM's target.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { randomUUID } from "node:crypto";
 import * as command from "@pulumi/command";
 import type { Config, Target } from "../lib/config/types";
 import { healthCheckLoop } from "../lib/sync/healthCheck";
@@ -30,6 +31,7 @@ import { openKeptMasters } from "../lib/remote/sshMaster";
 import { withPinnedHostKey } from "../lib/remote/pinnedHostKey";
 import { observeFailure, resourceError, unlessFailed } from "./resourceError";
 import { RepoSyncTarget, type RepoSyncTargetArgs, type TargetPlumbing } from "./repoSyncTarget";
+import { RepoSyncWave, type WaveMemberArgs } from "./repoSyncWave";
 import { type LoadedSettings, loadSettings, type SettingsArgs } from "./settings";
 import type { RepoSyncOptions } from "./settingsArgs";
 import { mark } from "../lib/timeline";
@@ -81,17 +83,23 @@ function programLogger(parent: pulumi.Resource): Logger {
 
 
 /**
- * The targets in waves (one wave without a rollout), named on the component so that `pulumi preview`
- * shows them; the CLI-only knobs are named in a warning when set.
+ * True when the rollout's waves are gated by RepoSyncWave resources (waveGate.ts): it can roll back or
+ * go on past failures, which Pulumi's own "a failure stops the deployment" cannot do.
  */
-function rolloutWaves(config: Config, parent: pulumi.Resource): Target[][] {
+function gatedRollout(config: Config): boolean {
+  const r = config.repository.rollout;
+  return r !== undefined && (r.onFailure === "rollback" || ("count" in r.maxFailures ? r.maxFailures.count : r.maxFailures.percent) > 0);
+}
+
+/** The targets in waves (one wave without a rollout), named on the component so that `pulumi preview` shows them. */
+function rolloutWaves(config: Config, parent: pulumi.Resource, name: string): Target[][] {
   const rollout = config.repository.rollout;
   if (!rollout) return [config.targets];
   const waves = planWaves(config.targets, rollout.waves);
-  void pulumi.log.info(`rollout: ${describeWaves(waves.map((w) => w.map((t) => t.vm)))} (each wave waits for the previous wave's health checks)`, parent);
-  if (rollout.onFailure === "rollback" || ("count" in rollout.maxFailures ? rollout.maxFailures.count : rollout.maxFailures.percent) > 0) {
-    void pulumi.log.warn("repository.rollout: on_failure: rollback and max_failures apply to the repo-sync CLI only; through Pulumi a failed health check (or sync) stops the later waves and nothing is switched back", parent);
-  }
+  const how = gatedRollout(config)
+    ? `each wave waits for the previous wave's gate, ${name}-wave-N, which runs that wave's hooks and health checks and stops the rollout when more than max_failures fail${rollout.onFailure === "rollback" ? ", switching back every VM this run switched" : ""}`
+    : "each wave waits for the previous wave's health checks";
+  void pulumi.log.info(`rollout: ${describeWaves(waves.map((w) => w.map((t) => t.vm)))} (${how})`, parent);
   return waves;
 }
 
@@ -129,6 +137,8 @@ export class RepoSync extends pulumi.ComponentResource {
   readonly hooks: Record<string, command.remote.Command> = {};
   /** Health checks (`health_check`), by VM id (VMs with a check only). */
   readonly healthChecks: Record<string, command.remote.Command> = {};
+  /** The gates of a rollout that can roll back or go on past failures (`<name>-wave-N`), wave by wave. */
+  readonly gates: RepoSyncWave[] = [];
   /** host, path, revision and drift per VM id. */
   readonly vms: Record<string, RepoSyncVmOutputs> = {};
 
@@ -213,49 +223,67 @@ export class RepoSync extends pulumi.ComponentResource {
     // A rollout: each wave's targets wait for the previous wave's health checks (or syncs and hooks),
     // so a failed check leaves the later waves untouched (lib/sync/rollout.ts does more in the CLI).
     // Waves follow the targets' order: a wave's gate is complete when its first target is declared.
-    const waves = rolloutWaves(config, this);
-    const waveOf = new Map(waves.flatMap((w, i) => w.map((t) => [t.vm, i] as const)));
+    const waves = rolloutWaves(config, this, name);
+    const gated = gatedRollout(config);
+    // One id per execution of the program: the gates tell this run's switches from earlier ones by it.
+    const run = gated ? randomUUID() : undefined;
+    const members: WaveMemberArgs[] = [];
     const passed: pulumi.Resource[][] = waves.map(() => []);
     // `bake_s`: a wait on this machine between a wave's health checks and the next wave, run when a new
     // commit lands (its trigger), as the CLI waits (a no-change up or a drift repair does not wait).
+    // A gated rollout's gate waits itself.
     const bakeS = config.repository.rollout?.bakeS ?? 0;
-    const bakes = new Map<number, pulumi.Resource>();
     const gateOf = (wave: number): pulumi.Resource[] => {
       if (wave === 0) return [];
+      if (gated) return [this.gates[wave - 1]];
       if (bakeS === 0) return passed[wave - 1];
-      let bake = bakes.get(wave);
-      if (!bake) {
-        bake = new command.local.Command(`${name}-bake-${wave}`, { create: `sleep ${bakeS}`, triggers: [commit] }, { parent: this, dependsOn: passed[wave - 1] });
-        bakes.set(wave, bake);
-      }
-      return [bake];
+      return [new command.local.Command(`${name}-bake-${wave}`, { create: `sleep ${bakeS}`, triggers: [commit] }, { parent: this, dependsOn: passed[wave - 1] })];
     };
-    for (const t of config.targets) {
-      const wave = waveOf.get(t.vm) ?? 0;
+    for (const [wave, inWave] of waves.entries()) {
       const gate = gateOf(wave);
-      const from = supplied[t.vm] ?? {};
-      const host = from.host ?? t.host;
-      const port = pulumi.output(from.port ?? t.port);
-      const user = from.user ?? t.user;
-      // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
-      const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
-      const pinned = hostKey !== undefined ? { hostKey } : {};
-      const targetArgs: RepoSyncTargetArgs & TargetPlumbing = { ...targetInputsOf(t), ...common, host, port, user, ...pinned, probePlan: planned };
-      const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) }));
-      this.targets[t.vm] = target;
-      observeFailure(target);
-      this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
-      const hook = t.postSyncCommand ?? args.postSyncCommand;
-      if (hook) {
-        const hookName = `${childName(t.vm)}-post-sync`;
-        this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+      for (const t of inWave) {
+        const from = supplied[t.vm] ?? {};
+        const host = from.host ?? t.host;
+        const port = pulumi.output(from.port ?? t.port);
+        const user = from.user ?? t.user;
+        // Given, even as an Output that turns out empty: pinned (an empty key fails the target's check).
+        const hostKey = from.hostKey !== undefined ? pulumi.output(from.hostKey).apply((k) => k ?? "") : t.hostKey;
+        const pinned = hostKey !== undefined ? { hostKey } : {};
+        const reach: RepoSyncTargetArgs & TargetPlumbing = { ...targetInputsOf(t), ...common, host, port, user, ...pinned };
+        const targetArgs = { ...reach, probePlan: planned, ...(run ? { rolloutRun: run } : {}) };
+        const target = withoutPromiseStacks(() => new RepoSyncTarget(childName(t.vm), targetArgs, { parent: this, aliases: aliases(t.vm), ...(gate.length > 0 ? { dependsOn: gate } : {}) }));
+        this.targets[t.vm] = target;
+        observeFailure(target);
+        this.vms[t.vm] = { host: unlessFailed(target.host), path: unlessFailed(target.path), revision: unlessFailed(target.revision), drift: unlessFailed(target.drift) };
+        const hook = t.postSyncCommand ?? args.postSyncCommand;
+        const check = healthCheckOf(config, t.vm);
+        if (gated) {
+          // The gate runs the hook and the check, so that their failures count against the wave.
+          members.push({ target: reach, wave: wave + 1, ...(hook ? { hook } : {}), ...(check ? { check } : {}), outcome: target.deployment });
+          passed[wave].push(target);
+          continue;
+        }
+        if (hook) {
+          const hookName = `${childName(t.vm)}-post-sync`;
+          this.hooks[t.vm] = postSyncHook(hookName, { target: t, hook, host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target], aliases: aliases(`${t.vm}-post-sync`) });
+        }
+        // The health check: a command of its own (`<vm>-health`), after the sync and the hook.
+        if (check) {
+          this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
+        }
+        passed[wave].push(this.healthChecks[t.vm] ?? this.hooks[t.vm] ?? target);
       }
-      // The health check: a command of its own (`<vm>-health`), after the sync and the hook.
-      const check = healthCheckOf(config, t.vm);
-      if (check) {
-        this.healthChecks[t.vm] = postSyncHook(`${childName(t.vm)}-health`, { target: t, hook: healthCheckLoop(check), host, port, user, ...pinned, commit, synced: target.urn, owner: target }, { parent: this, dependsOn: [target, ...(this.hooks[t.vm] ? [this.hooks[t.vm]] : [])] });
+      const rollout = config.repository.rollout;
+      if (gated && rollout) {
+        const earlier = this.gates[wave - 1];
+        this.gates.push(new RepoSyncWave(`${name}-wave-${wave + 1}`, {
+          wave: wave + 1, waves: waves.length, commit, run: run ?? "",
+          rollout: { maxFailures: rollout.maxFailures, bakeS: rollout.bakeS, onFailure: rollout.onFailure },
+          members: [...members],
+          earlierFailures: earlier ? earlier.failed.apply((f) => f ?? []) : [],
+          lockTimeoutS: repo.lockTimeoutS, parallelism: repo.parallelism,
+        }, { parent: this, dependsOn: [...passed[wave], ...(earlier ? [earlier] : [])] }));
       }
-      passed[wave].push(this.healthChecks[t.vm] ?? this.hooks[t.vm] ?? target);
     }
     this.revision = commit;
     this.branch = branch;

@@ -5,6 +5,7 @@
  * project folder the engine runs in.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { DeployOutcome } from "../lib/sync/waveGate";
 import type { Drift } from "./drift";
 
 /** Secret-scan settings for a target. */
@@ -93,18 +94,18 @@ export interface TargetPlumbing {
   noUserSshConfig?: pulumi.Input<boolean>;
   /** A probe plan written by the program (see providers/probePlan.ts): faster previews of many VMs. */
   probePlan?: pulumi.Input<string>;
+  /** A gated rollout's run id: a failed sync is reported as `deployment`, for the wave's gate. */
+  rolloutRun?: pulumi.Input<string>;
 }
 
-/** The engine's type token of a RepoSyncTarget (a dynamic resource of module `repo-sync`). */
-const TYPE = "pulumi-nodejs:dynamic/repo-sync:RepoSyncTarget";
-
 /**
- * The URN the engine gives a RepoSyncTarget `name` under `parent`. The parent's URN is taken without
- * the parent as a dependency: depending on a component waits for all of its children, this one too.
+ * The URN the engine gives repo-sync's dynamic resource `kind` (`RepoSyncTarget`, `RepoSyncWave`)
+ * named `name` under `parent`. The parent's URN is taken without the parent as a dependency: depending
+ * on a component waits for all of its children, this one too.
  */
-function ownUrn(name: string, parent: pulumi.Resource | undefined): pulumi.Output<string> {
+export function ownUrn(kind: string, name: string, parent: pulumi.Resource | undefined): pulumi.Output<string> {
   const parentUrn = parent ? new Promise<string>((resolve) => parent.urn.apply(resolve)) : undefined;
-  return pulumi.createUrn(name, TYPE, parentUrn);
+  return pulumi.createUrn(name, `pulumi-nodejs:dynamic/repo-sync:${kind}`, parentUrn);
 }
 
 /** Where the implementation lives: this file's sibling, compiled. */
@@ -173,6 +174,12 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
    * outputs of a target it will update unknown there.
    */
   declare readonly drift: pulumi.Output<Drift>;
+  /**
+   * In a rollout whose wave gates decide (`on_failure: rollback` or `max_failures` above 0): the last
+   * switch this target made, or its failed sync, with the run that did it (lib/sync/waveGate.ts).
+   * Unset otherwise.
+   */
+  declare readonly deployment: pulumi.Output<DeployOutcome | undefined>;
 
   /** @param name the resource name; also the VM id unless `args.vm` is given. */
   constructor(name: string, args: RepoSyncTargetArgs, opts?: pulumi.CustomResourceOptions) {
@@ -183,7 +190,7 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
         ...args,
         vm: args.vm ?? name,
         // Where the provider logs this target's messages (engineLog.ts): the URN the engine gives it.
-        logUrn: ownUrn(name, opts?.parent),
+        logUrn: ownUrn("RepoSyncTarget", name, opts?.parent),
         // Preview or up: what check() records in `observed` (runtime.ts, stateAfterStep); never stored.
         dryRun: pulumi.runtime.isDryRun(),
         revision: undefined,
@@ -193,6 +200,7 @@ export class RepoSyncTarget extends pulumi.dynamic.Resource {
         observed: undefined,
         observedState: undefined,
         drift: undefined,
+        deployment: undefined,
       },
       opts,
       "repo-sync",

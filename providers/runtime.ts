@@ -43,6 +43,7 @@ import { describeDrift, driftOutput } from "./drift";
 import { resourceLogger, ResourceLogger } from "./engineLog";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
 import { mark } from "../lib/timeline";
+import type { DeployOutcome } from "../lib/sync/waveGate";
 import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
 /**
@@ -241,41 +242,82 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   return decideDiff(olds, live === undefined ? news : { ...news, observedState: live });
 }
 
-async function converge(raw: Record<string, unknown>, force: boolean): Promise<TargetOutputs> {
+async function converge(raw: Record<string, unknown>, force: boolean, olds?: Record<string, unknown>): Promise<TargetOutputs> {
   const i = normalizeInputs(raw);
   mark("converge.start", { vm: i.vm });
   try {
-    return await logged(i, (log) => convergeLogged(i, force, log));
+    return await logged(i, (log) => convergeLogged(i, force, log, olds));
   } finally {
     mark("converge.end", { vm: i.vm });
   }
 }
 
-async function convergeLogged(i: TargetInputs, force: boolean, log: Logger): Promise<TargetOutputs> {
-  const target = toTarget(i);
-  // The handshake overlaps the export and scan; the target is untouched until the session starts.
-  const session = TargetSession.connect(target, i.lockTimeoutS);
-  const src = await whileConnecting([session], sourceFor(i));
-  // The engine shows the provider's stderr as it comes: a line every few seconds on a long transfer.
-  let lastReport = Date.now();
-  const onProgress = (p: RsyncProgress) => {
-    if (Date.now() - lastReport < PROGRESS_EVERY_MS) return;
-    lastReport = Date.now();
-    log.info(`${i.vm}: transferring ${describeProgress(p)}`);
-  };
-  const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress });
-  for (const w of r.warnings ?? []) log.warn(w);
-  log.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
+/**
+ * A gated rollout's target (`rolloutRun`): a failed sync is its outcome, for the wave's gate to count
+ * (lib/sync/waveGate.ts), not an error that would stop the deployment before the gate could switch the
+ * earlier waves back. Only a VM's own failure: a source or config problem fails as ever. The state then
+ * records what was tried; the next preview probes the VM and plans the sync again.
+ */
+function failedInRollout(i: TargetInputs, err: unknown, switched: { from?: string } | undefined, olds: Record<string, unknown> | undefined, log: Logger): TargetOutputs | undefined {
+  if (i.rolloutRun === undefined || !isRepoSyncError(err)) return undefined;
+  if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") return undefined;
+  log.warn(`${i.vm}: ${err.message}${err.hint ? `\n  fix: ${err.hint}` : ""}\n  (the wave's gate counts this failure)`);
+  const deployment: DeployOutcome = { run: i.rolloutRun, commit: i.commit, switched: switched !== undefined, ...(switched?.from ? { from: switched.from } : {}), failure: err.message.split("\n")[0] };
   return plain({
     ...i,
-    ...observation({ kind: "in-sync", revision: i.commit }),
-    revision: r.revision ?? "",
-    filesTransferred: r.filesTransferred,
-    bytesTransferred: r.bytesTransferred,
-    syncedAt: new Date().toISOString(),
-    // The tree is now the commit's, exactly.
-    drift: driftOutput({ modified: [], added: [], deleted: [] }),
+    ...observation({ kind: "error", error: err }),
+    revision: switched ? i.commit : typeof olds?.revision === "string" ? olds.revision : "",
+    filesTransferred: 0,
+    bytesTransferred: 0,
+    syncedAt: typeof olds?.syncedAt === "string" ? olds.syncedAt : "",
+    drift: (olds?.drift as TargetOutputs["drift"] | undefined) ?? driftOutput(undefined),
+    deployment,
   });
+}
+
+async function convergeLogged(i: TargetInputs, force: boolean, log: Logger, olds?: Record<string, unknown>): Promise<TargetOutputs> {
+  const target = toTarget(i);
+  // What this sync switched from: a gated rollout's gate undoes exactly that.
+  let switched: { from?: string } | undefined;
+  try {
+    // The handshake overlaps the export and scan; the target is untouched until the session starts.
+    const session = TargetSession.connect(target, i.lockTimeoutS);
+    const src = await whileConnecting([session], sourceFor(i));
+    // The engine shows the provider's stderr as it comes: a line every few seconds on a long transfer.
+    let lastReport = Date.now();
+    const onProgress = (p: RsyncProgress) => {
+      if (Date.now() - lastReport < PROGRESS_EVERY_MS) return;
+      lastReport = Date.now();
+      log.info(`${i.vm}: transferring ${describeProgress(p)}`);
+    };
+    const onSwitch = (from: string | undefined) => {
+      switched = from === undefined ? {} : { from };
+    };
+    const r = await convergeTarget(target, src, { force, adoptExisting: i.adoptExisting, lockTimeoutS: i.lockTimeoutS, session, onProgress, onSwitch });
+    for (const w of r.warnings ?? []) log.warn(w);
+    log.info(`${i.vm}: ${r.action} ${i.commit.slice(0, 12)} (${r.filesTransferred} files, ${r.bytesTransferred} bytes sent)`);
+    // Kept until the next switch or failure: the gate tells this run's switches by their run id.
+    const last = olds?.deployment as DeployOutcome | undefined;
+    const deployment = i.rolloutRun === undefined ? undefined
+      : switched ? { run: i.rolloutRun, commit: i.commit, switched: true, ...(switched.from ? { from: switched.from } : {}) }
+      : last && last.failure === undefined ? last
+      : { run: i.rolloutRun, commit: i.commit, switched: false };
+    return plain({
+      ...i,
+      ...observation({ kind: "in-sync", revision: i.commit }),
+      revision: r.revision ?? "",
+      filesTransferred: r.filesTransferred,
+      bytesTransferred: r.bytesTransferred,
+      syncedAt: new Date().toISOString(),
+      // The tree is now the commit's, exactly.
+      drift: driftOutput({ modified: [], added: [], deleted: [] }),
+      ...(deployment ? { deployment } : {}),
+    });
+  } catch (err) {
+    const outs = failedInRollout(i, err, switched, olds, log);
+    if (outs) return outs;
+    throw err;
+  }
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -284,7 +326,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 }
 
 export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await converge(news, (olds.force ?? "") !== (news.force ?? "")) };
+  return { outs: await converge(news, (olds.force ?? "") !== (news.force ?? ""), olds) };
 }
 
 export async function read(id: string, props: Record<string, unknown>): Promise<pulumi.dynamic.ReadResult> {

@@ -15,18 +15,11 @@ import { connectionFailure } from "../remote/sshErrors";
 import { RELEASES_DIR } from "../target/releases";
 import { asShCommand, shQuote } from "../target/script";
 import { sshOptionArgs } from "../remote/sshArgs";
+import type { TargetSession } from "../target/session";
+import { recordHistory } from "./history";
+import type { HealthOutcome } from "./result";
 
-/** How one VM's check went. */
-export interface HealthOutcome {
-  ok: boolean;
-  /** Attempts made (1 + the retries used). */
-  attempts: number;
-  /** The last attempt's exit code (124: the VM's `timeout` ended it). */
-  exitCode?: number;
-  durationMs: number;
-  /** Why the VM is not healthy (kind `health`, or the connection's failure). */
-  error?: RepoSyncError;
-}
+export type { HealthOutcome } from "./result";
 
 /** Exit code of coreutils `timeout` when the limit passed. */
 const TIMED_OUT = 124;
@@ -161,4 +154,40 @@ export async function runHealthCheck(
     ok: false, attempts, exitCode: last.exitCode, durationMs: Date.now() - started,
     error: healthFailure(target, check, commit, { attempts, ...last }),
   };
+}
+
+/** What {@link checkHealthInSession} found: the outcome, and for an unhealthy VM its error. */
+export interface HealthVerdict {
+  health: HealthOutcome;
+  /** Why the VM is not healthy (absent: healthy). */
+  error?: RepoSyncError;
+  /** The history entry could not be written (said, not fatal). */
+  warning?: string;
+}
+
+/**
+ * Runs the VM's check in a session holding its lock and says the outcome; a failed check is logged
+ * and written into the VM's history (the CLI's rollout and a Pulumi wave's gate alike).
+ */
+export async function checkHealthInSession(
+  t: Target,
+  check: HealthCheckSettings,
+  commit: string,
+  session: Pick<TargetSession, "controlPath" | "appendHistory">,
+  log: Logger,
+): Promise<HealthVerdict> {
+  const health = await runHealthCheck(t, check, commit, session.controlPath, log);
+  if (health.ok) {
+    const attempt = health.attempts === 1 ? "first attempt" : `attempt ${health.attempts}`;
+    log.info(`${t.vm}: healthy (${attempt}, ${health.durationMs} ms)`);
+    return { health };
+  }
+  const error = health.error ?? new RepoSyncError("health", "health check failed", { vm: t.vm });
+  log.warn(error.message);
+  const how = health.exitCode === TIMED_OUT ? `did not finish within ${check.timeoutS} s` : `exit ${health.exitCode}`;
+  const attempts = `${health.attempts} attempt${health.attempts === 1 ? "" : "s"}`;
+  const detail = error.kind === "health" ? `${how}, after ${attempts}` : error.reason;
+  const warning = await recordHistory(session, t.vm, { event: "health-check", commit, result: "failed", detail });
+  if (warning) log.warn(warning);
+  return { health, error, ...(warning ? { warning } : {}) };
 }

@@ -6,7 +6,18 @@ import type { RepoSyncError } from "../errors";
 import type { PendingSession, TargetSession } from "../target/session";
 import type { runRsync } from "../transfer/runRsync";
 import type { RsyncProgress, TreeChanges } from "../transfer/rsyncOutput";
-import type { HealthOutcome } from "./healthCheck";
+
+/** How one VM's check went. */
+export interface HealthOutcome {
+  ok: boolean;
+  /** Attempts made (1 + the retries used). */
+  attempts: number;
+  /** The last attempt's exit code (124: the VM's `timeout` ended it). */
+  exitCode?: number;
+  durationMs: number;
+  /** Why the VM is not healthy (kind `health`, or the connection's failure). */
+  error?: RepoSyncError;
+}
 
 /**
  * What happened on one VM. A rollout (rollout.ts) adds `rolled-back` (synced, then switched back to

@@ -87,3 +87,31 @@ export async function switchBack(t: Target, session: TargetSession, from: string
   if (warning) logger.warn(warning);
   return { vm: t.vm, host: t.host, path: t.path, from, to, ...(repaired ? { repaired } : {}), ...(displaced.length > 0 ? { displaced } : {}) };
 }
+
+const short = (c?: string) => (c ? c.slice(0, 12) : "none");
+
+/**
+ * Undoes one switch a rollout made: the VM, switched from `from` to `commit` by this run, is switched
+ * back to `from` under its lock. Not when it served nothing before (nothing to go back to: an error),
+ * nor when its `current` moved since (another run deployed in between: left as it is, named, with
+ * what it serves now in `serving`).
+ */
+export async function undoSwitch(t: Target, commit: string, from: string | undefined, trees: CommitTrees, lockTimeoutS: number, logger: Logger, why: string): Promise<RollbackResult> {
+  if (from === undefined) throw new RepoSyncError("config", `not switched back: this run made its first release (it served nothing before), so there is nothing to go back to; it serves ${short(commit)}`, { vm: t.vm, hint: "deploy a known-good commit to it (repo-sync sync --ref SHA)" });
+  const session = await TargetSession.open(t, lockTimeoutS);
+  try {
+    refuseOtherLayout(t, session.header.otherLayout);
+    const view = session.header.releases ?? { current: { kind: "none" as const }, releases: [] };
+    const now = currentCommit(view);
+    if (now !== commit) {
+      const error = new RepoSyncError("locked", `not switched back: current moved since this run switched it (now ${short(now)}); another run deployed in between`, { vm: t.vm, hint: "`repo-sync history VM` tells who; roll back by hand with `repo-sync rollback --to COMMIT VM` if needed" });
+      logger.warn(error.message);
+      return { vm: t.vm, host: t.host, path: t.path, error, serving: now ?? "" };
+    }
+    const choice = rollbackTarget(view, from);
+    if ("problem" in choice) throw new RepoSyncError("unsafe-target", `not switched back: ${choice.problem}`, { vm: t.vm, hint: "deploy the previous commit to it instead (repo-sync sync --ref SHA)" });
+    return await switchBack(t, session, now, choice.commit, trees, logger, why);
+  } finally {
+    await session.close();
+  }
+}

@@ -8,19 +8,15 @@
  * waits `bake_s` and goes on. Every switch, switch back and failed check is in the VM's history.
  */
 import type { Config, HealthCheckSettings, RolloutSettings, Target } from "../config/types";
-import { RepoSyncError } from "../errors";
 import type { Logger } from "../log";
-import { currentCommit, rollbackTarget } from "../target/releases";
-import { type PendingSession, TargetSession } from "../target/session";
+import type { PendingSession } from "../target/session";
 import type { RsyncProgress } from "../transfer/rsyncOutput";
 import { convergeInSession, startSession } from "./converge";
 import type { SyncResult } from "./result";
-import { refuseOtherLayout } from "../target/layout";
-import { runHealthCheck } from "./healthCheck";
-import { recordHistory } from "./history";
+import { checkHealthInSession } from "./healthCheck";
 import { CommitTrees } from "./keptRelease";
 import type { PreparedSource } from "./prepareSource";
-import { type RollbackResult, switchBack } from "./rollback";
+import { undoSwitch } from "./rollback";
 import { eachTarget, logConverged } from "./targets";
 import { describeAmount, planWaves, tooManyFailures } from "./waves";
 
@@ -71,8 +67,6 @@ export function needsRollout(config: Config, targets: Target[]): boolean {
 export function describeWaves(waves: string[][]): string {
   return waves.map((w, i) => `wave ${i + 1}: ${w.join(", ")}`).join(" | ");
 }
-
-const short = (c?: string) => (c ? c.slice(0, 12) : "none");
 
 /** Runs the targets wave by wave (see the file comment); results in target order. */
 export async function rollOut(config: Config, targets: Target[], source: PreparedSource, opts: RolloutOptions): Promise<{ results: SyncResult[]; rollout?: RolloutReport }> {
@@ -136,18 +130,9 @@ async function deployOne(config: Config, t: Target, source: PreparedSource, opts
     logConverged(t, r, log);
     const check = healthCheckOf(config, t.vm);
     if (!check) return r;
-    const health = await runHealthCheck(t, check, source.commit, session.controlPath, log);
+    const { health, error, warning } = await checkHealthInSession(t, check, source.commit, session, log);
     r = { ...r, health };
-    if (health.ok) {
-      log.info(`${t.vm}: healthy (${health.attempts === 1 ? "first attempt" : `attempt ${health.attempts}`}, ${health.durationMs} ms)`);
-      return r;
-    }
-    const error = health.error ?? new RepoSyncError("health", "health check failed", { vm: t.vm });
-    log.warn(error.message);
-    const how = health.exitCode === 124 ? `did not finish within ${check.timeoutS} s` : `exit ${health.exitCode}`;
-    const detail = error.kind === "health" ? `${how}, after ${health.attempts} attempt${health.attempts === 1 ? "" : "s"}` : error.reason;
-    const warning = await recordHistory(session, t.vm, { event: "health-check", commit: source.commit, result: "failed", detail });
-    if (warning) log.warn(warning);
+    if (!error) return r;
     return { ...r, action: "failed", error, ...(warning ? { warnings: [...(r.warnings ?? []), warning] } : {}) };
   } finally {
     await session.close();
@@ -163,27 +148,7 @@ async function rollBack(config: Config, back: Target[], commit: string, switched
   if (back.length === 0) return;
   log.info(`rollout: switching back ${back.map((t) => t.vm).join(", ")}`);
   const trees = new CommitTrees(config.repository, log);
-  const outcomes = await eachTarget(back, config.repository.parallelism, log, async (t) => {
-    const from = switched.get(t.vm);
-    if (from === undefined) throw new RepoSyncError("config", `not switched back: this run made its first release (it served nothing before), so there is nothing to go back to; it serves ${short(commit)}`, { vm: t.vm, hint: "deploy a known-good commit to it (repo-sync sync --ref SHA)" });
-    const session = await TargetSession.open(t, config.repository.lockTimeoutS);
-    try {
-      refuseOtherLayout(t, session.header.otherLayout);
-      const view = session.header.releases ?? { current: { kind: "none" as const }, releases: [] };
-      const now = currentCommit(view);
-      if (now !== commit) {
-        const error = new RepoSyncError("locked", `not switched back: current moved since this run switched it (now ${short(now)}); another run deployed in between`, { vm: t.vm, hint: "`repo-sync history VM` tells who; roll back by hand with `repo-sync rollback --to COMMIT VM` if needed" });
-        log.warn(error.message);
-        const moved: RollbackResult = { vm: t.vm, host: t.host, path: t.path, error, serving: now ?? "" };
-        return moved;
-      }
-      const choice = rollbackTarget(view, from);
-      if ("problem" in choice) throw new RepoSyncError("unsafe-target", `not switched back: ${choice.problem}`, { vm: t.vm, hint: "deploy the previous commit to it instead (repo-sync sync --ref SHA)" });
-      return await switchBack(t, session, now, choice.commit, trees, log, why);
-    } finally {
-      await session.close();
-    }
-  }, (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
+  const outcomes = await eachTarget(back, config.repository.parallelism, log, (t) => undoSwitch(t, commit, switched.get(t.vm), trees, config.repository.lockTimeoutS, log, why), (t, error) => ({ vm: t.vm, host: t.host, path: t.path, error }));
   for (const o of outcomes) {
     const r = results.get(o.vm);
     if (!r) continue;

@@ -20,6 +20,7 @@ const SCRIPT_SOURCES = [
   "lib/target/session.ts",
   "lib/target/layout.ts",
   "lib/sync/healthCheck.ts",
+  "lib/sync/postSync.ts",
   "providers/postSyncHook.ts",
 ];
 

@@ -1,0 +1,73 @@
+/**
+ * The post-sync hook (`vms.<id>.post_sync_command`): the user's shell command run on the VM after its
+ * tree landed. Through Pulumi it is a `@pulumi/command` remote.Command of its own
+ * (providers/postSyncHook.ts), or, in a rollout that can roll back or tolerate failures, run by the
+ * wave's gate (waveGate.ts) over the session's connection, so that its failure counts against the wave.
+ * Either way the same script runs: in the served tree, told the revision.
+ */
+import type { Target } from "../config/types";
+import { RepoSyncError } from "../errors";
+import type { Logger } from "../log";
+import { runProgram } from "../process/run";
+import { sshOptionArgs } from "../remote/sshArgs";
+import { connectionFailure } from "../remote/sshErrors";
+import { RELEASES_DIR } from "../target/releases";
+import { shQuote } from "../target/script";
+
+/** Output kept of a hook's run (the error shows its end). */
+const KEEP_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * The remote command: the user's hook in the target directory, told which revision it runs for (pure).
+ * In the releases layout it runs after the switch, in the new release's folder, with its path in
+ * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
+ */
+export function hookScript(targetPath: string, hook: string, release?: string): string {
+  if (release === undefined) {
+    return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && ` +
+      `export REPO_SYNC_REVISION && ${hook}`;
+  }
+  if (!/^[0-9a-f]{40}$/.test(release)) {
+    throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
+  }
+  const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
+  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && ` +
+    `export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
+}
+
+/** The ssh argv of a hook's run on the VM, joining a session's connection at `controlPath` (pure). */
+export function hookArgs(target: Target, hook: string, commit: string, controlPath: string): string[] {
+  const release = target.layout === "releases" ? commit : undefined;
+  // As remote.Command runs it: the command string to the login user's shell.
+  const script = hookScript(target.path, hook, release);
+  return [...sshOptionArgs(target, { path: controlPath, master: false }), "-T", "--", target.host, script];
+}
+
+/**
+ * Runs the VM's hook for `commit` (no time limit, as a remote.Command has none); resolves with its
+ * error when it fails (its exit code and the end of its output), never throws for a failed hook.
+ */
+export async function runPostSyncHook(
+  target: Target,
+  hook: string,
+  commit: string,
+  controlPath: string,
+  logger: Logger,
+): Promise<RepoSyncError | undefined> {
+  const args = hookArgs(target, hook, commit, controlPath);
+  const r = await runProgram("ssh", args, { env: { LC_ALL: "C" }, keepBytes: KEEP_OUTPUT_BYTES });
+  const shown = ["ssh", ...args.slice(0, -1), "<post-sync hook>"];
+  if (r.exitCode === 0) {
+    logger.info(`${target.vm}: post-sync hook done`);
+    return undefined;
+  }
+  const lost = r.exitCode === 255 ? connectionFailure(target, r.exitCode, r.stderr, shown) : undefined;
+  if (lost) return lost;
+  return new RepoSyncError("health", `the post-sync hook exited with ${r.exitCode} (in ${target.path})`, {
+    vm: target.vm,
+    command: ["sh", "-c", hook],
+    exitCode: r.exitCode,
+    stderr: `${r.stdout}${r.stderr}`.slice(-4000).trim() || undefined,
+    hint: "run the hook on the VM to see why; the next `pulumi up` runs it again",
+  });
+}

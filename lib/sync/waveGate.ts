@@ -1,0 +1,198 @@
+/**
+ * A wave's gate, for a rollout through Pulumi that can roll back or tolerate failures (`on_failure:
+ * rollback`, or `max_failures` above 0). Pulumi has no "on failure" step: a failed resource stops the
+ * deployment, so nothing could switch back the waves before it. So in such a rollout each VM's
+ * RepoSyncTarget reports its outcome as data (its `deployment` output: what it switched, or why its
+ * sync failed) and one gate per wave, after that wave's targets, decides as the CLI's rollout does
+ * (rollout.ts):
+ * - it runs the post-sync hook and the health check of each VM of its wave that now serves the commit
+ *   (under the VM's lock, over one connection), and records a failed check in the VM's history;
+ * - more failures than `max_failures`: with `rollback`, every VM this run switched, in this wave and
+ *   the ones before, goes back to what it served before (undoSwitch: a link switch); then the gate
+ *   fails, naming each VM and what it serves now. The next waves wait on this gate: never touched;
+ * - else it waits `bake_s` (not after the last wave) and passes; failures within the limit are named,
+ *   and the last wave's gate fails the run for them at the end.
+ * "This run" is one execution of the program: it gives the targets and the gates one run id.
+ */
+import type { HealthCheckSettings, RolloutSettings, SourceSettings, Target } from "../config/types";
+import { errorMessage, isRepoSyncError, RepoSyncError } from "../errors";
+import type { Logger } from "../log";
+import { servedRevision } from "../target/script";
+import { TargetSession } from "../target/session";
+import { checkHealthInSession } from "./healthCheck";
+import { CommitTrees } from "./keptRelease";
+import { mapLimit } from "./pool";
+import { runPostSyncHook } from "./postSync";
+import { undoSwitch } from "./rollback";
+import { describeAmount, tooManyFailures } from "./waves";
+
+/** What a VM's target did in a run, as its `deployment` output says (set when it switched or failed). */
+export interface DeployOutcome {
+  /** The run (one execution of the program) that did it. */
+  run: string;
+  /** The commit that run deployed. */
+  commit: string;
+  /** True when that run made the VM serve the commit (a switch of `current`, or a new `.sync_rev`). */
+  switched: boolean;
+  /** What the VM served before that switch (absent: nothing, or no switch). */
+  from?: string;
+  /** Why the sync failed (absent: it did not). */
+  failure?: string;
+}
+
+/** One VM as a gate sees it. */
+export interface WaveMember {
+  target: Target;
+  /** Its wave, 1-based. */
+  wave: number;
+  hook?: string;
+  check?: HealthCheckSettings;
+  /** Its target's last outcome (absent: none recorded, e.g. a state from before rollouts). */
+  outcome?: DeployOutcome;
+}
+
+/** What one gate is asked to decide. */
+export interface WaveGateSpec {
+  /** This gate's wave (1-based) and how many there are. */
+  wave: number;
+  waves: number;
+  commit: string;
+  run: string;
+  rollout: RolloutSettings;
+  /** The VMs of this wave and of every wave before it. */
+  members: WaveMember[];
+  /** VMs of earlier waves that failed within `max_failures` in this run (their gates' `failed`). */
+  earlierFailures: string[];
+  /** VMs of this wave that passed this gate before, by the key of what passed ({@link passKey}). */
+  passed: Record<string, string>;
+  source: SourceSettings;
+  lockTimeoutS: number;
+  parallelism: number;
+}
+
+/** How one VM of the wave came through the gate. */
+export interface WaveVerdict {
+  vm: string;
+  ok: boolean;
+  /** Where it failed (`sync`, `hook`, `health`), or `passed`/`checked` when it did not. */
+  step: "sync" | "hook" | "health" | "checked" | "passed";
+  /** Why it failed. */
+  message?: string;
+}
+
+/** What a gate that passed reports. */
+export interface WaveGateResult {
+  verdicts: WaveVerdict[];
+  /** VMs of this wave that failed (within `max_failures`). */
+  failed: string[];
+  /** VMs of this wave that passed, by the key of what passed. */
+  passed: Record<string, string>;
+}
+
+const short = (c?: string) => (c ? c.slice(0, 12) : "none");
+
+/** What a VM passed the gate with (pure): the commit, the hook and the check. A change checks it again. */
+export function passKey(m: Pick<WaveMember, "hook" | "check">, commit: string): string {
+  return JSON.stringify([commit, m.hook ?? null, m.check ?? null]);
+}
+
+/**
+ * Which VMs of the wave the gate hooks and checks (pure): those serving the commit after this run's
+ * switch, and those that have not passed this gate for the same commit, hook and check (a gate that
+ * did not pass runs them again). A VM whose sync failed is not checked: it failed already.
+ */
+export function toCheck(spec: Pick<WaveGateSpec, "wave" | "commit" | "run" | "members" | "passed">): WaveMember[] {
+  return spec.members.filter((m) => m.wave === spec.wave && !(m.outcome?.run === spec.run && m.outcome.failure !== undefined))
+    .filter((m) => (m.outcome?.run === spec.run && m.outcome.switched) || spec.passed[m.target.vm] !== passKey(m, spec.commit));
+}
+
+/** The VMs this run switched, in this wave and the ones before (pure): what a rollback undoes. */
+export function switchedThisRun(spec: Pick<WaveGateSpec, "wave" | "commit" | "run" | "members">): WaveMember[] {
+  return spec.members.filter((m) => m.wave <= spec.wave && m.outcome?.run === spec.run && m.outcome.commit === spec.commit && m.outcome.switched);
+}
+
+/** Runs the gate (see the file comment): resolves when the rollout goes on, throws when it stops. */
+export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGateResult> {
+  const wave = spec.members.filter((m) => m.wave === spec.wave);
+  const checking = new Set(toCheck(spec).map((m) => m.target.vm));
+  const verdicts = await mapLimit(wave, spec.parallelism, async (m): Promise<WaveVerdict> => {
+    const failure = m.outcome?.run === spec.run ? m.outcome.failure : undefined;
+    if (failure !== undefined) return { vm: m.target.vm, ok: false, step: "sync", message: failure };
+    if (!checking.has(m.target.vm)) return { vm: m.target.vm, ok: true, step: "passed" };
+    return checkMember(m, spec, log).catch((err: unknown) => ({ vm: m.target.vm, ok: false, step: "health" as const, message: isRepoSyncError(err) ? err.message : errorMessage(err) }));
+  });
+  const failed = verdicts.filter((v) => !v.ok);
+  const passed: Record<string, string> = {};
+  for (const m of wave) if (verdicts.find((v) => v.vm === m.target.vm)?.ok) passed[m.target.vm] = passKey(m, spec.commit);
+  const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message)})`).join("; ");
+  if (tooManyFailures(failed.length, wave.length, spec.rollout.maxFailures)) {
+    const why = `${failed.length} of ${wave.length} VM(s) of wave ${spec.wave} failed, more than max_failures ${describeAmount(spec.rollout.maxFailures)}: ${named}`;
+    log.warn(`rollout of ${short(spec.commit)} stopped at wave ${spec.wave} of ${spec.waves}: ${why}`);
+    throw await stopped(spec, why, log);
+  }
+  if (failed.length > 0) log.warn(`rollout: wave ${spec.wave}: ${named}; within max_failures ${describeAmount(spec.rollout.maxFailures)}, the rollout goes on`);
+  const all = [...spec.earlierFailures, ...failed.map((v) => v.vm)];
+  if (spec.wave === spec.waves && all.length > 0) {
+    throw new RepoSyncError("health", `rollout of ${short(spec.commit)} done, but ${all.length} VM(s) failed within max_failures ${describeAmount(spec.rollout.maxFailures)}: ${all.join(", ")} (each one's error is above; they stay as they failed)`, {
+      hint: "fix them and run `pulumi up` again: it deploys to them and checks them again",
+    });
+  }
+  if (spec.rollout.bakeS > 0 && spec.wave < spec.waves) {
+    log.info(`rollout: wave ${spec.wave} passed; baking ${spec.rollout.bakeS} s before wave ${spec.wave + 1}`);
+    await new Promise((resolve) => setTimeout(resolve, spec.rollout.bakeS * 1000));
+  }
+  return { verdicts, failed: failed.map((v) => v.vm), passed };
+}
+
+/** Hook then check on one VM, under its lock, once it is seen serving the commit. */
+async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Promise<WaveVerdict> {
+  const t = m.target;
+  const session = await TargetSession.open(t, spec.lockTimeoutS);
+  try {
+    const serving = servedRevision(session.header);
+    if (serving !== spec.commit) {
+      return { vm: t.vm, ok: false, step: "health", message: `it serves ${short(serving)}, not ${short(spec.commit)} (another run deployed in between, or its sync did not land)` };
+    }
+    if (m.hook) {
+      const error = await runPostSyncHook(t, m.hook, spec.commit, session.controlPath, log);
+      if (error) {
+        log.warn(error.message);
+        return { vm: t.vm, ok: false, step: "hook", message: error.message };
+      }
+    }
+    if (!m.check) return { vm: t.vm, ok: true, step: "checked" };
+    const { error } = await checkHealthInSession(t, m.check, spec.commit, session, log);
+    return error ? { vm: t.vm, ok: false, step: "health", message: error.message } : { vm: t.vm, ok: true, step: "checked" };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The stop: the rollback (or not) of what this run switched, then the error naming every VM. */
+async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<RepoSyncError> {
+  const back = switchedThisRun(spec);
+  const later = `the waves after wave ${spec.wave} were not started`;
+  const already = spec.members.filter((m) => m.outcome?.commit === spec.commit && m.outcome.run !== spec.run && m.outcome.failure === undefined).map((m) => m.target.vm);
+  const alreadyLine = already.length > 0 ? `; already on ${short(spec.commit)} before this run (not switched back): ${already.join(", ")}` : "";
+  if (spec.rollout.onFailure !== "rollback" || back.length === 0) {
+    const left = back.length > 0 ? `; left on ${short(spec.commit)} (on_failure: stop): ${back.map((m) => m.target.vm).join(", ")}` : "";
+    return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves}: ${why}${left}${alreadyLine}; ${later}`, {
+      hint: "fix the failing VMs and run `pulumi up` again",
+    });
+  }
+  log.info(`rollout: switching back ${back.map((m) => m.target.vm).join(", ")}`);
+  const trees = new CommitTrees(spec.source, log);
+  const reason = `rollout of ${short(spec.commit)}: wave ${spec.wave} failed`;
+  const outcomes = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
+    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
+  const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again`
+    : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
+    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message)})`);
+  return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
+    hint: "fix the failing VMs and run `pulumi up` again (it deploys the waves again); `repo-sync history` shows each VM's trail",
+  });
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? "failed").split("\n")[0];
+}
