@@ -124,7 +124,7 @@ export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGat
   const failed = verdicts.filter((v) => !v.ok);
   const passed: Record<string, string> = {};
   for (const m of wave) if (verdicts.find((v) => v.vm === m.target.vm)?.ok) passed[m.target.vm] = passKey(m, spec.commit);
-  const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message)})`).join("; ");
+  const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message, v.vm)})`).join("; ");
   if (tooManyFailures(failed.length, wave.length, spec.rollout.maxFailures)) {
     const why = `${failed.length} of ${wave.length} VM(s) of wave ${spec.wave} failed, more than max_failures ${describeAmount(spec.rollout.maxFailures)}: ${named}`;
     log.warn(`rollout of ${short(spec.commit)} stopped at wave ${spec.wave} of ${spec.waves}: ${why}`);
@@ -187,12 +187,14 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<Re
     .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
   const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again`
     : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
-    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message)})`);
+    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm)})`);
   return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
     hint: "fix the failing VMs and run `pulumi up` again (it deploys the waves again); `repo-sync history` shows each VM's trail",
   });
 }
 
-function firstLine(s: string | undefined): string {
-  return (s ?? "failed").split("\n")[0];
+/** A message's first line, without the `vm: ` its VM's name already says. */
+function firstLine(s: string | undefined, vm?: string): string {
+  const line = (s ?? "failed").split("\n")[0];
+  return vm !== undefined && line.startsWith(`${vm}: `) ? line.slice(vm.length + 2) : line;
 }

@@ -1,7 +1,8 @@
 /**
  * Rollouts through `pulumi preview` and `pulumi up` (real engine, real pulumi-resource-command plugin)
- * on a 3-VM fleet: the preview names the waves, each wave's targets wait for the previous wave's
- * health checks (resources `<vm>-health`), a failed check fails its VM by name and leaves the later
+ * on a 3-VM fleet, `on_failure: stop` (the first failure stops, nothing is switched back: no wave gate
+ * needed, rolloutGated.test.ts has those): the preview names the waves, each wave's targets wait for
+ * the previous wave's health checks (resources `<vm>-health`), a failed check fails its VM by name and leaves the later
  * wave untouched, and the next up retries it and goes on. One fleet and one stack for the file.
  */
 import * as assert from "node:assert/strict";
@@ -43,7 +44,7 @@ describe("rollouts through pulumi preview and pulumi up (waves gated by health c
       repoPath: repo.path,
       repository: {
         layout: "releases",
-        rollout: { waves: [1, "100%"], on_failure: "rollback", bake_s: 3 },
+        rollout: { waves: [1, "100%"], on_failure: "stop", bake_s: 3 },
         health_check: { command: `[ "$REPO_SYNC_REVISION" = "$(cat .sync_rev)" ] && [ "$(pwd -P)" = "$(cd "$REPO_SYNC_RELEASE" && pwd -P)" ]`, retries: 0 },
       },
       // vm01's check takes 2 s: without the gate the second wave would switch before it ends.
@@ -58,10 +59,10 @@ describe("rollouts through pulumi preview and pulumi up (waves gated by health c
     if (flags) fs.rmSync(flags, { recursive: true, force: true });
   });
 
-  it("preview names the waves (and that rollback is the CLI's); up runs wave 2 only after wave 1's health check", async () => {
+  it("preview names the waves; up runs wave 2 only after wave 1's health check", async () => {
     const preview = await project.ok(["preview"]);
     assert.match(preview.stdout, /rollout: wave 1: vm01 \| wave 2: vm02, vm03 \(each wave waits for the previous wave's health checks\)/);
-    assert.match(preview.stdout, /apply to the repo-sync CLI only/);
+    assert.doesNotMatch(preview.stdout, /RepoSyncWave/, "on_failure: stop with max_failures 0 needs no gate");
     assert.match(preview.stdout, /vm01-health/);
     assert.match(preview.stdout, /command:local:Command\s+\S*bake-1/);
     await project.ok(["up", "--yes", "--skip-preview"]);
@@ -84,7 +85,7 @@ describe("rollouts through pulumi preview and pulumi up (waves gated by health c
     assert.match(up.stdout + up.stderr, /vm01-health/);
     assert.match(up.stdout + up.stderr, /vm01 is sick/);
     assert.match(up.stdout + up.stderr, /health check failed after 2 attempt\(s\): exit 4/);
-    assert.deepEqual(["vm01", "vm02", "vm03"].map(served), [next, old, old], "vm01 switched (Pulumi does not switch back), the second wave not touched");
+    assert.deepEqual(["vm01", "vm02", "vm03"].map(served), [next, old, old], "vm01 switched (on_failure: stop leaves it), the second wave not touched");
     fs.rmSync(sick());
     await project.ok(["up", "--yes", "--skip-preview"]);
     assert.deepEqual(["vm01", "vm02", "vm03"].map(served), [next, next, next]);

@@ -1,0 +1,182 @@
+/**
+ * A rollout that can roll back or go on past failures, through `pulumi preview` and `pulumi up` (real
+ * engine, sshd fleet of 6 VMs, releases layout): waves [1, 2, "100%"] gated by RepoSyncWave resources.
+ * The preview shows the gates; a health check failing on one VM of the second wave makes its gate
+ * switch the first two waves back (a reader on every VM never sees a mixed tree), the third wave is
+ * never touched, the history on each VM tells it; a failed sync is counted the same way; failures
+ * within `max_failures` let the rollout go on and fail the up at its end. One fleet and one stack.
+ */
+import * as assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Target } from "../../lib/config/types";
+import type { HistoryEntry } from "../../lib/target/history";
+import { readHistory } from "../../lib/target/session";
+import { Fleet, startFleet } from "../../tools/fleet/fleet";
+import { fleetConfig, writeFleetConfig } from "../../tools/fleet/fleetConfig";
+import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
+import { programProject, PulumiProject } from "../../tools/pulumiCli";
+
+/** Files every version rewrites: a reader that sees two versions at once saw a mixed tree. */
+const MIX = Array.from({ length: 20 }, (_, i) => `mix/f${String(i).padStart(2, "0")}.txt`);
+const version = (v: string) => Object.fromEntries(MIX.map((f) => [f, `${v}\n`]));
+
+/** Every entry under `dir` (not following links): type, mode, bytes (hashed), link target, mtime. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    const p = path.join(dir, rel);
+    const st = fs.lstatSync(p);
+    const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(p)}` : st.isDirectory() ? "dir" : `file ${crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex")}`;
+    out[rel || "."] = `${what} ${st.mode.toString(8)} ${st.mtimeMs}`;
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(rel, n));
+  };
+  walk("");
+  return out;
+}
+
+describe("gated rollouts through pulumi preview and pulumi up (rollback, max_failures)", function () {
+  this.timeout(400_000);
+  let fleet: Fleet;
+  let repo: SourceRepo;
+  let project: PulumiProject;
+  let flags: string;
+  let cfg: string;
+  const ids = () => fleet.vms.map((v) => v.id);
+  const wave3 = ["vm04", "vm05", "vm06"];
+  const dir = (vm: string) => fleet.vm(vm).targetPath;
+  const served = (vm: string) => fs.readlinkSync(path.join(dir(vm), "current")).slice("releases/".length);
+  const sick = () => path.join(flags, "sick-vm03");
+  const CHECK = `[ "$REPO_SYNC_REVISION" = "$(cat .sync_rev)" ] && test -f src/app.py`;
+  const write = (rollout: Record<string, unknown>) => writeFleetConfig(fleet, cfg, {
+    repoPath: repo.path,
+    repository: { layout: "releases", keep_releases: 3, rollout: { waves: [1, 2, "100%"], ...rollout }, health_check: { command: CHECK, retries: 0 } },
+    vms: { vm03: { health_check: { command: `if [ -e ${sick()} ]; then echo "vm03 is sick" >&2; exit 3; fi`, retries: 0 } } },
+  });
+  /** Each VM's trail since `since` (ISO time), read over SSH as `repo-sync history` does. */
+  const story = async (vm: string, since: string): Promise<string[][]> => {
+    const doc = fleetConfig(fleet, { repoPath: repo.path }) as { ssh: { key_path: string; known_hosts_path: string } };
+    const v = fleet.vm(vm);
+    const t: Target = { vm, host: v.host, port: v.port, user: v.user, keyPath: doc.ssh.key_path, knownHostsPath: doc.ssh.known_hosts_path, connectTimeoutS: 5, acceptNewHostKeys: false, path: v.targetPath };
+    return (await readHistory(t)).entries.filter((e: HistoryEntry) => e.time >= since).map((e) => [e.event, e.commit, e.previous ?? "", e.result]);
+  };
+
+  before(async function () {
+    fleet = await startFleet({ count: 6, firstOctet: 210 });
+    repo = makeSourceRepo();
+    repo.commit(version("v0"), "mix v0");
+    flags = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-gated-"));
+    fs.chmodSync(flags, 0o777);
+    cfg = path.join(fleet.baseDir, "config.yml");
+    write({ on_failure: "rollback" });
+    project = await programProject(cfg);
+    await project.ok(["up", "--yes", "--skip-preview"]);
+    for (const vm of ids()) assert.equal(served(vm), repo.head(), vm);
+  });
+  after(async () => {
+    project?.dispose();
+    await fleet?.stop();
+    if (repo) fs.rmSync(repo.path, { recursive: true, force: true });
+    if (flags) fs.rmSync(flags, { recursive: true, force: true });
+  });
+
+  it("preview shows the waves and their gates; a failed check in wave 2 switches waves 1 and 2 back, wave 3 is never touched, no reader sees a mixed tree, the history tells it", async () => {
+    const old = repo.head();
+    const next = repo.commit({ ...version("v1"), "src/app.py": "print('v1')\n" }, "mix v1");
+    fs.writeFileSync(sick(), "");
+    const preview = await project.ok(["preview"]);
+    assert.match(preview.stdout, /rollout: wave 1: vm01 \| wave 2: vm02, vm03 \| wave 3: vm04, vm05, vm06 \(each wave waits for the previous wave's gate, repo-sync-wave-N, .*switching back every VM this run switched\)/);
+    assert.doesNotMatch(preview.stdout, /CLI only/);
+    for (const n of [1, 2, 3]) assert.match(preview.stdout, new RegExp(`~\\s+pulumi-nodejs:dynamic/repo-sync:RepoSyncWave\\s+repo-sync-wave-${n}\\s+update`));
+    assert.doesNotMatch(preview.stdout, /-health\b/, "the gate runs the checks: no per-VM health resource");
+    const since = new Date().toISOString();
+    const before = Object.fromEntries(wave3.map((vm) => [vm, snapshot(dir(vm))]));
+    // Like a service on each VM: resolve `current` once per request, then read every file of it.
+    const readers: Array<{ vm: string; proc: ChildProcess; seen: string }> = ids().map((vm) => {
+      const stop = path.join(fleet.vm(vm).root, "stop-reader");
+      const proc = spawn("/bin/sh", ["-c", `cd ${JSON.stringify(dir(vm))} && while [ ! -e ${JSON.stringify(stop)} ]; do (cd current && cat mix/*.txt | sort -u | tr '\\n' ' '; echo); sleep 0.02; done`], { stdio: ["ignore", "pipe", "inherit"] });
+      const r = { vm, proc, seen: "" };
+      proc.stdout?.on("data", (d: Buffer) => (r.seen += d.toString()));
+      return r;
+    });
+    let up;
+    try {
+      up = await project.run(["up", "--yes", "--skip-preview"]);
+    } finally {
+      for (const r of readers) fs.writeFileSync(path.join(fleet.vm(r.vm).root, "stop-reader"), "");
+      await Promise.all(readers.map((r) => new Promise((resolve) => (r.proc.exitCode !== null ? resolve(null) : r.proc.on("close", resolve)))));
+      for (const r of readers) fs.rmSync(path.join(fleet.vm(r.vm).root, "stop-reader"));
+    }
+    const out = up.stdout + up.stderr;
+    assert.notEqual(up.code, 0, out);
+    assert.match(out, /rollout stopped at wave 2 of 3 and rolled back: 1 of 2 VM\(s\) of wave 2 failed, more than max_failures 0: vm03 \(health: health check failed after 1 attempt: the command exited with 3/);
+    for (const vm of ["vm01", "vm02", "vm03"]) assert.match(out, new RegExp(`${vm} serves ${old.slice(0, 12)} again`));
+    assert.match(out, /the waves after wave 2 were not started/);
+    assert.match(out, /vm03 is sick/);
+    for (const vm of ids()) assert.equal(served(vm), old, `${vm} serves the old release`);
+    for (const vm of ["vm01", "vm02", "vm03"]) assert.ok(fs.existsSync(path.join(dir(vm), "releases", next, ".sync_rev")), `${vm} keeps the new release beside`);
+    for (const vm of wave3) assert.deepEqual(snapshot(dir(vm)), before[vm], `${vm}'s tree and markers are unchanged`);
+    for (const r of readers) {
+      const reads = r.seen.split("\n").filter((l) => l.trim() !== "");
+      assert.ok(reads.length > 5, `${r.vm}: only ${reads.length} reads`);
+      assert.deepEqual(reads.filter((l) => l.trim().split(" ").length !== 1), [], `${r.vm}: mixed reads`);
+    }
+    const deployed = ["deploy", next, old, "ok"];
+    const back = ["rollback", old, next, "ok"];
+    assert.deepEqual(await story("vm01", since), [deployed, back]);
+    assert.deepEqual(await story("vm02", since), [deployed, back]);
+    assert.deepEqual(await story("vm03", since), [deployed, ["health-check", next, "", "failed"], back]);
+    for (const vm of wave3) assert.deepEqual(await story(vm, since), []);
+
+    // Fixed: the next up deploys the waves again (the preview sees waves 1 and 2 off the commit).
+    fs.rmSync(sick());
+    const again = await project.ok(["preview"]);
+    for (const vm of ["vm01", "vm02", "vm03"]) assert.match(again.stdout, new RegExp(`~\\s+pulumi-nodejs:dynamic/repo-sync:RepoSyncTarget\\s+${vm}\\s+update`));
+    await project.ok(["up", "--yes", "--skip-preview"]);
+    for (const vm of ids()) assert.equal(served(vm), next, vm);
+    const noChange = await project.ok(["preview", "--expect-no-changes"]);
+    assert.doesNotMatch(noChange.stdout, /RepoSyncWave.*update/);
+  });
+
+  it("a failed sync in wave 2 counts like a failed check: wave 1 is switched back, wave 3 untouched", async () => {
+    const old = repo.head();
+    const next = repo.commit({ ...version("v2"), "src/app.py": "print('v2')\n" }, "mix v2");
+    const releases = path.join(dir("vm02"), "releases");
+    const before = Object.fromEntries(wave3.map((vm) => [vm, snapshot(dir(vm))]));
+    fs.chmodSync(releases, 0o555);
+    let up;
+    try {
+      up = await project.run(["up", "--yes", "--skip-preview"]);
+    } finally {
+      fs.chmodSync(releases, 0o755);
+    }
+    const out = up.stdout + up.stderr;
+    assert.notEqual(up.code, 0, out);
+    assert.match(out, /rollout stopped at wave 2 of 3 and rolled back: 1 of 2 VM\(s\) of wave 2 failed, more than max_failures 0: vm02 \(sync: /);
+    assert.match(out, /the wave's gate counts this failure/);
+    assert.deepEqual(ids().map(served), [old, old, old, old, old, old]);
+    for (const vm of wave3) assert.deepEqual(snapshot(dir(vm)), before[vm], `${vm} untouched`);
+    await project.ok(["up", "--yes", "--skip-preview"]);
+    assert.deepEqual(ids().map(served), [next, next, next, next, next, next]);
+  });
+
+  it("max_failures: a failure within the limit lets the rollout go on; the up fails at its end naming the VM, which stays as it failed", async () => {
+    write({ on_failure: "rollback", max_failures: 1 });
+    const next = repo.commit({ ...version("v3"), "src/app.py": "print('v3')\n" }, "mix v3");
+    fs.writeFileSync(sick(), "");
+    const up = await project.run(["up", "--yes", "--skip-preview"]);
+    const out = up.stdout + up.stderr;
+    assert.notEqual(up.code, 0, out);
+    assert.match(out, /wave 2: vm03 \(health: .*within max_failures 1, the rollout goes on/);
+    assert.match(out, /rollout of [0-9a-f]{12} done, but 1 VM\(s\) failed within max_failures 1: vm03/);
+    assert.deepEqual(ids().map(served), [next, next, next, next, next, next], "every wave ran; vm03 stays as it failed");
+    fs.rmSync(sick());
+    // The gate that saw vm03 fail checks it again, and the run passes.
+    const fixed = await project.run(["up", "--yes", "--skip-preview"]);
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.match(fixed.stdout + fixed.stderr, /vm03: healthy/);
+  });
+});

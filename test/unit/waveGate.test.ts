@@ -1,0 +1,65 @@
+/**
+ * The pure parts of a Pulumi rollout's wave gates: which VMs a gate hooks and checks (this run's
+ * switches, and whatever has not passed it for the same commit, hook and check), which VMs a rollback
+ * undoes (only this run's switches, in this wave and before), and when a gate runs again (its diff:
+ * never for the run id alone).
+ */
+import * as assert from "node:assert/strict";
+import type { Target } from "../../lib/config/types";
+import { type DeployOutcome, passKey, switchedThisRun, toCheck, type WaveMember } from "../../lib/sync/waveGate";
+import { comparedWave, diff } from "../../providers/waveRuntime";
+
+const C = "c".repeat(40);
+const OLD = "a".repeat(40);
+const RUN = "run-2";
+const target = (vm: string): Target => ({ vm, host: "127.0.0.9", port: 22, user: "deploy", keyPath: "/k", knownHostsPath: "/kh", connectTimeoutS: 5, acceptNewHostKeys: false, path: `/srv/${vm}` });
+const member = (vm: string, wave: number, outcome?: DeployOutcome, extra: Partial<WaveMember> = {}): WaveMember => ({ target: target(vm), wave, ...(outcome ? { outcome } : {}), ...extra });
+const switched = (run = RUN, commit = C): DeployOutcome => ({ run, commit, switched: true, from: OLD });
+const vms = (ms: WaveMember[]) => ms.map((m) => m.target.vm);
+
+describe("wave gates (pure): what a gate checks, what a rollback undoes, when a gate runs", () => {
+  it("checks this run's switches and what has not passed it for this commit, hook and check; not a failed sync", () => {
+    const members = [
+      member("vm01", 1, switched()),
+      member("vm02", 2, switched()),
+      member("vm03", 2, { run: RUN, commit: C, switched: false, failure: "rsync failed" }),
+      member("vm04", 2, switched("run-1")),
+      member("vm05", 2, switched("run-1")),
+      member("vm06", 2, switched("run-1"), { hook: "systemctl restart app" }),
+    ];
+    // vm05 passed for C with the same (no) hook and check; vm06 passed before its hook was added.
+    const passed = { vm05: passKey({}, C), vm06: passKey({}, C) };
+    assert.deepEqual(vms(toCheck({ wave: 2, commit: C, run: RUN, members, passed })), ["vm02", "vm04", "vm06"]);
+    // A new commit: everything in the wave that did not fail its sync.
+    assert.deepEqual(vms(toCheck({ wave: 2, commit: "d".repeat(40), run: RUN, members, passed })), ["vm02", "vm04", "vm05", "vm06"]);
+  });
+
+  it("a rollback undoes only what this run switched to this commit, in this wave and the ones before", () => {
+    const members = [
+      member("vm01", 1, switched()),
+      member("vm02", 2, switched("run-1")),
+      member("vm03", 2, { run: RUN, commit: C, switched: true, from: OLD, failure: "history not written" }),
+      member("vm04", 2, { run: RUN, commit: C, switched: false }),
+      member("vm05", 2),
+      member("vm06", 3, switched()),
+      member("vm07", 1, switched(RUN, "e".repeat(40))),
+    ];
+    assert.deepEqual(vms(switchedThisRun({ wave: 2, commit: C, run: RUN, members })), ["vm01", "vm03"]);
+  });
+
+  it("a gate runs again when the commit, a member's outcome or hook changes, or VMs failed at its last pass; not for the run id", async () => {
+    const raw = (over: Record<string, unknown> = {}, outcome: DeployOutcome = switched("run-1")) => ({
+      wave: 1, waves: 2, commit: C, run: "run-1", rollout: { maxFailures: { count: 0 }, bakeS: 0, onFailure: "rollback" },
+      members: [{ target: { vm: "vm01", host: "h", path: "/srv/a" }, wave: 1, outcome }], earlierFailures: [], lockTimeoutS: 30, parallelism: 4, ...over,
+    });
+    const changes = async (olds: Record<string, unknown>, news: Record<string, unknown>) => (await diff("wave-1", olds, news)).changes;
+    assert.equal(await changes(raw(), raw({ run: "run-2", logUrn: "urn:pulumi:x" })), false);
+    assert.equal(comparedWave(raw()), comparedWave(raw({ run: "run-3" })));
+    assert.equal(await changes(raw(), raw({ commit: "d".repeat(40) })), true);
+    assert.equal(await changes(raw(), raw({}, switched("run-2"))), true);
+    assert.equal(await changes(raw(), raw({ members: [{ target: { vm: "vm01", host: "h", path: "/srv/a" }, wave: 1, hook: "x", outcome: switched("run-1") }] })), true);
+    assert.equal(await changes({ ...raw(), failed: ["vm01"] }, raw()), true);
+    assert.equal(await changes({ ...raw(), failed: [] }, raw()), false);
+    assert.equal(await changes(raw(), raw({ commit: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" })), true, "unknown in a preview");
+  });
+});
