@@ -57,12 +57,14 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     vms: { vm03: { health_check: { command: `if [ -e ${sick()} ]; then echo "vm03 is sick" >&2; exit 3; fi`, retries: 0 } } },
   });
   /** Each VM's trail since `since` (ISO time), read over SSH as `repo-sync history` does. */
-  const story = async (vm: string, since: string): Promise<string[][]> => {
+  const trail = async (vm: string, since: string): Promise<HistoryEntry[]> => {
     const doc = fleetConfig(fleet, { repoPath: repo.path }) as { ssh: { key_path: string; known_hosts_path: string } };
     const v = fleet.vm(vm);
     const t: Target = { vm, host: v.host, port: v.port, user: v.user, keyPath: doc.ssh.key_path, knownHostsPath: doc.ssh.known_hosts_path, connectTimeoutS: 5, acceptNewHostKeys: false, path: v.targetPath };
-    return (await readHistory(t)).entries.filter((e: HistoryEntry) => e.time >= since).map((e) => [e.event, e.commit, e.previous ?? "", e.result]);
+    return (await readHistory(t)).entries.filter((e: HistoryEntry) => e.time >= since);
   };
+  const story = async (vm: string, since: string): Promise<string[][]> => (await trail(vm, since)).map((e) => [e.event, e.commit, e.previous ?? "", e.result]);
+  const deployedAt = async (vm: string, since: string): Promise<number> => Date.parse((await trail(vm, since)).filter((e) => e.event === "deploy")[0].time);
 
   before(async function () {
     fleet = await startFleet({ count: 6, firstOctet: 210 });
@@ -163,8 +165,9 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     assert.deepEqual(ids().map(served), [next, next, next, next, next, next]);
   });
 
-  it("max_failures: a failure within the limit lets the rollout go on; the up fails at its end naming the VM, which stays as it failed", async () => {
-    write({ on_failure: "rollback", max_failures: 1 });
+  it("max_failures: a failure within the limit lets the rollout go on after the bake; the up fails at its end naming the VM, which stays as it failed", async () => {
+    write({ on_failure: "rollback", max_failures: 1, bake_s: 2 });
+    const since = new Date().toISOString();
     const next = repo.commit({ ...version("v3"), "src/app.py": "print('v3')\n" }, "mix v3");
     fs.writeFileSync(sick(), "");
     const up = await project.run(["up", "--yes", "--skip-preview"]);
@@ -173,6 +176,8 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     assert.match(out, /wave 2: vm03 \(health: .*within max_failures 1, the rollout goes on/);
     assert.match(out, /rollout of [0-9a-f]{12} done, but 1 VM\(s\) failed within max_failures 1: vm03/);
     assert.deepEqual(ids().map(served), [next, next, next, next, next, next], "every wave ran; vm03 stays as it failed");
+    const gap = (await deployedAt("vm04", since)) - (await deployedAt("vm02", since));
+    assert.ok(gap >= 2000, `wave 3 switched ${gap} ms after wave 2: the gate's bake_s (2 s) was not waited`);
     fs.rmSync(sick());
     // The gate that saw vm03 fail checks it again, and the run passes.
     const fixed = await project.run(["up", "--yes", "--skip-preview"]);
