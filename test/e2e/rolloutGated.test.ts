@@ -7,8 +7,6 @@
  * within `max_failures` let the rollout go on and fail the up at its end. One fleet and one stack.
  */
 import * as assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,24 +17,7 @@ import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { fleetConfig, writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { programProject, PulumiProject } from "../../tools/pulumiCli";
-
-/** Files every version rewrites: a reader that sees two versions at once saw a mixed tree. */
-const MIX = Array.from({ length: 20 }, (_, i) => `mix/f${String(i).padStart(2, "0")}.txt`);
-const version = (v: string) => Object.fromEntries(MIX.map((f) => [f, `${v}\n`]));
-
-/** Every entry under `dir` (not following links): type, mode, bytes (hashed), link target, mtime. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    const p = path.join(dir, rel);
-    const st = fs.lstatSync(p);
-    const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(p)}` : st.isDirectory() ? "dir" : `file ${crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex")}`;
-    out[rel || "."] = `${what} ${st.mode.toString(8)} ${st.mtimeMs}`;
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(rel, n));
-  };
-  walk("");
-  return out;
-}
+import { snapshot, version, whileReading } from "../support/mixedTree";
 
 describe("gated rollouts through pulumi preview and pulumi up (rollback, max_failures)", function () {
   this.timeout(400_000);
@@ -96,22 +77,8 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     assert.doesNotMatch(preview.stdout, /-health\b/, "the gate runs the checks: no per-VM health resource");
     const since = new Date().toISOString();
     const before = Object.fromEntries(wave3.map((vm) => [vm, snapshot(dir(vm))]));
-    // Like a service on each VM: resolve `current` once per request, then read every file of it.
-    const readers: Array<{ vm: string; proc: ChildProcess; seen: string }> = ids().map((vm) => {
-      const stop = path.join(fleet.vm(vm).root, "stop-reader");
-      const proc = spawn("/bin/sh", ["-c", `cd ${JSON.stringify(dir(vm))} && while [ ! -e ${JSON.stringify(stop)} ]; do (cd current && cat mix/*.txt | sort -u | tr '\\n' ' '; echo); sleep 0.02; done`], { stdio: ["ignore", "pipe", "inherit"] });
-      const r = { vm, proc, seen: "" };
-      proc.stdout?.on("data", (d: Buffer) => (r.seen += d.toString()));
-      return r;
-    });
-    let up;
-    try {
-      up = await project.run(["up", "--yes", "--skip-preview"]);
-    } finally {
-      for (const r of readers) fs.writeFileSync(path.join(fleet.vm(r.vm).root, "stop-reader"), "");
-      await Promise.all(readers.map((r) => new Promise((resolve) => (r.proc.exitCode !== null ? resolve(null) : r.proc.on("close", resolve)))));
-      for (const r of readers) fs.rmSync(path.join(fleet.vm(r.vm).root, "stop-reader"));
-    }
+    // A reader on every VM, like a service: one version at a time, always (whileReading asserts it).
+    const up = await whileReading(fleet, ids(), () => project.run(["up", "--yes", "--skip-preview"]));
     const out = up.stdout + up.stderr;
     assert.notEqual(up.code, 0, out);
     assert.match(out, /rollout stopped at wave 2 of 3 and rolled back: 1 of 2 VM\(s\) of wave 2 failed, more than max_failures 0: vm03 \(health: health check failed after 1 attempt: the command exited with 3/);
@@ -121,11 +88,6 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     for (const vm of ids()) assert.equal(served(vm), old, `${vm} serves the old release`);
     for (const vm of ["vm01", "vm02", "vm03"]) assert.ok(fs.existsSync(path.join(dir(vm), "releases", next, ".sync_rev")), `${vm} keeps the new release beside`);
     for (const vm of wave3) assert.deepEqual(snapshot(dir(vm)), before[vm], `${vm}'s tree and markers are unchanged`);
-    for (const r of readers) {
-      const reads = r.seen.split("\n").filter((l) => l.trim() !== "");
-      assert.ok(reads.length > 5, `${r.vm}: only ${reads.length} reads`);
-      assert.deepEqual(reads.filter((l) => l.trim().split(" ").length !== 1), [], `${r.vm}: mixed reads`);
-    }
     const deployed = ["deploy", next, old, "ok"];
     const back = ["rollback", old, next, "ok"];
     assert.deepEqual(await story("vm01", since), [deployed, back]);

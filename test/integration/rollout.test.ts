@@ -7,8 +7,6 @@
  * the file, started once.
  */
 import * as assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { HistoryDoc, SyncDoc } from "../../cli/format";
@@ -16,24 +14,7 @@ import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { json, runCli } from "../support/cli";
-
-/** Files every version rewrites: a reader that sees two versions at once saw a mixed tree. */
-const MIX = Array.from({ length: 30 }, (_, i) => `mix/f${String(i).padStart(2, "0")}.txt`);
-const version = (v: string) => Object.fromEntries(MIX.map((f) => [f, `${v}\n`]));
-
-/** Every entry under `dir` (not following links): type, mode, bytes (hashed), link target, mtime. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    const p = path.join(dir, rel);
-    const st = fs.lstatSync(p);
-    const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(p)}` : st.isDirectory() ? "dir" : `file ${crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex")}`;
-    out[rel || "."] = `${what} ${st.mode.toString(8)} ${st.mtimeMs}${st.isDirectory() ? "" : ` ${st.ino}`}`;
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(rel, n));
-  };
-  walk("");
-  return out;
-}
+import { snapshot, version, whileReading } from "../support/mixedTree";
 
 /**
  * A run that joins no kept SSH connection (REPO_SYNC_SSH_PERSIST_S=0): every session it opens is a
@@ -84,22 +65,8 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
     const wave3 = ["vm04", "vm05", "vm06"];
     const before = Object.fromEntries(wave3.map((vm) => [vm, snapshot(dir(vm))]));
     const connections = Object.fromEntries(wave3.map((vm) => [vm, fleet.connectionCount(vm)]));
-    // Like a service on each VM: resolve `current` once per request, then read every file of it.
-    const readers: Array<{ vm: string; proc: ChildProcess; seen: string }> = ids().map((vm) => {
-      const stop = path.join(fleet.vm(vm).root, "stop-reader");
-      const proc = spawn("/bin/sh", ["-c", `cd ${JSON.stringify(dir(vm))} && while [ ! -e ${JSON.stringify(stop)} ]; do (cd current && cat mix/*.txt | sort -u | tr '\\n' ' '; echo); sleep 0.02; done`], { stdio: ["ignore", "pipe", "inherit"] });
-      const r = { vm, proc, seen: "" };
-      proc.stdout?.on("data", (d: Buffer) => (r.seen += d.toString()));
-      return r;
-    });
-    let run;
-    try {
-      run = await runCli(["sync", "--config", cfg, "--json"], { env: ONE_RUN });
-    } finally {
-      for (const r of readers) fs.writeFileSync(path.join(fleet.vm(r.vm).root, "stop-reader"), "");
-      await Promise.all(readers.map((r) => new Promise((resolve) => (r.proc.exitCode !== null ? resolve(null) : r.proc.on("close", resolve)))));
-      for (const r of readers) fs.rmSync(path.join(fleet.vm(r.vm).root, "stop-reader"));
-    }
+    // A reader on every VM, like a service: one version at a time, always (whileReading asserts it).
+    const run = await whileReading(fleet, ids(), () => runCli(["sync", "--config", cfg, "--json"], { env: ONE_RUN }));
     assert.equal(run.code, 1, run.stderr);
     const doc = json<SyncDoc>(run);
     assert.equal(doc.ok, false);
@@ -122,12 +89,6 @@ describe("rollouts: waves, health checks, automatic rollback, audit trail (CLI)"
     for (const vm of wave3) {
       assert.deepEqual(snapshot(dir(vm)), before[vm], `${vm}'s tree and markers are unchanged`);
       assert.equal(fleet.connectionCount(vm), connections[vm], `${vm} was never connected to`);
-    }
-    // Readers: one version at a time, always.
-    for (const r of readers) {
-      const reads = r.seen.split("\n").filter((l) => l.trim() !== "");
-      assert.ok(reads.length > 5, `${r.vm}: only ${reads.length} reads`);
-      assert.deepEqual(reads.filter((l) => l.trim().split(" ").length !== 1), [], `${r.vm}: mixed reads`);
     }
     // The human summary names where it stopped and what each VM holds.
     const text = await runCli(["history", "vm03", "--config", cfg]);
