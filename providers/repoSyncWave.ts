@@ -41,6 +41,8 @@ export interface RepoSyncWaveArgs {
   parallelism: number;
 }
 
+// The same few lines as RepoSyncTarget's provider, not shared: each serialized provider carries its own
+// loader, so that neither resource's stored provider text changes with the other's module.
 const runtimeModule: string = require.resolve("./waveRuntime");
 
 type Runtime = typeof import("./waveRuntime");

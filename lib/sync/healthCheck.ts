@@ -36,7 +36,10 @@ export function servedDir(target: Target, commit: string): string {
 
 /**
  * The remote script of one attempt (pure): into the served tree, the revision (and release) in the
- * environment, then the user's command under `timeout` (plain `/bin/sh -c` on a VM without it).
+ * environment, then the user's command under `timeout` (plain `/bin/sh -c` on a VM without it). Its
+ * output goes to a fresh temp file on the VM (mktemp: O_EXCL, mode 0600), whose end is printed once it
+ * exits: a check that leaves a background job holding its stdout (`./server &`) ends when the command
+ * does, not when the job does (the ssh channel would stay open until then).
  */
 export function healthCheckScript(target: Target, check: HealthCheckSettings, commit: string): string {
   if (!/^[0-9a-f]{40}$/.test(commit)) {
@@ -48,9 +51,14 @@ export function healthCheckScript(target: Target, check: HealthCheckSettings, co
     `cd -- ${shQuote(dir)} || exit 125`,
     `REPO_SYNC_REVISION=${commit}; export REPO_SYNC_REVISION`,
     ...(target.layout === "releases" ? [`REPO_SYNC_RELEASE=${shQuote(dir)}; export REPO_SYNC_RELEASE`] : []),
+    "out=$(mktemp) || exit 125",
     "if command -v timeout >/dev/null 2>&1; " +
-      `then exec timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd}; fi`,
-    `exec /bin/sh -c ${cmd}`,
+      `then timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd} >"$out" 2>&1 </dev/null; ` +
+      `else /bin/sh -c ${cmd} >"$out" 2>&1 </dev/null; fi`,
+    "rc=$?",
+    `tail -c ${KEEP_OUTPUT_BYTES} -- "$out" >&2`,
+    'rm -f -- "$out"',
+    'exit "$rc"',
   ].join("\n");
 }
 
@@ -103,7 +111,8 @@ export function healthFailure(
 ): RepoSyncError {
   const dir = servedDir(target, commit);
   const how = r.timedOut || r.exitCode === TIMED_OUT ? `did not finish within ${check.timeoutS} s`
-    : r.exitCode === 125 ? "exited with 125 (the folder could not be entered, or the VM's `timeout` failed)"
+    : r.exitCode === 125 ? "exited with 125 (the folder could not be entered, no temp file for its output, " +
+      "or the VM's `timeout` failed)"
     : `exited with ${r.exitCode}`;
   return new RepoSyncError("health", `health check failed after ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}: ` +
     `the command ${how} (in ${dir}, REPO_SYNC_REVISION=${commit.slice(0, 12)})`, {

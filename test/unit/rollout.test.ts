@@ -183,8 +183,13 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         `cd -- '/srv/it'\\''s $(x)/releases/${HASH}' || exit 125`,
         `REPO_SYNC_REVISION=${HASH}; export REPO_SYNC_REVISION`,
         `REPO_SYNC_RELEASE='/srv/it'\\''s $(x)/releases/${HASH}'; export REPO_SYNC_RELEASE`,
-        "if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 5 /bin/sh -c 'curl -f localhost'; fi",
-        "exec /bin/sh -c 'curl -f localhost'",
+        "out=$(mktemp) || exit 125",
+        "if command -v timeout >/dev/null 2>&1; then timeout -k 5 5 /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; " +
+          "else /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; fi",
+        "rc=$?",
+        "tail -c 65536 -- \"$out\" >&2",
+        "rm -f -- \"$out\"",
+        "exit \"$rc\"",
       ].join("\n"));
       assert.throws(() => healthCheckScript(target("/srv/a"), check("true"), "HEAD; rm -rf /"), /malformed revision/);
     });
@@ -205,6 +210,16 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
       // A folder that is not there: 125, the check never runs.
       assert.equal(spawnSync("/bin/sh", ["-c", healthCheckScript(target(path.join(dir, "gone")), check(`touch ${JSON.stringify(path.join(dir, "ran"))}`), HASH)]).status, 125);
       assert.equal(fs.existsSync(path.join(dir, "ran")), false);
+    });
+
+    it("a check that leaves a background job holding its output ends when the command does; its output is kept (on stderr)", () => {
+      fs.mkdirSync(path.join(dir, "bg"));
+      const started = Date.now();
+      const r = spawnSync("/bin/sh", ["-c", healthCheckScript(target(path.join(dir, "bg")), check("sleep 20 & echo started; echo oops >&2; exit 0", 30), HASH)], { encoding: "utf8", env: { ...process.env, TMPDIR: dir } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms: the job held the channel`);
+      assert.equal(r.stderr, "started\noops\n");
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("tmp.")), [], "the temp file is removed");
     });
 
     it("the VM's timeout ends a check that outlives timeout_s, with its children (exit 124)", () => {
