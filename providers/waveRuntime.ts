@@ -56,7 +56,24 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
 
-async function pass(raw: Record<string, unknown>, olds: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
+/**
+ * A gate that failed, as the engine takes a resource that exists but failed to initialize: its
+ * message, and the outputs to keep (the dynamic provider host sends `id`, `properties` and `reasons`
+ * as the engine's ErrorResourceInitFailed). So `passed` survives the failure: the next `up` retries
+ * the gate (the engine updates a resource with init errors) without hooking and checking again the
+ * VMs that passed.
+ */
+class GateFailed extends Error {
+  constructor(message: string, readonly id: string, readonly properties: Record<string, unknown>) {
+    super(message);
+  }
+
+  get reasons(): string[] {
+    return [this.message];
+  }
+}
+
+async function pass(id: string, raw: Record<string, unknown>, olds: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
   const i = inputsOf(raw);
   const members: WaveMember[] = i.members.map((m) => ({
     target: toTarget(normalizeInputs(m.target)),
@@ -76,17 +93,19 @@ async function pass(raw: Record<string, unknown>, olds: Record<string, unknown> 
       lockTimeoutS: i.lockTimeoutS, parallelism: i.parallelism,
     };
     const r = await passWave(spec, log);
-    return plain({ ...raw, failed: [...r.failed], passed: r.passed, verdicts: r.verdicts });
+    const outs = plain({ ...raw, failed: r.failed, passed: r.passed, verdicts: r.verdicts });
+    if (r.error) throw new GateFailed(r.error.message, id, outs);
+    return outs;
   } finally {
     await log.flush();
   }
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
-  const outs = await pass(inputs, undefined);
-  return { id: `wave-${String(inputs.wave)}`, outs };
+  const id = `wave-${String(inputs.wave)}`;
+  return { id, outs: await pass(id, inputs, undefined) };
 }
 
-export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await pass(news, olds) };
+export async function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await pass(id, news, olds) };
 }

@@ -12,6 +12,7 @@ import { runProgram } from "../process/run";
 import { sshOptionArgs } from "../remote/sshArgs";
 import { connectionFailure } from "../remote/sshErrors";
 import { RELEASES_DIR } from "../target/releases";
+import { servedDir } from "./healthCheck";
 import { shQuote } from "../target/script";
 
 /** Output kept of a hook's run (the error shows its end). */
@@ -63,11 +64,11 @@ export async function runPostSyncHook(
   }
   const lost = r.exitCode === 255 ? connectionFailure(target, r.exitCode, r.stderr, shown) : undefined;
   if (lost) return lost;
-  return new RepoSyncError("health", `the post-sync hook exited with ${r.exitCode} (in ${target.path})`, {
+  return new RepoSyncError("health", `the post-sync hook exited with ${r.exitCode} (in ${servedDir(target, commit)})`, {
     vm: target.vm,
     command: ["sh", "-c", hook],
     exitCode: r.exitCode,
     stderr: `${r.stdout}${r.stderr}`.slice(-4000).trim() || undefined,
-    hint: "run the hook on the VM to see why; the next `pulumi up` runs it again",
+    hint: "run the hook on the VM in that folder to see why; the next `pulumi up` runs it again",
   });
 }

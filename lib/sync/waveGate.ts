@@ -20,6 +20,7 @@ import type { Logger } from "../log";
 import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
 import { checkHealthInSession } from "./healthCheck";
+import { recordHistory } from "./history";
 import { CommitTrees } from "./keptRelease";
 import { mapLimit } from "./pool";
 import { runPostSyncHook } from "./postSync";
@@ -80,13 +81,19 @@ export interface WaveVerdict {
   message?: string;
 }
 
-/** What a gate that passed reports. */
+/** What a gate reports. */
 export interface WaveGateResult {
   verdicts: WaveVerdict[];
-  /** VMs of this wave that failed (within `max_failures`). */
+  /** VMs of this wave that failed. */
   failed: string[];
-  /** VMs of this wave that passed, by the key of what passed. */
+  /** VMs of this wave that passed and serve the commit, by the key of what passed. */
   passed: Record<string, string>;
+  /**
+   * Set when the gate fails: the rollout stopped (and what was switched back), or, at the last wave,
+   * the VMs that failed within `max_failures`. The rest of the result is still what the gate saw: a
+   * Pulumi gate keeps it (`passed`), so that the next `up` does not hook and check those VMs again.
+   */
+  error?: RepoSyncError;
 }
 
 const short = (c?: string) => (c ? c.slice(0, 12) : "none");
@@ -111,7 +118,7 @@ export function switchedThisRun(spec: Pick<WaveGateSpec, "wave" | "commit" | "ru
   return spec.members.filter((m) => m.wave <= spec.wave && m.outcome?.run === spec.run && m.outcome.commit === spec.commit && m.outcome.switched);
 }
 
-/** Runs the gate (see the file comment): resolves when the rollout goes on, throws when it stops. */
+/** Runs the gate (see the file comment); `error` is set when the rollout stops or the run must fail. */
 export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGateResult> {
   const wave = spec.members.filter((m) => m.wave === spec.wave);
   const checking = new Set(toCheck(spec).map((m) => m.target.vm));
@@ -124,24 +131,27 @@ export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGat
   const failed = verdicts.filter((v) => !v.ok);
   const passed: Record<string, string> = {};
   for (const m of wave) if (verdicts.find((v) => v.vm === m.target.vm)?.ok) passed[m.target.vm] = passKey(m, spec.commit);
+  const result = { verdicts, failed: failed.map((v) => v.vm), passed };
   const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message, v.vm)})`).join("; ");
   if (tooManyFailures(failed.length, wave.length, spec.rollout.maxFailures)) {
     const why = `${failed.length} of ${wave.length} VM(s) of wave ${spec.wave} failed, more than max_failures ${describeAmount(spec.rollout.maxFailures)}: ${named}`;
-    log.warn(`rollout of ${short(spec.commit)} stopped at wave ${spec.wave} of ${spec.waves}: ${why}`);
-    throw await stopped(spec, why, log);
+    const { error, rolledBack } = await stopped(spec, why, log);
+    // A VM switched back serves the old commit: it has not passed for the new one.
+    for (const vm of rolledBack) delete passed[vm];
+    return { ...result, error };
   }
-  if (failed.length > 0) log.warn(`rollout: wave ${spec.wave}: ${named}; within max_failures ${describeAmount(spec.rollout.maxFailures)}, the rollout goes on`);
+  if (failed.length > 0) log.warn(`rollout: wave ${spec.wave}: ${named}; within max_failures ${describeAmount(spec.rollout.maxFailures)}, the rollout goes on (they stay as they failed)`);
   const all = [...spec.earlierFailures, ...failed.map((v) => v.vm)];
   if (spec.wave === spec.waves && all.length > 0) {
-    throw new RepoSyncError("health", `rollout of ${short(spec.commit)} done, but ${all.length} VM(s) failed within max_failures ${describeAmount(spec.rollout.maxFailures)}: ${all.join(", ")} (each one's error is above; they stay as they failed)`, {
+    return { ...result, error: new RepoSyncError("health", `rollout of ${short(spec.commit)} done, but ${all.length} VM(s) failed within max_failures ${describeAmount(spec.rollout.maxFailures)}: ${all.join(", ")} (each one's error is above; they stay as they failed)`, {
       hint: "fix them and run `pulumi up` again: it deploys to them and checks them again",
-    });
+    }) };
   }
   if (spec.rollout.bakeS > 0 && spec.wave < spec.waves) {
-    log.info(`rollout: wave ${spec.wave} passed; baking ${spec.rollout.bakeS} s before wave ${spec.wave + 1}`);
+    log.info(`rollout: wave ${spec.wave} ${failed.length > 0 ? "went on within max_failures" : "passed"}; baking ${spec.rollout.bakeS} s before wave ${spec.wave + 1}`);
     await new Promise((resolve) => setTimeout(resolve, spec.rollout.bakeS * 1000));
   }
-  return { verdicts, failed: failed.map((v) => v.vm), passed };
+  return result;
 }
 
 /** Hook then check on one VM, under its lock, once it is seen serving the commit. */
@@ -157,6 +167,9 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
       const error = await runPostSyncHook(t, m.hook, spec.commit, session.controlPath, log);
       if (error) {
         log.warn(error.message);
+        const detail = error.exitCode !== undefined && error.kind === "health" ? `exit ${error.exitCode}` : error.reason;
+        const warning = await recordHistory(session, t.vm, { event: "post-sync-hook", commit: spec.commit, result: "failed", detail });
+        if (warning) log.warn(warning);
         return { vm: t.vm, ok: false, step: "hook", message: error.message };
       }
     }
@@ -169,16 +182,16 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
 }
 
 /** The stop: the rollback (or not) of what this run switched, then the error naming every VM. */
-async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<RepoSyncError> {
+async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ error: RepoSyncError; rolledBack: string[] }> {
   const back = switchedThisRun(spec);
   const later = `the waves after wave ${spec.wave} were not started`;
   const already = spec.members.filter((m) => m.outcome?.commit === spec.commit && m.outcome.run !== spec.run && m.outcome.failure === undefined).map((m) => m.target.vm);
   const alreadyLine = already.length > 0 ? `; already on ${short(spec.commit)} before this run (not switched back): ${already.join(", ")}` : "";
   if (spec.rollout.onFailure !== "rollback" || back.length === 0) {
     const left = back.length > 0 ? `; left on ${short(spec.commit)} (on_failure: stop): ${back.map((m) => m.target.vm).join(", ")}` : "";
-    return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves}: ${why}${left}${alreadyLine}; ${later}`, {
+    return { rolledBack: [], error: new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves}: ${why}${left}${alreadyLine}; ${later}`, {
       hint: "fix the failing VMs and run `pulumi up` again",
-    });
+    }) };
   }
   log.info(`rollout: switching back ${back.map((m) => m.target.vm).join(", ")}`);
   const trees = new CommitTrees(spec.source, log);
@@ -188,9 +201,10 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<Re
   const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again`
     : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
     : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm)})`);
-  return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
+  const rolledBack = outcomes.filter((o) => o.to !== undefined).map((o) => o.vm);
+  return { rolledBack, error: new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
     hint: "fix the failing VMs and run `pulumi up` again (it deploys the waves again); `repo-sync history` shows each VM's trail",
-  });
+  }) };
 }
 
 /** A message's first line, without the `vm: ` its VM's name already says. */

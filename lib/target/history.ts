@@ -19,14 +19,14 @@ export const HISTORY_READ_BYTES = 256 * 1024;
 const MAX_DETAIL = 400;
 
 /** What happened on the VM. */
-export type HistoryEvent = "deploy" | "rollback" | "health-check";
+export type HistoryEvent = "deploy" | "rollback" | "health-check" | "post-sync-hook";
 
 /** One line of the trail. */
 export interface HistoryEntry {
   /** When (ISO 8601, UTC, the clock of the machine running repo-sync). */
   time: string;
   event: HistoryEvent;
-  /** The commit served after the event (deploy, rollback), or the one checked (health-check). */
+  /** The commit served after the event (deploy, rollback), or the one checked (health-check, post-sync-hook). */
   commit: string;
   /** The commit served before (deploy, rollback); absent: none, or not a change of commit. */
   previous?: string;
@@ -95,7 +95,7 @@ export interface HistoryRead {
   unreadable: number;
 }
 
-const EVENTS: readonly string[] = ["deploy", "rollback", "health-check"];
+const EVENTS: readonly string[] = ["deploy", "rollback", "health-check", "post-sync-hook"];
 const HASH = /^[0-9a-f]{40}$/;
 
 /** One line as an entry, or undefined when it is not one repo-sync wrote (pure). */

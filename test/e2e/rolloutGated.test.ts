@@ -31,11 +31,17 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
   const dir = (vm: string) => fleet.vm(vm).targetPath;
   const served = (vm: string) => fs.readlinkSync(path.join(dir(vm), "current")).slice("releases/".length);
   const sick = () => path.join(flags, "sick-vm03");
+  const hookLog = () => path.join(flags, "hook-vm04");
+  const hookRuns = (commit: string) => fs.readFileSync(hookLog(), "utf8").split("\n").filter((l) => l === commit).length;
   const CHECK = `[ "$REPO_SYNC_REVISION" = "$(cat .sync_rev)" ] && test -f src/app.py`;
   const write = (rollout: Record<string, unknown>) => writeFleetConfig(fleet, cfg, {
     repoPath: repo.path,
     repository: { layout: "releases", keep_releases: 3, rollout: { waves: [1, 2, "100%"], ...rollout }, health_check: { command: CHECK, retries: 0 } },
-    vms: { vm03: { health_check: { command: `if [ -e ${sick()} ]; then echo "vm03 is sick" >&2; exit 3; fi`, retries: 0 } } },
+    vms: {
+      vm03: { health_check: { command: `if [ -e ${sick()} ]; then echo "vm03 is sick" >&2; exit 3; fi`, retries: 0 } },
+      // The gate runs it (no vm04-post-sync resource): each run of it is a line.
+      vm04: { post_sync_command: `echo "$REPO_SYNC_REVISION" >> ${hookLog()}` },
+    },
   });
   /** Each VM's trail since `since` (ISO time), read over SSH as `repo-sync history` does. */
   const trail = async (vm: string, since: string): Promise<HistoryEntry[]> => {
@@ -94,6 +100,7 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     assert.deepEqual(await story("vm02", since), [deployed, back]);
     assert.deepEqual(await story("vm03", since), [deployed, ["health-check", next, "", "failed"], back]);
     for (const vm of wave3) assert.deepEqual(await story(vm, since), []);
+    assert.equal(hookRuns(next), 0, "wave 3's hook never ran for the rolled-back commit");
 
     // Fixed: the next up deploys the waves again (the preview sees waves 1 and 2 off the commit).
     fs.rmSync(sick());
@@ -140,10 +147,24 @@ describe("gated rollouts through pulumi preview and pulumi up (rollback, max_fai
     assert.deepEqual(ids().map(served), [next, next, next, next, next, next], "every wave ran; vm03 stays as it failed");
     const gap = (await deployedAt("vm04", since)) - (await deployedAt("vm02", since));
     assert.ok(gap >= 2000, `wave 3 switched ${gap} ms after wave 2: the gate's bake_s (2 s) was not waited`);
+    assert.equal(hookRuns(next), 1, "vm04's hook ran once, by the last gate");
     fs.rmSync(sick());
     // The gate that saw vm03 fail checks it again, and the run passes.
     const fixed = await project.run(["up", "--yes", "--skip-preview"]);
     assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
     assert.match(fixed.stdout + fixed.stderr, /vm03: healthy/);
+    assert.equal(hookRuns(next), 1, "the failed last gate kept what passed: vm04's hook did not run again");
+    assert.doesNotMatch(fixed.stdout + fixed.stderr, /vm0[456]: healthy/, "nor were the third wave's checks run again");
+  });
+
+  it("a stack whose last gate failed refreshes and destroys cleanly (the gate's kept state carries its provider)", async () => {
+    repo.commit({ ...version("v4") }, "mix v4");
+    fs.writeFileSync(sick(), "");
+    const up = await project.run(["up", "--yes", "--skip-preview"]);
+    assert.notEqual(up.code, 0);
+    assert.match(up.stdout + up.stderr, /failed within max_failures 1: vm03/);
+    await project.ok(["refresh", "--yes", "--skip-preview"]);
+    await project.ok(["destroy", "--yes", "--skip-preview"]);
+    for (const vm of ids()) assert.ok(fs.existsSync(path.join(dir(vm), "current")), `${vm}'s tree stays (removeOnDelete is off)`);
   });
 });
