@@ -16,7 +16,7 @@ import { FENCE_CLOSE, FENCE_OPEN, FENCE_START, parseSessionLine, type SessionFen
 import {
   HISTORY_FILE, LEGACY_LOCK_FILE, MANAGED_FILE, MARKER_FILE, SESSION_FILE, TEMP_PREFIX, TRANSFER_RECORD_PREFIX,
 } from "../config/ownFiles";
-import { HISTORY_COMMAND, HISTORY_READ_BYTES } from "./history";
+import { HISTORY_COMMAND, TRAIL_END } from "./history";
 import {
   currentCommit, HASH_COMMANDS, LAYOUT_FILE, LAYOUT_HELPER, migrateCommands, parseReleases, RELEASE_COMMANDS,
   RELEASES_CLASSIFY, type ReleasesView,
@@ -140,9 +140,8 @@ export function historyReadScript(targetPath: string): string {
     'cd -- "$P" || { echo "ERR cd"; exit 3; }',
     `if [ -L ${HISTORY_FILE} ]; then echo "LOG symlink"`,
     `elif [ ! -e ${HISTORY_FILE} ]; then echo "LOG none"`,
-    `elif [ ! -f ${HISTORY_FILE} ]; then echo "LOG notfile"`,
-    "else printf 'LOG hex:'; " +
-      `tail -c ${HISTORY_READ_BYTES} -- ${HISTORY_FILE} | od -An -v -tx1 | tr -d ' \\n'; echo; fi`,
+    `elif [ ! -f ${HISTORY_FILE} ] || [ "$(stat -c %h -- ${HISTORY_FILE})" != 1 ]; then echo "LOG notfile"`,
+    `else printf 'LOG hex:'; { ${TRAIL_END}; } 2>/dev/null | od -An -v -tx1 | tr -d ' \\n'; echo; fi`,
     `echo ${HISTORY_DONE}`,
   ].join("\n");
 }

@@ -292,6 +292,18 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         assert.deepEqual(fs.readdirSync(t).filter((n) => n.startsWith(".repo-sync.tmp.")), [], "no temp file left");
       });
 
+      it("a hard link at the trail's name is neither shown nor copied into the new trail; the link is replaced", () => {
+        fs.mkdirSync(t);
+        const secret = path.join(dir, "secret");
+        fs.writeFileSync(secret, `${historyLine(entry(9, { detail: "root-only" }))}\n`);
+        fs.linkSync(secret, path.join(t, ".repo-sync.log"));
+        assert.deepEqual(read(), { state: "notfile", entries: [], unreadable: 0 });
+        assert.match(session(`log ${historyLine(entry(1))}\n`).stdout, /READY\nOK\n/);
+        assert.deepEqual(read(), { state: "file", entries: [entry(1)], unreadable: 0 }, "the linked file's line was not copied");
+        assert.equal(fs.readFileSync(secret, "utf8"), `${historyLine(entry(9, { detail: "root-only" }))}\n`);
+        assert.equal(fs.statSync(secret).nlink, 1);
+      });
+
       it("a line the shell would read as code stays data", () => {
         const e = entry(3, { by: "$(touch PWNED)`touch PWNED2`@h; touch PWNED3", detail: "'; touch PWNED4 #" });
         session(`log ${historyLine(e)}\n`);
