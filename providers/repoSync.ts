@@ -133,9 +133,9 @@ export class RepoSync extends pulumi.ComponentResource {
   readonly refKind: pulumi.Output<string>;
   /** The targets, by VM id. */
   readonly targets: Record<string, RepoSyncTarget> = {};
-  /** Post-sync hooks, by VM id (VMs with a hook only). */
+  /** Post-sync hooks, by VM id (VMs with a hook only; none in a gated rollout: its gates run them). */
   readonly hooks: Record<string, command.remote.Command> = {};
-  /** Health checks (`health_check`), by VM id (VMs with a check only). */
+  /** Health checks (`health_check`), by VM id (VMs with a check only; none in a gated rollout). */
   readonly healthChecks: Record<string, command.remote.Command> = {};
   /** The gates of a rollout that can roll back or go on past failures (`<name>-wave-N`), wave by wave. */
   readonly gates: RepoSyncWave[] = [];
@@ -221,8 +221,8 @@ export class RepoSync extends pulumi.ComponentResource {
     const childName = (vm: string) => (internal.topLevelNames ? vm : `${name}-${vm}`);
     const aliases = (n: string) => (internal.topLevelNames ? [{ name: n, parent: pulumi.rootStackResource }] : []);
     // A rollout: each wave's targets wait for the previous wave's health checks (or syncs and hooks),
-    // so a failed check leaves the later waves untouched (lib/sync/rollout.ts does more in the CLI).
-    // Waves follow the targets' order: a wave's gate is complete when its first target is declared.
+    // so a failed check leaves the later waves untouched; a rollout that can roll back or go on past
+    // failures waits instead on each wave's gate (RepoSyncWave), which decides as the CLI's rollout.
     const waves = rolloutWaves(config, this, name);
     const gated = gatedRollout(config);
     // One id per execution of the program: the gates tell this run's switches from earlier ones by it.
