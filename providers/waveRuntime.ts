@@ -5,11 +5,14 @@
  *   what its target did: a switch or a failure is a new `deployment`), the rollout's knobs or the
  *   earlier failures changed, and while VMs of its wave failed at its last pass. Not for the run id
  *   alone: a no-change `up` passes no gate again.
- * - create/update: lib/sync/waveGate.ts's passWave; its error (the rollout stopped, or failures within
- *   `max_failures` at the last wave) fails the gate with every VM named.
+ * - create/update: lib/sync/waveGate.ts's passWave; its error (the rollout stopped) fails the gate with
+ *   every VM named. Failures within `max_failures` at the last wave fail it too, but with its outputs
+ *   (what passed) recorded in the state, as a resource that failed to initialize is: else the next
+ *   `up` would hook and check again the VMs that passed.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckSettings } from "../lib/config/types";
+import type { RepoSyncError } from "../lib/errors";
 import { type DeployOutcome, passWave, type WaveGateSpec, type WaveMember } from "../lib/sync/waveGate";
 import { resourceLogger } from "./engineLog";
 import { hasUnknowns, normalizeInputs, toSourceSettings, toTarget } from "./inputs";
@@ -56,7 +59,16 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
 
-async function pass(raw: Record<string, unknown>, olds: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
+/**
+ * The error that fails the gate's step with `outs` kept: the dynamic provider host sends an error with
+ * an `id` and `properties` as the engine's "created but failed to initialize", whose properties the
+ * engine records as the resource's outputs.
+ */
+function failedWithOutputs(err: RepoSyncError, id: string, outs: Record<string, unknown>): Error {
+  return Object.assign(new Error(err.message), { id, properties: outs, reasons: [err.message] });
+}
+
+async function pass(id: string, raw: Record<string, unknown>, olds: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
   const i = inputsOf(raw);
   const members: WaveMember[] = i.members.map((m) => ({
     target: toTarget(normalizeInputs(m.target)),
@@ -72,21 +84,26 @@ async function pass(raw: Record<string, unknown>, olds: Record<string, unknown> 
       wave: i.wave, waves: i.waves, commit: i.commit, run: i.run, rollout: i.rollout, members,
       earlierFailures: i.earlierFailures ?? [],
       passed: (olds?.passed as Record<string, string> | undefined) ?? {},
+      hooked: (olds?.hooked as Record<string, string> | undefined) ?? {},
       source: toSourceSettings(normalizeInputs(first.target)),
       lockTimeoutS: i.lockTimeoutS, parallelism: i.parallelism,
     };
     const r = await passWave(spec, log);
-    return plain({ ...raw, failed: [...r.failed], passed: r.passed, verdicts: r.verdicts });
+    const outs = plain({ ...raw, failed: [...r.failed], passed: r.passed, hooked: r.hooked, verdicts: r.verdicts });
+    if (r.incomplete) {
+      throw failedWithOutputs(r.incomplete, id, outs);
+    }
+    return outs;
   } finally {
     await log.flush();
   }
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
-  const outs = await pass(inputs, undefined);
-  return { id: `wave-${String(inputs.wave)}`, outs };
+  const id = `wave-${String(inputs.wave)}`;
+  return { id, outs: await pass(id, inputs, undefined) };
 }
 
-export async function update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await pass(news, olds) };
+export async function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await pass(id, news, olds) };
 }

@@ -11,7 +11,8 @@
  *   the ones before, goes back to what it served before (undoSwitch: a link switch); then the gate
  *   fails, naming each VM and what it serves now. The next waves wait on this gate: never touched;
  * - else it waits `bake_s` (not after the last wave) and passes; failures within the limit are named,
- *   and the last wave's gate fails the run for them at the end.
+ *   and the last wave's gate fails the run for them at the end, after its pass is recorded (so the
+ *   next `up` hooks and checks again only the VMs that failed).
  * "This run" is one execution of the program: it gives the targets and the gates one run id.
  */
 import type { HealthCheckSettings, RolloutSettings, SourceSettings, Target } from "../config/types";
@@ -65,6 +66,8 @@ export interface WaveGateSpec {
   earlierFailures: string[];
   /** VMs of this wave that passed this gate before, by the key of what passed ({@link passKey}). */
   passed: Record<string, string>;
+  /** VMs of this wave whose hook passed this gate before, by {@link hookKey} (absent: none). */
+  hooked?: Record<string, string>;
   source: SourceSettings;
   lockTimeoutS: number;
   parallelism: number;
@@ -78,6 +81,8 @@ export interface WaveVerdict {
   step: "sync" | "hook" | "health" | "checked" | "passed";
   /** Why it failed. */
   message?: string;
+  /** Its hook (if any) passed for this commit: now, or at an earlier pass of this gate. */
+  hooked?: boolean;
 }
 
 /** What a gate that passed reports. */
@@ -87,6 +92,14 @@ export interface WaveGateResult {
   failed: string[];
   /** VMs of this wave that passed, by the key of what passed. */
   passed: Record<string, string>;
+  /** VMs of this wave whose hook passed, by {@link hookKey}: a retry checks them without hooking again. */
+  hooked: Record<string, string>;
+  /**
+   * The last wave's gate only: VMs failed within `max_failures` in this run. The gate records its
+   * pass, then fails the `up` with this error (an engine that forgot the pass would hook again, at
+   * the next `up`, the VMs that passed).
+   */
+  incomplete?: RepoSyncError;
 }
 
 const short = (c?: string) => (c ? c.slice(0, 12) : "none");
@@ -94,6 +107,21 @@ const short = (c?: string) => (c ? c.slice(0, 12) : "none");
 /** What a VM passed the gate with (pure): the commit, the hook and the check. A change checks it again. */
 export function passKey(m: Pick<WaveMember, "hook" | "check">, commit: string): string {
   return JSON.stringify([commit, m.hook ?? null, m.check ?? null]);
+}
+
+/** What a VM's hook passed with (pure): the commit and the hook. */
+export function hookKey(m: Pick<WaveMember, "hook">, commit: string): string {
+  return JSON.stringify([commit, m.hook ?? null]);
+}
+
+/**
+ * Whether the gate runs the VM's hook (pure): after this run's switch, and when it has not passed for
+ * this commit and hook (a retry of a VM whose check failed runs the check only, as the `<vm>-health`
+ * resource of an ungated rollout is run again and its `<vm>-post-sync` is not).
+ */
+export function toHook(m: WaveMember, spec: Pick<WaveGateSpec, "commit" | "run" | "hooked">): boolean {
+  if (!m.hook) return false;
+  return (m.outcome?.run === spec.run && m.outcome.switched) || spec.hooked?.[m.target.vm] !== hookKey(m, spec.commit);
 }
 
 /**
@@ -111,19 +139,27 @@ export function switchedThisRun(spec: Pick<WaveGateSpec, "wave" | "commit" | "ru
   return spec.members.filter((m) => m.wave <= spec.wave && m.outcome?.run === spec.run && m.outcome.commit === spec.commit && m.outcome.switched);
 }
 
-/** Runs the gate (see the file comment): resolves when the rollout goes on, throws when it stops. */
+/**
+ * Runs the gate (see the file comment): resolves when the rollout goes on (with `incomplete` at the
+ * last wave when VMs failed within the limit), throws when it stops.
+ */
 export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGateResult> {
   const wave = spec.members.filter((m) => m.wave === spec.wave);
   const checking = new Set(toCheck(spec).map((m) => m.target.vm));
   const verdicts = await mapLimit(wave, spec.parallelism, async (m): Promise<WaveVerdict> => {
     const failure = m.outcome?.run === spec.run ? m.outcome.failure : undefined;
     if (failure !== undefined) return { vm: m.target.vm, ok: false, step: "sync", message: failure };
-    if (!checking.has(m.target.vm)) return { vm: m.target.vm, ok: true, step: "passed" };
+    if (!checking.has(m.target.vm)) return { vm: m.target.vm, ok: true, step: "passed", hooked: true };
     return checkMember(m, spec, log).catch((err: unknown) => ({ vm: m.target.vm, ok: false, step: "health" as const, message: isRepoSyncError(err) ? err.message : errorMessage(err) }));
   });
   const failed = verdicts.filter((v) => !v.ok);
   const passed: Record<string, string> = {};
-  for (const m of wave) if (verdicts.find((v) => v.vm === m.target.vm)?.ok) passed[m.target.vm] = passKey(m, spec.commit);
+  const hooked: Record<string, string> = {};
+  for (const m of wave) {
+    const v = verdicts.find((x) => x.vm === m.target.vm);
+    if (v?.ok) passed[m.target.vm] = passKey(m, spec.commit);
+    if (v?.hooked) hooked[m.target.vm] = hookKey(m, spec.commit);
+  }
   const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message, v.vm)})`).join("; ");
   if (tooManyFailures(failed.length, wave.length, spec.rollout.maxFailures)) {
     const why = `${failed.length} of ${wave.length} VM(s) of wave ${spec.wave} failed, more than max_failures ${describeAmount(spec.rollout.maxFailures)}: ${named}`;
@@ -132,16 +168,17 @@ export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGat
   }
   if (failed.length > 0) log.warn(`rollout: wave ${spec.wave}: ${named}; within max_failures ${describeAmount(spec.rollout.maxFailures)}, the rollout goes on`);
   const all = [...spec.earlierFailures, ...failed.map((v) => v.vm)];
+  const result = { verdicts, failed: failed.map((v) => v.vm), passed, hooked };
   if (spec.wave === spec.waves && all.length > 0) {
-    throw new RepoSyncError("health", `rollout of ${short(spec.commit)} done, but ${all.length} VM(s) failed within max_failures ${describeAmount(spec.rollout.maxFailures)}: ${all.join(", ")} (each one's error is above; they stay as they failed)`, {
+    return { ...result, incomplete: new RepoSyncError("health", `rollout of ${short(spec.commit)} done, but ${all.length} VM(s) failed within max_failures ${describeAmount(spec.rollout.maxFailures)}: ${all.join(", ")} (each one's error is above; they stay as they failed)`, {
       hint: "fix them and run `pulumi up` again: it deploys to them and checks them again",
-    });
+    }) };
   }
   if (spec.rollout.bakeS > 0 && spec.wave < spec.waves) {
     log.info(`rollout: wave ${spec.wave} passed; baking ${spec.rollout.bakeS} s before wave ${spec.wave + 1}`);
     await new Promise((resolve) => setTimeout(resolve, spec.rollout.bakeS * 1000));
   }
-  return { verdicts, failed: failed.map((v) => v.vm), passed };
+  return result;
 }
 
 /** Hook then check on one VM, under its lock, once it is seen serving the commit. */
@@ -153,16 +190,18 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
     if (serving !== spec.commit) {
       return { vm: t.vm, ok: false, step: "health", message: `it serves ${short(serving)}, not ${short(spec.commit)} (another run deployed in between, or its sync did not land)` };
     }
-    if (m.hook) {
+    if (m.hook && toHook(m, spec)) {
       const error = await runPostSyncHook(t, m.hook, spec.commit, session.controlPath, log);
       if (error) {
         log.warn(error.message);
         return { vm: t.vm, ok: false, step: "hook", message: error.message };
       }
+    } else if (m.hook) {
+      log.info(`${t.vm}: post-sync hook passed for ${short(spec.commit)} at an earlier up: not run again`);
     }
-    if (!m.check) return { vm: t.vm, ok: true, step: "checked" };
+    if (!m.check) return { vm: t.vm, ok: true, step: "checked", hooked: true };
     const { error } = await checkHealthInSession(t, m.check, spec.commit, session, log);
-    return error ? { vm: t.vm, ok: false, step: "health", message: error.message } : { vm: t.vm, ok: true, step: "checked" };
+    return error ? { vm: t.vm, ok: false, step: "health", message: error.message, hooked: true } : { vm: t.vm, ok: true, step: "checked", hooked: true };
   } finally {
     await session.close();
   }
@@ -172,7 +211,11 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
 async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<RepoSyncError> {
   const back = switchedThisRun(spec);
   const later = `the waves after wave ${spec.wave} were not started`;
-  const already = spec.members.filter((m) => m.outcome?.commit === spec.commit && m.outcome.run !== spec.run && m.outcome.failure === undefined).map((m) => m.target.vm);
+  // Every VM of these waves whose target step passed serves the commit (its diff found it there, or
+  // its sync landed it): those this run did not switch were on it already (an earlier, interrupted
+  // run; a CLI sync; another stack), whatever their last recorded outcome says.
+  const switchedNow = new Set(back.map((m) => m.target.vm));
+  const already = spec.members.filter((m) => !switchedNow.has(m.target.vm) && !(m.outcome?.run === spec.run && m.outcome.failure !== undefined)).map((m) => m.target.vm);
   const alreadyLine = already.length > 0 ? `; already on ${short(spec.commit)} before this run (not switched back): ${already.join(", ")}` : "";
   if (spec.rollout.onFailure !== "rollback" || back.length === 0) {
     const left = back.length > 0 ? `; left on ${short(spec.commit)} (on_failure: stop): ${back.map((m) => m.target.vm).join(", ")}` : "";

@@ -6,7 +6,7 @@
  */
 import * as assert from "node:assert/strict";
 import type { Target } from "../../lib/config/types";
-import { type DeployOutcome, passKey, switchedThisRun, toCheck, type WaveMember } from "../../lib/sync/waveGate";
+import { type DeployOutcome, hookKey, passKey, switchedThisRun, toCheck, toHook, type WaveMember } from "../../lib/sync/waveGate";
 import { comparedWave, diff } from "../../providers/waveRuntime";
 
 const C = "c".repeat(40);
@@ -32,6 +32,18 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.deepEqual(vms(toCheck({ wave: 2, commit: C, run: RUN, members, passed })), ["vm02", "vm04", "vm06"]);
     // A new commit: everything in the wave that did not fail its sync.
     assert.deepEqual(vms(toCheck({ wave: 2, commit: "d".repeat(40), run: RUN, members, passed })), ["vm02", "vm04", "vm05", "vm06"]);
+  });
+
+  it("hooks a VM after this run's switch, or when its hook has not passed for this commit and hook; a retry of a failed check does not hook again", () => {
+    const hook = { hook: "systemctl restart app" };
+    const hooked = { vm01: hookKey(hook, C), vm02: hookKey(hook, C), vm03: hookKey({ hook: "old hook" }, C) };
+    const spec = { commit: C, run: RUN, hooked };
+    assert.equal(toHook(member("vm01", 1, switched(), hook), spec), true, "switched by this run");
+    assert.equal(toHook(member("vm02", 1, switched("run-1"), hook), spec), false, "hook passed for C at an earlier up");
+    assert.equal(toHook(member("vm03", 1, switched("run-1"), hook), spec), true, "the hook changed");
+    assert.equal(toHook(member("vm02", 1, switched("run-1"), hook), { ...spec, commit: "d".repeat(40) }), true, "another commit");
+    assert.equal(toHook(member("vm04", 1, switched("run-1"), hook), spec), true, "never hooked by this gate");
+    assert.equal(toHook(member("vm02", 1, switched("run-1")), spec), false, "no hook");
   });
 
   it("a rollback undoes only what this run switched to this commit, in this wave and the ones before", () => {
