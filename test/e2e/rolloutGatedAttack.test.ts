@@ -4,6 +4,7 @@
  * Each VM's post-sync hook appends the revision it ran for to a file beside the fleet, so the tests
  * count how often a hook ran for one commit; each VM's health check fails while a flag file exists.
  * - the last wave with a failure within max_failures: the next `up` hooks only what it must;
+ * - a failure within max_failures in the first of three waves fails the `up` at its end;
  * - a VM already on the new commit that this run did not switch is named when the gate rolls back;
  * - a prune failing after the switch (inside the target): the VM is switched back all the same.
  * One fleet and one stack.
@@ -76,6 +77,22 @@ describe("gated rollouts through pulumi up, attacked (hooks per commit, what a r
     // hook passed too (its check failed): the retry checks it, as `<vm>-health` would be run again.
     assert.deepEqual(ids().map((vm) => hookRuns(vm, next)), [1, 1, 1, 1], "no hook ran twice for one commit");
     await project.ok(["preview", "--expect-no-changes"]);
+  });
+
+  it("a failure within max_failures two waves before the last still fails the up at its end, naming the VM", async () => {
+    const next = repo.commit({ "src/app.py": "print('x1b')\n" }, "x1b");
+    fs.writeFileSync(sick("vm01"), "");
+    const up = await project.run(["up", "--yes", "--skip-preview"]);
+    const out = up.stdout + up.stderr;
+    assert.match(out, /wave 1: vm01 \(health: .*within max_failures 1, the rollout goes on/);
+    assert.deepEqual(ids().map(served), ids().map(() => next), "every wave ran");
+    assert.notEqual(up.code, 0, `vm01 failed: the up must not pass\n${out}`);
+    assert.match(out, /rollout of [0-9a-f]{12} done, but 1 VM\(s\) failed within max_failures 1: vm01/);
+    fs.rmSync(sick("vm01"));
+    const fixed = await project.run(["up", "--yes", "--skip-preview"]);
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.match(fixed.stdout + fixed.stderr, /vm01: healthy/);
+    assert.deepEqual(ids().map((vm) => hookRuns(vm, next)), [1, 1, 1, 1], "no hook ran twice for one commit");
   });
 
   it("a VM already on the new commit, that this run did not switch (a CLI sync before it), is named when the gate rolls back", async () => {
