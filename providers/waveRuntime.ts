@@ -3,7 +3,8 @@
  * - check: the inputs as given.
  * - diff: the gate runs again when the commit, a VM of its waves (where it is, its hook or check, or
  *   what its target did: a switch or a failure is a new `deployment`), the rollout's knobs or the
- *   earlier failures changed, and while VMs of its wave failed at its last pass. Not for the run id
+ *   earlier failures changed, and while VMs of its wave failed at its last pass (the last gate: of any
+ *   wave, since it fails the up for them). Not for the run id
  *   alone: a no-change `up` passes no gate again.
  * - create/update: lib/sync/waveGate.ts's passWave; its error (the rollout stopped) fails the gate with
  *   every VM named. Failures within `max_failures` at the last wave fail it too, but with its outputs
@@ -54,7 +55,9 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const retry = Array.isArray(olds.failed) && olds.failed.length > 0;
+  // The last gate fails the up while any wave's VMs failed (within max_failures): it runs again too.
+  const last = news.wave === news.waves && Array.isArray(news.earlierFailures) && news.earlierFailures.length > 0;
+  const retry = (Array.isArray(olds.failed) && olds.failed.length > 0) || last;
   const changes = hasUnknowns(news) || retry || comparedWave(olds) !== comparedWave(news);
   return { changes, replaces: [], deleteBeforeReplace: false };
 }

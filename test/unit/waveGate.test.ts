@@ -72,6 +72,9 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.equal(await changes(raw(), raw({ members: [{ target: { vm: "vm01", host: "h", path: "/srv/a" }, wave: 1, hook: "x", outcome: switched("run-1") }] })), true);
     assert.equal(await changes({ ...raw(), failed: ["vm01"] }, raw()), true);
     assert.equal(await changes({ ...raw(), failed: [] }, raw()), false);
+    // The last gate, while an earlier wave's VM failed: it must fail the up again.
+    assert.equal(await changes({ ...raw({ wave: 2, earlierFailures: ["vm01"] }), failed: [] }, raw({ wave: 2, earlierFailures: ["vm01"] })), true);
+    assert.equal(await changes({ ...raw({ wave: 1, earlierFailures: ["vm00"] }), failed: [] }, raw({ wave: 1, earlierFailures: ["vm00"] })), false, "not the last gate");
     assert.equal(await changes(raw(), raw({ commit: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" })), true, "unknown in a preview");
   });
 });
