@@ -230,7 +230,7 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<Re
     .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
   const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again`
     : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
-    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm)})`);
+    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm).replace(/^not switched back: /, "")})`);
   return new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
     hint: "fix the failing VMs and run `pulumi up` again (it deploys the waves again); `repo-sync history` shows each VM's trail",
   });

@@ -5,8 +5,9 @@
  * never for the run id alone).
  */
 import * as assert from "node:assert/strict";
-import type { Target } from "../../lib/config/types";
-import { type DeployOutcome, hookKey, passKey, switchedThisRun, toCheck, toHook, type WaveMember } from "../../lib/sync/waveGate";
+import type { SourceSettings, Target } from "../../lib/config/types";
+import { quietLogger } from "../../lib/log";
+import { type DeployOutcome, hookKey, passKey, passWave, switchedThisRun, toCheck, toHook, type WaveMember } from "../../lib/sync/waveGate";
 import { comparedWave, diff } from "../../providers/waveRuntime";
 
 const C = "c".repeat(40);
@@ -57,6 +58,20 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
       member("vm07", 1, switched(RUN, "e".repeat(40))),
     ];
     assert.deepEqual(vms(switchedThisRun({ wave: 2, commit: C, run: RUN, members })), ["vm01", "vm03"]);
+  });
+
+  it("a stop names a first release it cannot switch back once, and what it serves (no VM reached: a failed sync, no earlier release)", async () => {
+    const first: DeployOutcome = { run: RUN, commit: C, switched: true, failure: "vm01: the oldest release was not pruned" };
+    const spec = {
+      wave: 1, waves: 2, commit: C, run: RUN, rollout: { waves: [], maxFailures: { count: 0 }, bakeS: 0, onFailure: "rollback" as const },
+      members: [member("vm01", 1, first)], earlierFailures: [], passed: {},
+      source: {} as SourceSettings, lockTimeoutS: 5, parallelism: 2,
+    };
+    await assert.rejects(passWave(spec, quietLogger), (err: Error) => {
+      assert.match(err.message, /Now: vm01 still serves cccccccccccc \(not switched back: this run made its first release/);
+      assert.doesNotMatch(err.message, /not switched back: not switched back/);
+      return true;
+    });
   });
 
   it("a gate runs again when the commit, a member's outcome or hook changes, or VMs failed at its last pass; not for the run id", async () => {
