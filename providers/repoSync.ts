@@ -280,7 +280,8 @@ export class RepoSync extends pulumi.ComponentResource {
           wave: wave + 1, waves: waves.length, commit, run: run ?? "",
           rollout: { maxFailures: rollout.maxFailures, bakeS: rollout.bakeS, onFailure: rollout.onFailure },
           members: [...members],
-          earlierFailures: earlier ? earlier.failed.apply((f) => f ?? []) : [],
+          // Every earlier gate's: the last gate fails the up for a failure of any wave, not only the one before.
+          earlierFailures: pulumi.all(this.gates.map((g) => g.failed)).apply((lists) => lists.flatMap((f) => f ?? [])),
           lockTimeoutS: repo.lockTimeoutS, parallelism: repo.parallelism,
         }, { parent: this, dependsOn: [...passed[wave], ...(earlier ? [earlier] : [])] }));
       }

@@ -35,7 +35,7 @@ export interface RepoSyncWaveArgs {
   rollout: { maxFailures: { count: number } | { percent: number }; bakeS: number; onFailure: "stop" | "rollback" };
   /** The VMs of this wave and of every wave before. */
   members: WaveMemberArgs[];
-  /** The previous gate's `failed` (VMs that failed within `max_failures`). */
+  /** Every earlier gate's `failed` (VMs of the earlier waves that failed within `max_failures`). */
   earlierFailures: pulumi.Input<string[]>;
   lockTimeoutS: number;
   parallelism: number;

@@ -3,10 +3,13 @@
  * - check: the inputs as given.
  * - diff: the gate runs again when the commit, a VM of its waves (where it is, its hook or check, or
  *   what its target did: a switch or a failure is a new `deployment`), the rollout's knobs or the
- *   earlier failures changed, and while VMs of its wave failed at its last pass. Not for the run id
+ *   earlier failures changed, and while VMs of its wave failed at its last pass (the last gate: of any
+ *   wave, since it fails the up for them). Not for the run id
  *   alone: a no-change `up` passes no gate again.
  * - create/update: lib/sync/waveGate.ts's passWave; its error (the rollout stopped, or failures within
- *   `max_failures` at the last wave) fails the gate with every VM named.
+ *   `max_failures` at the last wave) fails the gate with every VM named, with its outputs (what passed)
+ *   recorded in the state, as a resource that failed to initialize is: else the next `up` would hook
+ *   and check again the VMs that passed.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckSettings } from "../lib/config/types";
@@ -51,7 +54,9 @@ export async function check(_olds: Record<string, unknown>, news: Record<string,
 }
 
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const retry = Array.isArray(olds.failed) && olds.failed.length > 0;
+  // The last gate fails the up while any wave's VMs failed (within max_failures): it runs again too.
+  const last = news.wave === news.waves && Array.isArray(news.earlierFailures) && news.earlierFailures.length > 0;
+  const retry = (Array.isArray(olds.failed) && olds.failed.length > 0) || last;
   const changes = hasUnknowns(news) || retry || comparedWave(olds) !== comparedWave(news);
   return { changes, replaces: [], deleteBeforeReplace: false };
 }
@@ -89,11 +94,12 @@ async function pass(id: string, raw: Record<string, unknown>, olds: Record<strin
       wave: i.wave, waves: i.waves, commit: i.commit, run: i.run, rollout: i.rollout, members,
       earlierFailures: i.earlierFailures ?? [],
       passed: (olds?.passed as Record<string, string> | undefined) ?? {},
+      hooked: (olds?.hooked as Record<string, string> | undefined) ?? {},
       source: toSourceSettings(normalizeInputs(first.target)),
       lockTimeoutS: i.lockTimeoutS, parallelism: i.parallelism,
     };
     const r = await passWave(spec, log);
-    const outs = plain({ ...raw, failed: r.failed, passed: r.passed, verdicts: r.verdicts });
+    const outs = plain({ ...raw, failed: r.failed, passed: r.passed, hooked: r.hooked, verdicts: r.verdicts });
     if (r.error) throw new GateFailed(r.error.message, id, outs);
     return outs;
   } finally {

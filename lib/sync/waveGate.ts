@@ -11,7 +11,8 @@
  *   the ones before, goes back to what it served before (undoSwitch: a link switch); then the gate
  *   fails, naming each VM and what it serves now. The next waves wait on this gate: never touched;
  * - else it waits `bake_s` (not after the last wave) and passes; failures within the limit are named,
- *   and the last wave's gate fails the run for them at the end.
+ *   and the last wave's gate fails the run for them at the end, after its pass is recorded (so the
+ *   next `up` hooks and checks again only the VMs that failed).
  * "This run" is one execution of the program: it gives the targets and the gates one run id.
  */
 import type { HealthCheckSettings, RolloutSettings, SourceSettings, Target } from "../config/types";
@@ -66,6 +67,8 @@ export interface WaveGateSpec {
   earlierFailures: string[];
   /** VMs of this wave that passed this gate before, by the key of what passed ({@link passKey}). */
   passed: Record<string, string>;
+  /** VMs of this wave whose hook passed this gate before, by {@link hookKey} (absent: none). */
+  hooked?: Record<string, string>;
   source: SourceSettings;
   lockTimeoutS: number;
   parallelism: number;
@@ -79,6 +82,8 @@ export interface WaveVerdict {
   step: "sync" | "hook" | "health" | "checked" | "passed";
   /** Why it failed. */
   message?: string;
+  /** Its hook (if any) passed for this commit: now, or at an earlier pass of this gate. */
+  hooked?: boolean;
 }
 
 /** What a gate reports. */
@@ -88,6 +93,8 @@ export interface WaveGateResult {
   failed: string[];
   /** VMs of this wave that passed and serve the commit, by the key of what passed. */
   passed: Record<string, string>;
+  /** VMs of this wave whose hook passed, by {@link hookKey}: a retry checks them without hooking again. */
+  hooked: Record<string, string>;
   /**
    * Set when the gate fails: the rollout stopped (and what was switched back), or, at the last wave,
    * the VMs that failed within `max_failures`. The rest of the result is still what the gate saw: a
@@ -101,6 +108,21 @@ const short = (c?: string) => (c ? c.slice(0, 12) : "none");
 /** What a VM passed the gate with (pure): the commit, the hook and the check. A change checks it again. */
 export function passKey(m: Pick<WaveMember, "hook" | "check">, commit: string): string {
   return JSON.stringify([commit, m.hook ?? null, m.check ?? null]);
+}
+
+/** What a VM's hook passed with (pure): the commit and the hook. */
+export function hookKey(m: Pick<WaveMember, "hook">, commit: string): string {
+  return JSON.stringify([commit, m.hook ?? null]);
+}
+
+/**
+ * Whether the gate runs the VM's hook (pure): after this run's switch, and when it has not passed for
+ * this commit and hook (a retry of a VM whose check failed runs the check only, as the `<vm>-health`
+ * resource of an ungated rollout is run again and its `<vm>-post-sync` is not).
+ */
+export function toHook(m: WaveMember, spec: Pick<WaveGateSpec, "commit" | "run" | "hooked">): boolean {
+  if (!m.hook) return false;
+  return (m.outcome?.run === spec.run && m.outcome.switched) || spec.hooked?.[m.target.vm] !== hookKey(m, spec.commit);
 }
 
 /**
@@ -125,19 +147,27 @@ export async function passWave(spec: WaveGateSpec, log: Logger): Promise<WaveGat
   const verdicts = await mapLimit(wave, spec.parallelism, async (m): Promise<WaveVerdict> => {
     const failure = m.outcome?.run === spec.run ? m.outcome.failure : undefined;
     if (failure !== undefined) return { vm: m.target.vm, ok: false, step: "sync", message: failure };
-    if (!checking.has(m.target.vm)) return { vm: m.target.vm, ok: true, step: "passed" };
+    if (!checking.has(m.target.vm)) return { vm: m.target.vm, ok: true, step: "passed", hooked: true };
     return checkMember(m, spec, log).catch((err: unknown) => ({ vm: m.target.vm, ok: false, step: "health" as const, message: isRepoSyncError(err) ? err.message : errorMessage(err) }));
   });
   const failed = verdicts.filter((v) => !v.ok);
   const passed: Record<string, string> = {};
-  for (const m of wave) if (verdicts.find((v) => v.vm === m.target.vm)?.ok) passed[m.target.vm] = passKey(m, spec.commit);
-  const result = { verdicts, failed: failed.map((v) => v.vm), passed };
+  const hooked: Record<string, string> = {};
+  for (const m of wave) {
+    const v = verdicts.find((x) => x.vm === m.target.vm);
+    if (v?.ok) passed[m.target.vm] = passKey(m, spec.commit);
+    if (v?.hooked) hooked[m.target.vm] = hookKey(m, spec.commit);
+  }
+  const result = { verdicts, failed: failed.map((v) => v.vm), passed, hooked };
   const named = failed.map((v) => `${v.vm} (${v.step}: ${firstLine(v.message, v.vm)})`).join("; ");
   if (tooManyFailures(failed.length, wave.length, spec.rollout.maxFailures)) {
     const why = `${failed.length} of ${wave.length} VM(s) of wave ${spec.wave} failed, more than max_failures ${describeAmount(spec.rollout.maxFailures)}: ${named}`;
     const { error, rolledBack } = await stopped(spec, why, log);
     // A VM switched back serves the old commit: it has not passed for the new one.
-    for (const vm of rolledBack) delete passed[vm];
+    for (const vm of rolledBack) {
+      delete passed[vm];
+      delete hooked[vm];
+    }
     return { ...result, error };
   }
   if (failed.length > 0) log.warn(`rollout: wave ${spec.wave}: ${named}; within max_failures ${describeAmount(spec.rollout.maxFailures)}, the rollout goes on (they stay as they failed)`);
@@ -163,7 +193,7 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
     if (serving !== spec.commit) {
       return { vm: t.vm, ok: false, step: "health", message: `it serves ${short(serving)}, not ${short(spec.commit)} (another run deployed in between, or its sync did not land)` };
     }
-    if (m.hook) {
+    if (m.hook && toHook(m, spec)) {
       const error = await runPostSyncHook(t, m.hook, spec.commit, session.controlPath, log);
       if (error) {
         log.warn(error.message);
@@ -172,10 +202,12 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
         if (warning) log.warn(warning);
         return { vm: t.vm, ok: false, step: "hook", message: error.message };
       }
+    } else if (m.hook) {
+      log.info(`${t.vm}: post-sync hook passed for ${short(spec.commit)} at an earlier up: not run again`);
     }
-    if (!m.check) return { vm: t.vm, ok: true, step: "checked" };
+    if (!m.check) return { vm: t.vm, ok: true, step: "checked", hooked: true };
     const { error } = await checkHealthInSession(t, m.check, spec.commit, session, log);
-    return error ? { vm: t.vm, ok: false, step: "health", message: error.message } : { vm: t.vm, ok: true, step: "checked" };
+    return error ? { vm: t.vm, ok: false, step: "health", message: error.message, hooked: true } : { vm: t.vm, ok: true, step: "checked", hooked: true };
   } finally {
     await session.close();
   }
@@ -185,7 +217,11 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
 async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ error: RepoSyncError; rolledBack: string[] }> {
   const back = switchedThisRun(spec);
   const later = `the waves after wave ${spec.wave} were not started`;
-  const already = spec.members.filter((m) => m.outcome?.commit === spec.commit && m.outcome.run !== spec.run && m.outcome.failure === undefined).map((m) => m.target.vm);
+  // Every VM of these waves whose target step passed serves the commit (its diff found it there, or
+  // its sync landed it): those this run did not switch were on it already (an earlier, interrupted
+  // run; a CLI sync; another stack), whatever their last recorded outcome says.
+  const switchedNow = new Set(back.map((m) => m.target.vm));
+  const already = spec.members.filter((m) => !switchedNow.has(m.target.vm) && !(m.outcome?.run === spec.run && m.outcome.failure !== undefined)).map((m) => m.target.vm);
   const alreadyLine = already.length > 0 ? `; already on ${short(spec.commit)} before this run (not switched back): ${already.join(", ")}` : "";
   if (spec.rollout.onFailure !== "rollback" || back.length === 0) {
     const left = back.length > 0 ? `; left on ${short(spec.commit)} (on_failure: stop): ${back.map((m) => m.target.vm).join(", ")}` : "";
@@ -197,14 +233,37 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ 
   const trees = new CommitTrees(spec.source, log);
   const reason = `rollout of ${short(spec.commit)}: wave ${spec.wave} failed`;
   const outcomes = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
-    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
-  const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again`
+    .then(async (o) => ({ ...o, hookError: o.to !== undefined && m.hook ? await hookAfterRollback(m, o.to, spec, log) : undefined }))
+    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined, hookError: undefined })));
+  const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again${o.hookError ? ` (but its post-sync hook failed there: ${firstLine(o.hookError.message, o.vm)})` : ""}`
     : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
-    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm)})`);
+    : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm).replace(/^not switched back: /, "")})`);
   const rolledBack = outcomes.filter((o) => o.to !== undefined).map((o) => o.vm);
   return { rolledBack, error: new RepoSyncError("health", `rollout stopped at wave ${spec.wave} of ${spec.waves} and rolled back: ${why}. Now: ${lines.join("; ")}${alreadyLine}; ${later}`, {
     hint: "fix the failing VMs and run `pulumi up` again (it deploys the waves again); `repo-sync history` shows each VM's trail",
   }) };
+}
+
+/**
+ * The VM's hook again, in the release it was switched back to: the service a hook restarted on the
+ * new release is restarted on the old one (as a new deployment of the old revision would). A failure
+ * is said (and in the VM's history), not undone.
+ */
+async function hookAfterRollback(m: WaveMember, to: string, spec: WaveGateSpec, log: Logger): Promise<RepoSyncError | undefined> {
+  const hook = m.hook;
+  if (hook === undefined) return undefined;
+  const session = await TargetSession.open(m.target, spec.lockTimeoutS);
+  try {
+    const error = await runPostSyncHook(m.target, hook, to, session.controlPath, log);
+    if (error) {
+      log.warn(error.message);
+      const warning = await recordHistory(session, m.target.vm, { event: "post-sync-hook", commit: to, result: "failed", detail: `after the rollback: ${error.exitCode !== undefined ? `exit ${error.exitCode}` : error.reason}` });
+      if (warning) log.warn(warning);
+    }
+    return error;
+  } finally {
+    await session.close();
+  }
 }
 
 /** A message's first line, without the `vm: ` its VM's name already says. */

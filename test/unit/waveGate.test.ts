@@ -5,8 +5,9 @@
  * never for the run id alone).
  */
 import * as assert from "node:assert/strict";
-import type { Target } from "../../lib/config/types";
-import { type DeployOutcome, passKey, switchedThisRun, toCheck, type WaveMember } from "../../lib/sync/waveGate";
+import type { SourceSettings, Target } from "../../lib/config/types";
+import { quietLogger } from "../../lib/log";
+import { type DeployOutcome, hookKey, passKey, passWave, switchedThisRun, toCheck, toHook, type WaveMember } from "../../lib/sync/waveGate";
 import { comparedWave, diff } from "../../providers/waveRuntime";
 
 const C = "c".repeat(40);
@@ -34,6 +35,18 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.deepEqual(vms(toCheck({ wave: 2, commit: "d".repeat(40), run: RUN, members, passed })), ["vm02", "vm04", "vm05", "vm06"]);
   });
 
+  it("hooks a VM after this run's switch, or when its hook has not passed for this commit and hook; a retry of a failed check does not hook again", () => {
+    const hook = { hook: "systemctl restart app" };
+    const hooked = { vm01: hookKey(hook, C), vm02: hookKey(hook, C), vm03: hookKey({ hook: "old hook" }, C) };
+    const spec = { commit: C, run: RUN, hooked };
+    assert.equal(toHook(member("vm01", 1, switched(), hook), spec), true, "switched by this run");
+    assert.equal(toHook(member("vm02", 1, switched("run-1"), hook), spec), false, "hook passed for C at an earlier up");
+    assert.equal(toHook(member("vm03", 1, switched("run-1"), hook), spec), true, "the hook changed");
+    assert.equal(toHook(member("vm02", 1, switched("run-1"), hook), { ...spec, commit: "d".repeat(40) }), true, "another commit");
+    assert.equal(toHook(member("vm04", 1, switched("run-1"), hook), spec), true, "never hooked by this gate");
+    assert.equal(toHook(member("vm02", 1, switched("run-1")), spec), false, "no hook");
+  });
+
   it("a rollback undoes only what this run switched to this commit, in this wave and the ones before", () => {
     const members = [
       member("vm01", 1, switched()),
@@ -45,6 +58,19 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
       member("vm07", 1, switched(RUN, "e".repeat(40))),
     ];
     assert.deepEqual(vms(switchedThisRun({ wave: 2, commit: C, run: RUN, members })), ["vm01", "vm03"]);
+  });
+
+  it("a stop names a first release it cannot switch back once, and what it serves (no VM reached: a failed sync, no earlier release)", async () => {
+    const first: DeployOutcome = { run: RUN, commit: C, switched: true, failure: "vm01: the oldest release was not pruned" };
+    const spec = {
+      wave: 1, waves: 2, commit: C, run: RUN, rollout: { waves: [], maxFailures: { count: 0 }, bakeS: 0, onFailure: "rollback" as const },
+      members: [member("vm01", 1, first)], earlierFailures: [], passed: {},
+      source: {} as SourceSettings, lockTimeoutS: 5, parallelism: 2,
+    };
+    const r = await passWave(spec, quietLogger);
+    assert.match(r.error?.message ?? "", /Now: vm01 still serves cccccccccccc \(not switched back: this run made its first release/);
+    assert.doesNotMatch(r.error?.message ?? "", /not switched back: not switched back/);
+    assert.deepEqual([r.failed, r.passed], [["vm01"], {}]);
   });
 
   it("a gate runs again when the commit, a member's outcome or hook changes, or VMs failed at its last pass; not for the run id", async () => {
@@ -60,6 +86,9 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.equal(await changes(raw(), raw({ members: [{ target: { vm: "vm01", host: "h", path: "/srv/a" }, wave: 1, hook: "x", outcome: switched("run-1") }] })), true);
     assert.equal(await changes({ ...raw(), failed: ["vm01"] }, raw()), true);
     assert.equal(await changes({ ...raw(), failed: [] }, raw()), false);
+    // The last gate, while an earlier wave's VM failed: it must fail the up again.
+    assert.equal(await changes({ ...raw({ wave: 2, earlierFailures: ["vm01"] }), failed: [] }, raw({ wave: 2, earlierFailures: ["vm01"] })), true);
+    assert.equal(await changes({ ...raw({ wave: 1, earlierFailures: ["vm00"] }), failed: [] }, raw({ wave: 1, earlierFailures: ["vm00"] })), false, "not the last gate");
     assert.equal(await changes(raw(), raw({ commit: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" })), true, "unknown in a preview");
   });
 });
