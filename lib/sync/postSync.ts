@@ -21,19 +21,22 @@ const KEEP_OUTPUT_BYTES = 64 * 1024;
 /**
  * The remote command: the user's hook in the target directory, told which revision it runs for (pure).
  * In the releases layout it runs after the switch, in the new release's folder, with its path in
- * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it).
+ * `REPO_SYNC_RELEASE` (the revision is then known: a release folder is named by it). The hook is
+ * the last line of its own, after steps that each exit when they fail: a hook of several commands
+ * (`a; b`, `a || b`, several lines) never runs any of them elsewhere (the login directory) when the
+ * folder cannot be entered.
  */
 export function hookScript(targetPath: string, hook: string, release?: string): string {
   if (release === undefined) {
-    return `cd -- ${shQuote(targetPath)} && REPO_SYNC_REVISION=$(cat .sync_rev) && ` +
-      `export REPO_SYNC_REVISION && ${hook}`;
+    return [`cd -- ${shQuote(targetPath)} || exit 125`, "REPO_SYNC_REVISION=$(cat .sync_rev) || exit 125",
+      "export REPO_SYNC_REVISION", hook].join("\n");
   }
   if (!/^[0-9a-f]{40}$/.test(release)) {
     throw new Error(`refusing to run a hook for the malformed revision ${JSON.stringify(release)}`);
   }
   const dir = `${targetPath}/${RELEASES_DIR}/${release}`;
-  return `cd -- ${shQuote(dir)} && REPO_SYNC_REVISION=${release} && REPO_SYNC_RELEASE=${shQuote(dir)} && ` +
-    `export REPO_SYNC_REVISION REPO_SYNC_RELEASE && ${hook}`;
+  return [`cd -- ${shQuote(dir)} || exit 125`, `REPO_SYNC_REVISION=${release}`, `REPO_SYNC_RELEASE=${shQuote(dir)}`,
+    "export REPO_SYNC_REVISION REPO_SYNC_RELEASE", hook].join("\n");
 }
 
 /** The ssh argv of a hook's run on the VM, joining a session's connection at `controlPath` (pure). */
