@@ -62,14 +62,21 @@ export class RepoSyncError extends Error {
   }
 }
 
-/** Builds the full message: `<vm>: <reason>` then command, exit code, stderr and hint lines. */
+/** Control characters but line feed and tab: C0, DEL and C1. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Builds the full message: `<vm>: <reason>` then command, exit code, stderr and hint lines. Control
+ * characters are shown as `\u001b`-style escapes: a VM's stderr (a hook's, a check's, a hostile
+ * server's) or a file name from it must not drive the terminal that shows the message.
+ */
 export function formatMessage(reason: string, d: ErrorDetails): string {
   const lines = [d.vm ? `${d.vm}: ${reason}` : reason];
   if (d.command) lines.push(`  command: ${d.command.map(quoteForDisplay).join(" ")}`);
   if (d.exitCode !== undefined) lines.push(`  exit code: ${d.exitCode}`);
   if (d.stderr) lines.push(`  stderr: ${d.stderr.trim().split("\n").slice(-8).join("\n          ")}`);
   if (d.hint) lines.push(`  fix: ${d.hint}`);
-  return lines.join("\n");
+  return lines.join("\n").replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Quotes one argv element for a message, so that a reader can paste the command. */

@@ -94,7 +94,8 @@ async function pass(id: string, raw: Record<string, unknown>, olds: Record<strin
       wave: i.wave, waves: i.waves, commit: i.commit, run: i.run, rollout: i.rollout, members,
       earlierFailures: i.earlierFailures ?? [],
       passed: (olds?.passed as Record<string, string> | undefined) ?? {},
-      hooked: (olds?.hooked as Record<string, string> | undefined) ?? {},
+      // A new gate has no record: it hooks only what this run switched (toHook).
+      ...(olds ? { hooked: (olds.hooked as Record<string, string> | undefined) ?? {} } : {}),
       source: toSourceSettings(normalizeInputs(first.target)),
       lockTimeoutS: i.lockTimeoutS, parallelism: i.parallelism,
     };

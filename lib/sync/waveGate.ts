@@ -67,7 +67,7 @@ export interface WaveGateSpec {
   earlierFailures: string[];
   /** VMs of this wave that passed this gate before, by the key of what passed ({@link passKey}). */
   passed: Record<string, string>;
-  /** VMs of this wave whose hook passed this gate before, by {@link hookKey} (absent: none). */
+  /** VMs of this wave whose hook passed this gate before, by {@link hookKey} (absent: the gate's first pass). */
   hooked?: Record<string, string>;
   source: SourceSettings;
   lockTimeoutS: number;
@@ -118,11 +118,14 @@ export function hookKey(m: Pick<WaveMember, "hook">, commit: string): string {
 /**
  * Whether the gate runs the VM's hook (pure): after this run's switch, and when it has not passed for
  * this commit and hook (a retry of a VM whose check failed runs the check only, as the `<vm>-health`
- * resource of an ungated rollout is run again and its `<vm>-post-sync` is not).
+ * resource of an ungated rollout is run again and its `<vm>-post-sync` is not). A gate's first pass
+ * (`hooked` absent: a new gate, e.g. a stack that just turned to a gated rollout) hooks only what this
+ * run switched: a VM already serving the commit had its hook run when it got there.
  */
 export function toHook(m: WaveMember, spec: Pick<WaveGateSpec, "commit" | "run" | "hooked">): boolean {
   if (!m.hook) return false;
-  return (m.outcome?.run === spec.run && m.outcome.switched) || spec.hooked?.[m.target.vm] !== hookKey(m, spec.commit);
+  if (m.outcome?.run === spec.run && m.outcome.switched) return true;
+  return spec.hooked !== undefined && spec.hooked[m.target.vm] !== hookKey(m, spec.commit);
 }
 
 /**

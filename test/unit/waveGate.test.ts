@@ -47,6 +47,16 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.equal(toHook(member("vm02", 1, switched("run-1")), spec), false, "no hook");
   });
 
+  it("a hook runs after this run's switch, or when it has not passed for this commit; a new gate hooks only this run's switches", () => {
+    const hook = { hook: "systemctl restart app" };
+    const onIt = member("vm01", 1, switched("run-1"), hook);
+    const now = member("vm02", 1, switched(), hook);
+    assert.deepEqual([toHook(onIt, { commit: C, run: RUN }), toHook(now, { commit: C, run: RUN })], [false, true], "first pass");
+    assert.equal(toHook(onIt, { commit: C, run: RUN, hooked: {} }), true, "a gate that ran before and did not hook it");
+    assert.equal(toHook(onIt, { commit: C, run: RUN, hooked: { vm01: hookKey(onIt, C) } }), false);
+    assert.equal(toHook(member("vm03", 1, switched("run-1")), { commit: C, run: RUN, hooked: {} }), false, "no hook");
+  });
+
   it("a rollback undoes only what this run switched to this commit, in this wave and the ones before", () => {
     const members = [
       member("vm01", 1, switched()),
