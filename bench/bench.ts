@@ -75,6 +75,8 @@ async function main(): Promise<void> {
   const extra: Record<string, unknown> = {};
   // Each row's ratios and targets, as soon as it is measured.
   const record = (row: Row) => {
+    row.loadAvg = fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    log(`  ${row.group}, ${row.load}, ${row.vms} VM(s): load average ${row.loadAvg}`);
     rows.push(row);
     for (const [name, ms] of Object.entries(row.cases)) log(`  ${row.group}, ${row.load}, ${row.vms} VM(s): ${name} ${ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} s = ${(ms / row.baselineMs).toFixed(2)}x ${row.baseline} (${(row.baselineMs / 1000).toFixed(2)} s)`}`);
     for (const c of checkRow(row)) log(`  target ${describeCheck(c)}`);
