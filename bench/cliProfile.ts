@@ -8,6 +8,10 @@
  *
  *   node dist/bench/cliProfile.js [VMS] [RUNS] [TREE] [FIRST_ADDRESS]   (3 VMs, 5 runs, /usr/share/doc, 127.0.1.2)
  *
+ * VARIANTS="name:K=V,K=V;name2:..." adds, per variant, bare rsync and the ignore-file CLI run with that
+ * environment (e.g. a PATH whose `ssh` adds an option: an A/B on the same fleet, in the same rounds).
+ * NO_CHANGE=1: no commit before a run (a cold no-change sync; no alert-only column).
+ *
  * Prints one JSON document: every time with the load average beside it, the medians' ratios to bare
  * rsync, and per CLI mode the median start of every phase of its timeline (programs spawned).
  */
@@ -86,51 +90,61 @@ async function main(): Promise<void> {
     const alertCfg = writeAlertOnlyConfig(fleet, alertRepo, n, path.join(work, "cfg-alert.yml"));
     const cli = path.join(PROJECT_ROOT, "bin", "repo-sync");
     const targets = loadConfig(cfg).targets;
-    const bareTo = (r: string) => Promise.all(targets.map((t) => must(timed(TIME, ["-f", "cpu %U %S", "rsync", "-a", "--delete", "--omit-dir-times", "-e", rsyncRemoteShell(t), "--exclude=.git", `${r}/`, `${t.host}:${t.path}-bare/`]), "rsync")));
+    const bareTo = (r: string, env: NodeJS.ProcessEnv = {}) => Promise.all(targets.map((t) => must(timed(TIME, ["-f", "cpu %U %S", "rsync", "-a", "--delete", "--omit-dir-times", "-e", rsyncRemoteShell(t), "--exclude=.git", `${r}/`, `${t.host}:${t.path}-bare/`], { env: { ...process.env, ...env } }), "rsync")));
     // First runs: every folder holds the tree, and each mode's scan record exists.
     await must(timed(cli, ["sync", "--config", cfg, "--no-pull"]), "first sync");
     await bareTo(repo.path);
-    checkAlerted((await must(timed(cli, ["sync", "--config", alertCfg, "--no-pull"]), "first sync (alert-only)")).stderr, fingerprints, "first sync (alert-only)");
+    const noChange = process.env.NO_CHANGE === "1";
+    if (!noChange) checkAlerted((await must(timed(cli, ["sync", "--config", alertCfg, "--no-pull"]), "first sync (alert-only)")).stderr, fingerprints, "first sync (alert-only)");
     let counter = 0;
     const commit = (r: typeof repo) => r.commit({ "deploy-loop.txt": `deploy ${++counter} at ${Date.now()}\n` }, `deploy ${counter}`);
-    type Mode = { ms: number[]; cpu: number[]; loads: string[]; timelines: string[][]; phases: Array<Record<string, number>> };
-    const mode = (): Mode => ({ ms: [], cpu: [], loads: [], timelines: [], phases: [] });
-    const modes: Record<string, Mode> = { bare: mode(), cli: mode(), alert: mode() };
-    const run = async (mode: string) => {
-      await closeKeptMasters(mode === "alert" ? alertCfg : cfg);
-      const m = modes[mode];
+    type Mode = { kind: "bare" | "cli" | "alert"; env: NodeJS.ProcessEnv; ms: number[]; cpu: number[]; loads: string[]; timelines: string[][]; phases: Array<Record<string, number>> };
+    const mode = (kind: Mode["kind"], env: NodeJS.ProcessEnv = {}): Mode => ({ kind, env, ms: [], cpu: [], loads: [], timelines: [], phases: [] });
+    const modes: Record<string, Mode> = { bare: mode("bare"), cli: mode("cli"), ...(noChange ? {} : { alert: mode("alert") }) };
+    for (const v of (process.env.VARIANTS ?? "").split(";").filter(Boolean)) {
+      const name = v.slice(0, v.indexOf(":"));
+      const env = Object.fromEntries(v.slice(v.indexOf(":") + 1).split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+      modes[`bare-${name}`] = mode("bare", env);
+      modes[`cli-${name}`] = mode("cli", env);
+    }
+    const run = async (name: string) => {
+      const m = modes[name];
+      await closeKeptMasters(m.kind === "alert" ? alertCfg : cfg);
       m.loads.push(loadAvg());
-      const file = path.join(work, `timeline-${mode}.jsonl`);
+      const file = path.join(work, `timeline-${name}.jsonl`);
       fs.rmSync(file, { force: true });
       const t0 = performance.timeOrigin + performance.now();
       const start = performance.now();
-      if (mode === "bare") {
-        commit(repo);
-        const rs = await bareTo(repo.path);
+      if (m.kind === "bare") {
+        if (!noChange) commit(repo);
+        const rs = await bareTo(repo.path, m.env);
         m.ms.push(performance.now() - start);
         m.cpu.push(rs.reduce((t, x) => t + cpuMs(x.stderr), 0));
         return;
       }
-      commit(mode === "alert" ? alertRepo : repo);
-      const res = await must(timed(TIME, ["-f", "cpu %U %S", cli, "sync", "--config", mode === "alert" ? alertCfg : cfg, "--no-pull"], { env: { ...process.env, REPO_SYNC_TIMELINE: file, ...cliNodeOptions } }), `sync (${mode})`);
+      if (!noChange) commit(m.kind === "alert" ? alertRepo : repo);
+      const env = { ...process.env, ...m.env, REPO_SYNC_TIMELINE: file, ...cliNodeOptions };
+      const res = await must(timed(TIME, ["-f", "cpu %U %S", cli, "sync", "--config", m.kind === "alert" ? alertCfg : cfg, "--no-pull"], { env }), `sync (${name})`);
       m.ms.push(performance.now() - start);
-      if (mode === "alert") checkAlerted(res.stderr, fingerprints, "sync (alert-only)");
+      if (m.kind === "alert") checkAlerted(res.stderr, fingerprints, "sync (alert-only)");
       m.cpu.push(cpuMs(res.stderr));
       const events = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as TimelineEvent);
       m.timelines.push(spawns(events, t0));
       m.phases.push(phases(events, t0));
     };
-    const order = ["bare", "cli", "alert"];
+    const order = Object.keys(modes);
     for (let i = 0; i < runs; i++) for (let k = 0; k < order.length; k++) await run(order[(i + k) % order.length]);
     const bare = median(modes.bare.ms);
     process.stdout.write(JSON.stringify({
       vms: n, tree: treeSrc, findings: fingerprints.length,
       ms: Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, m.ms.map(Math.round)])),
       clientCpuMs: Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, m.cpu.map(Math.round)])),
-      medianPhases: Object.fromEntries(["cli", "alert"].map((k) => [k, Object.fromEntries(Object.keys(modes[k].phases[0]).map((p) => [p, median(modes[k].phases.map((x) => x[p]))]))])),
+      medianMs: Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, Math.round(median(m.ms))])),
+      medianCpuMs: Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, Math.round(median(m.cpu))])),
+      medianPhases: Object.fromEntries(order.filter((k) => modes[k].kind !== "bare").map((k) => [k, Object.fromEntries(Object.keys(modes[k].phases[0]).map((p) => [p, median(modes[k].phases.map((x) => x[p]))]))])),
       loads: Object.fromEntries(Object.entries(modes).map(([k, m]) => [k, m.loads])),
-      ratios: { cli: +(median(modes.cli.ms) / bare).toFixed(2), alert: +(median(modes.alert.ms) / bare).toFixed(2) },
-      timelines: { cli: modes.cli.timelines, alert: modes.alert.timelines },
+      ratios: Object.fromEntries(order.filter((k) => k !== "bare").map((k) => [k, +(median(modes[k].ms) / bare).toFixed(2)])),
+      timelines: Object.fromEntries(order.filter((k) => modes[k].kind !== "bare").map((k) => [k, modes[k].timelines])),
     }, null, 2) + "\n");
   } finally {
     await closeKeptMasters(path.join(work, "cfg.yml")).catch(() => undefined);
