@@ -24,7 +24,9 @@ import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
 import { Fleet, startFleet } from "../tools/fleet/fleet";
 import { fleetConfig } from "../tools/fleet/fleetConfig";
 import type { SourceRepo } from "../tools/fleet/sourceRepo";
+import { fakeAwsKeyLine } from "../tools/fleet/sourceRepo";
 import { repoFromTree, repoWithSmallFiles } from "./workLoads";
+import { alertOnlyRepo, writeAlertOnlyConfig } from "./alertOnly";
 import { programProject, PROJECT_ROOT, PulumiProject } from "../tools/pulumiCli";
 import { copyToRemoteAvailable, copyToRemoteProject, copyUp } from "./copyToRemote";
 import { firstError, measureDeployLoop } from "./deployLoop";
@@ -51,13 +53,16 @@ async function main(): Promise<void> {
       "first-address": { type: "string", default: "127.0.1.2" },
     },
   });
-  // --only sync,preview,delta,scan,deploy-loop: run just those groups (default: all).
+  // --only sync,preview,delta,scan,deploy-loop,alert-loop: run just those groups (default: all). alert-loop
+  // alone: the deploy loop's alert-only row by itself (the big tree, 3 VMs, bare rsync and the CLI only).
   const only = typeof values.only === "string" ? new Set(values.only.split(",")) : undefined;
   const wants = (group: string) => !only || only.has(group);
   const smoke = values.smoke === true;
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   // Smoke: one fan-out and one fleet size, enough to run every code path once (CI time).
   const fanouts = smoke ? [2] : [1, 3];
+  // The alert-only column comes with the whole deploy loop; `--only alert-loop` runs its row alone.
+  const alertLoopAlone = wants("alert-loop") && !wants("deploy-loop");
   const previewSizes = smoke ? [2] : [1, 3, 16, 64, 128];
   const upSizes = smoke ? [2] : [3, 16];
   const smallN = Number(values["small-files"] ?? (smoke ? 200 : 50_000));
@@ -70,19 +75,22 @@ async function main(): Promise<void> {
   const extra: Record<string, unknown> = {};
   // Each row's ratios and targets, as soon as it is measured.
   const record = (row: Row) => {
+    row.loadAvg = fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    log(`  ${row.group}, ${row.load}, ${row.vms} VM(s): load average ${row.loadAvg}`);
     rows.push(row);
     for (const [name, ms] of Object.entries(row.cases)) log(`  ${row.group}, ${row.load}, ${row.vms} VM(s): ${name} ${ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} s = ${(ms / row.baselineMs).toFixed(2)}x ${row.baseline} (${(row.baselineMs / 1000).toFixed(2)} s)`}`);
     for (const c of checkRow(row)) log(`  target ${describeCheck(c)}`);
   };
 
-  const fleetSize = Math.max(...previewSizes, ...fanouts, ...upSizes);
+  // The alert-only row alone needs its 3 VMs only.
+  const fleetSize = only && [...only].every((g) => g === "alert-loop") ? (smoke ? 2 : 3) : Math.max(...previewSizes, ...fanouts, ...upSizes);
   log(`starting a fleet of ${fleetSize} VMs`);
   const fleet = await startFleet({ count: fleetSize, firstAddress: values["first-address"] as string });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-bench-"));
   const cleanups: Array<() => void> = [];
   try {
     // Only the loads the chosen groups use (--only preview needs none of them).
-    const needsTree = ["sync", "deploy-loop", "delta", "scan"].some(wants);
+    const needsTree = ["sync", "deploy-loop", "delta", "scan"].some(wants) || (alertLoopAlone && smoke);
     const loads: Array<{ name: string; repo: SourceRepo }> = [
       ...(needsTree ? [{ name: smoke ? "npm yaml (real tree)" : "npm @opentelemetry (real tree)", repo: repoFromTree(path.join(PROJECT_ROOT, "node_modules", smoke ? "yaml" : "@opentelemetry")) }] : []),
       // Smoke: the real tree only (CI time); the small-files load runs the same code.
@@ -206,29 +214,47 @@ async function main(): Promise<void> {
       await measurePreviewCurve({ fleet, repo: curveRepo, load: "npm yaml (real tree)", work, runs, previewSizes, upSizes, onRow: record });
     }
 
-    if (wants("deploy-loop")) {
+    if (wants("deploy-loop") || alertLoopAlone) {
       // A ~100 MB real tree nobody here wrote, next to the npm one (smoke: the small npm tree only).
-      const loopLoads = smoke || !fs.existsSync(values["big-tree"] as string) ? [loads[0]] : [loads[0], { name: `${values["big-tree"]} (real tree)`, repo: repoFromTree(values["big-tree"] as string) }];
-      for (const l of loopLoads.slice(1)) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
+      const bigTree = smoke || !fs.existsSync(values["big-tree"] as string) ? [] : [{ name: `${values["big-tree"]} (real tree)`, repo: repoFromTree(values["big-tree"] as string) }];
+      for (const l of bigTree) cleanups.push(() => fs.rmSync(l.repo.path, { recursive: true, force: true }));
+      // The alert-only row alone: the big tree (smoke: the small one), 3 VMs (smoke: 2).
+      const loopLoads = alertLoopAlone ? (smoke ? [loads[0]] : bigTree) : [loads[0], ...bigTree];
+      if (loopLoads.length === 0) throw new Error(`--only alert-loop needs the big tree ${values["big-tree"]} (--big-tree DIR)`);
       for (const load of loopLoads) {
+        // Smoke: the small tree has no finding of its own; one is planted so that the alert-only path runs.
+        if (smoke) load.repo.commit({ "bench-planted.env": `${fakeAwsKeyLine()}\n` }, "a finding for the alert-only column");
         const tree = await exportCommitTree(load.repo.path, load.repo.head(), cacheDir());
         // The first (cold) scan of the tree: repo-sync's full gate against gitleaks alone on the same files.
         const coldCfg = path.join(work, "cfg-cold.yml");
         fs.writeFileSync(coldCfg, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: ["vm01"], adopt_existing: true } })));
         const alone = await scanRepository(tree, {});
         const gitleaksAlone = alone.durationMs;
+        // Alert-only: the tree as it is, its findings not accepted (a clone taken before they are).
+        const alertRepo = alone.hasSecrets ? alertOnlyRepo(load.repo) : undefined;
+        if (alertRepo) cleanups.push(() => fs.rmSync(alertRepo.path, { recursive: true, force: true }));
+        else if (alertLoopAlone) throw new Error(`${load.name}: gitleaks finds nothing in this tree; the alert-only row needs findings nobody ignored`);
+        else log(`${load.name}: no gitleaks findings, no alert-only column`);
         if (alone.hasSecrets) {
           // A real tree has false positives (example keys in docs): accepted the documented way.
           log(`${load.name}: ${alone.findings.length} findings accepted through .gitleaksignore`);
           load.repo.commit({ ".gitleaksignore": alone.findings.map((f) => f.fingerprint).join("\n") + "\n" }, "accept false positives");
         }
-        const repoSyncFull = (await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["scan", "--full", "--config", coldCfg]), "repo-sync scan --full")).ms;
-        extra[`cold scan: ${load.name}`] = { gitleaksAloneMs: gitleaksAlone, repoSyncScanFullMs: Math.round(repoSyncFull), ratio: repoSyncFull / gitleaksAlone };
-        for (const n of fanouts) {
+        if (!alertLoopAlone) {
+          const repoSyncFull = (await must(timed(path.join(PROJECT_ROOT, "bin", "repo-sync"), ["scan", "--full", "--config", coldCfg]), "repo-sync scan --full")).ms;
+          extra[`cold scan: ${load.name}`] = { gitleaksAloneMs: gitleaksAlone, repoSyncScanFullMs: Math.round(repoSyncFull), ratio: repoSyncFull / gitleaksAlone };
+        }
+        for (const n of alertLoopAlone ? [smoke ? 2 : 3] : fanouts) {
           log(`${load.name}, ${n} VM(s): one-line commit (deploy loop)`);
           const cfgPath = path.join(work, `cfg-loop-${n}.yml`);
           fs.writeFileSync(cfgPath, stringify(fleetConfig(fleet, { repoPath: load.repo.path, repository: { push_targets: fleet.vms.slice(0, n).map((v) => v.id), parallelism: 64, adopt_existing: true } })));
           clearTargets(fleet, n);
+          const alertOnly = alertRepo ? { repo: alertRepo, cfgPath: writeAlertOnlyConfig(fleet, alertRepo, n, path.join(work, `cfg-loop-${n}-alert.yml`)), fingerprints: alone.findings.map((f) => f.fingerprint) } : undefined;
+          const closeMasters = () => closeKeptMasters(cfgPath).then(() => undefined);
+          if (alertLoopAlone) {
+            record(await measureDeployLoop({ load: load.name, repo: load.repo, targets: loadConfig(cfgPath).targets, cfgPath, runs, closeMasters, alertOnly, focused: true }));
+            continue;
+          }
           const project = await programProject(cfgPath);
           cleanups.push(() => project.dispose());
           await project.ok(["config", "set", "repo-sync:pull", "false"]);
@@ -247,8 +273,7 @@ async function main(): Promise<void> {
           record(await measureDeployLoop({
             load: load.name, repo: load.repo, targets, cfgPath, releasesCfgPath: releasesCfg, runs, project,
             ansible: ansible ? writeAnsible(work, fleet, n, load.repo.path, cfgPath) : undefined,
-            copy, floorUpMs,
-            closeMasters: () => closeKeptMasters(cfgPath).then(() => undefined),
+            copy, floorUpMs, closeMasters, alertOnly,
           }));
         }
       }

@@ -5,6 +5,8 @@
  *   floor:   commit + bare `rsync -a --delete` of the checkout to every VM in parallel
  *   CLI:     commit + `repo-sync sync`
  *   CLI (releases): the same with `repository.layout: releases` (a new release hard-linked from the last)
+ *   CLI (alert-only): the same with `block_on_secrets: false` on the tree with its findings not ignored
+ *            (its own repo and folders: alertOnly.ts); each run must report every finding
  *   up:      commit + `pulumi up --skip-preview`
  *   Ansible: commit + `ansible.posix.synchronize` of the checkout (no secret gate)
  *   CopyToRemote: the same one-line change in the pushed folder + `pulumi up` of remote.CopyToRemote
@@ -20,8 +22,9 @@ import { rsyncRemoteShell } from "../lib/transfer/rsyncArgs";
 import type { SourceRepo } from "../tools/fleet/sourceRepo";
 import { PROJECT_ROOT, PulumiProject } from "../tools/pulumiCli";
 import type { Row } from "./report";
+import { AlertOnlySetup, checkAlerted } from "./alertOnly";
 import { copyUp } from "./copyToRemote";
-import { measure, must, timed } from "./timing";
+import { Case, measure, measureInterleaved, must, timed } from "./timing";
 
 /** What the deploy loop needs to run one tool against one load and fan-out. */
 export interface DeployLoopSetup {
@@ -42,6 +45,10 @@ export interface DeployLoopSetup {
   floorUpMs?: number;
   /** Ends the kept SSH masters of these targets (a cold run follows). */
   closeMasters?: () => Promise<void>;
+  /** The alert-only mode on the same VMs (undefined: no "repo-sync CLI (alert-only)" column). */
+  alertOnly?: AlertOnlySetup;
+  /** Bare rsync and the CLI columns only (`--only alert-loop`): no n/a column for tools not set up. */
+  focused?: boolean;
 }
 
 /** A file in the repo whose last line changes at each commit. */
@@ -78,12 +85,37 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
   const settleCheckout = async () => void (await rsyncCheckout());
   const cases: Record<string, number | null> = {};
   await settle(); // creates the target folders (and finds the tree's files clean once)
-  const tBare = await measure(s.runs, settleCheckout, bare);
   const coldAfter = (reset: () => Promise<void>) => async () => {
     await reset();
     await s.closeMasters?.();
   };
-  cases["repo-sync CLI"] = await measure(s.runs, coldAfter(settle), viaCli);
+  // Bare rsync, the CLI and its alert-only mode round-robin: the ratios that carry targets compare runs
+  // that saw the same load (the machine is shared). Each run still follows its own settle.
+  const firstColumns: Case[] = [
+    { name: "bare rsync", reset: settleCheckout, fn: bare },
+    { name: "repo-sync CLI", reset: coldAfter(settle), fn: viaCli },
+  ];
+  if (s.alertOnly) {
+    const a = s.alertOnly;
+    const sync = (what: string) => must(timed(cli, ["sync", "--config", a.cfgPath, "--no-pull"]), what);
+    // The first run scans the whole tree once (no record yet); the runs after it pay for the change.
+    const settleAlert = async () => checkAlerted((await sync("settle (alert-only)")).stderr, a.fingerprints, "settle (alert-only)");
+    await settleAlert();
+    firstColumns.push({
+      name: "repo-sync CLI (alert-only)",
+      reset: coldAfter(settleAlert),
+      fn: async () => {
+        const t0 = performance.now();
+        oneLineCommit(a.repo);
+        const r = await sync("repo-sync sync (deploy loop, alert-only)");
+        const ms = performance.now() - t0;
+        checkAlerted(r.stderr, a.fingerprints, "repo-sync sync (deploy loop, alert-only)");
+        return ms;
+      },
+    });
+  }
+  const { "bare rsync": tBare, ...first } = await measureInterleaved(s.runs, firstColumns);
+  Object.assign(cases, first);
   if (s.releasesCfgPath) {
     const cfg = s.releasesCfgPath;
     const settleReleases = async () => void (await must(timed(cli, ["sync", "--config", cfg, "--no-pull"]), "settle (releases)"));
@@ -135,7 +167,7 @@ export async function measureDeployLoop(s: DeployLoopSetup): Promise<Row> {
       cases.CopyToRemote = null;
       failure = firstError(err);
     }
-  } else {
+  } else if (!s.focused) {
     cases.CopyToRemote = null;
   }
   return { group: "one-line commit (deploy loop)", load: s.load, vms: s.targets.length, baseline: "bare rsync", baselineMs: tBare, cases, ...(failure ? { failures: { CopyToRemote: failure } } : {}) };

@@ -60,19 +60,27 @@ async function main(): Promise<void> {
       return ms;
     };
     // VARIANTS="name:K=V,K=V;name2:..." times each variant's cold preview beside the default one (A/B in one run).
+    // Split at the first `:` and `=` only: a value may hold more (PATH=/a:/b).
     const variants = (process.env.VARIANTS ?? "").split(";").filter(Boolean).map((v) => {
-      const [name, kvs = ""] = v.split(":");
-      return { name, env: Object.fromEntries(kvs.split(",").filter(Boolean).map((kv) => kv.split("="))) as NodeJS.ProcessEnv, ms: [] as number[] };
+      const [name, kvs] = [v.slice(0, v.indexOf(":")), v.slice(v.indexOf(":") + 1)];
+      return { name, env: Object.fromEntries(kvs.split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) as NodeJS.ProcessEnv, ms: [] as number[] };
     });
-    for (let i = 0; i < runs; i++) {
-      floorMs.push(await preview(floor, "floor"));
-      for (const v of variants) {
+    // The cold cases in a rotated order each round (a fixed order would favour a position); the warm
+    // preview follows the default cold one, whose masters it uses.
+    const colds: Array<() => Promise<void>> = [
+      ...variants.map((v) => async () => {
         await closeKeptMasters(cfgPath);
         v.ms.push(await preview(project, `cold-${v.name}`, v.env));
-      }
-      await closeKeptMasters(cfgPath);
-      coldMs.push(await preview(project, "cold"));
-      warmMs.push(await preview(project, "warm"));
+      }),
+      async () => {
+        await closeKeptMasters(cfgPath);
+        coldMs.push(await preview(project, "cold"));
+        warmMs.push(await preview(project, "warm"));
+      },
+    ];
+    for (let i = 0; i < runs; i++) {
+      floorMs.push(await preview(floor, "floor"));
+      for (let k = 0; k < colds.length; k++) await colds[(i + k) % colds.length]();
     }
     await closeKeptMasters(cfgPath);
     const f = median(floorMs);

@@ -12,6 +12,8 @@ export interface Row {
   cases: Record<string, number | null>;
   /** Case -> why it failed on this load (its value is then null). */
   failures?: Record<string, string>;
+  /** The load average (1, 5, 15 min) when the row was measured: other work shares the cores. */
+  loadAvg?: string;
 }
 
 /** The whole result document. */
@@ -38,6 +40,8 @@ export function renderMarkdown(r: BenchResult): string {
         out.push(`| ${row.load} | ${row.vms} | ${row.baseline} | ${name} | ${ms === null ? (row.failures?.[name] ? `failed: ${row.failures[name]}` : "n/a") : s(ms)} | ${ms === null ? "n/a" : `${(ms / row.baselineMs).toFixed(2)}x`} |`);
       }
     }
+    const loads = r.rows.filter((x) => x.group === g && x.loadAvg).map((x) => `${x.load}, ${x.vms} VM(s): ${x.loadAvg}`);
+    if (loads.length > 0) out.push("", `Load average at the end of each row: ${loads.join("; ")}.`);
     out.push("");
   }
   out.push(...renderTargets(r.rows));

@@ -44,3 +44,28 @@ export async function measure(runs: number, reset: () => void | Promise<void>, f
   }
   return median(ms);
 }
+
+/** One case of {@link measureInterleaved}. */
+export interface Case {
+  name: string;
+  reset: () => void | Promise<void>;
+  fn: () => Promise<Timed | number>;
+}
+
+/**
+ * Runs every case `runs` times round-robin (each round in a rotated order), each run after its own
+ * reset, and returns the median ms by name: the columns of a row then see the same drift of the load
+ * (other work on the cores), where one block per column after another would not.
+ */
+export async function measureInterleaved(runs: number, cases: Case[]): Promise<Record<string, number>> {
+  const ms = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(i + k) % cases.length];
+      await c.reset();
+      const r = await c.fn();
+      ms.get(c.name)?.push(typeof r === "number" ? r : r.ms);
+    }
+  }
+  return Object.fromEntries(cases.map((c) => [c.name, median(ms.get(c.name) ?? [])]));
+}
