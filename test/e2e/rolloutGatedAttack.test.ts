@@ -11,89 +11,69 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { runCli } from "../support/cli";
-import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
-import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
-import { programProject, PulumiProject } from "../../tools/pulumiCli";
+import { type RolloutStack, type StackParts, startRolloutStack } from "../support/rolloutStack";
 
 describe("gated rollouts through pulumi up, attacked (hooks per commit, what a rollback names, a failure after the switch)", function () {
   this.timeout(400_000);
-  let fleet: Fleet;
-  let repo: SourceRepo;
-  let project: PulumiProject;
-  let flags: string;
-  let cfg: string;
-  const ids = () => fleet.vms.map((v) => v.id);
-  const dir = (vm: string) => fleet.vm(vm).targetPath;
-  const served = (vm: string) => fs.readlinkSync(path.join(dir(vm), "current")).slice("releases/".length);
-  const sick = (vm: string) => path.join(flags, `sick-${vm}`);
-  const hookLog = (vm: string) => path.join(flags, `hooks-${vm}`);
+  let st: RolloutStack;
+  const ids = () => st.ids();
+  const dir = (vm: string) => st.dir(vm);
+  const served = (vm: string) => st.served(vm);
+  const sick = (vm: string, flags = st.flags) => path.join(flags, `sick-${vm}`);
+  const hookLog = (vm: string, flags = st.flags) => path.join(flags, `hooks-${vm}`);
   /** How many times vm's hook ran for `commit`. */
   const hookRuns = (vm: string, commit: string) => (fs.existsSync(hookLog(vm)) ? fs.readFileSync(hookLog(vm), "utf8").split("\n").filter((l) => l === commit).length : 0);
-  const write = (rollout: Record<string, unknown>) => writeFleetConfig(fleet, cfg, {
-    repoPath: repo.path,
+  const write = (rollout: Record<string, unknown>, s: StackParts = st) => writeFleetConfig(s.fleet, s.cfg, {
+    repoPath: s.repo.path,
     repository: { layout: "releases", keep_releases: 2, rollout: { waves: [1, 1, "100%"], ...rollout } },
-    vms: Object.fromEntries(fleet.vms.map((v) => [v.id, {
-      post_sync_command: `echo "$REPO_SYNC_REVISION" >> ${hookLog(v.id)}`,
-      health_check: { command: `if [ -e ${sick(v.id)} ]; then echo "${v.id} is sick" >&2; exit 3; fi`, retries: 0 },
+    vms: Object.fromEntries(s.fleet.vms.map((v) => [v.id, {
+      post_sync_command: `echo "$REPO_SYNC_REVISION" >> ${hookLog(v.id, s.flags)}`,
+      health_check: { command: `if [ -e ${sick(v.id, s.flags)} ]; then echo "${v.id} is sick" >&2; exit 3; fi`, retries: 0 },
     }])),
   });
 
-  before(async function () {
-    fleet = await startFleet({ count: 4, firstOctet: 218 });
-    repo = makeSourceRepo();
-    flags = fs.mkdtempSync(path.join(os.tmpdir(), "repo-sync-gated-attack-"));
-    fs.chmodSync(flags, 0o777);
-    cfg = path.join(fleet.baseDir, "config.yml");
-    write({ on_failure: "rollback", max_failures: 1 });
-    project = await programProject(cfg);
-    await project.ok(["up", "--yes", "--skip-preview"]);
-    for (const vm of ids()) assert.equal(served(vm), repo.head(), vm);
+  before(async () => {
+    st = await startRolloutStack(4, 218, (s) => write({ on_failure: "rollback", max_failures: 1 }, s));
   });
-  after(async () => {
-    project?.dispose();
-    await fleet?.stop();
-    if (repo) fs.rmSync(repo.path, { recursive: true, force: true });
-    if (flags) fs.rmSync(flags, { recursive: true, force: true });
-  });
+  after(async () => st?.dispose());
 
   it("a failure within max_failures in the last wave: once fixed, the next up hooks no VM again for the same commit", async () => {
-    const next = repo.commit({ "src/app.py": "print('x1')\n" }, "x1");
+    const next = st.repo.commit({ "src/app.py": "print('x1')\n" }, "x1");
     fs.writeFileSync(sick("vm04"), "");
-    const up = await project.run(["up", "--yes", "--skip-preview"]);
+    const up = await st.project.run(["up", "--yes", "--skip-preview"]);
     const out = up.stdout + up.stderr;
     assert.notEqual(up.code, 0, out);
     assert.match(out, /rollout of [0-9a-f]{12} done, but 1 VM\(s\) failed within max_failures 1: vm04/);
     assert.deepEqual(ids().map(served), ids().map(() => next));
     assert.deepEqual(ids().map((vm) => hookRuns(vm, next)), [1, 1, 1, 1], "each hook ran once");
     fs.rmSync(sick("vm04"));
-    const fixed = await project.run(["up", "--yes", "--skip-preview"]);
+    const fixed = await st.project.run(["up", "--yes", "--skip-preview"]);
     assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
     assert.match(fixed.stdout + fixed.stderr, /vm04: healthy/);
     // vm03 passed its hook and check for this commit at the first up: nothing to run again. vm04's
     // hook passed too (its check failed): the retry checks it, as `<vm>-health` would be run again.
     assert.deepEqual(ids().map((vm) => hookRuns(vm, next)), [1, 1, 1, 1], "no hook ran twice for one commit");
-    await project.ok(["preview", "--expect-no-changes"]);
+    await st.project.ok(["preview", "--expect-no-changes"]);
   });
 
   it("a failure within max_failures two waves before the last still fails the up at its end, naming the VM", async () => {
-    const next = repo.commit({ "src/app.py": "print('x1b')\n" }, "x1b");
+    const next = st.repo.commit({ "src/app.py": "print('x1b')\n" }, "x1b");
     fs.writeFileSync(sick("vm01"), "");
-    const up = await project.run(["up", "--yes", "--skip-preview"]);
+    const up = await st.project.run(["up", "--yes", "--skip-preview"]);
     const out = up.stdout + up.stderr;
     assert.match(out, /wave 1: vm01 \(health: .*within max_failures 1, the rollout goes on/);
     assert.deepEqual(ids().map(served), ids().map(() => next), "every wave ran");
     assert.notEqual(up.code, 0, `vm01 failed: the up must not pass\n${out}`);
     assert.match(out, /rollout of [0-9a-f]{12} done, but 1 VM\(s\) failed within max_failures 1: vm01/);
     // Not fixed yet: the next up checks vm01 again and fails again.
-    const again = await project.run(["up", "--yes", "--skip-preview"]);
+    const again = await st.project.run(["up", "--yes", "--skip-preview"]);
     assert.notEqual(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout + again.stderr, /done, but 1 VM\(s\) failed within max_failures 1: vm01/);
     fs.rmSync(sick("vm01"));
-    const fixed = await project.run(["up", "--yes", "--skip-preview"]);
+    const fixed = await st.project.run(["up", "--yes", "--skip-preview"]);
     assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
     assert.match(fixed.stdout + fixed.stderr, /vm01: healthy/);
     assert.deepEqual(ids().map((vm) => hookRuns(vm, next)), [1, 1, 1, 1], "no hook ran twice for one commit");
@@ -101,15 +81,15 @@ describe("gated rollouts through pulumi up, attacked (hooks per commit, what a r
 
   it("a VM already on the new commit, that this run did not switch (a CLI sync before it), is named when the gate rolls back", async () => {
     write({ on_failure: "rollback", max_failures: 0 });
-    const old = repo.head();
-    const next = repo.commit({ "src/app.py": "print('x2')\n" }, "x2");
-    const cli = await runCli(["sync", "vm01", "--config", cfg]);
+    const old = st.repo.head();
+    const next = st.repo.commit({ "src/app.py": "print('x2')\n" }, "x2");
+    const cli = await runCli(["sync", "vm01", "--config", st.cfg]);
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.equal(served("vm01"), next);
     fs.writeFileSync(sick("vm02"), "");
     let up;
     try {
-      up = await project.run(["up", "--yes", "--skip-preview"]);
+      up = await st.project.run(["up", "--yes", "--skip-preview"]);
     } finally {
       fs.rmSync(sick("vm02"));
     }
@@ -128,7 +108,7 @@ describe("gated rollouts through pulumi up, attacked (hooks per commit, what a r
   it("a prune failing after the switch in wave 1 counts as its failure, and the gate switches it back", async () => {
     // Where the last case left them: vm01 on x2 (the CLI's), the others on x1.
     const before = ids().map(served);
-    const next = repo.commit({ "src/app.py": "print('x3')\n" }, "x3");
+    const next = st.repo.commit({ "src/app.py": "print('x3')\n" }, "x3");
     // keep_releases 2: the switch of vm01 to x3 prunes every release but x3 and the one it served.
     const releases = path.join(dir("vm01"), "releases");
     const stuck = fs.readdirSync(releases).filter((r) => r !== served("vm01") && /^[0-9a-f]{40}$/.test(r)).map((r) => path.join(releases, r, "src"));
@@ -136,7 +116,7 @@ describe("gated rollouts through pulumi up, attacked (hooks per commit, what a r
     for (const s of stuck) fs.chmodSync(s, 0o555);
     let up;
     try {
-      up = await project.run(["up", "--yes", "--skip-preview"]);
+      up = await st.project.run(["up", "--yes", "--skip-preview"]);
     } finally {
       for (const s of stuck) fs.chmodSync(s, 0o755);
     }
@@ -148,7 +128,7 @@ describe("gated rollouts through pulumi up, attacked (hooks per commit, what a r
     assert.deepEqual(ids().map(served), before, "vm01 switched back; waves 2 and 3 untouched");
     assert.ok(fs.existsSync(path.join(releases, next, ".sync_rev")));
     // Fixed: the next up deploys every wave.
-    await project.ok(["up", "--yes", "--skip-preview"]);
+    await st.project.ok(["up", "--yes", "--skip-preview"]);
     assert.deepEqual(ids().map(served), ids().map(() => next));
   });
 });
