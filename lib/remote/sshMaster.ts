@@ -14,7 +14,7 @@
  * 0: no master is kept) after its last session. OpenSSH detaches it from every pipe of ours (and a
  * ProxyJump hop's stderr with it), so no command waits for it.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -35,6 +35,13 @@ const MAX_PERSIST_S = 3600;
 const MAX_SOCKET_PATH = 88;
 /** Bumped when a master's options change meaning: masters of an older repo-sync are not joined. */
 const IDENTITY_VERSION = "repo-sync ssh master 1";
+/**
+ * A master is joined for at most this long after it was opened, however busy (ControlPersist only
+ * counts idle time): then it is retired (`-O stop`: its sessions finish, new ones open a new
+ * connection), so that a key taken out of a VM's authorized_keys, or a rotated host key, is met by a
+ * fresh handshake within this time.
+ */
+export const MAX_MASTER_AGE_S = 600;
 /** Past its opener's limit, a claim is stale by this much more (the claim is written just before ssh starts). */
 const CLAIM_SLACK_MS = 5_000;
 
@@ -146,11 +153,12 @@ export function keptConnection(t: Target, sshBin = "ssh"): { controlPath: string
 
 /**
  * Makes `controlPath` safe to hand to ssh: whatever sits there must be a socket of this user (a
- * master of ours, or a stale one that ssh itself replaces); anything else (a file, a link, another
- * user's socket) is removed, never joined. Writes the jump hosts' file the connection reads. Returns
- * true when a socket was there (a master to join, most likely).
+ * master of ours, or a stale one that ssh itself replaces), opened less than {@link MAX_MASTER_AGE_S}
+ * ago (the socket's mtime is when its master bound it); an older master is retired, anything else (a
+ * file, a link, another user's socket) is removed, never joined. Writes the jump hosts' file the
+ * connection reads. Returns true when a socket was left there (a master to join, most likely).
  */
-export function prepareKept(t: Target, controlPath: string): boolean {
+export function prepareKept(t: Target, controlPath: string, sshBin = "ssh"): boolean {
   if (t.jumpHosts?.length) writePrivately(jumpConfigPath(controlPath), jumpConfigText(t));
   let st: fs.Stats;
   try {
@@ -158,7 +166,11 @@ export function prepareKept(t: Target, controlPath: string): boolean {
   } catch {
     return false;
   }
-  if (st.isSocket() && st.uid === (process.getuid?.() ?? st.uid)) return true;
+  if (st.isSocket() && st.uid === (process.getuid?.() ?? st.uid)) {
+    if (Date.now() - st.mtimeMs <= MAX_MASTER_AGE_S * 1000) return true;
+    // Stops listening (its own sessions, maybe another run's transfer, go on); the path is then free.
+    spawnSync(sshBin, ["-o", sshFileOption("ControlPath", controlPath), "-O", "stop", "repo-sync-master"], { stdio: "ignore", timeout: 5_000 });
+  }
   fs.rmSync(controlPath, { force: true });
   return false;
 }

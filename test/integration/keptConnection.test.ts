@@ -8,6 +8,7 @@ import { Fleet, startFleet } from "../../tools/fleet/fleet";
 import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { programProject } from "../../tools/pulumiCli";
+import { MAX_MASTER_AGE_S } from "../../lib/remote/sshMaster";
 import { json, runCli } from "../support/cli";
 
 /** Fleet octets of this file: 104-105. */
@@ -173,6 +174,24 @@ describe("kept SSH connections (ControlPersist): the next command within the per
     } finally {
       listener.kill("SIGKILL");
     }
+  });
+
+  it("a master opened longer ago than the age cap is retired, busy or not: the next command makes a new connection", async () => {
+    const warm = await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    assert.equal(warm.code, 0, warm.stderr);
+    const kept = sockets(cache).map((s) => path.join(cache, "ssh", s));
+    assert.equal(kept.length, 2);
+    const joined = accepted();
+    await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    assert.deepEqual(since(joined), [0, 0], "young masters are joined");
+    // As if opened 11 minutes ago (a socket's mtime is when its master bound it).
+    const old = new Date(Date.now() - (MAX_MASTER_AGE_S + 60) * 1000);
+    for (const s of kept) fs.utimesSync(s, old, old);
+    const before = accepted();
+    const run = await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    assert.deepEqual(json<StatusDoc>(run).statuses.map((x) => x.state), ["in-sync", "in-sync"]);
+    assert.deepEqual(since(before), [1, 1], "a new handshake per VM");
+    for (const s of kept) assert.ok(Date.now() - fs.lstatSync(s).mtimeMs < 60_000, "a new master listens at the path");
   });
 
   it("a kept master exits on its own after the persist time", async () => {
