@@ -14,7 +14,7 @@ import type { Amount, Target } from "../../lib/config/types";
 import { healthCheckScript } from "../../lib/sync/healthCheck";
 import { allowedFailures, planWaves, tooManyFailures, waveSizes } from "../../lib/sync/waves";
 import { parseAmount } from "../../lib/config/amount";
-import { HISTORY_KEEP_LINES, historyLine, parseHistory, parseHistoryLine, type HistoryEntry } from "../../lib/target/history";
+import { HISTORY_KEEP_LINES, HISTORY_READ_BYTES, historyLine, parseHistory, parseHistoryLine, type HistoryEntry } from "../../lib/target/history";
 import { historyReadScript, sessionScript } from "../../lib/target/script";
 
 const A = (...sizes: Array<number | string>): Amount[] => sizes.map((s) => (typeof s === "number" ? { count: s } : { percent: Number(s.slice(0, -1)) }));
@@ -302,6 +302,25 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         assert.deepEqual(read(), { state: "file", entries: [entry(1)], unreadable: 0 }, "the linked file's line was not copied");
         assert.equal(fs.readFileSync(secret, "utf8"), `${historyLine(entry(9, { detail: "root-only" }))}\n`);
         assert.equal(fs.statSync(secret).nlink, 1);
+      });
+
+      it("a trail that grows between its size lookup and its read is read no further than the bound", () => {
+        fs.mkdirSync(t);
+        const trail = path.join(t, ".repo-sync.log");
+        fs.writeFileSync(trail, `${historyLine(entry(1))}\n`);
+        // A `stat` that, once it told the size, lets the trail grow by 1 MiB (as an appender racing the read).
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\n/usr/bin/stat "$@"; rc=$?\ncase "$*" in *%s*) head -c 1048576 /dev/zero | tr '\\0' x >> .repo-sync.log ;; esac\nexit $rc\n`, { mode: 0o755 });
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+        const r = spawnSync("/bin/sh", ["-c", historyReadScript(t)], { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024 });
+        const hex = /^LOG hex:([0-9a-f]*)$/m.exec(r.stdout)?.[1] ?? "";
+        assert.ok(hex.length > 0 && hex.length <= 2 * HISTORY_READ_BYTES, `read ${hex.length / 2} bytes, the bound is ${HISTORY_READ_BYTES}`);
+        // The session's log command keeps a bounded end too (the new line last).
+        fs.writeFileSync(trail, `${historyLine(entry(1))}\n`);
+        const s = spawnSync("/bin/sh", ["-c", sessionScript(t, 0)], { input: `go\nlog ${historyLine(entry(2))}\n`, encoding: "utf8", env });
+        assert.match(s.stdout, /READY\nOK\n/, s.stdout + s.stderr);
+        assert.ok(fs.statSync(trail).size <= HISTORY_READ_BYTES + 1024, `the trail kept ${fs.statSync(trail).size} bytes`);
       });
 
       it("a line the shell would read as code stays data", () => {
