@@ -183,7 +183,7 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         `cd -- '/srv/it'\\''s $(x)/releases/${HASH}' || exit 125`,
         `REPO_SYNC_REVISION=${HASH}; export REPO_SYNC_REVISION`,
         `REPO_SYNC_RELEASE='/srv/it'\\''s $(x)/releases/${HASH}'; export REPO_SYNC_RELEASE`,
-        "out=$(mktemp) || exit 125",
+        "out=$(case ${TMPDIR-} in (/*) mktemp 2>/dev/null ;; (*) false ;; esac) || out=$(TMPDIR=/tmp mktemp) || exit 125",
         "if command -v timeout >/dev/null 2>&1; then timeout -k 5 5 /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; " +
           "else /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; fi",
         "rc=$?",
@@ -220,6 +220,20 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
       assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms: the job held the channel`);
       assert.equal(r.stderr, "started\noops\n");
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("tmp.")), [], "the temp file is removed");
+    });
+
+    it("the login environment's TMPDIR: a missing one does not fail the check, a relative one puts no file in the served tree", () => {
+      const served = path.join(dir, "served");
+      fs.mkdirSync(path.join(served, "tmp"), { recursive: true });
+      const run = (tmpdir: string) => spawnSync("/bin/sh", ["-c", healthCheckScript(target(served), check("ls -A . tmp"), HASH)], { cwd: served, encoding: "utf8", env: { ...process.env, TMPDIR: tmpdir } });
+      const missing = run(path.join(dir, "gone"));
+      assert.equal(missing.status, 0, missing.stderr);
+      for (const rel of [".", "tmp", ""]) {
+        const r = run(rel);
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /tmp\./, `TMPDIR=${JSON.stringify(rel)}: the check saw its own output file`);
+      }
+      assert.deepEqual(fs.readdirSync(served).concat(fs.readdirSync(path.join(served, "tmp"))), ["tmp"], "nothing left in the tree");
     });
 
     it("the VM's timeout ends a check that outlives timeout_s, with its children (exit 124)", () => {
