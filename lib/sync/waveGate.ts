@@ -235,10 +235,13 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ 
   log.info(`rollout: switching back ${back.map((m) => m.target.vm).join(", ")}`);
   const trees = new CommitTrees(spec.source, log);
   const reason = `rollout of ${short(spec.commit)}: wave ${spec.wave} failed`;
-  const outcomes = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
-    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined }))
-    // Never rejects: a VM switched back is said so whatever its hook's session does.
-    .then(async (o) => ({ ...o, after: o.to !== undefined && m.hook ? await hookAfterRollback(m, o.to, spec, log) : {} })));
+  const undone = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
+    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
+  // The hooks once every VM is switched back: a slow (or hung) hook holds no other VM on the commit.
+  const outcomes = await mapLimit(undone, spec.parallelism, async (o, i) => {
+    const m = back[i];
+    return { ...o, after: o.to !== undefined && m.hook ? await hookAfterRollback(m, o.to, spec, log) : {} };
+  });
   const lines = outcomes.map((o) => o.to !== undefined && o.after.serving !== undefined
     ? `${o.vm} was switched back to ${short(o.to)} but serves ${short(o.after.serving)} now (another run moved it since; its post-sync hook was not run in ${short(o.to)})`
     : o.to !== undefined ? `${o.vm} serves ${short(o.to)} again${o.after.error ? ` (but its post-sync hook failed there: ${firstLine(o.after.error.message, o.vm)})` : ""}`

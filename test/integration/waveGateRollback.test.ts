@@ -1,6 +1,7 @@
 /**
  * A Pulumi wave gate's switch back and the post-sync hook it runs again in the old release
- * (lib/sync/waveGate.ts), on one loopback VM (releases layout), through passWave itself. The switch
+ * (lib/sync/waveGate.ts), on two loopback VMs (releases layout), through passWave itself: every VM
+ * is switched back before any hook runs (a slow or hung hook holds no other VM on the commit). The switch
  * back lets go of the VM's lock before the hook's session takes it again; what may happen in between
  * is played by the logger, which hears the switch while the lock is still held: the key file taken
  * away (the hook's session cannot open), or `current` moved to another release (what another run
@@ -18,7 +19,7 @@ import { writeFleetConfig } from "../../tools/fleet/fleetConfig";
 import { makeSourceRepo, SourceRepo } from "../../tools/fleet/sourceRepo";
 import { runCli } from "../support/cli";
 
-describe("wave gate: the hook after a switch back (one VM, passWave)", function () {
+describe("wave gate: the hook after a switch back (two VMs, passWave)", function () {
   this.timeout(120_000);
   let fleet: Fleet;
   let repo: SourceRepo;
@@ -26,22 +27,26 @@ describe("wave gate: the hook after a switch back (one VM, passWave)", function 
   let config: Config;
   let old: string;
   let next: string;
-  const dir = () => fleet.vm("vm01").targetPath;
+  const dir = (vm = "vm01") => fleet.vm(vm).targetPath;
   const hookLog = () => path.join(fleet.vm("vm01").root, "hooks");
-  const served = () => fs.readlinkSync(path.join(dir(), "current")).split("/").pop();
+  const served = (vm = "vm01") => fs.readlinkSync(path.join(dir(vm), "current")).split("/").pop();
   const hooked = () => (fs.existsSync(hookLog()) ? fs.readFileSync(hookLog(), "utf8").trim().split("\n") : []);
 
-  /** The gate of a one-wave rollout that switched vm01 from `old` to `next` and whose check fails. */
-  const spec = (): WaveGateSpec => ({
+  const HOOK = `printf '%s %s\\n' "$REPO_SYNC_REVISION" "$(pwd -P)" >> "$LOG"`;
+  /**
+   * The gate of a one-wave rollout that switched the VMs (vm01 alone by default) from `old` to `next`
+   * and whose check fails; `hook` runs with LOG set to the hook log.
+   */
+  const spec = (vms = ["vm01"], hook = HOOK, parallelism = 2): WaveGateSpec => ({
     wave: 1, waves: 1, commit: next, run: "run-1",
-    rollout: { waves: [{ count: 1 }], maxFailures: { count: 0 }, bakeS: 0, onFailure: "rollback" },
-    members: [{
-      target: config.targets[0], wave: 1,
-      hook: `printf '%s %s\\n' "$REPO_SYNC_REVISION" "$(pwd -P)" >> ${JSON.stringify(hookLog())}`,
+    rollout: { waves: [{ count: vms.length }], maxFailures: { count: 0 }, bakeS: 0, onFailure: "rollback" },
+    members: config.targets.filter((t) => vms.includes(t.vm)).map((target) => ({
+      target, wave: 1,
+      hook: `LOG=${JSON.stringify(hookLog())}; ${hook}`,
       check: { command: "exit 3", timeoutS: 10, retries: 0, intervalS: 0 },
       outcome: { run: "run-1", commit: next, switched: true, from: old },
-    }],
-    earlierFailures: [], passed: {}, hooked: {}, source: config.repository, lockTimeoutS: 10, parallelism: 2,
+    })),
+    earlierFailures: [], passed: {}, hooked: {}, source: config.repository, lockTimeoutS: 10, parallelism,
   });
   /** A logger that runs `onSwitchBack` when the switch back is logged (the VM's lock still held). */
   const logger = (onSwitchBack: () => void): Logger => ({
@@ -53,7 +58,7 @@ describe("wave gate: the hook after a switch back (one VM, passWave)", function 
   });
 
   before(async () => {
-    fleet = await startFleet({ count: 1, firstOctet: 248 });
+    fleet = await startFleet({ count: 2, firstOctet: 248 });
     repo = makeSourceRepo();
     cfg = path.join(fleet.baseDir, "config.yml");
     writeFleetConfig(fleet, cfg, { repoPath: repo.path, repository: { layout: "releases", keep_releases: 3 } });
@@ -71,7 +76,7 @@ describe("wave gate: the hook after a switch back (one VM, passWave)", function 
       assert.equal(run.code, 0, run.stderr);
     }
     [old, next] = [repo.git("rev-parse", "HEAD~1"), repo.head()];
-    assert.equal(served(), next);
+    assert.deepEqual([served("vm01"), served("vm02")], [next, next]);
     fs.rmSync(hookLog(), { force: true });
   });
 
@@ -101,5 +106,16 @@ describe("wave gate: the hook after a switch back (one VM, passWave)", function 
     const releases = fs.realpathSync(path.join(dir(), "releases"));
     assert.deepEqual(hooked(), [`${next} ${releases}/${next}`], "only the forward hook ran: none in the old release, which is not served");
     assert.match(r.error?.message ?? "", new RegExp(`vm01 was switched back to ${old.slice(0, 12)} but serves ${next.slice(0, 12)} now \\(another run moved it since; its post-sync hook was not run`));
+  });
+
+  it("every VM is switched back before the first hook runs again (one at a time: a hung hook would hold the rest on the commit)", async () => {
+    // Each hook says, with its revision, what the other VM serves when it runs.
+    const other = (vm: string) => path.join(dir(vm === "vm01" ? "vm02" : "vm01"), "current");
+    const hook = `case "$PWD" in *vm01*) O=${JSON.stringify(other("vm01"))} ;; *) O=${JSON.stringify(other("vm02"))} ;; esac; ` +
+      `printf '%s %s\\n' "$REPO_SYNC_REVISION" "$(readlink "$O")" >> "$LOG"`;
+    const r = await passWave(spec(["vm01", "vm02"], hook, 1), logger(() => undefined));
+    assert.deepEqual([served("vm01"), served("vm02")], [old, old], r.error?.message);
+    const after = hooked().filter((l) => l.startsWith(old));
+    assert.deepEqual(after, [`${old} releases/${old}`, `${old} releases/${old}`], "each hook in the old release saw the other VM switched back already");
   });
 });
