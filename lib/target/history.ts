@@ -75,7 +75,8 @@ export const TRAIL_END =
   `[ "$(stat -c %h -- ${HISTORY_FILE})" = 1 ] && ` +
   `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && ` +
   `{ [ "$S" -le ${HISTORY_READ_BYTES} ] || K=$((S - ${HISTORY_READ_BYTES})); } && ` +
-  `dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes,count_bytes skip="$K" count=${HISTORY_READ_BYTES} status=none`;
+  `dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes,count_bytes ` +
+  `skip="$K" count=${HISTORY_READ_BYTES} status=none`;
 
 /**
  * The session's `log` command, as a `case` arm of its loop (script.ts): the kept end of the trail
