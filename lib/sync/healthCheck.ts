@@ -51,7 +51,9 @@ export function healthCheckScript(target: Target, check: HealthCheckSettings, co
     `cd -- ${shQuote(dir)} || exit 125`,
     `REPO_SYNC_REVISION=${commit}; export REPO_SYNC_REVISION`,
     ...(target.layout === "releases" ? [`REPO_SYNC_RELEASE=${shQuote(dir)}; export REPO_SYNC_RELEASE`] : []),
-    "out=$(mktemp) || exit 125",
+    // The login environment's TMPDIR only when absolute and usable: a relative one would put the file
+    // in the served tree (the check would see it), a missing one would fail a check that passes.
+    "out=$(case ${TMPDIR-} in (/*) mktemp 2>/dev/null ;; (*) false ;; esac) || out=$(TMPDIR=/tmp mktemp) || exit 125",
     "if command -v timeout >/dev/null 2>&1; " +
       `then timeout -k ${KILL_AFTER_S} ${check.timeoutS} /bin/sh -c ${cmd} >"$out" 2>&1 </dev/null; ` +
       `else /bin/sh -c ${cmd} >"$out" 2>&1 </dev/null; fi`,

@@ -235,10 +235,16 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ 
   log.info(`rollout: switching back ${back.map((m) => m.target.vm).join(", ")}`);
   const trees = new CommitTrees(spec.source, log);
   const reason = `rollout of ${short(spec.commit)}: wave ${spec.wave} failed`;
-  const outcomes = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
-    .then(async (o) => ({ ...o, hookError: o.to !== undefined && m.hook ? await hookAfterRollback(m, o.to, spec, log) : undefined }))
-    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined, hookError: undefined })));
-  const lines = outcomes.map((o) => o.to !== undefined ? `${o.vm} serves ${short(o.to)} again${o.hookError ? ` (but its post-sync hook failed there: ${firstLine(o.hookError.message, o.vm)})` : ""}`
+  const undone = await mapLimit(back, spec.parallelism, (m) => undoSwitch(m.target, spec.commit, m.outcome?.from, trees, spec.lockTimeoutS, log, reason)
+    .catch((err: unknown) => ({ vm: m.target.vm, error: isRepoSyncError(err) ? err : new RepoSyncError("transfer", errorMessage(err), { vm: m.target.vm }), to: undefined, serving: undefined })));
+  // The hooks once every VM is switched back: a slow (or hung) hook holds no other VM on the commit.
+  const outcomes = await mapLimit(undone, spec.parallelism, async (o, i) => {
+    const m = back[i];
+    return { ...o, after: o.to !== undefined && m.hook ? await hookAfterRollback(m, o.to, spec, log) : {} };
+  });
+  const lines = outcomes.map((o) => o.to !== undefined && o.after.serving !== undefined
+    ? `${o.vm} was switched back to ${short(o.to)} but serves ${short(o.after.serving)} now (another run moved it since; its post-sync hook was not run in ${short(o.to)})`
+    : o.to !== undefined ? `${o.vm} serves ${short(o.to)} again${o.after.error ? ` (but its post-sync hook failed there: ${firstLine(o.after.error.message, o.vm)})` : ""}`
     : o.serving !== undefined && o.serving !== spec.commit ? `${o.vm} serves ${short(o.serving)} (another run moved it)`
     : `${o.vm} still serves ${short(spec.commit)} (not switched back: ${firstLine(o.error?.message, o.vm).replace(/^not switched back: /, "")})`);
   const rolledBack = outcomes.filter((o) => o.to !== undefined).map((o) => o.vm);
@@ -250,22 +256,35 @@ async function stopped(spec: WaveGateSpec, why: string, log: Logger): Promise<{ 
 /**
  * The VM's hook again, in the release it was switched back to: the service a hook restarted on the
  * new release is restarted on the old one (as a new deployment of the old revision would). A failure
- * is said (and in the VM's history), not undone.
+ * is said (and in the VM's history), not undone. The switch back let go of the VM's lock: when another
+ * run moved `current` since, the hook is not run (`serving` says what the VM serves now); a session
+ * that cannot be opened is the hook's error (never thrown: the VM was switched back all the same).
  */
-async function hookAfterRollback(m: WaveMember, to: string, spec: WaveGateSpec, log: Logger): Promise<RepoSyncError | undefined> {
+async function hookAfterRollback(m: WaveMember, to: string, spec: WaveGateSpec, log: Logger): Promise<{ error?: RepoSyncError; serving?: string }> {
   const hook = m.hook;
-  if (hook === undefined) return undefined;
-  const session = await TargetSession.open(m.target, spec.lockTimeoutS);
+  if (hook === undefined) return {};
   try {
-    const error = await runPostSyncHook(m.target, hook, to, session.controlPath, log);
-    if (error) {
-      log.warn(error.message);
-      const warning = await recordHistory(session, m.target.vm, { event: "post-sync-hook", commit: to, result: "failed", detail: `after the rollback: ${error.exitCode !== undefined ? `exit ${error.exitCode}` : error.reason}` });
-      if (warning) log.warn(warning);
+    const session = await TargetSession.open(m.target, spec.lockTimeoutS);
+    try {
+      const serving = servedRevision(session.header);
+      if (serving !== to) {
+        log.warn(`${m.target.vm}: post-sync hook not run after the switch back to ${short(to)}: it serves ${short(serving)} now (another run moved it)`);
+        return { serving: serving ?? "" };
+      }
+      const error = await runPostSyncHook(m.target, hook, to, session.controlPath, log);
+      if (error) {
+        log.warn(error.message);
+        const warning = await recordHistory(session, m.target.vm, { event: "post-sync-hook", commit: to, result: "failed", detail: `after the rollback: ${error.exitCode !== undefined ? `exit ${error.exitCode}` : error.reason}` });
+        if (warning) log.warn(warning);
+      }
+      return error ? { error } : {};
+    } finally {
+      await session.close();
     }
-    return error;
-  } finally {
-    await session.close();
+  } catch (err) {
+    const error = isRepoSyncError(err) ? err : new RepoSyncError("health", errorMessage(err), { vm: m.target.vm });
+    log.warn(error.message);
+    return { error };
   }
 }
 

@@ -66,15 +66,17 @@ export function historyLine(e: HistoryEntry): string {
  * The end of the trail on stdout (a shell command, run in the target directory): read by dd with
  * O_NOFOLLOW (a link put there after the test is not read through: as root that copied any file into
  * this world-readable one) and O_NONBLOCK (a FIFO put there does not hang the session, which holds the
- * lock), seeking to the last bytes; nothing when the name has more than one hard link (a link to
- * another file, e.g. one only root may read, is not copied into the trail or shown). Used by the
- * `log` command and by `repo-sync history`'s read.
+ * lock), seeking to the last bytes and reading no more than those (a file that grows meanwhile, or a
+ * FIFO swapped in with a writer behind it, is not read on and on); nothing when the name has more
+ * than one hard link (a link to another file, e.g. one only root may read, is not copied into the
+ * trail or shown). Used by the `log` command and by `repo-sync history`'s read.
  */
 export const TRAIL_END =
   `[ "$(stat -c %h -- ${HISTORY_FILE})" = 1 ] && ` +
   `S=$(stat -c %s -- ${HISTORY_FILE}) && K=0 && ` +
   `{ [ "$S" -le ${HISTORY_READ_BYTES} ] || K=$((S - ${HISTORY_READ_BYTES})); } && ` +
-  `dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes skip="$K" status=none`;
+  `dd if=${HISTORY_FILE} iflag=nofollow,nonblock,skip_bytes,count_bytes ` +
+  `skip="$K" count=${HISTORY_READ_BYTES} status=none`;
 
 /**
  * The session's `log` command, as a `case` arm of its loop (script.ts): the kept end of the trail

@@ -14,7 +14,7 @@ import type { Amount, Target } from "../../lib/config/types";
 import { healthCheckScript } from "../../lib/sync/healthCheck";
 import { allowedFailures, planWaves, tooManyFailures, waveSizes } from "../../lib/sync/waves";
 import { parseAmount } from "../../lib/config/amount";
-import { HISTORY_KEEP_LINES, historyLine, parseHistory, parseHistoryLine, type HistoryEntry } from "../../lib/target/history";
+import { HISTORY_KEEP_LINES, HISTORY_READ_BYTES, historyLine, parseHistory, parseHistoryLine, type HistoryEntry } from "../../lib/target/history";
 import { historyReadScript, sessionScript } from "../../lib/target/script";
 
 const A = (...sizes: Array<number | string>): Amount[] => sizes.map((s) => (typeof s === "number" ? { count: s } : { percent: Number(s.slice(0, -1)) }));
@@ -183,7 +183,7 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         `cd -- '/srv/it'\\''s $(x)/releases/${HASH}' || exit 125`,
         `REPO_SYNC_REVISION=${HASH}; export REPO_SYNC_REVISION`,
         `REPO_SYNC_RELEASE='/srv/it'\\''s $(x)/releases/${HASH}'; export REPO_SYNC_RELEASE`,
-        "out=$(mktemp) || exit 125",
+        "out=$(case ${TMPDIR-} in (/*) mktemp 2>/dev/null ;; (*) false ;; esac) || out=$(TMPDIR=/tmp mktemp) || exit 125",
         "if command -v timeout >/dev/null 2>&1; then timeout -k 5 5 /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; " +
           "else /bin/sh -c 'curl -f localhost' >\"$out\" 2>&1 </dev/null; fi",
         "rc=$?",
@@ -220,6 +220,20 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
       assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms: the job held the channel`);
       assert.equal(r.stderr, "started\noops\n");
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("tmp.")), [], "the temp file is removed");
+    });
+
+    it("the login environment's TMPDIR: a missing one does not fail the check, a relative one puts no file in the served tree", () => {
+      const served = path.join(dir, "served");
+      fs.mkdirSync(path.join(served, "tmp"), { recursive: true });
+      const run = (tmpdir: string) => spawnSync("/bin/sh", ["-c", healthCheckScript(target(served), check("ls -A . tmp"), HASH)], { cwd: served, encoding: "utf8", env: { ...process.env, TMPDIR: tmpdir } });
+      const missing = run(path.join(dir, "gone"));
+      assert.equal(missing.status, 0, missing.stderr);
+      for (const rel of [".", "tmp", ""]) {
+        const r = run(rel);
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /tmp\./, `TMPDIR=${JSON.stringify(rel)}: the check saw its own output file`);
+      }
+      assert.deepEqual(fs.readdirSync(served).concat(fs.readdirSync(path.join(served, "tmp"))), ["tmp"], "nothing left in the tree");
     });
 
     it("the VM's timeout ends a check that outlives timeout_s, with its children (exit 124)", () => {
@@ -302,6 +316,25 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         assert.deepEqual(read(), { state: "file", entries: [entry(1)], unreadable: 0 }, "the linked file's line was not copied");
         assert.equal(fs.readFileSync(secret, "utf8"), `${historyLine(entry(9, { detail: "root-only" }))}\n`);
         assert.equal(fs.statSync(secret).nlink, 1);
+      });
+
+      it("a trail that grows between its size lookup and its read is read no further than the bound", () => {
+        fs.mkdirSync(t);
+        const trail = path.join(t, ".repo-sync.log");
+        fs.writeFileSync(trail, `${historyLine(entry(1))}\n`);
+        // A `stat` that, once it told the size, lets the trail grow by 1 MiB (as an appender racing the read).
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\n/usr/bin/stat "$@"; rc=$?\ncase "$*" in *%s*) head -c 1048576 /dev/zero | tr '\\0' x >> .repo-sync.log ;; esac\nexit $rc\n`, { mode: 0o755 });
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+        const r = spawnSync("/bin/sh", ["-c", historyReadScript(t)], { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024 });
+        const hex = /^LOG hex:([0-9a-f]*)$/m.exec(r.stdout)?.[1] ?? "";
+        assert.ok(hex.length > 0 && hex.length <= 2 * HISTORY_READ_BYTES, `read ${hex.length / 2} bytes, the bound is ${HISTORY_READ_BYTES}`);
+        // The session's log command keeps a bounded end too (the new line last).
+        fs.writeFileSync(trail, `${historyLine(entry(1))}\n`);
+        const s = spawnSync("/bin/sh", ["-c", sessionScript(t, 0)], { input: `go\nlog ${historyLine(entry(2))}\n`, encoding: "utf8", env });
+        assert.match(s.stdout, /READY\nOK\n/, s.stdout + s.stderr);
+        assert.ok(fs.statSync(trail).size <= HISTORY_READ_BYTES + 1024, `the trail kept ${fs.statSync(trail).size} bytes`);
       });
 
       it("a line the shell would read as code stays data", () => {
