@@ -62,8 +62,8 @@ export class RepoSyncError extends Error {
   }
 }
 
-/** Control characters but line feed and tab: C0, DEL and C1. */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/** Control characters but line feed and tab (C0, DEL, C1), and the bidi controls that reorder what is shown. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Builds the full message: `<vm>: <reason>` then command, exit code, stderr and hint lines. Control

@@ -119,13 +119,17 @@ export function hookKey(m: Pick<WaveMember, "hook">, commit: string): string {
  * Whether the gate runs the VM's hook (pure): after this run's switch, and when it has not passed for
  * this commit and hook (a retry of a VM whose check failed runs the check only, as the `<vm>-health`
  * resource of an ungated rollout is run again and its `<vm>-post-sync` is not). A gate's first pass
- * (`hooked` absent: a new gate, e.g. a stack that just turned to a gated rollout) hooks only what this
- * run switched: a VM already serving the commit had its hook run when it got there.
+ * (`hooked` absent: a new gate) hooks a VM whose target switched it to this commit (in this run, or in
+ * an earlier one whose gate never finished) or reported from this run (a new target over a VM that
+ * already held the commit, e.g. from the CLI, which runs no hooks); not one whose target reported
+ * nothing yet (a stack that just turned to a gated rollout: its VMs' hooks ran as resources of their own).
  */
 export function toHook(m: WaveMember, spec: Pick<WaveGateSpec, "commit" | "run" | "hooked">): boolean {
   if (!m.hook) return false;
-  if (m.outcome?.run === spec.run && m.outcome.switched) return true;
-  return spec.hooked !== undefined && spec.hooked[m.target.vm] !== hookKey(m, spec.commit);
+  const o = m.outcome;
+  if (o?.run === spec.run && o.switched) return true;
+  if (spec.hooked === undefined) return o !== undefined && o.commit === spec.commit && (o.switched || o.run === spec.run);
+  return spec.hooked[m.target.vm] !== hookKey(m, spec.commit);
 }
 
 /**

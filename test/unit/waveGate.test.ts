@@ -47,14 +47,18 @@ describe("wave gates (pure): what a gate checks, what a rollback undoes, when a 
     assert.equal(toHook(member("vm02", 1, switched("run-1")), spec), false, "no hook");
   });
 
-  it("a hook runs after this run's switch, or when it has not passed for this commit; a new gate hooks only this run's switches", () => {
+  it("a hook runs after this run's switch, or when it has not passed for this commit; a new gate hooks what was switched to the commit or reported now, not a VM with no outcome", () => {
     const hook = { hook: "systemctl restart app" };
+    const first = { commit: C, run: RUN };
+    assert.equal(toHook(member("vm02", 1, switched(), hook), first), true, "switched in this run");
+    assert.equal(toHook(member("vm01", 1, switched("run-1"), hook), first), true, "switched by a run whose gate never finished");
+    assert.equal(toHook(member("vm03", 1, { run: RUN, commit: C, switched: false }, hook), first), true, "a new target over a VM already on the commit (CLI)");
+    assert.equal(toHook(member("vm04", 1, undefined, hook), first), false, "a stack that just turned to a gated rollout");
+    assert.equal(toHook(member("vm05", 1, switched("run-1", "e".repeat(40)), hook), first), false, "switched to another commit");
     const onIt = member("vm01", 1, switched("run-1"), hook);
-    const now = member("vm02", 1, switched(), hook);
-    assert.deepEqual([toHook(onIt, { commit: C, run: RUN }), toHook(now, { commit: C, run: RUN })], [false, true], "first pass");
-    assert.equal(toHook(onIt, { commit: C, run: RUN, hooked: {} }), true, "a gate that ran before and did not hook it");
-    assert.equal(toHook(onIt, { commit: C, run: RUN, hooked: { vm01: hookKey(onIt, C) } }), false);
-    assert.equal(toHook(member("vm03", 1, switched("run-1")), { commit: C, run: RUN, hooked: {} }), false, "no hook");
+    assert.equal(toHook(onIt, { ...first, hooked: {} }), true, "a gate that ran before and did not hook it");
+    assert.equal(toHook(onIt, { ...first, hooked: { vm01: hookKey(onIt, C) } }), false);
+    assert.equal(toHook(member("vm06", 1, switched("run-1")), { ...first, hooked: {} }), false, "no hook");
   });
 
   it("a rollback undoes only what this run switched to this commit, in this wave and the ones before", () => {
