@@ -80,16 +80,19 @@ export const TRAIL_END =
 
 /**
  * The session's `log` command, as a `case` arm of its loop (script.ts): the kept end of the trail
- * (only when it is a real file: a planted link is not read through) plus the new line, into a new
+ * (only when it is a real file: a planted link is not read through; taken into a variable, which
+ * drops trailing line feeds, then printed with one: a last line an edit left without its line feed
+ * does not swallow the new entry) plus the new line, into a new
  * file (`fresh`: never through a name planted meanwhile) renamed over the trail (`mv -T` replaces a
  * planted link instead of writing through it).
  */
 export const HISTORY_COMMAND = [
   "    log)",
-  `      T=; { T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ` +
+  `      T=; H=; { T=$(mktemp -u ${TEMP_PREFIX}XXXXXX) && ` +
     `{ if [ -f ${HISTORY_FILE} ] && [ ! -L ${HISTORY_FILE} ]; ` +
-    `then { ${TRAIL_END}; } 2>/dev/null | tail -n ${HISTORY_KEEP_LINES - 1}; fi; ` +
-    `printf '%s\\n' "$arg"; } | fresh "$T" && mv -fT -- "$T" ${HISTORY_FILE}; } ` +
+    `then H=$({ ${TRAIL_END}; } 2>/dev/null | tail -n ${HISTORY_KEEP_LINES - 1}) || H=; fi; ` +
+    `{ [ -z "$H" ] || printf '%s\\n' "$H"; printf '%s\\n' "$arg"; } | fresh "$T"; } && ` +
+    `mv -fT -- "$T" ${HISTORY_FILE}; } ` +
     '2>/dev/null && echo OK || { rm -f -- "$T"; echo "ERR log"; } ;;',
 ].join("\n");
 

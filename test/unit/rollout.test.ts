@@ -337,6 +337,13 @@ describe("rollouts: waves, failure limit, settings, health check script, audit t
         assert.ok(fs.statSync(trail).size <= HISTORY_READ_BYTES + 1024, `the trail kept ${fs.statSync(trail).size} bytes`);
       });
 
+      it("a trail whose last line lost its line feed (a hand edit) keeps it, and the new entry is a line of its own", () => {
+        fs.mkdirSync(t);
+        fs.writeFileSync(path.join(t, ".repo-sync.log"), historyLine(entry(1)));
+        assert.match(session(`log ${historyLine(entry(2))}\n`).stdout, /READY\nOK\n/);
+        assert.deepEqual(read(), { state: "file", entries: [entry(1), entry(2)], unreadable: 0 });
+      });
+
       it("a line the shell would read as code stays data", () => {
         const e = entry(3, { by: "$(touch PWNED)`touch PWNED2`@h; touch PWNED3", detail: "'; touch PWNED4 #" });
         session(`log ${historyLine(e)}\n`);
