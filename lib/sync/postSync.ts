@@ -12,7 +12,9 @@ import { runProgram } from "../process/run";
 import { sshOptionArgs } from "../remote/sshArgs";
 import { connectionFailure } from "../remote/sshErrors";
 import { RELEASES_DIR } from "../target/releases";
+import type { TargetSession } from "../target/session";
 import { servedDir } from "./healthCheck";
+import { recordHistory } from "./history";
 import { shQuote } from "../target/script";
 
 /** Output kept of a hook's run (the error shows its end). */
@@ -74,4 +76,26 @@ export async function runPostSyncHook(
     stderr: `${r.stdout}${r.stderr}`.slice(-4000).trim() || undefined,
     hint: "run the hook on the VM in that folder to see why; the next `pulumi up` runs it again",
   });
+}
+
+/**
+ * Runs the VM's hook in a session holding its lock (over its connection); a failure is logged and
+ * written into the VM's history (`post-sync-hook`, `why` before its exit code), and returned.
+ */
+export async function hookInSession(
+  t: Target,
+  hook: string,
+  commit: string,
+  session: Pick<TargetSession, "controlPath" | "appendHistory">,
+  log: Logger,
+  why = "",
+): Promise<RepoSyncError | undefined> {
+  const error = await runPostSyncHook(t, hook, commit, session.controlPath, log);
+  if (!error) return undefined;
+  log.warn(error.message);
+  const how = error.kind === "health" && error.exitCode !== undefined ? `exit ${error.exitCode}` : error.reason;
+  const entry = { event: "post-sync-hook" as const, commit, result: "failed" as const, detail: `${why}${how}` };
+  const warning = await recordHistory(session, t.vm, entry);
+  if (warning) log.warn(warning);
+  return error;
 }

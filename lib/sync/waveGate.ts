@@ -21,10 +21,9 @@ import type { Logger } from "../log";
 import { servedRevision } from "../target/script";
 import { TargetSession } from "../target/session";
 import { checkHealthInSession } from "./healthCheck";
-import { recordHistory } from "./history";
 import { CommitTrees } from "./keptRelease";
 import { mapLimit } from "./pool";
-import { runPostSyncHook } from "./postSync";
+import { hookInSession } from "./postSync";
 import { undoSwitch } from "./rollback";
 import { describeAmount, tooManyFailures } from "./waves";
 
@@ -201,14 +200,8 @@ async function checkMember(m: WaveMember, spec: WaveGateSpec, log: Logger): Prom
       return { vm: t.vm, ok: false, step: "health", message: `it serves ${short(serving)}, not ${short(spec.commit)} (another run deployed in between, or its sync did not land)` };
     }
     if (m.hook && toHook(m, spec)) {
-      const error = await runPostSyncHook(t, m.hook, spec.commit, session.controlPath, log);
-      if (error) {
-        log.warn(error.message);
-        const detail = error.exitCode !== undefined && error.kind === "health" ? `exit ${error.exitCode}` : error.reason;
-        const warning = await recordHistory(session, t.vm, { event: "post-sync-hook", commit: spec.commit, result: "failed", detail });
-        if (warning) log.warn(warning);
-        return { vm: t.vm, ok: false, step: "hook", message: error.message };
-      }
+      const error = await hookInSession(t, m.hook, spec.commit, session, log);
+      if (error) return { vm: t.vm, ok: false, step: "hook", message: error.message };
     } else if (m.hook) {
       log.info(`${t.vm}: post-sync hook passed for ${short(spec.commit)} at an earlier up: not run again`);
     }
@@ -275,12 +268,7 @@ async function hookAfterRollback(m: WaveMember, to: string, spec: WaveGateSpec, 
         log.warn(`${m.target.vm}: post-sync hook not run after the switch back to ${short(to)}: it serves ${short(serving)} now (another run moved it)`);
         return { serving: serving ?? "" };
       }
-      const error = await runPostSyncHook(m.target, hook, to, session.controlPath, log);
-      if (error) {
-        log.warn(error.message);
-        const warning = await recordHistory(session, m.target.vm, { event: "post-sync-hook", commit: to, result: "failed", detail: `after the rollback: ${error.exitCode !== undefined ? `exit ${error.exitCode}` : error.reason}` });
-        if (warning) log.warn(warning);
-      }
+      const error = await hookInSession(m.target, hook, to, session, log, "after the rollback: ");
       return error ? { error } : {};
     } finally {
       await session.close();
