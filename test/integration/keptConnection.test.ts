@@ -177,21 +177,24 @@ describe("kept SSH connections (ControlPersist): the next command within the per
   });
 
   it("a master opened longer ago than the age cap is retired, busy or not: the next command makes a new connection", async () => {
-    const warm = await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    // A cache of its own: only this case's masters are in it.
+    const own = { ...env(), REPO_SYNC_CACHE: path.join(work, "aged-cache") };
+    const warm = await runCli(["status", "--config", cfg, "--json"], { env: own });
     assert.equal(warm.code, 0, warm.stderr);
-    const kept = sockets(cache).map((s) => path.join(cache, "ssh", s));
+    const kept = sockets(own.REPO_SYNC_CACHE).map((s) => path.join(own.REPO_SYNC_CACHE, "ssh", s));
     assert.equal(kept.length, 2);
     const joined = accepted();
-    await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    await runCli(["status", "--config", cfg, "--json"], { env: own });
     assert.deepEqual(since(joined), [0, 0], "young masters are joined");
     // As if opened 11 minutes ago (a socket's mtime is when its master bound it).
     const old = new Date(Date.now() - (MAX_MASTER_AGE_S + 60) * 1000);
     for (const s of kept) fs.utimesSync(s, old, old);
     const before = accepted();
-    const run = await runCli(["status", "--config", cfg, "--json"], { env: env() });
+    const run = await runCli(["status", "--config", cfg, "--json"], { env: own });
     assert.deepEqual(json<StatusDoc>(run).statuses.map((x) => x.state), ["in-sync", "in-sync"]);
     assert.deepEqual(since(before), [1, 1], "a new handshake per VM");
     for (const s of kept) assert.ok(Date.now() - fs.lstatSync(s).mtimeMs < 60_000, "a new master listens at the path");
+    for (const s of kept) spawnSync("ssh", ["-o", `ControlPath=${s}`, "-O", "exit", "x"], { stdio: "ignore" });
   });
 
   it("a kept master exits on its own after the persist time", async () => {
