@@ -202,6 +202,11 @@ function quiet(err: unknown): unknown {
   return e;
 }
 
+/** A problem of the source side (the same for every VM: nothing changes on any), not of one VM. */
+function sourceSide(err: RepoSyncError): boolean {
+  return err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config";
+}
+
 export async function check(_olds: Record<string, unknown>, raw: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   // `dryRun` says whether this is a preview (absent: a program from before it existed, taken as one);
   // it is not an input of the target, and never stored.
@@ -225,7 +230,7 @@ async function checkMarked(news: Record<string, unknown>, inputs: TargetInputs, 
     } catch (err) {
       if (!isRepoSyncError(err)) throw err;
       // The source side is the same for every VM: a problem there is an input failure (nothing changes).
-      if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") {
+      if (sourceSide(err)) {
         return { inputs: news, failures: [{ property: "commit", reason: err.message }] };
       }
       // Not a check failure, which would stop every VM: the update fails on this one (with the command
@@ -260,8 +265,9 @@ async function converge(raw: Record<string, unknown>, force: boolean, olds?: Rec
  */
 function failedInRollout(i: TargetInputs, err: unknown, switched: { from?: string } | undefined, olds: Record<string, unknown> | undefined, log: Logger): TargetOutputs | undefined {
   if (i.rolloutRun === undefined || !isRepoSyncError(err)) return undefined;
-  if (err.kind === "secrets" || err.kind === "source" || err.kind === "scan" || err.kind === "config") return undefined;
-  log.warn(`${i.vm}: ${err.message}${err.hint ? `\n  fix: ${err.hint}` : ""}\n  (the wave's gate counts this failure)`);
+  if (sourceSide(err)) return undefined;
+  // The message names the VM and carries the command, stderr and fix lines already.
+  log.warn(`${err.message}\n  (the wave's gate counts this failure)`);
   const deployment: DeployOutcome = { run: i.rolloutRun, commit: i.commit, switched: switched !== undefined, ...(switched?.from ? { from: switched.from } : {}), failure: err.message.split("\n")[0] };
   return plain({
     ...i,
