@@ -42,7 +42,7 @@ export function hookScript(targetPath: string, hook: string, release?: string): 
 }
 
 /** The ssh argv of a hook's run on the VM, joining a session's connection at `controlPath` (pure). */
-export function hookArgs(target: Target, hook: string, commit: string, controlPath: string): string[] {
+function hookArgs(target: Target, hook: string, commit: string, controlPath: string): string[] {
   const release = target.layout === "releases" ? commit : undefined;
   // As remote.Command runs it: the command string to the login user's shell.
   const script = hookScript(target.path, hook, release);
@@ -53,7 +53,7 @@ export function hookArgs(target: Target, hook: string, commit: string, controlPa
  * Runs the VM's hook for `commit` (no time limit, as a remote.Command has none); resolves with its
  * error when it fails (its exit code and the end of its output), never throws for a failed hook.
  */
-export async function runPostSyncHook(
+async function runPostSyncHook(
   target: Target,
   hook: string,
   commit: string,

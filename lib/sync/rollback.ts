@@ -88,7 +88,8 @@ export async function switchBack(t: Target, session: TargetSession, from: string
   return { vm: t.vm, host: t.host, path: t.path, from, to, ...(repaired ? { repaired } : {}), ...(displaced.length > 0 ? { displaced } : {}) };
 }
 
-const short = (c?: string) => (c ? c.slice(0, 12) : "none");
+/** A commit as rollout messages name it: its first 12 digits, or `none`. */
+export const short = (c?: string): string => (c ? c.slice(0, 12) : "none");
 
 /**
  * Undoes one switch a rollout made: the VM, switched from `from` to `commit` by this run, is switched

@@ -24,7 +24,7 @@ import { checkHealthInSession } from "./healthCheck";
 import { CommitTrees } from "./keptRelease";
 import { mapLimit } from "./pool";
 import { hookInSession } from "./postSync";
-import { undoSwitch } from "./rollback";
+import { short, undoSwitch } from "./rollback";
 import { describeAmount, tooManyFailures } from "./waves";
 
 /** What a VM's target did in a run, as its `deployment` output says (set when it switched or failed). */
@@ -101,8 +101,6 @@ export interface WaveGateResult {
    */
   error?: RepoSyncError;
 }
-
-const short = (c?: string) => (c ? c.slice(0, 12) : "none");
 
 /** What a VM passed the gate with (pure): the commit, the hook and the check. A change checks it again. */
 export function passKey(m: Pick<WaveMember, "hook" | "check">, commit: string): string {
