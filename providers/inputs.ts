@@ -86,6 +86,11 @@ export interface InputFailure {
   reason: string;
 }
 
+/** Drops undefined values: the engine's protobuf Struct cannot carry them ("Unexpected struct type"). */
+export function plain<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
 /** True when any input is still unknown (preview with Outputs of other resources). */
 export function hasUnknowns(v: unknown): boolean {
   if (v === UNKNOWN) return true;

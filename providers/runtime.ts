@@ -44,7 +44,7 @@ import { resourceLogger, ResourceLogger } from "./engineLog";
 import { PROBE_PARALLELISM, probeKey, readProbePlan } from "./probePlan";
 import { mark } from "../lib/timeline";
 import type { DeployOutcome } from "../lib/sync/waveGate";
-import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
+import { decideDiff, deployedFrom, hasUnknowns, normalizeInputs, plain, TargetInputs, TargetOutputs, toSourceSettings, toTarget, validateInputs } from "./inputs";
 
 /**
  * Messages about the source (export, scan), shared by every target of the run: on the provider
@@ -77,10 +77,6 @@ function exitWhenEngineDies(): void {
 exitWhenEngineDies();
 mark("provider.loaded");
 
-/** Drops undefined values: the engine's protobuf Struct cannot carry them ("Unexpected struct type"). */
-function plain<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
 
 
 /** How often a long transfer says how far it is (the engine has no progress bar for a provider). */

@@ -15,7 +15,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckSettings } from "../lib/config/types";
 import { type DeployOutcome, passWave, type WaveGateSpec, type WaveMember } from "../lib/sync/waveGate";
 import { resourceLogger } from "./engineLog";
-import { hasUnknowns, normalizeInputs, toSourceSettings, toTarget } from "./inputs";
+import { hasUnknowns, normalizeInputs, plain, toSourceSettings, toTarget } from "./inputs";
 
 /** The gate's inputs, plain. */
 interface WaveInputs {
@@ -31,10 +31,6 @@ interface WaveInputs {
   logUrn?: string;
 }
 
-/** Drops undefined values (the engine's Struct cannot carry them). */
-function plain<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
 
 function inputsOf(raw: Record<string, unknown>): WaveInputs {
   return raw as unknown as WaveInputs;
